@@ -1,0 +1,5 @@
+// WebAssembly kernels (AssemblyScript). Every pointer is a byte offset into the shared linear memory;
+// kernels never allocate, so one compiled module serves every worker thread.
+export * from "./elementwise";
+export * from "./embedding";
+export * from "./activations";

@@ -1,0 +1,4 @@
+export * from "./arith.js";
+export * from "./reduce.js";
+export * from "./activations.js";
+export * from "./embedding.js";

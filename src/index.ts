@@ -1,0 +1,2 @@
+// distillrec public API.
+export * from "./engine/index.js";
