@@ -46,7 +46,8 @@ export class Runtime {
   /** Create the main thread's runtime, or (given a memory) a worker's runtime over shared memory. */
   constructor(memory?: WebAssembly.Memory) {
     const fresh = memory === undefined;
-    this.memory = memory ?? new WebAssembly.Memory({ initial: HEAP_START / PAGE + 16, maximum: MAX_PAGES, shared: true });
+    this.memory =
+      memory ?? new WebAssembly.Memory({ initial: HEAP_START / PAGE + 16, maximum: MAX_PAGES, shared: true });
     const instance = new WebAssembly.Instance(compiledKernels(), {
       env: {
         memory: this.memory,

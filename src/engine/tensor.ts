@@ -129,7 +129,8 @@ export class Tensor {
   }
 
   item(): number {
-    if (this.size !== 1) throw new RangeError(`item() needs a one-element tensor, got shape [${this.shape.join(", ")}]`);
+    if (this.size !== 1)
+      throw new RangeError(`item() needs a one-element tensor, got shape [${this.shape.join(", ")}]`);
     return this.data[0]!;
   }
 
@@ -258,7 +259,8 @@ function resolveShape(shape: Shape, size: number): Shape {
     return shape;
   }
   const known = sizeOf(shape.filter((_, i) => i !== free));
-  if (known === 0 || size % known !== 0) throw new RangeError(`cannot reshape ${size} elements to [${shape.join(", ")}]`);
+  if (known === 0 || size % known !== 0)
+    throw new RangeError(`cannot reshape ${size} elements to [${shape.join(", ")}]`);
   return shape.map((d, i) => (i === free ? size / known : d));
 }
 
