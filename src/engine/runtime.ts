@@ -42,6 +42,9 @@ export class Runtime {
   private i32View: Int32Array;
   private u8View: Uint8Array;
   private readonly freeLists = new Map<number, number[]>();
+  /** While recording, every heap allocation's [ptr, bytes]; while replaying, the allocations to hand out again. */
+  private recording: [number, number][] | null = null;
+  private replaying: { blocks: readonly (readonly [number, number])[]; next: number } | null = null;
 
   /** Create the main thread's runtime, or (given a memory) a worker's runtime over shared memory. */
   constructor(memory?: WebAssembly.Memory) {
@@ -88,10 +91,59 @@ export class Runtime {
 
   /** Allocate `bytes` (64-byte aligned, uninitialised) on the heap; returns a byte offset. */
   alloc(bytes: number): number {
+    if (this.replaying) return this.replayNext(bytes);
     const size = sizeClass(bytes);
-    const reused = this.freeLists.get(size)?.pop();
-    if (reused !== undefined) return reused;
-    return this.bump(size);
+    const ptr = this.freeLists.get(size)?.pop() ?? this.bump(size);
+    this.recording?.push([ptr, bytes]);
+    return ptr;
+  }
+
+  /**
+   * Run `build` (a model and optimiser constructor) and return the heap blocks it allocated, in order.
+   * A worker thread passes them to replayAllocations() to rebuild the same objects over the same memory.
+   */
+  recordAllocations<T>(build: () => T): { result: T; blocks: [number, number][] } {
+    if (this.recording || this.replaying) throw new Error("distillrec: allocation recording cannot nest");
+    this.recording = [];
+    try {
+      const result = build();
+      return { result, blocks: this.recording };
+    } finally {
+      this.recording = null;
+    }
+  }
+
+  /**
+   * Run `build` so that its heap allocations are the recorded `blocks`, in the same order: the objects it
+   * builds share their parameters and optimiser state with the recording thread. Whatever `build`
+   * writes into those blocks (initialisation) is undone, so the shared values are left as they were;
+   * nobody else may write them meanwhile (the worker pool starts workers one at a time).
+   */
+  replayAllocations<T>(blocks: readonly (readonly [number, number])[], build: () => T): T {
+    if (this.recording || this.replaying) throw new Error("distillrec: allocation replay cannot nest");
+    const saved = blocks.map(([ptr, bytes]) => this.u8.slice(ptr, ptr + bytes));
+    this.replaying = { blocks, next: 0 };
+    try {
+      const result = build();
+      if (this.replaying.next !== blocks.length) {
+        throw new Error(`distillrec: replay built ${this.replaying.next} of ${blocks.length} recorded allocations`);
+      }
+      return result;
+    } finally {
+      this.replaying = null;
+      blocks.forEach(([ptr], i) => this.u8.set(saved[i]!, ptr));
+    }
+  }
+
+  private replayNext(bytes: number): number {
+    const replay = this.replaying!;
+    const block = replay.blocks[replay.next++];
+    if (!block || block[1] !== bytes) {
+      throw new Error(
+        `distillrec: replayed allocation ${replay.next - 1} asks for ${bytes} bytes, recorded ${block ? block[1] : "none"}: the build is not deterministic`,
+      );
+    }
+    return block[0];
   }
 
   /** Allocate zeroed memory on the heap. */
