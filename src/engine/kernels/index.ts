@@ -3,3 +3,4 @@
 export * from "./elementwise";
 export * from "./embedding";
 export * from "./activations";
+export * from "./reduce";
