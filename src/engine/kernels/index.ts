@@ -4,3 +4,4 @@ export * from "./elementwise";
 export * from "./embedding";
 export * from "./activations";
 export * from "./reduce";
+export * from "./optim";
