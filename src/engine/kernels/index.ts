@@ -5,3 +5,4 @@ export * from "./embedding";
 export * from "./activations";
 export * from "./reduce";
 export * from "./optim";
+export * from "./bags";
