@@ -6,3 +6,4 @@ export * from "./activations";
 export * from "./reduce";
 export * from "./optim";
 export * from "./bags";
+export * from "./matmul";
