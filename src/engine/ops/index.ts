@@ -3,3 +3,4 @@ export * from "./reduce.js";
 export * from "./activations.js";
 export * from "./embedding.js";
 export * from "./bags.js";
+export * from "./linalg.js";
