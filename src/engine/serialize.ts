@@ -205,9 +205,11 @@ export function decodeParameters(buf: Buffer, source = "<buffer>"): DecodedParam
   const dataEnd = dataStart + align(last ? last.offset + last.byteLength : 0);
   const expectedLength = dataEnd + CRC_BYTES;
   if (buf.length < expectedLength) {
-    if (stored === computed) {
+    // An intact checksum means the file was written this way: its header points past its own data.
+    const lastEnd = last ? dataStart + last.offset + last.byteLength : 0;
+    if (stored === computed && lastEnd > buf.length - CRC_BYTES) {
       refuse(
-        `tensor block out of bounds: "${last!.name}" ends at byte ${dataStart + last!.offset + last!.byteLength}, ` +
+        `tensor block out of bounds: "${last!.name}" ends at byte ${lastEnd}, ` +
           `past the end of the data at ${buf.length - CRC_BYTES}`,
       );
     }

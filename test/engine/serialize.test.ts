@@ -268,6 +268,14 @@ describe("parameter files: refusals", () => {
     }
   });
 
+  test("a file without the padding its header implies is truncated, even with a valid checksum", () => {
+    const unpadded = rawFile(JSON.stringify({ tensors: [], meta: {} }));
+    const headerEnd = 16 + unpadded.readUInt32LE(12);
+    const cut = Buffer.concat([unpadded.subarray(0, headerEnd), Buffer.alloc(4)]);
+    cut.writeUInt32LE(crc32(cut.subarray(0, headerEnd)), headerEnd);
+    refuses(cut, /truncated/);
+  });
+
   test("appended bytes are refused", () => {
     refuses(Buffer.concat([good, Buffer.alloc(3)]), /unexpected trailing data/);
   });
