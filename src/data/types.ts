@@ -24,7 +24,10 @@ export interface Interactions {
 export interface FeatureTable {
   /** Single-valued categorical columns: token ids (0 = unknown/missing), one per row. */
   readonly categorical: Record<string, { vocab: IdMap; ids: Int32Array }>;
-  /** Multi-valued token lists (genres, tags): CSR layout, row r = ids[offsets[r] .. offsets[r+1]). */
+  /**
+   * Multi-valued token lists (genres, tags): CSR layout, row r = ids[offsets[r] .. offsets[r+1]).
+   * A missing or empty list is the single token 0, so every row has at least one id to pool.
+   */
   readonly multi: Record<string, { vocab: IdMap; offsets: Int32Array; ids: Int32Array }>;
   /** Numeric columns, normalised (z-score); missing values are 0 with `missing[r] = 1`. */
   readonly numeric: Record<string, { values: Float32Array; missing: Uint8Array; mean: number; std: number }>;
