@@ -1,0 +1,81 @@
+// Shared helpers for benchmarks: the commit, result files, tables, and the PyTorch peer.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root (benchmarks run from dist/bench/). */
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export interface Target {
+  name: string;
+  measured: number;
+  target: number;
+  unit: string;
+  met: boolean;
+}
+
+/** A target met when `measured >= target`. */
+export function atLeast(name: string, measured: number, target: number, unit: string): Target {
+  return { name, measured: round(measured), target, unit, met: measured >= target };
+}
+
+/** A target met when `measured <= target`. */
+export function atMost(name: string, measured: number, target: number, unit: string): Target {
+  return { name, measured: round(measured), target, unit, met: measured <= target };
+}
+
+export function round(x: number, digits = 4): number {
+  if (!Number.isFinite(x)) return x;
+  const p = 10 ** Math.max(0, digits - Math.ceil(Math.log10(Math.abs(x) + 1e-12)));
+  return Math.round(x * p) / p;
+}
+
+export function gitCommit(): string {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: repoRoot, encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Write bench/results/<name>.json with the commit, date, results and targets. */
+export function writeResults(name: string, results: unknown, targets: Target[]): string {
+  const path = join(repoRoot, "bench", "results", `${name}.json`);
+  mkdirSync(dirname(path), { recursive: true });
+  const body = { bench: name, commit: gitCommit(), date: new Date().toISOString(), results, targets };
+  writeFileSync(path, JSON.stringify(body, null, 2) + "\n");
+  return path;
+}
+
+/** Print rows as an aligned text table. */
+export function printTable(headers: string[], rows: (string | number)[][]): void {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === "number" ? formatNumber(c) : c)))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? "").length)));
+  const line = (r: (string | number)[]): string =>
+    r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]!) : String(c).padStart(widths[i]!))).join("  ");
+  console.log(line(headers));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of cells.slice(1)) console.log(line(r));
+}
+
+function formatNumber(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString("en-US");
+  return x.toPrecision(3);
+}
+
+const PYTHON = "/usr/bin/python3";
+
+/** Whether PyTorch is importable by the system Python (apt-get install python3-torch). */
+export function torchAvailable(): boolean {
+  if (!existsSync(PYTHON)) return false;
+  return spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
+}
+
+/** Run a Python peer script and parse the JSON object it prints. */
+export function runPython(script: string, args: string[]): unknown {
+  const res = spawnSync(PYTHON, [script, ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (res.status !== 0) throw new Error(`${script} failed (${res.status}): ${res.stderr.slice(-2000)}`);
+  return JSON.parse(res.stdout.trim().split("\n").pop()!);
+}
