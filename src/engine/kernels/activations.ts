@@ -5,7 +5,7 @@ export function logSigmoid(x: usize, out: usize, n: i32): void {
   for (let i = 0; i < n; i++) {
     const o = (<usize>i) << 2;
     const v = load<f32>(x + o);
-    const r: f32 = v >= 0 ? -Mathf.log(1 + Mathf.exp(-v)) : v - Mathf.log(1 + Mathf.exp(v));
+    const r: f32 = v >= 0 ? -Mathf.log1p(Mathf.exp(-v)) : v - Mathf.log1p(Mathf.exp(v));
     store<f32>(out + o, r);
   }
 }

@@ -59,3 +59,16 @@ export function dot(a: usize, b: usize, n: i32): f64 {
   }
   return s;
 }
+
+/** out[r, j] = s · x[r] for j < n: spreads one value per row across the row (backward of a row reduction) */
+export function spreadLastDim(x: usize, rows: i32, n: i32, s: f32, out: usize): void {
+  const rowBytes = (<usize>n) << 2;
+  for (let r = 0; r < rows; r++) {
+    const v = s * load<f32>(x + ((<usize>r) << 2));
+    const vv = f32x4.splat(v);
+    const or = out + (<usize>r) * rowBytes;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) v128.store(or + ((<usize>j) << 2), vv);
+    for (; j < n; j++) store<f32>(or + ((<usize>j) << 2), v);
+  }
+}

@@ -4,3 +4,6 @@ export * from "./activations.js";
 export * from "./embedding.js";
 export * from "./bags.js";
 export * from "./linalg.js";
+export * from "./shape.js";
+export * from "./softmax.js";
+export * from "./losses.js";
