@@ -228,7 +228,10 @@ function adamSpan(
   }
 }
 
-/** Adam/AdamW over n elements with moments m and v (constants as in adamAt). Zeroes `grad` afterwards. */
+/**
+ * Adam/AdamW over n elements with moments m and v (constants as in adamAt; 1 - β is passed in, rounded once
+ * from float64, because 1 - f32(β2) loses most of its digits). Zeroes `grad` afterwards.
+ */
 export function adamDense(
   param: usize,
   grad: usize,
@@ -237,7 +240,9 @@ export function adamDense(
   n: i32,
   stepSize: f32,
   beta1: f32,
+  oneMinusBeta1: f32,
   beta2: f32,
+  oneMinusBeta2: f32,
   invSqrtBc2: f32,
   eps: f32,
   l2: f32,
@@ -251,9 +256,9 @@ export function adamDense(
     n,
     f32x4.splat(stepSize),
     f32x4.splat(beta1),
-    f32x4.splat(1 - beta1),
+    f32x4.splat(oneMinusBeta1),
     f32x4.splat(beta2),
-    f32x4.splat(1 - beta2),
+    f32x4.splat(oneMinusBeta2),
     f32x4.splat(invSqrtBc2),
     f32x4.splat(eps),
     f32x4.splat(l2),
@@ -273,7 +278,9 @@ export function adamRows(
   v: usize,
   stepSize: f32,
   beta1: f32,
+  oneMinusBeta1: f32,
   beta2: f32,
+  oneMinusBeta2: f32,
   invSqrtBc2: f32,
   eps: f32,
   l2: f32,
@@ -282,9 +289,9 @@ export function adamRows(
   const rowBytes = (<usize>dim) << 2;
   const stepSizeV = f32x4.splat(stepSize);
   const b1 = f32x4.splat(beta1);
-  const b1c = f32x4.splat(1 - beta1);
+  const b1c = f32x4.splat(oneMinusBeta1);
   const b2 = f32x4.splat(beta2);
-  const b2c = f32x4.splat(1 - beta2);
+  const b2c = f32x4.splat(oneMinusBeta2);
   const bc = f32x4.splat(invSqrtBc2);
   const epsV = f32x4.splat(eps);
   const l2V = f32x4.splat(l2);
