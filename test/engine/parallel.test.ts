@@ -1,0 +1,111 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { TrainingPool, shareArray } from "../../src/engine/parallel.js";
+import { runtime } from "../../src/engine/runtime.js";
+import { Rng } from "../../src/engine/random.js";
+import { createModel } from "../../src/models/index.js";
+import { pairwiseProgramUrl, type PairwiseConfig, type PairwiseTrainer } from "../../src/models/pairwise-program.js";
+
+const USERS = 40;
+const ITEMS = 30;
+
+/** A learnable toy problem: user u likes items congruent to u mod 3. */
+function data(n: number, seed: number) {
+  const rng = new Rng(seed);
+  const users = new Int32Array(n);
+  const positives = new Int32Array(n);
+  const negatives = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    const u = rng.int(USERS);
+    users[k] = u;
+    positives[k] = (rng.int(ITEMS / 3) * 3 + (u % 3)) % ITEMS;
+    negatives[k] = (rng.int(ITEMS / 3) * 3 + ((u + 1) % 3)) % ITEMS;
+  }
+  return { users: shareArray(users), positives: shareArray(positives), negatives: shareArray(negatives) };
+}
+
+const config = {
+  model: { kind: "bpr-mf" as const, users: USERS, items: ITEMS, dim: 8, seed: 3 },
+  lr: 0.05,
+} satisfies PairwiseConfig;
+
+async function train(threads: number, epochs: number) {
+  const shared = data(2048, 5);
+  const pool = await TrainingPool.start<PairwiseConfig, PairwiseTrainer>({
+    programUrl: pairwiseProgramUrl,
+    config,
+    data: shared,
+    threads,
+  });
+  const order = Int32Array.from({ length: 2048 }, (_, i) => i);
+  const losses: number[] = [];
+  try {
+    for (let e = 0; e < epochs; e++) {
+      const r = await pool.epoch(order, 64);
+      assert.equal(r.samples, 2048);
+      losses.push(r.loss / r.samples);
+    }
+    return { losses, params: pool.local.model.parameters().map((p) => p.data.slice()) };
+  } finally {
+    await pool.close();
+  }
+}
+
+describe("training pool", () => {
+  test("single-threaded training is deterministic", async () => {
+    const a = await train(1, 2);
+    const b = await train(1, 2);
+    assert.deepEqual(a.losses, b.losses);
+    assert.deepEqual(a.params, b.params);
+  });
+
+  test("two threads share one model and learn the toy problem", async () => {
+    const { losses } = await train(2, 6);
+    assert.ok(losses[5]! < losses[0]! * 0.5, `loss should fall by half: ${losses.map((l) => l.toFixed(3))}`);
+  });
+
+  test("starting a worker leaves the shared parameters as initialised, and its updates reach them", async () => {
+    const shared = data(256, 9);
+    const pool = await TrainingPool.start<PairwiseConfig, PairwiseTrainer>({
+      programUrl: pairwiseProgramUrl,
+      config,
+      data: shared,
+      threads: 2,
+    });
+    try {
+      const fresh = createModel(config.model)
+        .parameters()
+        .map((p) => p.data.slice());
+      const before = pool.local.model.parameters().map((p) => p.data.slice());
+      assert.deepEqual(before, fresh);
+      // Two batches of 128: this thread trains the first, the worker the second.
+      await pool.epoch(
+        Int32Array.from({ length: 256 }, (_, i) => i),
+        128,
+      );
+      const mainUsers = new Set(shared.users.subarray(0, 128));
+      const workerOnly = Array.from(shared.users.subarray(128)).find((u) => !mainUsers.has(u));
+      assert.ok(workerOnly !== undefined, "the fixture needs a user that only the worker trains");
+      const dim = config.model.dim;
+      const row = (t: Float32Array) => Array.from(t.subarray(workerOnly * dim, (workerOnly + 1) * dim));
+      const after = pool.local.model.parameters()[0]!.data;
+      assert.notDeepEqual(row(after), row(before[0]!));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test("replaying allocations rebuilds over the same memory and restores its contents", () => {
+    const rt = runtime();
+    const { result, blocks } = rt.recordAllocations(() => [rt.alloc(64), rt.alloc(100)]);
+    rt.f32.fill(7, result[0]! >> 2, (result[0]! >> 2) + 16);
+    const replayed = rt.replayAllocations(blocks, () => {
+      const a = rt.alloc(64);
+      rt.f32.fill(-1, a >> 2, (a >> 2) + 16); // an initialiser overwriting shared values
+      return [a, rt.alloc(100)];
+    });
+    assert.deepEqual(replayed, result);
+    assert.deepEqual(Array.from(rt.f32.subarray(result[0]! >> 2, (result[0]! >> 2) + 16)), new Array(16).fill(7));
+    assert.throws(() => rt.replayAllocations(blocks, () => rt.alloc(64) + rt.alloc(8)), /not deterministic/);
+  });
+});
