@@ -191,17 +191,22 @@ function planFor(path: string, format: InteractionFormat, firstLine: string, opt
     : new FieldSplitter(delimiter, false).split(Buffer.from(firstLine), 0, firstLine.length);
   if (fieldCount < 2) throw wrongDelimiterError(path, firstLine, delimiter);
   const columns = {} as Record<Role, number>;
-  for (const role of ROLES) columns[role] = resolveColumn(path, role, options.columns?.[role], names, fieldCount);
+  for (const role of ROLES)
+    columns[role] = resolveColumn(path, role, options.columns?.[role], names, fieldCount, !options.columns);
   return { delimiter, quoted: delimiter === ",", hasHeader: names !== undefined, fieldCount, columns };
 }
 
-/** The column index for `role` (-1 when optional and absent); explicit references must exist. */
+/**
+ * The column index for `role` (-1 when optional and absent); explicit references must exist. Without a header,
+ * `positional` picks the conventional user, item, rating, timestamp order.
+ */
 function resolveColumn(
   path: string,
   role: Role,
   ref: ColumnRef | undefined,
   names: readonly string[] | undefined,
   fieldCount: number,
+  positional: boolean,
 ): number {
   const required = role === "user" || role === "item";
   if (typeof ref === "number") {
@@ -215,9 +220,12 @@ function resolveColumn(
     throw new DataError(path, 1, `unknown column ${quoteValue(ref)} for ${role}; ${available}`, "unknown column");
   }
   if (!names) {
-    // Headerless logs are user, item[, rating[, timestamp]] by convention (MovieLens u.data, ratings.dat).
-    const position = { user: 0, item: 1, value: 2, timestamp: 3, eventType: -1 }[role];
-    return position < fieldCount ? position : -1;
+    // Headerless logs are user, item[, rating[, timestamp]] by convention (MovieLens u.data, ratings.dat), unless
+    // the caller mapped columns by index: then unmapped roles are absent rather than guessed.
+    const position = positional ? { user: 0, item: 1, value: 2, timestamp: 3, eventType: -1 }[role] : -1;
+    if (position >= 0 && position < fieldCount) return position;
+    if (!required) return -1;
+    throw new DataError(path, 1, `no ${role} column; set options.columns.${role} to a column index`, "unknown column");
   }
   const lower = names.map((name) => name.toLowerCase());
   for (const alias of COLUMN_ALIASES[role]) {
@@ -333,7 +341,7 @@ function jsonRowParser(
   for (const role of ROLES) {
     const ref = options.columns?.[role];
     if (typeof ref === "number") throw new TypeError(`jsonl: columns.${role} must be a key name, not an index`);
-    const index = resolveColumn(path, role, ref, names, names.length);
+    const index = resolveColumn(path, role, ref, names, names.length, false);
     keys[role] = index >= 0 ? names[index] : undefined;
   }
   const defaultEvent = events.get(options.defaultEventType ?? (keys.value !== undefined ? "rating" : "view"))!;
