@@ -23,7 +23,7 @@ export function logSigmoidBackward(x: usize, g: usize, gx: usize, n: i32): void 
 // ---- SIMD exp and tanh ----------------------------------------------------------------------------
 
 /**
- * e^x for four lanes (Cephes expf: 2^n · e^r with |r| ≤ ln2/2 and a degree-6 polynomial, ~1 ulp).
+ * e^x for four lanes (Cephes expf: 2^n · e^r with |r| ≤ ln2/2 and a polynomial for e^r, ~1 ulp).
  * Overflows to +inf above 88.72 and flushes to 0 below -87.3, like the scalar exp away from subnormals.
  */
 @inline
@@ -71,11 +71,6 @@ function sigmoid4(x: v128): v128 {
 @inline
 function sigmoid1(x: f32): f32 {
   return x >= 0 ? 1 / (1 + Mathf.exp(-x)) : Mathf.exp(x) / (1 + Mathf.exp(x));
-}
-
-@inline
-function tanh1(x: f32): f32 {
-  return Mathf.tanh(x);
 }
 
 const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
@@ -171,7 +166,7 @@ export function tanh(x: usize, out: usize, n: i32): void {
   }
   for (; i < n; i++) {
     const o = (<usize>i) << 2;
-    store<f32>(out + o, tanh1(load<f32>(x + o)));
+    store<f32>(out + o, Mathf.tanh(load<f32>(x + o)));
   }
 }
 
@@ -208,7 +203,7 @@ export function gelu(x: usize, out: usize, n: i32): void {
     const o = (<usize>i) << 2;
     const v = load<f32>(x + o);
     const u = SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
-    store<f32>(out + o, 0.5 * v * (1 + tanh1(u)));
+    store<f32>(out + o, 0.5 * v * (1 + Mathf.tanh(u)));
   }
 }
 
@@ -235,7 +230,7 @@ export function geluBackward(x: usize, g: usize, gx: usize, n: i32): void {
   for (; i < n; i++) {
     const o = (<usize>i) << 2;
     const v = load<f32>(x + o);
-    const t = tanh1(SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
+    const t = Mathf.tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
     const du = SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
     store<f32>(gx + o, load<f32>(g + o) * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du));
   }
@@ -270,7 +265,10 @@ function rowMax(x: usize, n: i32): f32 {
   let m4 = f32x4.splat(-Infinity);
   let j = 0;
   for (; j + 4 <= n; j += 4) m4 = f32x4.max(m4, v128.load(x + ((<usize>j) << 2)));
-  let m = max<f32>(max<f32>(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max<f32>(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+  let m = max<f32>(
+    max<f32>(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)),
+    max<f32>(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)),
+  );
   for (; j < n; j++) m = max<f32>(m, load<f32>(x + ((<usize>j) << 2)));
   return m;
 }
@@ -285,10 +283,9 @@ function rowSum(x: usize, n: i32): f32 {
   return s;
 }
 
-/** out[j] = e^{(x[j] - max) · invT}; returns the row's sum of out */
+/** out[j] = e^{(x[j] - m) · invT}; returns the row's sum of out */
 @inline
-function shiftedExpRow(x: usize, out: usize, n: i32, invT: f32): f32 {
-  const m = rowMax(x, n);
+function shiftedExpRow(x: usize, out: usize, n: i32, m: f32, invT: f32): f32 {
   const mv = f32x4.splat(m);
   const tv = f32x4.splat(invT);
   let acc = f32x4.splat(0);
@@ -325,7 +322,7 @@ export function softmaxRows(x: usize, out: usize, rows: i32, n: i32, invT: f32):
   const rowBytes = (<usize>n) << 2;
   for (let r = 0; r < rows; r++) {
     const o = (<usize>r) * rowBytes;
-    const s = shiftedExpRow(x + o, out + o, n, invT);
+    const s = shiftedExpRow(x + o, out + o, n, rowMax(x + o, n), invT);
     scaleRow(out + o, 1 / s, n);
   }
 }
@@ -338,7 +335,7 @@ export function logSoftmaxRows(x: usize, out: usize, rows: i32, n: i32, invT: f3
     const or = out + (<usize>r) * rowBytes;
     const m = rowMax(xr, n);
     // The exponentials go through `out` as scratch, then are overwritten with the result.
-    const lse = Mathf.log(shiftedExpRow(xr, or, n, invT));
+    const lse = Mathf.log(shiftedExpRow(xr, or, n, m, invT));
     const mv = f32x4.splat(m);
     const tv = f32x4.splat(invT);
     const lv = f32x4.splat(lse);
