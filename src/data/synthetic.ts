@@ -1,0 +1,467 @@
+// The built-in synthetic e-commerce dataset: seeded, O(events), with structure a good model can learn.
+//
+// Items have latent vectors tied to their category and brand, a Zipf-like popularity and a price. Users have a
+// taste vector (a mixture over preferred categories and brands), a price sensitivity, and a second taste their
+// preferences drift towards over the timeline. Each session picks a user by activity, samples a candidate pool
+// (half by global popularity, half by popularity within the user's categories), and views items drawn by a
+// softmax over the pool; every view may continue view → click → cart → purchase with probabilities that rise
+// with the user's affinity for the item.
+import { IdMap } from "./idmap.js";
+import { DataRng } from "./rng.js";
+import { buildAliasTable } from "./sampling.js";
+import { makeInteractions } from "./shaping.js";
+import { EVENT_TYPES, type Dataset, type FeatureTable } from "./types.js";
+
+/** Parameters of {@link generateEcommerce}. */
+export interface SyntheticConfig {
+  users: number;
+  items: number;
+  /** Exact number of rows in the log. */
+  events: number;
+  seed: number;
+  categories: number;
+  brands: number;
+  /** How far (0..1) each user's taste moves towards a second taste by the end of the timeline. */
+  drift: number;
+  /** Latent dimension of tastes and item vectors. */
+  dimension: number;
+  /** Candidates sampled per session. */
+  poolSize: number;
+  /** Mean number of item views per session. */
+  meanSessionViews: number;
+  /** Zipf exponent of item popularity. */
+  zipfExponent: number;
+  /** First timestamp (seconds since the epoch) and length of the timeline in days. */
+  startTime: number;
+  days: number;
+}
+
+/** Defaults used when no data is given: a small shop that trains in seconds. */
+export const defaultSyntheticConfig: Readonly<SyntheticConfig> = {
+  users: 5000,
+  items: 2000,
+  events: 200_000,
+  seed: 42,
+  categories: 20,
+  brands: 200,
+  drift: 0.5,
+  dimension: 16,
+  poolSize: 64,
+  meanSessionViews: 6,
+  zipfExponent: 1,
+  startTime: Date.UTC(2024, 0, 1) / 1000,
+  days: 180,
+};
+
+const REGIONS = 8;
+const AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"] as const;
+/** Mean price sensitivity per age band: younger shoppers react more to price. */
+const AGE_PRICE_SENSITIVITY = [1.0, 0.8, 0.6, 0.5, 0.5, 0.6];
+/** Scale of taste · item: how strongly preferences beat popularity. */
+const TASTE_STRENGTH = 4;
+/** Preferred categories per taste (a user has two tastes: the initial one and the drift target). */
+const PREFERRED_CATEGORIES = 3;
+/** Funnel continuation logits: intercept + slope × affinity, for click, cart and purchase. */
+const FUNNEL_INTERCEPT = [-2.5, -3, -2];
+const FUNNEL_SLOPE = [0.5, 0.5, 0.4];
+const [VIEW, CLICK, CART, PURCHASE] = (["view", "click", "cart", "purchase"] as const).map((t) =>
+  EVENT_TYPES.indexOf(t),
+) as [number, number, number, number];
+
+/** Generates a seeded synthetic e-commerce dataset; missing settings come from defaultSyntheticConfig. */
+export function generateEcommerce(options: Partial<SyntheticConfig> = {}): Dataset {
+  const config: SyntheticConfig = { ...defaultSyntheticConfig, ...options };
+  validate(config);
+  const rng = new DataRng(config.seed);
+  const catalogue = generateCatalogue(config, rng);
+  const population = generateUsers(config, catalogue, rng);
+  const interactions = generateSessions(config, catalogue, population, rng);
+  return {
+    name: `synthetic-ecommerce(seed=${config.seed})`,
+    interactions,
+    users: sequentialIds("u", config.users),
+    items: sequentialIds("i", config.items),
+    userFeatures: {
+      categorical: {
+        region: { vocab: vocabulary("region_", REGIONS), ids: plusOne(population.region) },
+        age_band: { vocab: vocabularyOf(AGE_BANDS), ids: plusOne(population.ageBand) },
+      },
+      multi: {},
+      numeric: {},
+    },
+    itemFeatures: {
+      categorical: {
+        category: { vocab: vocabulary("category_", config.categories), ids: plusOne(catalogue.category) },
+        brand: { vocab: vocabulary("brand_", config.brands), ids: plusOne(catalogue.brand) },
+      },
+      multi: {},
+      numeric: { price: zScore(catalogue.price) },
+    },
+  };
+}
+
+interface Catalogue {
+  category: Int32Array;
+  brand: Int32Array;
+  price: Float64Array;
+  /** Item latent vectors, row-major items × dimension. */
+  vectors: Float32Array;
+  /** Standardised log price, what price sensitivity acts on. */
+  logPrice: Float32Array;
+  /** Alias table over items ∝ popularity. */
+  popularity: { probability: Float64Array; alias: Int32Array };
+  totalPopularity: number;
+  /** Items grouped by category (CSR) with cumulative popularity inside each group. */
+  categoryOffsets: Int32Array;
+  categoryItems: Int32Array;
+  categoryCumulative: Float64Array;
+  /** Category centres, row-major categories × dimension. */
+  centres: Float32Array;
+}
+
+function generateCatalogue(config: SyntheticConfig, rng: DataRng): Catalogue {
+  const { items, categories, brands, dimension: d } = config;
+  const centres = normalMatrix(rng, categories, d, 1 / Math.sqrt(d));
+  const brandOffsets = normalMatrix(rng, brands, d, 0.5 / Math.sqrt(d));
+  const categoryBasePrice = Float64Array.from({ length: categories }, () => Math.exp(3 + 0.8 * rng.normal()));
+  const brandPremium = Float64Array.from({ length: brands }, () => Math.exp(0.3 * rng.normal()));
+  // Brand b belongs to category b mod categories, so brands are coherent with categories.
+  const brandsPerCategory = Math.ceil(brands / categories);
+
+  const category = new Int32Array(items);
+  const brand = new Int32Array(items);
+  const price = new Float64Array(items);
+  const vectors = new Float32Array(items * d);
+  const logPrice = new Float32Array(items);
+  for (let i = 0; i < items; i++) {
+    const c = rng.int(categories);
+    let b = c + categories * rng.int(brandsPerCategory);
+    if (b >= brands) b = c < brands ? c : rng.int(brands);
+    category[i] = c;
+    brand[i] = b;
+    price[i] = Math.round(categoryBasePrice[c]! * brandPremium[b]! * Math.exp(0.3 * rng.normal()) * 100) / 100 + 0.99;
+    for (let k = 0; k < d; k++) {
+      vectors[i * d + k] = centres[c * d + k]! + brandOffsets[b * d + k]! + (0.3 / Math.sqrt(d)) * rng.normal();
+    }
+    logPrice[i] = Math.log(price[i]!);
+  }
+  standardise(logPrice);
+
+  // Zipf popularity over a random ranking, so an item's index says nothing about its popularity.
+  const rank = rng.shuffle(Int32Array.from({ length: items }, (_, i) => i));
+  const weights = Float64Array.from(rank, (r) => Math.pow(r + 1, -config.zipfExponent));
+  let totalPopularity = 0;
+  for (const w of weights) totalPopularity += w;
+
+  const categoryOffsets = new Int32Array(categories + 1);
+  for (const c of category) categoryOffsets[c + 1]!++;
+  for (let c = 0; c < categories; c++) categoryOffsets[c + 1]! += categoryOffsets[c]!;
+  const cursor = categoryOffsets.slice(0, categories);
+  const categoryItems = new Int32Array(items);
+  for (let i = 0; i < items; i++) categoryItems[cursor[category[i]!]!++] = i;
+  const categoryCumulative = new Float64Array(items);
+  for (let c = 0; c < categories; c++) {
+    let running = 0;
+    for (let k = categoryOffsets[c]!; k < categoryOffsets[c + 1]!; k++) {
+      running += weights[categoryItems[k]!]!;
+      categoryCumulative[k] = running;
+    }
+  }
+  return {
+    category,
+    brand,
+    price,
+    vectors,
+    logPrice,
+    popularity: buildAliasTable(weights),
+    totalPopularity,
+    categoryOffsets,
+    categoryItems,
+    categoryCumulative,
+    centres,
+  };
+}
+
+interface Population {
+  region: Int32Array;
+  ageBand: Int32Array;
+  priceSensitivity: Float32Array;
+  /** Initial taste and drift target, row-major users × dimension. */
+  tasteStart: Float32Array;
+  tasteEnd: Float32Array;
+  /** Preferred categories and their weights: PREFERRED_CATEGORIES for the start taste, then as many for the end. */
+  preferred: Int32Array;
+  preferredWeights: Float32Array;
+  /** Alias table over users ∝ activity. */
+  activity: { probability: Float64Array; alias: Int32Array };
+}
+
+function generateUsers(config: SyntheticConfig, catalogue: Catalogue, rng: DataRng): Population {
+  const { users, categories, dimension: d } = config;
+  const regionFavourite = Int32Array.from({ length: REGIONS }, () => rng.int(categories));
+  const region = new Int32Array(users);
+  const ageBand = new Int32Array(users);
+  const priceSensitivity = new Float32Array(users);
+  const tasteStart = new Float32Array(users * d);
+  const tasteEnd = new Float32Array(users * d);
+  const preferred = new Int32Array(users * 2 * PREFERRED_CATEGORIES);
+  const preferredWeights = new Float32Array(users * 2 * PREFERRED_CATEGORIES);
+  const activity = new Float64Array(users);
+  const drawTaste = (u: number, taste: Float32Array, slot: number, favourite: number) => {
+    const base = (u * 2 + slot) * PREFERRED_CATEGORIES;
+    let total = 0;
+    for (let k = 0; k < PREFERRED_CATEGORIES; k++) {
+      // The first preference follows the region half of the time, so user features carry signal.
+      preferred[base + k] = k === 0 && rng.next() < 0.5 ? favourite : rng.int(categories);
+      preferredWeights[base + k] = rng.exponential(1) * (k === 0 ? 2 : 1);
+      total += preferredWeights[base + k]!;
+    }
+    for (let k = 0; k < PREFERRED_CATEGORIES; k++) preferredWeights[base + k]! /= total;
+    for (let j = 0; j < d; j++) {
+      let value = (0.5 / Math.sqrt(d)) * rng.normal();
+      for (let k = 0; k < PREFERRED_CATEGORIES; k++) {
+        value += preferredWeights[base + k]! * catalogue.centres[preferred[base + k]! * d + j]!;
+      }
+      taste[u * d + j] = TASTE_STRENGTH * value;
+    }
+  };
+  for (let u = 0; u < users; u++) {
+    region[u] = rng.int(REGIONS);
+    ageBand[u] = rng.int(AGE_BANDS.length);
+    priceSensitivity[u] = Math.max(0, AGE_PRICE_SENSITIVITY[ageBand[u]!]! + 0.3 * rng.normal());
+    drawTaste(u, tasteStart, 0, regionFavourite[region[u]!]!);
+    drawTaste(u, tasteEnd, 1, regionFavourite[region[u]!]!);
+    activity[u] = Math.exp(0.5 * rng.normal());
+  }
+  return {
+    region,
+    ageBand,
+    priceSensitivity,
+    tasteStart,
+    tasteEnd,
+    preferred,
+    preferredWeights,
+    activity: buildAliasTable(activity),
+  };
+}
+
+function generateSessions(config: SyntheticConfig, catalogue: Catalogue, population: Population, rng: DataRng) {
+  const log = new SessionWriter(config, catalogue, population, rng);
+  // Sessions arrive as a Poisson process whose rate adapts so the log spans about `days`.
+  const endTime = config.startTime + config.days * 86400;
+  let eventsPerSession = config.meanSessionViews * 1.4;
+  const meanStep = Math.min(30, (config.days * 86400 * eventsPerSession) / config.events / (4 * eventsPerSession));
+  let clock = config.startTime;
+  let sessions = 0;
+  while (!log.full) {
+    const meanGap = Math.max(1, ((endTime - clock) * eventsPerSession) / (config.events - log.written));
+    const user = aliasDraw(population.activity, rng);
+    log.buildPool(user, config.drift * (log.written / config.events));
+    clock = log.writeSession(user, clock + rng.exponential(meanGap), meanStep);
+    eventsPerSession = log.written / ++sessions;
+  }
+  return makeInteractions({
+    users: log.users,
+    items: log.items,
+    values: new Float32Array(config.events).fill(1),
+    timestamps: log.timestamps,
+    eventTypes: log.eventTypes,
+  });
+}
+
+/** Writes sessions into preallocated columns; the hot loops live in small methods so V8 optimises them fully. */
+class SessionWriter {
+  readonly users: Int32Array;
+  readonly items: Int32Array;
+  readonly timestamps: Float64Array;
+  readonly eventTypes: Uint8Array;
+  private row = 0;
+  private readonly taste: Float32Array;
+  private readonly mixture = new Float64Array(2 * PREFERRED_CATEGORIES);
+  private readonly pool: Int32Array;
+  private readonly poolAffinity: Float64Array;
+  private readonly poolCumulative: Float64Array;
+  private readonly categoryPopularity: Float64Array;
+
+  constructor(
+    private readonly config: SyntheticConfig,
+    private readonly catalogue: Catalogue,
+    private readonly population: Population,
+    private readonly rng: DataRng,
+  ) {
+    this.users = new Int32Array(config.events);
+    this.items = new Int32Array(config.events);
+    this.timestamps = new Float64Array(config.events);
+    this.eventTypes = new Uint8Array(config.events);
+    this.taste = new Float32Array(config.dimension);
+    this.pool = new Int32Array(config.poolSize);
+    this.poolAffinity = new Float64Array(config.poolSize);
+    this.poolCumulative = new Float64Array(config.poolSize);
+    const { categoryOffsets, categoryCumulative } = catalogue;
+    this.categoryPopularity = Float64Array.from({ length: config.categories }, (_, c) =>
+      categoryOffsets[c + 1]! > categoryOffsets[c]! ? categoryCumulative[categoryOffsets[c + 1]! - 1]! : 0,
+    );
+  }
+
+  get full(): boolean {
+    return this.row >= this.config.events;
+  }
+
+  get written(): number {
+    return this.row;
+  }
+
+  /**
+   * Samples and scores the session's candidate pool: half by global popularity, half by popularity within the
+   * user's (drifting) preferred categories. Scores are corrected by −log(proposal / popularity), so the pool
+   * softmax approximates softmax(taste·item − price term + log popularity) over the whole catalogue.
+   */
+  buildPool(user: number, shift: number): void {
+    const { dimension: d, poolSize } = this.config;
+    const { tasteStart, tasteEnd, preferred, preferredWeights } = this.population;
+    const { vectors, logPrice, category, categoryOffsets, categoryItems, categoryCumulative } = this.catalogue;
+    const { taste, mixture, pool, poolAffinity, poolCumulative, categoryPopularity, rng } = this;
+    for (let j = 0; j < d; j++) taste[j] = (1 - shift) * tasteStart[user * d + j]! + shift * tasteEnd[user * d + j]!;
+    const base = user * mixture.length;
+    let mixtureTotal = 0;
+    for (let k = 0; k < mixture.length; k++) {
+      mixtureTotal += preferredWeights[base + k]! * (k < PREFERRED_CATEGORIES ? 1 - shift : shift);
+      mixture[k] = mixtureTotal;
+    }
+    const sensitivity = this.population.priceSensitivity[user]!;
+    const popularShare = 0.5 / this.catalogue.totalPopularity;
+    const popularHalf = poolSize >> 1;
+    let maxScore = -Infinity;
+    for (let p = 0; p < poolSize; p++) {
+      let item = -1;
+      if (p >= popularHalf) {
+        const c = preferred[base + cumulativeDraw(mixture, 0, mixture.length, rng)]!;
+        if (categoryPopularity[c]! > 0) {
+          item = categoryItems[cumulativeDraw(categoryCumulative, categoryOffsets[c]!, categoryOffsets[c + 1]!, rng)]!;
+        }
+      }
+      if (item < 0) item = aliasDraw(this.catalogue.popularity, rng);
+      pool[p] = item;
+      let affinity = -sensitivity * logPrice[item]!;
+      const row = item * d;
+      for (let j = 0; j < d; j++) affinity += taste[j]! * vectors[row + j]!;
+      poolAffinity[p] = affinity;
+      const c = category[item]!;
+      let categoryShare = 0;
+      for (let k = 0; k < mixture.length; k++) {
+        if (preferred[base + k] === c) categoryShare += mixture[k]! - (k > 0 ? mixture[k - 1]! : 0);
+      }
+      const score = affinity - Math.log(popularShare + (0.5 * categoryShare) / (mixtureTotal * categoryPopularity[c]!));
+      poolCumulative[p] = score;
+      if (score > maxScore) maxScore = score;
+    }
+    let running = 0;
+    for (let p = 0; p < poolSize; p++) {
+      running += Math.exp(poolCumulative[p]! - maxScore);
+      poolCumulative[p] = running;
+    }
+  }
+
+  /** Writes one session of views (and their funnel continuations) from the pool; returns the clock after it. */
+  writeSession(user: number, start: number, meanStep: number): number {
+    const { rng, pool, poolAffinity, poolCumulative } = this;
+    const { events, poolSize } = this.config;
+    let clock = start;
+    const views = 1 + Math.floor(rng.exponential(this.config.meanSessionViews - 1));
+    for (let v = 0; v < views && this.row < events; v++) {
+      const p = cumulativeDraw(poolCumulative, 0, poolSize, rng);
+      let stage = VIEW;
+      for (;;) {
+        const row = this.row++;
+        this.users[row] = user;
+        this.items[row] = pool[p]!;
+        this.timestamps[row] = Math.round(clock * 1000) / 1000;
+        this.eventTypes[row] = stage;
+        clock += rng.exponential(meanStep);
+        if (stage === PURCHASE || this.row >= events) break;
+        const funnelStep = stage - VIEW;
+        const logit = FUNNEL_INTERCEPT[funnelStep]! + FUNNEL_SLOPE[funnelStep]! * poolAffinity[p]!;
+        if (rng.next() * (1 + Math.exp(-logit)) >= 1) break;
+        stage = stage === VIEW ? CLICK : stage === CLICK ? CART : PURCHASE;
+      }
+    }
+    return clock;
+  }
+}
+
+function aliasDraw(table: { probability: Float64Array; alias: Int32Array }, rng: DataRng): number {
+  const column = rng.int(table.probability.length);
+  return rng.next() < table.probability[column]! ? column : table.alias[column]!;
+}
+
+/** An index k in [start, end) drawn ∝ its increment of a running sum that restarts at `start`. */
+function cumulativeDraw(cumulative: Float64Array, start: number, end: number, rng: DataRng): number {
+  const target = cumulative[end - 1]! * rng.next();
+  let lo = start;
+  let hi = end - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cumulative[mid]! <= target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function normalMatrix(rng: DataRng, rows: number, columns: number, scale: number): Float32Array {
+  const matrix = new Float32Array(rows * columns);
+  for (let k = 0; k < matrix.length; k++) matrix[k] = scale * rng.normal();
+  return matrix;
+}
+
+function standardise(values: Float32Array): void {
+  const { mean, std } = meanStd(values);
+  for (let k = 0; k < values.length; k++) values[k] = (values[k]! - mean) / std;
+}
+
+function meanStd(values: ArrayLike<number>): { mean: number; std: number } {
+  let sum = 0;
+  for (let k = 0; k < values.length; k++) sum += values[k]!;
+  const mean = sum / values.length;
+  let squares = 0;
+  for (let k = 0; k < values.length; k++) squares += (values[k]! - mean) ** 2;
+  return { mean, std: Math.sqrt(squares / values.length) || 1 };
+}
+
+function zScore(values: Float64Array): FeatureTable["numeric"][string] {
+  const { mean, std } = meanStd(values);
+  return {
+    values: Float32Array.from(values, (v) => (v - mean) / std),
+    missing: new Uint8Array(values.length),
+    mean,
+    std,
+  };
+}
+
+function sequentialIds(prefix: string, count: number): IdMap {
+  const map = new IdMap();
+  for (let k = 0; k < count; k++) map.add(`${prefix}${k}`);
+  return map;
+}
+
+// Token id 0 means unknown/missing in feature tables, so vocabularies reserve index 0 for the empty token.
+function vocabularyOf(tokens: readonly string[]): IdMap {
+  return IdMap.fromJSON(["", ...tokens]);
+}
+
+function vocabulary(prefix: string, count: number): IdMap {
+  return vocabularyOf(Array.from({ length: count }, (_, k) => `${prefix}${k}`));
+}
+
+function plusOne(ids: Int32Array): Int32Array {
+  return Int32Array.from(ids, (id) => id + 1);
+}
+
+function validate(config: SyntheticConfig): void {
+  for (const key of ["users", "items", "events", "categories", "brands", "dimension", "poolSize"] as const) {
+    if (!(Number.isInteger(config[key]) && config[key] > 0)) {
+      throw new RangeError(`generateEcommerce: ${key} must be a positive integer, got ${config[key]}`);
+    }
+  }
+  if (!(config.drift >= 0 && config.drift <= 1)) throw new RangeError(`generateEcommerce: drift must be in [0, 1]`);
+  if (!(config.meanSessionViews >= 1)) throw new RangeError(`generateEcommerce: meanSessionViews must be ≥ 1`);
+}
