@@ -80,6 +80,8 @@ const SHAPES: [number, number, number][] = [
   [4, 8, 16],
   [7, 3, 12],
   [2, 0, 5],
+  [1, 19, 35],
+  [3, 8, 20],
 ];
 
 describe("matmul kernels", () => {
@@ -105,26 +107,6 @@ describe("matmul kernels", () => {
       }
     }
     endStep();
-  });
-
-  test("sumRows returns column sums", () => {
-    const kernels = runtime().kernels;
-    for (const [rows, cols] of [
-      [1, 1],
-      [5, 7],
-      [33, 12],
-      [0, 3],
-    ] as const) {
-      const g = Tensor.from(randomValues(rows * cols, rows + cols));
-      const out = Tensor.empty([cols]);
-      kernels.sumRows!(g.ptr, rows, cols, out.ptr);
-      for (let j = 0; j < cols; j++) {
-        let want = 0;
-        for (let r = 0; r < rows; r++) want += g.data[r * cols + j]!;
-        assert.ok(Math.abs(out.data[j]! - want) <= 1e-5 * (rows + 1), `column ${j} of ${rows}×${cols}`);
-      }
-      endStep();
-    }
   });
 });
 

@@ -5,7 +5,8 @@
 // micro-kernel then keeps a 4-row × 8-column block of C in eight v128 accumulators, streaming one packed
 // panel row (two loads) and four broadcast A elements per step of k. Panels stay in L1 while every row block
 // of a chunk of A passes over them; A is read in place through strides, so the same micro-kernel serves
-// A[M,K] (NN, NT) and A[K,M]ᵀ (TN).
+// A[M,K] (NN, NT) and A[K,M]ᵀ (TN). Fewer than 4 rows (single-example inference) skip the packing and
+// read B in place.
 
 /** Rows of C per micro-kernel tile. */
 const MR: i32 = 4;
@@ -22,6 +23,12 @@ export function matmulScratchBytes(k: i32, n: i32): i32 {
 /** C[M,N] (+)= A[M,K]·B[K,N]; accumulate: 0 overwrites C, 1 adds into it. */
 export function matmulNN(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, accumulate: i32, scratch: usize): void {
   if (m <= 0 || n <= 0) return;
+  if (m < MR) {
+    for (let i = 0; i < m; i++) {
+      rowTimesMatrix(a + (<usize>i) * ((<usize>k) << 2), 4, b, k, n, c + (<usize>i) * ((<usize>n) << 2), accumulate);
+    }
+    return;
+  }
   packRows(b, k, n, scratch);
   multiplyPacked(a, (<usize>k) << 2, 4, scratch, c, m, k, n, accumulate);
 }
@@ -29,6 +36,12 @@ export function matmulNN(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, a
 /** C[M,N] (+)= A[M,K]·B[N,K]ᵀ; accumulate: 0 overwrites C, 1 adds into it. */
 export function matmulNT(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, accumulate: i32, scratch: usize): void {
   if (m <= 0 || n <= 0) return;
+  if (m < MR) {
+    for (let i = 0; i < m; i++) {
+      rowTimesTransposed(a + (<usize>i) * ((<usize>k) << 2), b, k, n, c + (<usize>i) * ((<usize>n) << 2), accumulate);
+    }
+    return;
+  }
   packTransposed(b, k, n, scratch);
   multiplyPacked(a, (<usize>k) << 2, 4, scratch, c, m, k, n, accumulate);
 }
@@ -36,6 +49,12 @@ export function matmulNT(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, a
 /** C[M,N] (+)= A[K,M]ᵀ·B[K,N]; accumulate: 0 overwrites C, 1 adds into it. */
 export function matmulTN(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, accumulate: i32, scratch: usize): void {
   if (m <= 0 || n <= 0) return;
+  if (m < MR) {
+    for (let i = 0; i < m; i++) {
+      rowTimesMatrix(a + ((<usize>i) << 2), (<usize>m) << 2, b, k, n, c + (<usize>i) * ((<usize>n) << 2), accumulate);
+    }
+    return;
+  }
   packRows(b, k, n, scratch);
   multiplyPacked(a, 4, (<usize>m) << 2, scratch, c, m, k, n, accumulate);
 }
@@ -57,29 +76,94 @@ export function addRowBias(out: usize, bias: usize, rows: i32, cols: i32): void 
   }
 }
 
-/** out[j] = Σ_r g[r, j]: column sums of a [rows, cols] matrix (the bias gradient). */
-export function sumRows(g: usize, rows: i32, cols: i32, out: usize): void {
-  const rowBytes = (<usize>cols) << 2;
+// ---- single rows (M < MR): packing B would cost as much as the multiply itself ----------------
+
+/** c[N] (+)= a·B[K,N], where a's element p sits at a + p·kStride; B is read in place, 16 columns at a time. */
+function rowTimesMatrix(a: usize, kStride: usize, b: usize, k: i32, n: i32, c: usize, accumulate: i32): void {
+  const ldb = (<usize>n) << 2;
   let j = 0;
-  // Four columns per pass, two independent accumulators so the add latency overlaps.
-  for (; j + 4 <= cols; j += 4) {
-    const col = g + ((<usize>j) << 2);
-    let acc0 = f32x4.splat(0);
-    let acc1 = f32x4.splat(0);
-    let r = 0;
-    for (; r + 2 <= rows; r += 2) {
-      const row = col + (<usize>r) * rowBytes;
-      acc0 = f32x4.add(acc0, v128.load(row));
-      acc1 = f32x4.add(acc1, v128.load(row + rowBytes));
+  for (; j + 16 <= n; j += 16) {
+    let c0 = f32x4.splat(0);
+    let c1 = f32x4.splat(0);
+    let c2 = f32x4.splat(0);
+    let c3 = f32x4.splat(0);
+    let pa = a;
+    let pb = b + ((<usize>j) << 2);
+    for (let p = 0; p < k; p++) {
+      const av = v128.load32_splat(pa);
+      c0 = f32x4.add(c0, f32x4.mul(av, v128.load(pb)));
+      c1 = f32x4.add(c1, f32x4.mul(av, v128.load(pb, 16)));
+      c2 = f32x4.add(c2, f32x4.mul(av, v128.load(pb, 32)));
+      c3 = f32x4.add(c3, f32x4.mul(av, v128.load(pb, 48)));
+      pa += kStride;
+      pb += ldb;
     }
-    if (r < rows) acc0 = f32x4.add(acc0, v128.load(col + (<usize>r) * rowBytes));
-    v128.store(out + ((<usize>j) << 2), f32x4.add(acc0, acc1));
+    const out = c + ((<usize>j) << 2);
+    storeRow(out, c0, c1, NR, accumulate);
+    storeRow(out + 32, c2, c3, NR, accumulate);
   }
-  for (; j < cols; j++) {
-    const col = g + ((<usize>j) << 2);
-    let s: f32 = 0;
-    for (let r = 0; r < rows; r++) s += load<f32>(col + (<usize>r) * rowBytes);
-    store<f32>(out + ((<usize>j) << 2), s);
+  for (; j + 4 <= n; j += 4) {
+    let acc = f32x4.splat(0);
+    let pa = a;
+    let pb = b + ((<usize>j) << 2);
+    for (let p = 0; p < k; p++) {
+      acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
+      pa += kStride;
+      pb += ldb;
+    }
+    const out = c + ((<usize>j) << 2);
+    v128.store(out, accumulate ? f32x4.add(acc, v128.load(out)) : acc);
+  }
+  for (; j < n; j++) {
+    let sum: f32 = 0;
+    for (let p = 0; p < k; p++) sum += load<f32>(a + (<usize>p) * kStride) * load<f32>(b + (<usize>p) * ldb + ((<usize>j) << 2));
+    storeLane(c + ((<usize>j) << 2), sum, accumulate);
+  }
+}
+
+/** c[N] (+)= a·B[N,K]ᵀ: dot products of a with four rows of B at a time, reduced with one 4×4 transpose. */
+function rowTimesTransposed(a: usize, b: usize, k: i32, n: i32, c: usize, accumulate: i32): void {
+  const ldb = (<usize>k) << 2;
+  const vectorEnd = k & ~3;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const b0 = b + (<usize>j) * ldb;
+    const b1 = b0 + ldb;
+    const b2 = b1 + ldb;
+    const b3 = b2 + ldb;
+    let d0 = f32x4.splat(0);
+    let d1 = f32x4.splat(0);
+    let d2 = f32x4.splat(0);
+    let d3 = f32x4.splat(0);
+    for (let p = 0; p < vectorEnd; p += 4) {
+      const o = (<usize>p) << 2;
+      const av = v128.load(a + o);
+      d0 = f32x4.add(d0, f32x4.mul(av, v128.load(b0 + o)));
+      d1 = f32x4.add(d1, f32x4.mul(av, v128.load(b1 + o)));
+      d2 = f32x4.add(d2, f32x4.mul(av, v128.load(b2 + o)));
+      d3 = f32x4.add(d3, f32x4.mul(av, v128.load(b3 + o)));
+    }
+    // Lane i of the result is the horizontal sum of d_i.
+    const t0 = f32x4.add(v128.shuffle<f32>(d0, d1, 0, 4, 1, 5), v128.shuffle<f32>(d0, d1, 2, 6, 3, 7));
+    const t1 = f32x4.add(v128.shuffle<f32>(d2, d3, 0, 4, 1, 5), v128.shuffle<f32>(d2, d3, 2, 6, 3, 7));
+    let sums = f32x4.add(v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+    for (let p = vectorEnd; p < k; p++) {
+      const o = (<usize>p) << 2;
+      const av = f32x4.splat(load<f32>(a + o));
+      let bv = f32x4.splat(load<f32>(b0 + o));
+      bv = f32x4.replace_lane(bv, 1, load<f32>(b1 + o));
+      bv = f32x4.replace_lane(bv, 2, load<f32>(b2 + o));
+      bv = f32x4.replace_lane(bv, 3, load<f32>(b3 + o));
+      sums = f32x4.add(sums, f32x4.mul(av, bv));
+    }
+    const out = c + ((<usize>j) << 2);
+    v128.store(out, accumulate ? f32x4.add(sums, v128.load(out)) : sums);
+  }
+  for (; j < n; j++) {
+    const row = b + (<usize>j) * ldb;
+    let sum: f32 = 0;
+    for (let p = 0; p < k; p++) sum += load<f32>(a + ((<usize>p) << 2)) * load<f32>(row + ((<usize>p) << 2));
+    storeLane(c + ((<usize>j) << 2), sum, accumulate);
   }
 }
 

@@ -52,7 +52,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     if (weight.requiresGrad) accumulate(weight, multiply(k, "matmulTN", g, x, outFeatures, batch, inFeatures));
     if (bias?.requiresGrad) {
       const gb = Tensor.empty(bias.shape);
-      k.sumRows!(g.ptr, batch, outFeatures, gb.ptr);
+      k.sumRows!(g.ptr, batch, outFeatures, gb.ptr); // column sums (kernels/reduce.ts)
       accumulate(bias, gb);
     }
   });
