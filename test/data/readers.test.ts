@@ -127,11 +127,12 @@ describe("interaction formats", () => {
     assert.equal(dataset.users.size, 1);
   });
 
-  test("ids with leading zeros stay distinct from their numeric value", async () => {
-    const path = fixture("zeros.tsv", "user\titem\n007\t1\n7\t1\n0\t1\n");
+  test("numeric ids of any size map consistently; leading zeros stay distinct", async () => {
+    const ids = ["007", "7", "0", "5000000", "12345678901234", "1234567890123456789", "7", "5000000", "12345678901234"];
+    const path = fixture("zeros.tsv", "user\titem\n" + ids.map((id) => `${id}\t1\n`).join(""));
     const dataset = await readInteractions(path);
-    assert.deepEqual(dataset.users.toJSON(), ["007", "7", "0"]);
-    assert.deepEqual(Array.from(dataset.interactions.users), [0, 1, 2]);
+    assert.deepEqual(dataset.users.toJSON(), ids.slice(0, 6));
+    assert.deepEqual(Array.from(dataset.interactions.users), [0, 1, 2, 3, 4, 5, 1, 3, 4]);
   });
 
   test("numbers: decimals, signs and exponents parse exactly", async () => {

@@ -164,8 +164,13 @@ export function numberProblem(text: string): string {
   return "is not a number";
 }
 
+/** Numeric ids below this are looked up in a flat table (at most 16 MiB), which beats a Map on random access. */
+const DIRECT_LIMIT = 1 << 22;
+
 /** Adds ids to an IdMap straight from bytes; canonical decimal ids skip the string allocation once seen. */
 export class TokenInterner {
+  /** Dense index + 1 of small numeric ids (0 = not seen yet); grows by doubling up to DIRECT_LIMIT. */
+  private direct = new Int32Array(1024);
   private readonly byNumber = new Map<number, number>();
 
   constructor(readonly ids: IdMap) {}
@@ -182,16 +187,33 @@ export class TokenInterner {
         if (digit < 0 || digit > 9) break;
         value = value * 10 + digit;
       }
-      if (i === end) {
-        let index = this.byNumber.get(value);
-        if (index === undefined) {
-          index = this.ids.add(String(value));
-          this.byNumber.set(value, index);
-        }
-        return index;
-      }
+      if (i === end) return value < DIRECT_LIMIT ? this.internSmall(value) : this.internLarge(value);
     }
     return this.ids.add(buf.toString("utf8", start, end));
+  }
+
+  private internSmall(value: number): number {
+    if (value >= this.direct.length) {
+      let length = this.direct.length * 2;
+      while (length <= value) length *= 2;
+      const grown = new Int32Array(length);
+      grown.set(this.direct);
+      this.direct = grown;
+    }
+    const known = this.direct[value]!;
+    if (known > 0) return known - 1;
+    const index = this.ids.add(String(value));
+    this.direct[value] = index + 1;
+    return index;
+  }
+
+  private internLarge(value: number): number {
+    let index = this.byNumber.get(value);
+    if (index === undefined) {
+      index = this.ids.add(String(value));
+      this.byNumber.set(value, index);
+    }
+    return index;
   }
 
   /** The dense index of `id` (already a string, e.g. from JSON or an unescaped CSV field), adding it if new. */
