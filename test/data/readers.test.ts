@@ -303,6 +303,7 @@ describe("lenient mode", () => {
         "3\t12\txyz\t100\n" +
         "4\t13\t4\n" +
         "5\t14\tNaN\t100\n" +
+        "6\t\t3\t100\n" +
         "1\t15\t2\t200\n",
     );
     const { dataset, report } = await readInteractions(path, { lenient: true });
@@ -313,18 +314,19 @@ describe("lenient mode", () => {
     // Rejected rows must not leave their ids behind.
     assert.deepEqual(dataset.users.toJSON(), ["1"]);
     assert.deepEqual(dataset.items.toJSON(), ["10", "15"]);
-    assert.equal(report.skipped, 4);
+    assert.equal(report.skipped, 5);
     assert.deepEqual(
       report.reasons,
       new Map([
         ["rating is not a number", 2],
         ["wrong number of fields", 1],
         ["rating is not finite", 1],
+        ["item id is empty", 1],
       ]),
     );
     assert.deepEqual(
       report.examples.map((e) => e.line),
-      [3, 4, 5, 6],
+      [3, 4, 5, 6, 7],
     );
   });
 

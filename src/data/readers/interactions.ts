@@ -239,7 +239,7 @@ function resolveColumn(
 
 type RowParser = (buf: Buffer, start: number, end: number, line: number) => void;
 
-/** Parses a value or throws a DataError that names the column and says what is wrong with it. */
+/** The error for a cell that is not a usable number, naming the column and what is wrong with the value. */
 function badNumber(path: string, line: number, role: Role, text: string): DataError {
   const problem = numberProblem(text);
   return new DataError(
@@ -286,13 +286,15 @@ function delimitedRowParser(
     if (!Number.isFinite(parsed)) throw badNumber(path, line, role, splitter.text(buf, field));
     return parsed;
   };
-  const id = (interner: TokenInterner, buf: Buffer, field: number, role: Role, line: number): number => {
-    if (splitter.starts[field] === splitter.ends[field])
+  const requireId = (field: number, role: Role, line: number): void => {
+    if (splitter.starts[field] === splitter.ends[field]) {
       throw new DataError(path, line, `${role} id is empty`, `${role} id is empty`);
-    return splitter.escaped[field]
+    }
+  };
+  const id = (interner: TokenInterner, buf: Buffer, field: number): number =>
+    splitter.escaped[field]
       ? interner.internText(splitter.text(buf, field))
       : interner.intern(buf, splitter.starts[field]!, splitter.ends[field]!);
-  };
   let headerPending = plan.hasHeader;
   return (buf, start, end, line) => {
     if (headerPending) {
@@ -302,7 +304,9 @@ function delimitedRowParser(
     const count = splitter.split(buf, start, end);
     if (count !== expected)
       throw fieldCountError(path, line, buf.toString("utf8", start, end), count, expected, plan.delimiter);
-    // Numbers and event first: a rejected row must not add its ids to the maps.
+    // Validate everything first: a rejected row must not add its ids to the maps.
+    requireId(user, "user", line);
+    requireId(item, "item", line);
     const rowValue = value >= 0 ? number(buf, value, "value", line) : 1;
     let rowTime: number;
     if (timestamp < 0) rowTime = builder.length;
@@ -315,13 +319,7 @@ function delimitedRowParser(
       if (code === undefined) throw unknownEvent(path, line, name, events);
       rowEvent = code;
     }
-    builder.push(
-      id(userIds, buf, user, "user", line),
-      id(itemIds, buf, item, "item", line),
-      rowValue,
-      rowTime,
-      rowEvent,
-    );
+    builder.push(id(userIds, buf, user), id(itemIds, buf, item), rowValue, rowTime, rowEvent);
   };
 }
 
