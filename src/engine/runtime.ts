@@ -28,8 +28,15 @@ function compiledKernels(): WebAssembly.Module {
   return wasmModule;
 }
 
-/** Size classes are powers of two, so freed blocks are reused without fragmentation bookkeeping. */
+/** Blocks from this size up are "large": page-rounded instead of power-of-two, and staggered. */
+const LARGE = 1 << 16;
+
+/**
+ * Small blocks come in power-of-two size classes, so freed ones are reused without fragmentation
+ * bookkeeping; large ones are rounded to 4 KiB (a power of two would waste up to half a big table).
+ */
 function sizeClass(bytes: number): number {
+  if (bytes >= LARGE) return Math.ceil(bytes / 4096) * 4096;
   return Math.max(ALIGN, 2 ** Math.ceil(Math.log2(Math.max(bytes, 1))));
 }
 
@@ -93,7 +100,7 @@ export class Runtime {
   alloc(bytes: number): number {
     if (this.replaying) return this.replayNext(bytes);
     const size = sizeClass(bytes);
-    const ptr = this.freeLists.get(size)?.pop() ?? this.bump(size);
+    const ptr = this.freeLists.get(size)?.pop() ?? this.bumpStaggered(size);
     this.recording?.push([ptr, bytes]);
     return ptr;
   }
@@ -185,6 +192,17 @@ export class Runtime {
     }
     return ptr;
   }
+
+  /**
+   * Large blocks start at a varying cache-line offset: a table and its same-sized optimiser state placed
+   * exactly a power of two apart alias in the cache and slow row updates several-fold.
+   */
+  private bumpStaggered(size: number): number {
+    if (size < LARGE) return this.bump(size);
+    const stagger = ((this.largeBlocks++ % 15) + 1) * ALIGN;
+    return this.bump(size + stagger) + stagger;
+  }
+  private largeBlocks = 0;
 
   /** Copy a JS array into the scratch arena (for indices and batch inputs). */
   scratchI32(values: ArrayLike<number>): number {
