@@ -15,15 +15,14 @@ const RATING_CODE = EVENT_TYPES.indexOf("rating");
 
 /** Builds an Interactions object from its columns (all must have the same length). */
 export function makeInteractions(columns: Omit<Interactions, "length">): Interactions {
-  const length = columns.users.length;
-  for (const [name, column] of Object.entries(columns)) {
-    if ((column as ArrayLike<number>).length !== length) {
-      throw new RangeError(
-        `Interactions: column ${name} has ${(column as ArrayLike<number>).length} rows, expected ${length}`,
-      );
+  const { users, items, values, timestamps, eventTypes } = columns;
+  const length = users.length;
+  for (const [name, column] of Object.entries({ items, values, timestamps, eventTypes })) {
+    if (column.length !== length) {
+      throw new RangeError(`Interactions: column ${name} has ${column.length} rows, expected ${length}`);
     }
   }
-  return { length, ...columns };
+  return { length, users, items, values, timestamps, eventTypes };
 }
 
 /** An empty interaction log. */

@@ -44,7 +44,7 @@ export const defaultSyntheticConfig: Readonly<SyntheticConfig> = {
   seed: 42,
   categories: 20,
   brands: 200,
-  drift: 0.5,
+  drift: 0.3,
   dimension: 16,
   poolSize: 64,
   meanSessionViews: 6,
@@ -58,11 +58,11 @@ const AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"] as const;
 /** Mean price sensitivity per age band: younger shoppers react more to price. */
 const AGE_PRICE_SENSITIVITY = [1.0, 0.8, 0.6, 0.5, 0.5, 0.6];
 /** Scale of taste · item: how strongly preferences beat popularity. */
-const TASTE_STRENGTH = 4;
+const TASTE_STRENGTH = 6;
 /** Preferred categories per taste (a user has two tastes: the initial one and the drift target). */
 const PREFERRED_CATEGORIES = 3;
 /** Funnel continuation logits: intercept + slope × affinity, for click, cart and purchase. */
-const FUNNEL_INTERCEPT = [-2.5, -3, -2];
+const FUNNEL_INTERCEPT = [-3, -3.5, -2.5];
 const FUNNEL_SLOPE = [0.5, 0.5, 0.4];
 const [VIEW, CLICK, CART, PURCHASE] = (["view", "click", "cart", "purchase"] as const).map((t) =>
   EVENT_TYPES.indexOf(t),
@@ -211,7 +211,8 @@ function generateUsers(config: SyntheticConfig, catalogue: Catalogue, rng: DataR
     const base = (u * 2 + slot) * PREFERRED_CATEGORIES;
     let total = 0;
     for (let k = 0; k < PREFERRED_CATEGORIES; k++) {
-      // The first preference follows the region half of the time, so user features carry signal.
+      // The first preference follows `favourite` half of the time: the region for the initial taste (so user
+      // features carry signal), the initial first preference for the drift target (core interests persist).
       preferred[base + k] = k === 0 && rng.next() < 0.5 ? favourite : rng.int(categories);
       preferredWeights[base + k] = rng.exponential(1) * (k === 0 ? 2 : 1);
       total += preferredWeights[base + k]!;
@@ -230,7 +231,7 @@ function generateUsers(config: SyntheticConfig, catalogue: Catalogue, rng: DataR
     ageBand[u] = rng.int(AGE_BANDS.length);
     priceSensitivity[u] = Math.max(0, AGE_PRICE_SENSITIVITY[ageBand[u]!]! + 0.3 * rng.normal());
     drawTaste(u, tasteStart, 0, regionFavourite[region[u]!]!);
-    drawTaste(u, tasteEnd, 1, regionFavourite[region[u]!]!);
+    drawTaste(u, tasteEnd, 1, preferred[u * 2 * PREFERRED_CATEGORIES]!);
     activity[u] = Math.exp(0.5 * rng.normal());
   }
   return {
