@@ -50,8 +50,8 @@ const CASES: Case[] = [
 
 function spec(c: Case): ModelSpec {
   return c.model === "mf"
-    ? { kind: "bpr-mf", users: USERS, items: ITEMS, dim: c.dim! }
-    : { kind: "neumf", users: USERS, items: ITEMS, gmfDim: c.gmfDim!, mlpSizes: c.mlpDims! };
+    ? { kind: "bpr-mf", dim: c.dim! }
+    : { kind: "neumf", gmfDim: c.gmfDim!, mlpSizes: c.mlpDims! };
 }
 
 /** Uniformly drawn (user, positive, negative) triples, the same distribution the PyTorch peer draws. */
@@ -66,7 +66,7 @@ async function ours(c: Case): Promise<number> {
   const data = triples(samples, 1);
   const pool = await TrainingPool.start<PairwiseConfig, PairwiseTrainer>({
     programUrl: pairwiseProgramUrl,
-    config: { model: spec(c), lr: LR },
+    config: { model: spec(c), context: { numUsers: USERS, numItems: ITEMS }, lr: LR },
     data,
     threads: THREADS,
   });

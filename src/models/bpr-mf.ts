@@ -1,14 +1,12 @@
 /** BPR matrix factorisation (Rendle et al. 2009): s(u, i) = ⟨p_u, q_i⟩. Teacher at large dim, student at small. */
 import { Embedding } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
-import type { Ids } from "../engine/ops/embedding.js";
 import { Rng } from "../engine/random.js";
 import type { Tensor } from "../engine/tensor.js";
-import { Recommender } from "./recommender.js";
+import type { ModelContext } from "./context.js";
+import { Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
 
 export interface BPRMFConfig {
-  users: number;
-  items: number;
   dim: number;
   /** Standard deviation of the initial embeddings. */
   initStd?: number;
@@ -16,39 +14,53 @@ export interface BPRMFConfig {
 }
 
 export class BPRMF extends Recommender {
-  readonly numUsers: number;
-  readonly numItems: number;
+  readonly kind = "bpr-mf";
   readonly userEmbedding: Embedding;
   readonly itemEmbedding: Embedding;
 
-  constructor(readonly config: BPRMFConfig) {
-    super();
+  constructor(
+    readonly config: BPRMFConfig,
+    context: ModelContext,
+  ) {
+    super(context);
     const rng = new Rng(config.seed ?? 0);
     const std = config.initStd ?? 0.1;
-    this.numUsers = config.users;
-    this.numItems = config.items;
-    this.userEmbedding = this.child("user", new Embedding(config.users, config.dim, { rng, std }));
-    this.itemEmbedding = this.child("item", new Embedding(config.items, config.dim, { rng, std }));
+    this.userEmbedding = this.child("user", new Embedding(context.numUsers + 1, config.dim, { rng, std }));
+    this.itemEmbedding = this.child("item", new Embedding(context.numItems, config.dim, { rng, std }));
   }
 
-  forward(users: Ids, items: Ids): Tensor {
-    return ops.rowDot(this.userEmbedding.forward(users), this.itemEmbedding.forward(items));
+  forward(pairs: Pairs): Tensor {
+    return ops.rowDot(this.userEmbedding.forward(pairs.users), this.itemEmbedding.forward(pairs.items));
   }
 
   flopsPerItem(): number {
     return 2 * this.config.dim;
   }
 
-  /** One SIMD scan of the item table against the user's vector. */
-  override scoreAll(user: number): Float32Array {
-    const { dim } = this.config;
-    const table = this.itemEmbedding.weight;
-    const rt = table.rt;
-    const query = this.userEmbedding.weight.ptr + user * dim * 4;
-    const out = rt.scratch.alloc(this.numItems * 4);
-    rt.kernels.matVec!(table.ptr, query, this.numItems, dim, out);
-    const scores = rt.f32.slice(out >> 2, (out >> 2) + this.numItems);
+  override scorer(): Scorer {
+    return new DotScorer(this.userEmbedding.weight, this.itemEmbedding.weight);
+  }
+}
+
+/** Scores a user row against item rows with one SIMD scan (models whose score is a plain dot product). */
+export class DotScorer implements Scorer {
+  constructor(
+    private readonly users: Tensor,
+    private readonly items: Tensor,
+  ) {}
+
+  scoreAll(query: UserQuery): Float32Array {
+    const [rows, dim] = this.items.shape as [number, number];
+    const rt = this.items.rt;
+    const out = rt.scratch.alloc(rows * 4);
+    rt.kernels.matVec!(this.items.ptr, this.users.ptr + query.user * dim * 4, rows, dim, out);
+    const scores = rt.f32.slice(out >> 2, (out >> 2) + rows);
     rt.scratch.reset();
     return scores;
+  }
+
+  scoreCandidates(query: UserQuery, items: Int32Array): Float32Array {
+    const all = this.scoreAll(query);
+    return Float32Array.from(items, (i) => all[i]!);
   }
 }

@@ -4,14 +4,12 @@
  */
 import { Embedding, Linear, MLP } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
-import type { Ids } from "../engine/ops/embedding.js";
 import { Rng } from "../engine/random.js";
 import type { Tensor } from "../engine/tensor.js";
-import { Recommender } from "./recommender.js";
+import type { ModelContext } from "./context.js";
+import { Recommender, type Pairs } from "./recommender.js";
 
 export interface NeuMFConfig {
-  users: number;
-  items: number;
   /** Width of the GMF embeddings. */
   gmfDim: number;
   /** MLP layer sizes; the first is the concatenated user+item embedding width (each half of it). */
@@ -21,8 +19,7 @@ export interface NeuMFConfig {
 }
 
 export class NeuMF extends Recommender {
-  readonly numUsers: number;
-  readonly numItems: number;
+  readonly kind = "neumf";
   readonly userGmf: Embedding;
   readonly itemGmf: Embedding;
   readonly userMlp: Embedding;
@@ -30,17 +27,20 @@ export class NeuMF extends Recommender {
   readonly mlp: MLP;
   readonly output: Linear;
 
-  constructor(readonly config: NeuMFConfig) {
-    super();
-    const { users, items, gmfDim, mlpSizes } = config;
+  constructor(
+    readonly config: NeuMFConfig,
+    context: ModelContext,
+  ) {
+    super(context);
+    const { gmfDim, mlpSizes } = config;
+    const users = context.numUsers + 1;
+    const items = context.numItems;
     if (mlpSizes.length < 2 || mlpSizes[0]! % 2 !== 0) {
       throw new RangeError(`NeuMF: mlpSizes must be [even input width, …, out], got [${mlpSizes.join(", ")}]`);
     }
     const rng = new Rng(config.seed ?? 0);
     const std = config.initStd ?? 0.1;
     const half = mlpSizes[0]! / 2;
-    this.numUsers = users;
-    this.numItems = items;
     this.userGmf = this.child("userGmf", new Embedding(users, gmfDim, { rng, std }));
     this.itemGmf = this.child("itemGmf", new Embedding(items, gmfDim, { rng, std }));
     this.userMlp = this.child("userMlp", new Embedding(users, half, { rng, std }));
@@ -49,7 +49,7 @@ export class NeuMF extends Recommender {
     this.output = this.child("output", new Linear(gmfDim + mlpSizes[mlpSizes.length - 1]!, 1, { rng }));
   }
 
-  forward(users: Ids, items: Ids): Tensor {
+  forward({ users, items }: Pairs): Tensor {
     const gmf = ops.mul(this.userGmf.forward(users), this.itemGmf.forward(items));
     const mlp = this.mlp.forward(ops.concat([this.userMlp.forward(users), this.itemMlp.forward(items)], -1));
     return this.output.forward(ops.concat([gmf, mlp], -1)).reshape([users.length]);

@@ -7,44 +7,126 @@ import { Module } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
+import type { HistoryBag, ModelContext } from "./context.js";
+
+/** Pairs to score: (users[k], items[k]), each user seen with history bag k when the model uses history. */
+export interface Pairs {
+  users: Ids;
+  items: Ids;
+  /** Recent items per pair; history-aware models build it from the context when absent. */
+  history?: HistoryBag;
+  /** Exclusive end of each pair's visible history in context.histories (training: no peeking ahead). */
+  historyEnd?: Int32Array;
+}
 
 /** (user, positive item, negative item) triples of one training batch. */
 export interface PairwiseBatch {
   users: Int32Array;
   positives: Int32Array;
   negatives: Int32Array;
+  /** Exclusive end of each user's visible history (positions in context.histories). */
+  historyEnd?: Int32Array;
+}
+
+/** Who to recommend for: a known user index (or unknownUser(context)), optionally with explicit recent items. */
+export interface UserQuery {
+  user: number;
+  /** Recent items, oldest first; overrides the training history (real-time serving, cold users). */
+  history?: Int32Array;
+}
+
+/** Inference-time scoring, with whatever a model can precompute (item vectors, caches) done once. */
+export interface Scorer {
+  scoreAll(query: UserQuery): Float32Array;
+  scoreCandidates(query: UserQuery, items: Int32Array): Float32Array;
 }
 
 export abstract class Recommender extends Module {
-  abstract readonly numUsers: number;
-  abstract readonly numItems: number;
+  /** The zoo name of the model ("bpr-mf", "neumf", "two-tower", …). */
+  abstract readonly kind: string;
 
-  /** Logits for the pairs (users[k], items[k]): [n]. */
-  abstract forward(users: Ids, items: Ids): Tensor;
+  constructor(readonly context: ModelContext) {
+    super();
+  }
 
-  /** Multiply-adds per scored (user, item) pair, counted as 2 FLOPs each, once the user is encoded. */
+  get numUsers(): number {
+    return this.context.numUsers;
+  }
+
+  get numItems(): number {
+    return this.context.numItems;
+  }
+
+  /** Logits for the pairs: [n]. */
+  abstract forward(pairs: Pairs): Tensor;
+
+  /** Logits per task head (multi-task models); the first entry is the main (ranking) task. */
+  forwardTasks(pairs: Pairs): Record<string, Tensor> {
+    return { main: this.forward(pairs) };
+  }
+
+  /**
+   * The model's pair representation (the input of its last layer), [n, representationDim], for hint
+   * distillation; models without a meaningful one return null.
+   */
+  representation(_pairs: Pairs): Tensor | null {
+    return null;
+  }
+
+  /** FLOPs (2 per multiply-add) to score one more item for an already-encoded user. */
   abstract flopsPerItem(): number;
 
   /** BPR loss of a batch: -mean log σ(s(u, i⁺) - s(u, i⁻)). */
   loss(batch: PairwiseBatch): Tensor {
     const users = new Ids(batch.users);
-    return ops.bprLoss(this.forward(users, new Ids(batch.positives)), this.forward(users, new Ids(batch.negatives)));
+    const common = { users, historyEnd: batch.historyEnd };
+    const pos = this.forward({ ...common, items: new Ids(batch.positives) });
+    const neg = this.forward({ ...common, items: new Ids(batch.negatives) });
+    return ops.bprLoss(pos, neg);
   }
 
-  /** Scores of `items` for one user (inference; no graph). */
-  scoreCandidates(user: number, items: Int32Array): Float32Array {
-    return noGrad(() => {
-      const scores = this.forward(new Ids(new Int32Array(items.length).fill(user)), new Ids(items)).data.slice();
-      endStep();
-      return scores;
+  /** A scorer for evaluation and serving (call again after the parameters change). */
+  scorer(): Scorer {
+    return new PairScorer(this);
+  }
+}
+
+/** Scores by running forward() over the candidates, in chunks; models override scorer() when they can do better. */
+export class PairScorer implements Scorer {
+  constructor(
+    private readonly model: Recommender,
+    private readonly chunk = 4096,
+  ) {}
+
+  scoreCandidates(query: UserQuery, items: Int32Array): Float32Array {
+    const out = new Float32Array(items.length);
+    noGrad(() => {
+      for (let start = 0; start < items.length; start += this.chunk) {
+        const part = items.subarray(start, Math.min(items.length, start + this.chunk));
+        const users = new Int32Array(part.length).fill(query.user);
+        const history = query.history ? repeatBag(query.history, part.length) : undefined;
+        out.set(this.model.forward({ users: new Ids(users), items: new Ids(part), history }).data, start);
+        endStep();
+      }
     });
+    return out;
   }
 
-  /** Scores of every item for one user (inference). */
-  scoreAll(user: number): Float32Array {
+  scoreAll(query: UserQuery): Float32Array {
     return this.scoreCandidates(
-      user,
-      Int32Array.from({ length: this.numItems }, (_, i) => i),
+      query,
+      Int32Array.from({ length: this.model.numItems }, (_, i) => i),
     );
   }
+}
+
+/** The same history for `n` pairs. */
+export function repeatBag(history: Int32Array, n: number): HistoryBag {
+  const ids = new Int32Array(history.length * n);
+  const offsets = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    ids.set(history, k * history.length);
+    offsets[k] = k * history.length;
+  }
+  return { ids, offsets };
 }

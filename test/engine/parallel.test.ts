@@ -25,7 +25,8 @@ function data(n: number, seed: number) {
 }
 
 const config = {
-  model: { kind: "bpr-mf" as const, users: USERS, items: ITEMS, dim: 8, seed: 3 },
+  model: { kind: "bpr-mf" as const, dim: 8, seed: 3 },
+  context: { numUsers: USERS, numItems: ITEMS },
   lr: 0.05,
 } satisfies PairwiseConfig;
 
@@ -73,7 +74,7 @@ describe("training pool", () => {
       threads: 2,
     });
     try {
-      const fresh = createModel(config.model)
+      const fresh = createModel(config.model, config.context)
         .parameters()
         .map((p) => p.data.slice());
       const before = pool.local.model.parameters().map((p) => p.data.slice());
