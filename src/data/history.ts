@@ -52,13 +52,18 @@ export function buildUserHistories(interactions: Interactions, numUsers: number)
     const segment = rows.subarray(offsets[u]!, offsets[u + 1]!);
     if (!isSortedByTime(segment, timestamps)) segment.sort((a, b) => timestamps[a]! - timestamps[b]! || a - b);
   }
-  return new UserHistories(
-    offsets,
-    Int32Array.from(rows, (r) => interactions.items[r]!),
-    Float64Array.from(rows, (r) => timestamps[r]!),
-    Uint8Array.from(rows, (r) => interactions.eventTypes[r]!),
-    Float32Array.from(rows, (r) => interactions.values[r]!),
-  );
+  const items = new Int32Array(rows.length);
+  const sortedTimestamps = new Float64Array(rows.length);
+  const eventTypes = new Uint8Array(rows.length);
+  const values = new Float32Array(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k]!;
+    items[k] = interactions.items[r]!;
+    sortedTimestamps[k] = timestamps[r]!;
+    eventTypes[k] = interactions.eventTypes[r]!;
+    values[k] = interactions.values[r]!;
+  }
+  return new UserHistories(offsets, items, sortedTimestamps, eventTypes, values);
 }
 
 // Logs usually arrive in time order; skipping the sort then keeps building O(rows).

@@ -43,7 +43,8 @@ export class UserItemIndex {
 /** Builds the seen-item index of a log for users 0..numUsers-1 (repeated pairs count once). */
 export function buildUserItemIndex(interactions: Interactions, numUsers: number): UserItemIndex {
   const { offsets: rowOffsets, rows } = groupRowsByUser(interactions, numUsers);
-  const sorted = Int32Array.from(rows, (r) => interactions.items[r]!);
+  const sorted = new Int32Array(rows.length);
+  for (let k = 0; k < rows.length; k++) sorted[k] = interactions.items[rows[k]!]!;
   const offsets = new Int32Array(numUsers + 1);
   let write = 0;
   for (let u = 0; u < numUsers; u++) {

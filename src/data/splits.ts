@@ -138,7 +138,13 @@ function normaliseRatios(ratios: SplitRatios): [number, number, number] {
 
 /** Splits rows by their part code (TRAIN / VALID / TEST; anything else is dropped), keeping row order. */
 function splitByPart(interactions: Interactions, part: Uint8Array, withValid: boolean): Split {
-  const rowsOf = (code: number) => maskToRows(Uint8Array.from(part, (p) => (p === code ? 1 : 0)));
+  const rowsOf = (code: number) => {
+    let count = 0;
+    for (let r = 0; r < part.length; r++) if (part[r] === code) count++;
+    const rows = new Int32Array(count);
+    for (let r = 0, k = 0; r < part.length; r++) if (part[r] === code) rows[k++] = r;
+    return rows;
+  };
   const split: Split = { train: select(interactions, rowsOf(TRAIN)), test: select(interactions, rowsOf(TEST)) };
   if (withValid) split.valid = select(interactions, rowsOf(VALID));
   return split;

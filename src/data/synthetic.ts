@@ -6,6 +6,7 @@
 // (half by global popularity, half by popularity within the user's categories), and views items drawn by a
 // softmax over the pool; every view may continue view → click → cart → purchase with probabilities that rise
 // with the user's affinity for the item.
+import { UNKNOWN_TOKEN } from "./features.js";
 import { IdMap } from "./idmap.js";
 import { DataRng } from "./rng.js";
 import { buildAliasTable } from "./sampling.js";
@@ -444,9 +445,9 @@ function sequentialIds(prefix: string, count: number): IdMap {
   return map;
 }
 
-// Token id 0 means unknown/missing in feature tables, so vocabularies reserve index 0 for the empty token.
+// Token id 0 means unknown/missing in feature tables, so vocabularies reserve index 0, as the feature reader does.
 function vocabularyOf(tokens: readonly string[]): IdMap {
-  return IdMap.fromJSON(["", ...tokens]);
+  return IdMap.fromJSON([UNKNOWN_TOKEN, ...tokens]);
 }
 
 function vocabulary(prefix: string, count: number): IdMap {

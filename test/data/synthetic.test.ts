@@ -4,6 +4,7 @@ import { buildUserItemIndex, itemPopularity, sampleCandidates, UniformSampler } 
 import { leaveOneOut } from "../../src/data/splits.js";
 import { defaultSyntheticConfig, generateEcommerce } from "../../src/data/synthetic.js";
 import { EVENT_TYPES } from "../../src/data/types.js";
+import { UNKNOWN_TOKEN } from "../../src/data/features.js";
 
 const small = { users: 1000, items: 800, events: 60_000 };
 
@@ -21,6 +22,7 @@ describe("generateEcommerce", () => {
     const categories = items.categorical.category!;
     assert.equal(categories.ids.length, small.items);
     assert.equal(categories.vocab.size, defaultSyntheticConfig.categories + 1, "index 0 is the missing token");
+    assert.equal(categories.vocab.external(0), UNKNOWN_TOKEN);
     assert.ok(categories.ids.every((id) => id >= 1 && id <= defaultSyntheticConfig.categories));
     assert.equal(items.categorical.brand!.ids.length, small.items);
     const price = items.numeric.price!;
