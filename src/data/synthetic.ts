@@ -112,10 +112,12 @@ interface Catalogue {
   /** Alias table over items ∝ popularity. */
   popularity: { probability: Float64Array; alias: Int32Array };
   totalPopularity: number;
-  /** Items grouped by category (CSR) with cumulative popularity inside each group. */
+  /** Items grouped by category (CSR), with one alias table ∝ popularity per group (aliases are CSR positions). */
   categoryOffsets: Int32Array;
   categoryItems: Int32Array;
-  categoryCumulative: Float64Array;
+  categoryAlias: { probability: Float64Array; alias: Int32Array };
+  /** Total popularity of each category. */
+  categoryPopularity: Float64Array;
   /** Category centres, row-major categories × dimension. */
   centres: Float32Array;
 }
@@ -160,13 +162,17 @@ function generateCatalogue(config: SyntheticConfig, rng: DataRng): Catalogue {
   const cursor = categoryOffsets.slice(0, categories);
   const categoryItems = new Int32Array(items);
   for (let i = 0; i < items; i++) categoryItems[cursor[category[i]!]!++] = i;
-  const categoryCumulative = new Float64Array(items);
+  const categoryAlias = { probability: new Float64Array(items), alias: new Int32Array(items) };
+  const categoryPopularity = new Float64Array(categories);
   for (let c = 0; c < categories; c++) {
-    let running = 0;
-    for (let k = categoryOffsets[c]!; k < categoryOffsets[c + 1]!; k++) {
-      running += weights[categoryItems[k]!]!;
-      categoryCumulative[k] = running;
-    }
+    const start = categoryOffsets[c]!;
+    const end = categoryOffsets[c + 1]!;
+    if (end === start) continue;
+    const groupWeights = Float64Array.from(categoryItems.subarray(start, end), (i) => weights[i]!);
+    for (const w of groupWeights) categoryPopularity[c]! += w;
+    const table = buildAliasTable(groupWeights);
+    categoryAlias.probability.set(table.probability, start);
+    for (let k = 0; k < table.alias.length; k++) categoryAlias.alias[start + k] = start + table.alias[k]!;
   }
   return {
     category,
@@ -178,7 +184,8 @@ function generateCatalogue(config: SyntheticConfig, rng: DataRng): Catalogue {
     totalPopularity,
     categoryOffsets,
     categoryItems,
-    categoryCumulative,
+    categoryAlias,
+    categoryPopularity,
     centres,
   };
 }
@@ -283,7 +290,6 @@ class SessionWriter {
   private readonly pool: Int32Array;
   private readonly poolAffinity: Float64Array;
   private readonly poolCumulative: Float64Array;
-  private readonly categoryPopularity: Float64Array;
 
   constructor(
     private readonly config: SyntheticConfig,
@@ -299,10 +305,6 @@ class SessionWriter {
     this.pool = new Int32Array(config.poolSize);
     this.poolAffinity = new Float64Array(config.poolSize);
     this.poolCumulative = new Float64Array(config.poolSize);
-    const { categoryOffsets, categoryCumulative } = catalogue;
-    this.categoryPopularity = Float64Array.from({ length: config.categories }, (_, c) =>
-      categoryOffsets[c + 1]! > categoryOffsets[c]! ? categoryCumulative[categoryOffsets[c + 1]! - 1]! : 0,
-    );
   }
 
   get full(): boolean {
@@ -321,8 +323,9 @@ class SessionWriter {
   buildPool(user: number, shift: number): void {
     const { dimension: d, poolSize } = this.config;
     const { tasteStart, tasteEnd, preferred, preferredWeights } = this.population;
-    const { vectors, logPrice, category, categoryOffsets, categoryItems, categoryCumulative } = this.catalogue;
-    const { taste, mixture, pool, poolAffinity, poolCumulative, categoryPopularity, rng } = this;
+    const { vectors, logPrice, category, categoryOffsets, categoryItems, categoryPopularity } = this.catalogue;
+    const { probability: groupProbability, alias: groupAlias } = this.catalogue.categoryAlias;
+    const { taste, mixture, pool, poolAffinity, poolCumulative, rng } = this;
     for (let j = 0; j < d; j++) taste[j] = (1 - shift) * tasteStart[user * d + j]! + shift * tasteEnd[user * d + j]!;
     const base = user * mixture.length;
     let mixtureTotal = 0;
@@ -339,7 +342,8 @@ class SessionWriter {
       if (p >= popularHalf) {
         const c = preferred[base + cumulativeDraw(mixture, 0, mixture.length, rng)]!;
         if (categoryPopularity[c]! > 0) {
-          item = categoryItems[cumulativeDraw(categoryCumulative, categoryOffsets[c]!, categoryOffsets[c + 1]!, rng)]!;
+          const position = categoryOffsets[c]! + rng.int(categoryOffsets[c + 1]! - categoryOffsets[c]!);
+          item = categoryItems[rng.next() < groupProbability[position]! ? position : groupAlias[position]!]!;
         }
       }
       if (item < 0) item = aliasDraw(this.catalogue.popularity, rng);
@@ -396,7 +400,7 @@ function aliasDraw(table: { probability: Float64Array; alias: Int32Array }, rng:
   return rng.next() < table.probability[column]! ? column : table.alias[column]!;
 }
 
-/** An index k in [start, end) drawn ∝ its increment of a running sum that restarts at `start`. */
+/** An index k in [start, end) drawn ∝ cumulative[k] − cumulative[k − 1] (binary search). */
 function cumulativeDraw(cumulative: Float64Array, start: number, end: number, rng: DataRng): number {
   const target = cumulative[end - 1]! * rng.next();
   let lo = start;
