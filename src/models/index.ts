@@ -3,13 +3,21 @@ import { BPRMF, type BPRMFConfig } from "./bpr-mf.js";
 import type { ModelContext } from "./context.js";
 import { NeuMF, type NeuMFConfig } from "./neumf.js";
 import type { Recommender } from "./recommender.js";
+import { TwoTower, type TwoTowerConfig } from "./two-tower.js";
+import { MLPRanker, type MLPRankerConfig } from "./mlp-ranker.js";
 
 export * from "./recommender.js";
 export * from "./context.js";
 export { BPRMF, DotScorer, type BPRMFConfig } from "./bpr-mf.js";
 export { NeuMF, type NeuMFConfig } from "./neumf.js";
+export { TwoTower, TwoTowerScorer, type TwoTowerConfig } from "./two-tower.js";
+export { MLPRanker, type MLPRankerConfig } from "./mlp-ranker.js";
 
-export type ModelSpec = ({ kind: "bpr-mf" } & BPRMFConfig) | ({ kind: "neumf" } & NeuMFConfig);
+export type ModelSpec =
+  | ({ kind: "bpr-mf" } & BPRMFConfig)
+  | ({ kind: "neumf" } & NeuMFConfig)
+  | ({ kind: "two-tower" } & TwoTowerConfig)
+  | ({ kind: "mlp-ranker" } & MLPRankerConfig);
 
 /** Build a model from its spec. */
 export function createModel(spec: ModelSpec, context: ModelContext): Recommender {
@@ -18,7 +26,13 @@ export function createModel(spec: ModelSpec, context: ModelContext): Recommender
       return new BPRMF(spec, context);
     case "neumf":
       return new NeuMF(spec, context);
+    case "two-tower":
+      return new TwoTower(spec, context);
+    case "mlp-ranker":
+      return new MLPRanker(spec, context);
     default:
-      throw new Error(`unknown model kind "${(spec as { kind: string }).kind}" (known: bpr-mf, neumf)`);
+      throw new Error(
+        `unknown model kind "${(spec as { kind: string }).kind}" (known: bpr-mf, neumf, two-tower, mlp-ranker)`,
+      );
   }
 }
