@@ -1,0 +1,529 @@
+/**
+ * Model artefacts (docs/ARTEFACT.md): everything needed to score with a trained model, in one directory —
+ * `manifest.json` (what it is, checksums of every other file), `weights.bin` (a parameter file),
+ * `ids.json` (external user and item ids), `context.bin` (the ModelContext typed arrays: histories and
+ * side features) and `metrics.json`. Saving is atomic (a temporary directory renamed into place); loading
+ * verifies every file and refuses, naming the file and the reason, anything that does not add up.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { crc32 } from "node:zlib";
+import { Ajv, type ErrorObject } from "ajv";
+import { IdMap } from "../data/idmap.js";
+import { loadInto, ParameterFileError, saveParameters } from "../engine/serialize.js";
+import type { FeatureInputs, ModelContext } from "./context.js";
+import { createModel, type ModelSpec } from "./index.js";
+import type { Recommender } from "./recommender.js";
+
+/** The `format` of every artefact manifest. */
+export const ARTEFACT_FORMAT = "distillrec-model";
+/** The manifest version this build writes and reads. */
+export const ARTEFACT_VERSION = 1;
+/** Files of an artefact besides manifest.json, each checksummed in the manifest. */
+export const ARTEFACT_FILES = ["weights.bin", "ids.json", "context.bin", "metrics.json"] as const;
+export type ArtefactFile = (typeof ARTEFACT_FILES)[number];
+
+/** Where a model came from: its teacher (for distilled students) and how it was trained. */
+export interface ArtefactLineage {
+  /** The teacher artefact's id (manifest.id), for students. */
+  teacher?: string;
+  /** The assistant artefact's id, for students distilled through a chain. */
+  assistant?: string;
+  /** Distillation method ("ranking", "listwise", "none", …). */
+  method?: string;
+  /** Anything else worth keeping (dataset name, config name, …). */
+  [key: string]: unknown;
+}
+
+/** manifest.json. */
+export interface ArtefactManifest {
+  format: typeof ARTEFACT_FORMAT;
+  version: number;
+  /** `<kind>-<first 12 hex digits of the weights' sha256>`: stable for identical weights. */
+  id: string;
+  kind: string;
+  spec: ModelSpec;
+  /** ISO 8601. */
+  createdAt: string;
+  distillrecVersion: string;
+  files: Record<ArtefactFile, { bytes: number; sha256: string }>;
+  metrics: Record<string, number>;
+  parameters: number;
+  bytes: number;
+  flopsPerItem: number;
+  numUsers: number;
+  numItems: number;
+  lineage: ArtefactLineage;
+}
+
+/** What saveArtefact writes. */
+export interface SaveArtefactOptions {
+  model: Recommender;
+  /** The model's spec; default `{ kind: model.kind, ...model.config }` (every zoo model keeps its config). */
+  spec?: ModelSpec;
+  users: IdMap;
+  items: IdMap;
+  metrics?: Record<string, number>;
+  lineage?: ArtefactLineage;
+}
+
+/** A loaded, verified artefact. */
+export interface LoadedArtefact {
+  model: Recommender;
+  users: IdMap;
+  items: IdMap;
+  manifest: ArtefactManifest;
+}
+
+/** An artefact directory that is missing, corrupted, or inconsistent; the message names the file and reason. */
+export class ArtefactError extends Error {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`${path}: ${reason}`);
+    this.name = "ArtefactError";
+  }
+}
+
+// ---- manifest schema ----------------------------------------------------------------------------
+
+const fileEntry = {
+  type: "object",
+  required: ["bytes", "sha256"],
+  properties: {
+    bytes: { type: "integer", minimum: 0 },
+    sha256: { type: "string", pattern: "^[0-9a-f]{64}$" },
+  },
+  additionalProperties: false,
+};
+
+/** JSON schema of manifest.json (version 1). */
+export const manifestSchema = {
+  type: "object",
+  required: [
+    "format",
+    "version",
+    "id",
+    "kind",
+    "spec",
+    "createdAt",
+    "distillrecVersion",
+    "files",
+    "metrics",
+    "parameters",
+    "bytes",
+    "flopsPerItem",
+    "numUsers",
+    "numItems",
+    "lineage",
+  ],
+  properties: {
+    format: { const: ARTEFACT_FORMAT },
+    version: { const: ARTEFACT_VERSION },
+    id: { type: "string", minLength: 1 },
+    kind: { type: "string", minLength: 1 },
+    spec: { type: "object", required: ["kind"], properties: { kind: { type: "string" } } },
+    createdAt: { type: "string" },
+    distillrecVersion: { type: "string" },
+    files: {
+      type: "object",
+      required: [...ARTEFACT_FILES],
+      properties: Object.fromEntries(ARTEFACT_FILES.map((f) => [f, fileEntry])),
+      additionalProperties: false,
+    },
+    metrics: { type: "object", additionalProperties: { type: "number" } },
+    parameters: { type: "integer", minimum: 0 },
+    bytes: { type: "integer", minimum: 0 },
+    flopsPerItem: { type: "number", minimum: 0 },
+    numUsers: { type: "integer", minimum: 0 },
+    numItems: { type: "integer", minimum: 0 },
+    lineage: { type: "object" },
+  },
+} as const;
+
+let validator: ReturnType<Ajv["compile"]> | undefined;
+
+/** Validate a parsed manifest; returns the ajv problems as "path message" strings (empty when valid). */
+export function manifestProblems(manifest: unknown): string[] {
+  validator ??= new Ajv({ allErrors: true, strict: false }).compile(manifestSchema);
+  if (validator(manifest)) return [];
+  return (validator.errors ?? []).map(formatAjvError);
+}
+
+/** "/files/weights.bin/sha256 must match pattern …", or "(root) must have required property 'kind'". */
+export function formatAjvError(error: ErrorObject): string {
+  const path = error.instancePath === "" ? "(root)" : error.instancePath;
+  const extra =
+    error.keyword === "const" ? ` ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}` : "";
+  return `${path} ${error.message ?? "is invalid"}${extra}`;
+}
+
+// ---- saving -------------------------------------------------------------------------------------
+
+/**
+ * Write a model artefact to `dir`, atomically: everything goes to a sibling `dir.tmp-*` directory first,
+ * which then replaces `dir` (an existing artefact there is replaced). Returns the manifest.
+ */
+export function saveArtefact(dir: string, options: SaveArtefactOptions): ArtefactManifest {
+  const { model, users, items } = options;
+  const spec = options.spec ?? specOf(model);
+  if (spec.kind !== model.kind) {
+    throw new Error(`saveArtefact: spec kind "${spec.kind}" does not match the model's kind "${model.kind}"`);
+  }
+  if (users.size !== model.numUsers || items.size !== model.numItems) {
+    throw new Error(
+      `saveArtefact: id maps (${users.size} users, ${items.size} items) do not match the model ` +
+        `(${model.numUsers} users, ${model.numItems} items)`,
+    );
+  }
+  const target = resolve(dir);
+  mkdirSync(dirname(target), { recursive: true });
+  const tmp = `${target}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  mkdirSync(tmp);
+  try {
+    const metrics = options.metrics ?? {};
+    saveParameters(join(tmp, "weights.bin"), model.namedParameters(), { kind: model.kind, spec });
+    writeFileSync(join(tmp, "ids.json"), JSON.stringify({ users: users.toJSON(), items: items.toJSON() }));
+    writeFileSync(join(tmp, "context.bin"), encodeContext(model.context));
+    writeFileSync(join(tmp, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
+    const files = Object.fromEntries(
+      ARTEFACT_FILES.map((name) => {
+        const bytes = readFileSync(join(tmp, name));
+        return [name, { bytes: bytes.length, sha256: sha256(bytes) }];
+      }),
+    ) as ArtefactManifest["files"];
+    const manifest: ArtefactManifest = {
+      format: ARTEFACT_FORMAT,
+      version: ARTEFACT_VERSION,
+      id: `${model.kind}-${files["weights.bin"].sha256.slice(0, 12)}`,
+      kind: model.kind,
+      spec,
+      createdAt: new Date().toISOString(),
+      distillrecVersion: distillrecVersion(),
+      files,
+      metrics,
+      parameters: model.parameterCount(),
+      bytes: model.parameterBytes(),
+      flopsPerItem: model.flopsPerItem(),
+      numUsers: model.numUsers,
+      numItems: model.numItems,
+      lineage: options.lineage ?? {},
+    };
+    writeFileSync(join(tmp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    if (existsSync(target)) {
+      const old = `${target}.old-${process.pid}-${randomBytes(4).toString("hex")}`;
+      renameSync(target, old);
+      renameSync(tmp, target);
+      rmSync(old, { recursive: true, force: true });
+    } else {
+      renameSync(tmp, target);
+    }
+    return manifest;
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** The spec a zoo model was built from: its kind plus its `config`. */
+export function specOf(model: Recommender): ModelSpec {
+  const config = (model as unknown as { config?: Record<string, unknown> }).config;
+  if (!config || typeof config !== "object") {
+    throw new Error(`saveArtefact: model "${model.kind}" has no config; pass its spec explicitly`);
+  }
+  return { ...config, kind: model.kind } as ModelSpec;
+}
+
+// ---- loading ------------------------------------------------------------------------------------
+
+/** Read only manifest.json, validated against the schema (no file checks). */
+export function readManifest(dir: string): ArtefactManifest {
+  const path = join(dir, "manifest.json");
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new ArtefactError(dir, "not a model artefact directory (it does not exist or is not a directory)");
+  }
+  if (!existsSync(path)) throw new ArtefactError(path, "missing file: not a model artefact (no manifest.json)");
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new ArtefactError(path, `malformed JSON: ${(err as Error).message}`);
+  }
+  const problems = manifestProblems(manifest);
+  if (problems.length) throw new ArtefactError(path, `invalid manifest: ${problems.join("; ")}`);
+  return manifest as ArtefactManifest;
+}
+
+/**
+ * Load and verify an artefact: the manifest's schema, every file's size and sha256, the weights' own
+ * checksum, the context, the id maps' sizes against the context, and the weights' names and shapes
+ * against a model freshly built from the spec. Throws an ArtefactError naming the file on any refusal.
+ */
+export function loadArtefact(dir: string): LoadedArtefact {
+  const manifest = readManifest(dir);
+  const contents = new Map<ArtefactFile, Buffer>();
+  for (const name of ARTEFACT_FILES) {
+    const path = join(dir, name);
+    if (!existsSync(path)) throw new ArtefactError(path, "missing file (listed in manifest.json)");
+    const bytes = readFileSync(path);
+    const expected = manifest.files[name];
+    const actual = sha256(bytes);
+    if (bytes.length !== expected.bytes || actual !== expected.sha256) {
+      throw new ArtefactError(
+        path,
+        `corrupted: sha256 mismatch (manifest ${expected.sha256.slice(0, 16)}… ${expected.bytes} bytes, ` +
+          `file ${actual.slice(0, 16)}… ${bytes.length} bytes)`,
+      );
+    }
+    contents.set(name, bytes);
+  }
+
+  const contextPath = join(dir, "context.bin");
+  const context = decodeContext(contents.get("context.bin")!, contextPath);
+  if (context.numUsers !== manifest.numUsers || context.numItems !== manifest.numItems) {
+    throw new ArtefactError(
+      contextPath,
+      `context has ${context.numUsers} users and ${context.numItems} items, ` +
+        `the manifest says ${manifest.numUsers} and ${manifest.numItems}`,
+    );
+  }
+
+  const idsPath = join(dir, "ids.json");
+  const { users, items } = parseIds(contents.get("ids.json")!, idsPath);
+  if (users.size !== context.numUsers) {
+    throw new ArtefactError(idsPath, `id map size mismatch: ${users.size} user ids for ${context.numUsers} users`);
+  }
+  if (items.size !== context.numItems) {
+    throw new ArtefactError(idsPath, `id map size mismatch: ${items.size} item ids for ${context.numItems} items`);
+  }
+
+  const manifestPath = join(dir, "manifest.json");
+  let model: Recommender;
+  try {
+    model = createModel(manifest.spec, context);
+  } catch (err) {
+    throw new ArtefactError(manifestPath, `cannot build the model from its spec: ${(err as Error).message}`);
+  }
+  if (model.kind !== manifest.kind) {
+    throw new ArtefactError(manifestPath, `kind "${manifest.kind}" does not match the spec's model "${model.kind}"`);
+  }
+  try {
+    loadInto(join(dir, "weights.bin"), model.namedParameters());
+  } catch (err) {
+    if (err instanceof ParameterFileError) {
+      const reason = err.message.startsWith(`${err.source}: `) ? err.message.slice(err.source.length + 2) : err.message;
+      throw new ArtefactError(join(dir, "weights.bin"), `parameter mismatch or invalid weights: ${reason}`);
+    }
+    throw err;
+  }
+  model.eval();
+  return { model, users, items, manifest };
+}
+
+function parseIds(bytes: Buffer, path: string): { users: IdMap; items: IdMap } {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch (err) {
+    throw new ArtefactError(path, `malformed JSON: ${(err as Error).message}`);
+  }
+  const list = (key: "users" | "items"): IdMap => {
+    const ids = (json as Record<string, unknown> | null)?.[key];
+    if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) {
+      throw new ArtefactError(path, `"${key}" must be an array of strings`);
+    }
+    try {
+      return IdMap.fromJSON(ids);
+    } catch (err) {
+      throw new ArtefactError(path, `${key}: ${(err as Error).message}`);
+    }
+  };
+  return { users: list("users"), items: list("items") };
+}
+
+// ---- context.bin --------------------------------------------------------------------------------
+
+const CONTEXT_MAGIC = Buffer.from("DRECCTX1", "ascii");
+const CONTEXT_VERSION = 1;
+const CONTEXT_PREFIX = 16;
+const CONTEXT_ALIGN = 8;
+
+type ArrayDtype = "i32" | "f32";
+type TypedArray = Int32Array | Float32Array;
+
+interface ContextArrayEntry {
+  name: string;
+  dtype: ArrayDtype;
+  length: number;
+  offset: number;
+}
+
+interface FeatureLayout {
+  categorical: { name: string; vocabSize: number }[];
+  multi: { name: string; vocabSize: number }[];
+  numeric: { name: string }[];
+}
+
+interface ContextHeader {
+  numUsers: number;
+  numItems: number;
+  userFeatures?: FeatureLayout;
+  itemFeatures?: FeatureLayout;
+  histories: boolean;
+  arrays: ContextArrayEntry[];
+}
+
+/**
+ * Serialise a ModelContext: magic "DRECCTX1", u32 version, u32 header length, a JSON header (sizes,
+ * feature names and vocabularies, and every typed array by name, dtype, length and offset), 8-byte
+ * aligned little-endian array data, and a trailing CRC-32 of everything before it.
+ */
+export function encodeContext(context: ModelContext): Buffer {
+  const arrays: [string, ArrayDtype, TypedArray][] = [];
+  const layoutOf = (prefix: string, features: FeatureInputs): FeatureLayout => {
+    for (const c of features.categorical) arrays.push([`${prefix}.categorical.${c.name}.ids`, "i32", c.ids]);
+    for (const m of features.multi) {
+      arrays.push([`${prefix}.multi.${m.name}.offsets`, "i32", m.offsets]);
+      arrays.push([`${prefix}.multi.${m.name}.ids`, "i32", m.ids]);
+    }
+    for (const n of features.numeric) arrays.push([`${prefix}.numeric.${n.name}.values`, "f32", n.values]);
+    return {
+      categorical: features.categorical.map(({ name, vocabSize }) => ({ name, vocabSize })),
+      multi: features.multi.map(({ name, vocabSize }) => ({ name, vocabSize })),
+      numeric: features.numeric.map(({ name }) => ({ name })),
+    };
+  };
+  const header: ContextHeader = {
+    numUsers: context.numUsers,
+    numItems: context.numItems,
+    histories: context.histories !== undefined,
+    arrays: [],
+  };
+  if (context.userFeatures) header.userFeatures = layoutOf("userFeatures", context.userFeatures);
+  if (context.itemFeatures) header.itemFeatures = layoutOf("itemFeatures", context.itemFeatures);
+  if (context.histories) {
+    arrays.push(["histories.offsets", "i32", context.histories.offsets]);
+    arrays.push(["histories.items", "i32", context.histories.items]);
+  }
+  let dataLength = 0;
+  header.arrays = arrays.map(([name, dtype, values]) => {
+    const entry = { name, dtype, length: values.length, offset: dataLength };
+    dataLength = alignTo(dataLength + values.byteLength, CONTEXT_ALIGN);
+    return entry;
+  });
+  const headerBytes = Buffer.from(JSON.stringify(header), "utf8");
+  const dataStart = alignTo(CONTEXT_PREFIX + headerBytes.length, CONTEXT_ALIGN);
+  const file = Buffer.alloc(dataStart + dataLength + 4);
+  CONTEXT_MAGIC.copy(file, 0);
+  file.writeUInt32LE(CONTEXT_VERSION, 8);
+  file.writeUInt32LE(headerBytes.length, 12);
+  headerBytes.copy(file, CONTEXT_PREFIX);
+  header.arrays.forEach((entry, k) => {
+    const values = arrays[k]![2];
+    file.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), dataStart + entry.offset);
+  });
+  file.writeUInt32LE(crc32(file.subarray(0, file.length - 4)), file.length - 4);
+  return file;
+}
+
+/** Parse and verify a context file image written by encodeContext; `source` names it in errors. */
+export function decodeContext(buf: Buffer, source = "<context>"): ModelContext {
+  const refuse = (reason: string): never => {
+    throw new ArtefactError(source, reason);
+  };
+  if (buf.length < CONTEXT_PREFIX + 4 || !buf.subarray(0, 8).equals(CONTEXT_MAGIC)) {
+    refuse("not a distillrec context file (bad magic or truncated)");
+  }
+  const version = buf.readUInt32LE(8);
+  if (version !== CONTEXT_VERSION) refuse(`unsupported context version ${version}`);
+  if (crc32(buf.subarray(0, buf.length - 4)) !== buf.readUInt32LE(buf.length - 4)) {
+    refuse("corrupted: context checksum mismatch");
+  }
+  const headerLength = buf.readUInt32LE(12);
+  let header: ContextHeader;
+  try {
+    header = JSON.parse(buf.subarray(CONTEXT_PREFIX, CONTEXT_PREFIX + headerLength).toString("utf8")) as ContextHeader;
+  } catch (err) {
+    return refuse(`malformed header: ${(err as Error).message}`);
+  }
+  const dataStart = alignTo(CONTEXT_PREFIX + headerLength, CONTEXT_ALIGN);
+  const arrays = new Map<string, TypedArray>();
+  for (const { name, dtype, length, offset } of header.arrays ?? []) {
+    const start = dataStart + offset;
+    const end = start + length * 4;
+    if (end > buf.length - 4) refuse(`array "${name}" runs past the end of the file`);
+    const bytes = new Uint8Array(length * 4);
+    bytes.set(buf.subarray(start, end));
+    arrays.set(name, dtype === "f32" ? new Float32Array(bytes.buffer) : new Int32Array(bytes.buffer));
+  }
+  const take = <T extends TypedArray>(name: string): T => {
+    const values = arrays.get(name);
+    if (!values) return refuse(`missing array "${name}"`);
+    return values as T;
+  };
+  const features = (prefix: string, layout: FeatureLayout): FeatureInputs => ({
+    categorical: layout.categorical.map(({ name, vocabSize }) => ({
+      name,
+      vocabSize,
+      ids: take<Int32Array>(`${prefix}.categorical.${name}.ids`),
+    })),
+    multi: layout.multi.map(({ name, vocabSize }) => ({
+      name,
+      vocabSize,
+      offsets: take<Int32Array>(`${prefix}.multi.${name}.offsets`),
+      ids: take<Int32Array>(`${prefix}.multi.${name}.ids`),
+    })),
+    numeric: layout.numeric.map(({ name }) => ({
+      name,
+      values: take<Float32Array>(`${prefix}.numeric.${name}.values`),
+    })),
+  });
+  const context: ModelContext = { numUsers: header.numUsers, numItems: header.numItems };
+  if (header.userFeatures) context.userFeatures = features("userFeatures", header.userFeatures);
+  if (header.itemFeatures) context.itemFeatures = features("itemFeatures", header.itemFeatures);
+  if (header.histories) {
+    context.histories = { offsets: take<Int32Array>("histories.offsets"), items: take<Int32Array>("histories.items") };
+    if (context.histories.offsets.length !== header.numUsers + 1) {
+      refuse(`histories have ${context.histories.offsets.length - 1} users, the context ${header.numUsers}`);
+    }
+  }
+  return context;
+}
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+function alignTo(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+let cachedVersion: string | undefined;
+
+/** The version in distillrec's package.json ("0.0.0" when it cannot be found). */
+export function distillrecVersion(): string {
+  if (cachedVersion !== undefined) return cachedVersion;
+  cachedVersion = "0.0.0";
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 5; up++) {
+    const path = join(dir, "package.json");
+    if (existsSync(path)) {
+      try {
+        const pkg = JSON.parse(readFileSync(path, "utf8")) as { name?: string; version?: string };
+        if (pkg.name === "distillrec" && pkg.version) {
+          cachedVersion = pkg.version;
+          break;
+        }
+      } catch {
+        // keep looking
+      }
+    }
+    dir = dirname(dir);
+  }
+  return cachedVersion;
+}

@@ -1,0 +1,171 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { IdMap } from "../../src/data/idmap.js";
+import {
+  ArtefactError,
+  decodeContext,
+  encodeContext,
+  loadArtefact,
+  readManifest,
+  saveArtefact,
+} from "../../src/models/artefact.js";
+import { createModel, type ModelContext } from "../../src/models/index.js";
+
+const root = mkdtempSync(join(tmpdir(), "distillrec-artefact-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const context: ModelContext = {
+  numUsers: 5,
+  numItems: 7,
+  histories: { offsets: new Int32Array([0, 2, 3, 3, 5, 6]), items: new Int32Array([1, 2, 6, 0, 3, 4]) },
+  itemFeatures: {
+    categorical: [{ name: "category", vocabSize: 4, ids: new Int32Array([1, 2, 3, 1, 2, 3, 0]) }],
+    multi: [
+      { name: "tags", vocabSize: 3, offsets: new Int32Array([0, 1, 2, 3, 5, 6, 7, 8]), ids: new Int32Array(8).fill(2) },
+    ],
+    numeric: [{ name: "price", values: new Float32Array([0.5, -1, 0, 2, 1.5, -0.25, 3]) }],
+  },
+};
+const ids = (prefix: string, n: number) => IdMap.fromJSON(Array.from({ length: n }, (_, i) => `${prefix}${i}`));
+const users = ids("u", 5);
+const items = ids("i", 7);
+
+const model = createModel({ kind: "bpr-mf", dim: 4, seed: 3, initStd: 0.5 }, context);
+const reference = saveFresh("reference");
+
+/** A fresh copy of a saved artefact, to break in one way. */
+function copy(name: string): string {
+  const dir = join(root, name);
+  cpSync(reference, dir, { recursive: true });
+  return dir;
+}
+
+function saveFresh(name: string): string {
+  const dir = join(root, name);
+  saveArtefact(dir, { model, users, items, metrics: { "ndcg@10": 0.25 }, lineage: { method: "none" } });
+  return dir;
+}
+
+function refusal(dir: string, pattern: RegExp): void {
+  assert.throws(
+    () => loadArtefact(dir),
+    (err: unknown) => {
+      assert.ok(err instanceof ArtefactError, `expected an ArtefactError, got ${String(err)}`);
+      assert.match(err.message, pattern);
+      return true;
+    },
+  );
+}
+
+describe("model artefacts", () => {
+  test("round trip: same scores, ids, context and manifest facts", () => {
+    const loaded = loadArtefact(reference);
+    assert.equal(loaded.model.kind, "bpr-mf");
+    assert.deepEqual(loaded.users.toJSON(), users.toJSON());
+    assert.deepEqual(loaded.items.toJSON(), items.toJSON());
+    for (let u = 0; u < 5; u++) {
+      assert.deepEqual(loaded.model.scorer().scoreAll({ user: u }), model.scorer().scoreAll({ user: u }));
+    }
+    const m = loaded.manifest;
+    assert.equal(m.format, "distillrec-model");
+    assert.equal(m.parameters, (5 + 1) * 4 + 7 * 4);
+    assert.equal(m.flopsPerItem, 8);
+    assert.deepEqual(m.metrics, { "ndcg@10": 0.25 });
+    assert.equal(m.lineage.method, "none");
+    assert.match(m.id, /^bpr-mf-[0-9a-f]{12}$/);
+    assert.deepEqual(Object.keys(m.files).sort(), ["context.bin", "ids.json", "metrics.json", "weights.bin"]);
+    assert.deepEqual(loaded.model.context.histories!.items, context.histories!.items);
+    assert.deepEqual(loaded.model.context.itemFeatures, context.itemFeatures);
+    assert.equal(loaded.model.context.userFeatures, undefined);
+  });
+
+  test("saving leaves no temporary directories and replaces an existing artefact", () => {
+    const dir = saveFresh("twice");
+    const first = readManifest(dir).createdAt;
+    saveFresh("twice");
+    assert.ok(existsSync(join(dir, "manifest.json")));
+    assert.ok(readManifest(dir).createdAt >= first);
+    assert.deepEqual(
+      readdirSync(root).filter((f) => f.includes(".tmp-") || f.includes(".old-")),
+      [],
+    );
+  });
+
+  test("context files round-trip and refuse a flipped byte", () => {
+    const encoded = encodeContext(context);
+    assert.deepEqual(decodeContext(encoded), context);
+    encoded[encoded.length - 10]! ^= 0xff;
+    assert.throws(() => decodeContext(encoded, "ctx"), /ctx: corrupted/);
+  });
+
+  test("refuses a missing file, naming it", () => {
+    const dir = copy("missing");
+    rmSync(join(dir, "context.bin"));
+    refusal(dir, /context\.bin: missing file/);
+  });
+
+  test("refuses a directory without a manifest", () => {
+    const dir = copy("no-manifest");
+    rmSync(join(dir, "manifest.json"));
+    refusal(dir, /manifest\.json: missing file/);
+    refusal(join(root, "does-not-exist"), /not a model artefact directory/);
+  });
+
+  test("refuses a flipped byte in weights.bin as corrupted (sha256 mismatch)", () => {
+    const dir = copy("flipped");
+    const path = join(dir, "weights.bin");
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 40]! ^= 0x01;
+    writeFileSync(path, bytes);
+    refusal(dir, /weights\.bin: corrupted: sha256 mismatch/);
+  });
+
+  test("refuses a manifest that breaks the schema, with the ajv messages", () => {
+    const dir = copy("schema");
+    const path = join(dir, "manifest.json");
+    const manifest = JSON.parse(readFileSync(path, "utf8"));
+    manifest.version = 2;
+    delete manifest.kind;
+    manifest.parameters = "many";
+    writeFileSync(path, JSON.stringify(manifest));
+    refusal(dir, /manifest\.json: invalid manifest: .*must have required property 'kind'/);
+    refusal(dir, /\/version must be equal to constant/);
+    refusal(dir, /\/parameters must be integer/);
+  });
+
+  test("refuses ids.json with one id too few (after fixing its checksum)", () => {
+    const dir = copy("ids");
+    writeFileSync(join(dir, "ids.json"), JSON.stringify({ users: users.toJSON().slice(1), items: items.toJSON() }));
+    rehash(dir, "ids.json");
+    refusal(dir, /ids\.json: id map size mismatch: 4 user ids for 5 users/);
+  });
+
+  test("refuses weights whose shapes do not fit the spec", () => {
+    const dir = copy("spec");
+    const path = join(dir, "manifest.json");
+    const manifest = JSON.parse(readFileSync(path, "utf8"));
+    manifest.spec.dim = 5;
+    writeFileSync(path, JSON.stringify(manifest));
+    refusal(dir, /weights\.bin: parameter mismatch .*shape mismatch for user\.weight/);
+  });
+});
+
+/** Recompute a file's checksum in the manifest, so a later check is the one that fires. */
+function rehash(dir: string, file: string): void {
+  const path = join(dir, "manifest.json");
+  const manifest = JSON.parse(readFileSync(path, "utf8"));
+  const bytes = readFileSync(join(dir, file));
+  manifest.files[file] = {
+    bytes: bytes.length,
+    sha256: createHashHex(bytes),
+  };
+  writeFileSync(path, JSON.stringify(manifest));
+}
+
+function createHashHex(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
