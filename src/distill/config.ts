@@ -1,0 +1,413 @@
+/**
+ * The pipeline config (`distillrec run --config`): where the data comes from, how it is split and
+ * evaluated, which teachers to train, the student, the distillation methods to compare and where the
+ * output goes. A JSON or YAML file, validated with a JSON schema (ajv) that also fills in the defaults;
+ * every problem is reported at once, each as "<file>: /json/pointer message".
+ */
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
+import { Ajv, type ErrorObject } from "ajv";
+import { parse as parseYaml } from "yaml";
+import type { SyntheticConfig } from "../data/synthetic.js";
+import type { ModelSpec } from "../models/index.js";
+
+/** Model kinds a config may name (the zoo of src/models/index.ts). */
+export const MODEL_KINDS = ["bpr-mf", "neumf", "two-tower", "deep-ranker", "mlp-ranker"] as const;
+/** Optimisers a config may name. */
+export const OPTIMIZERS = ["adam", "adamw", "adagrad", "sgd"] as const;
+/** File formats of `data.kind: "file"`. */
+export const DATA_FORMATS = ["auto", "recbole", "movielens", "csv", "tsv", "jsonl"] as const;
+
+/** Where the interactions come from. */
+export type DataConfig =
+  | { kind: "synthetic"; synthetic?: Partial<SyntheticConfig> }
+  | { kind: "recbole"; path: string }
+  | {
+      kind: "file";
+      path: string;
+      format?: (typeof DATA_FORMATS)[number];
+      columns?: {
+        user?: string | number;
+        item?: string | number;
+        value?: string | number;
+        timestamp?: string | number;
+      };
+    };
+
+/** Optimisation settings of one model. */
+export interface TrainSettings {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  weightDecay?: number;
+  optimizer: (typeof OPTIMIZERS)[number];
+  /** Epochs without validation improvement before stopping. */
+  patience: number;
+}
+
+/** Loss weights of a distillation method (see distill/losses.ts); absent terms are 0. */
+export interface MethodWeights {
+  hard?: number;
+  pointwise?: number;
+  listwise?: number;
+  ranking?: number;
+  relaxedRanking?: number;
+  hint?: number;
+  multiTask?: number;
+  temperature?: number;
+  rankingLambda?: number;
+}
+
+/** One distillation method to compare (the student is trained once per method). */
+export interface MethodConfig {
+  name: string;
+  weights: MethodWeights;
+}
+
+export interface ModelConfig {
+  name: string;
+  model: ModelSpec;
+  train: TrainSettings;
+}
+
+/** The whole pipeline, defaults applied. */
+export interface PipelineConfig {
+  name: string;
+  seed: number;
+  data: DataConfig;
+  split: { kind: "leave-one-out" };
+  evaluation: {
+    /** Sampled negatives per test user (test metrics). */
+    negatives: number;
+    /** Sampled negatives per validation user (early stopping; fewer, for speed). */
+    validationNegatives: number;
+    ks: number[];
+    /** Also rank the full catalogue on test. */
+    fullRanking: boolean;
+  };
+  teachers: ModelConfig[];
+  student: { model: ModelSpec; train: TrainSettings };
+  distillation: {
+    methods: MethodConfig[];
+    softLabels: { negatives: number; topK: number; positivesPerUser: number; cache: boolean };
+    /** A mid-sized model between teacher and student (teacher → assistant → student). */
+    assistant?: { model: ModelSpec; train?: TrainSettings };
+  };
+  output: { dir: string };
+  /** Training threads (default: every core). */
+  threads?: number;
+}
+
+/** A config that does not validate; `problems` holds every "<source>: <pointer> <message>" line. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`${source}: invalid pipeline config\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+// ---- schema -------------------------------------------------------------------------------------
+
+const positiveInt = { type: "integer", minimum: 1 } as const;
+const nonNegative = { type: "number", minimum: 0 } as const;
+const intList = { type: "array", items: positiveInt } as const;
+
+const modelSpec = {
+  type: "object",
+  required: ["kind"],
+  properties: {
+    kind: { enum: [...MODEL_KINDS] },
+    dim: positiveInt,
+    gmfDim: positiveInt,
+    embeddingDim: positiveInt,
+    maxHistory: positiveInt,
+    mlpSizes: intList,
+    deepSizes: intList,
+    userLayers: intList,
+    itemLayers: intList,
+    initStd: { type: "number", exclusiveMinimum: 0 },
+    seed: { type: "integer" },
+  },
+  // Model configs have many settings of their own; the model checks them when it is built.
+  additionalProperties: true,
+} as const;
+
+const trainSettings = {
+  type: "object",
+  properties: {
+    epochs: { type: "integer", minimum: 0, default: 20 },
+    batchSize: { ...positiveInt, default: 1024 },
+    lr: { type: "number", exclusiveMinimum: 0, default: 0.001 },
+    weightDecay: nonNegative,
+    optimizer: { enum: [...OPTIMIZERS], default: "adam" },
+    patience: { ...positiveInt, default: 3 },
+  },
+  additionalProperties: false,
+  default: {},
+} as const;
+
+const weightsSchema = {
+  type: "object",
+  properties: Object.fromEntries(
+    ["hard", "pointwise", "listwise", "ranking", "relaxedRanking", "hint", "multiTask", "rankingLambda"].map((k) => [
+      k,
+      nonNegative,
+    ]),
+  ),
+  additionalProperties: false,
+} as const;
+
+/** The JSON schema of pipeline configs (with defaults, for ajv's useDefaults). */
+export const pipelineConfigSchema = {
+  type: "object",
+  required: ["name", "data", "teachers", "student", "distillation"],
+  properties: {
+    name: { type: "string", minLength: 1, pattern: "^[A-Za-z0-9._-]+$" },
+    seed: { type: "integer", default: 0 },
+    data: {
+      type: "object",
+      required: ["kind"],
+      properties: {
+        kind: { enum: ["synthetic", "recbole", "file"] },
+        synthetic: {
+          type: "object",
+          properties: {
+            users: positiveInt,
+            items: positiveInt,
+            events: positiveInt,
+            seed: { type: "integer" },
+            categories: positiveInt,
+            brands: positiveInt,
+            drift: { type: "number", minimum: 0, maximum: 1 },
+            dimension: positiveInt,
+            poolSize: positiveInt,
+            meanSessionViews: { type: "number", exclusiveMinimum: 0 },
+            zipfExponent: nonNegative,
+            startTime: { type: "number" },
+            days: { type: "number", exclusiveMinimum: 0 },
+          },
+          additionalProperties: false,
+        },
+        path: { type: "string", minLength: 1 },
+        format: { enum: [...DATA_FORMATS] },
+        columns: {
+          type: "object",
+          properties: Object.fromEntries(
+            ["user", "item", "value", "timestamp"].map((k) => [k, { type: ["string", "integer"] }]),
+          ),
+          additionalProperties: false,
+        },
+      },
+      additionalProperties: false,
+      allOf: [
+        { if: { properties: { kind: { enum: ["recbole", "file"] } } }, then: { required: ["path"] } },
+        {
+          if: { properties: { kind: { const: "synthetic" } } },
+          then: { not: { anyOf: [{ required: ["path"] }, { required: ["format"] }, { required: ["columns"] }] } },
+        },
+      ],
+    },
+    split: {
+      type: "object",
+      properties: { kind: { const: "leave-one-out", default: "leave-one-out" } },
+      additionalProperties: false,
+      default: {},
+    },
+    evaluation: {
+      type: "object",
+      properties: {
+        negatives: { ...positiveInt, default: 499 },
+        validationNegatives: { ...positiveInt, default: 99 },
+        ks: { ...intList, minItems: 1, default: [10, 20] },
+        fullRanking: { type: "boolean", default: true },
+      },
+      additionalProperties: false,
+      default: {},
+    },
+    teachers: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        required: ["name", "model"],
+        properties: { name: { type: "string", minLength: 1 }, model: modelSpec, train: trainSettings },
+        additionalProperties: false,
+      },
+    },
+    student: {
+      type: "object",
+      required: ["model"],
+      properties: { model: modelSpec, train: trainSettings },
+      additionalProperties: false,
+    },
+    distillation: {
+      type: "object",
+      required: ["methods"],
+      properties: {
+        methods: {
+          type: "array",
+          minItems: 1,
+          items: {
+            type: "object",
+            required: ["name"],
+            properties: {
+              name: { type: "string", minLength: 1 },
+              weights: {
+                ...weightsSchema,
+                properties: {
+                  ...weightsSchema.properties,
+                  temperature: { type: "number", exclusiveMinimum: 0 },
+                },
+                default: {},
+              },
+            },
+            additionalProperties: false,
+          },
+        },
+        softLabels: {
+          type: "object",
+          properties: {
+            negatives: { type: "integer", minimum: 0, default: 100 },
+            topK: { type: "integer", minimum: 0, default: 10 },
+            positivesPerUser: { type: "integer", minimum: 0, default: 1 },
+            cache: { type: "boolean", default: true },
+          },
+          additionalProperties: false,
+          default: {},
+        },
+        assistant: {
+          type: "object",
+          required: ["model"],
+          properties: { model: modelSpec, train: trainSettings },
+          additionalProperties: false,
+        },
+      },
+      additionalProperties: false,
+    },
+    output: {
+      type: "object",
+      properties: { dir: { type: "string", minLength: 1 } },
+      additionalProperties: false,
+      default: {},
+    },
+    threads: positiveInt,
+  },
+  additionalProperties: false,
+} as const;
+
+let validate: ReturnType<Ajv["compile"]> | undefined;
+
+/** Ajv's error as "/pointer message", with the offending key or allowed values when ajv knows them. */
+export function describeAjvError(error: ErrorObject): string {
+  const path = error.instancePath === "" ? "(root)" : error.instancePath;
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case "additionalProperties":
+      return `${path} has unknown property "${String(params.additionalProperty)}"`;
+    case "enum":
+      return `${path} ${error.message} (${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")})`;
+    case "const":
+      return `${path} must be ${JSON.stringify(params.allowedValue)}`;
+    case "not":
+      return `${path} has settings that do not apply to this kind`;
+    default:
+      return `${path} ${error.message ?? "is invalid"}`;
+  }
+}
+
+/**
+ * Validate a parsed config and fill in its defaults (a deep copy; `raw` is not modified). Throws a
+ * ConfigError listing every problem, each line prefixed with `source`.
+ */
+export function validatePipelineConfig(raw: unknown, source = "config"): PipelineConfig {
+  validate ??= new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(pipelineConfigSchema);
+  const config = raw === undefined ? undefined : (structuredClone(raw) as unknown);
+  if (!validate(config)) {
+    const errors = (validate.errors ?? []).filter((e) => e.keyword !== "if");
+    const lines = [...new Set(errors.map(describeAjvError))];
+    throw new ConfigError(
+      source,
+      lines.map((line) => `${source}: ${line}`),
+    );
+  }
+  const valid = config as PipelineConfig;
+  const problems: string[] = [];
+  const names = new Set<string>();
+  valid.teachers.forEach((t, i) => {
+    if (names.has(t.name)) problems.push(`${source}: /teachers/${i}/name "${t.name}" is used twice`);
+    names.add(t.name);
+  });
+  const methods = new Set<string>();
+  valid.distillation.methods.forEach((m, i) => {
+    if (methods.has(m.name)) problems.push(`${source}: /distillation/methods/${i}/name "${m.name}" is used twice`);
+    methods.add(m.name);
+  });
+  if (problems.length) throw new ConfigError(source, problems);
+  valid.output.dir ??= `runs/${valid.name}`;
+  return valid;
+}
+
+/** Parse a JSON or YAML file (by extension; `.json` is JSON, anything else YAML, a JSON superset). */
+export function parseConfigText(text: string, source: string): unknown {
+  try {
+    return extname(source).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(source, [`${source}: cannot parse: ${(err as Error).message.split("\n")[0]}`]);
+  }
+}
+
+/** Read, parse and validate a pipeline config file. */
+export function loadPipelineConfig(path: string): PipelineConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(path, [
+      `${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    ]);
+  }
+  return validatePipelineConfig(parseConfigText(text, path), path);
+}
+
+/**
+ * The built-in pipeline (`npm start`): the synthetic shop, a BPR-MF teacher (dim 128) and a deep-ranker
+ * teacher, a two-tower student (dim 16), and four ways to train it: alone, ranking distillation (Tang &
+ * Wang 2018), listwise KL and relaxed ranking. Sized to finish in a few minutes on two cores.
+ */
+export function defaultPipelineConfig(): PipelineConfig {
+  const teacherTrain = { epochs: 8, batchSize: 1024, lr: 0.002, optimizer: "adam", patience: 2 };
+  return validatePipelineConfig(
+    {
+      name: "default",
+      seed: 0,
+      data: { kind: "synthetic", synthetic: { users: 3000, items: 1500, events: 120_000 } },
+      evaluation: { negatives: 499, validationNegatives: 99, ks: [10, 20], fullRanking: true },
+      teachers: [
+        { name: "bpr-mf-128", model: { kind: "bpr-mf", dim: 128, seed: 1 }, train: teacherTrain },
+        {
+          name: "deep-ranker",
+          model: { kind: "deep-ranker", embeddingDim: 32, deepSizes: [64, 32], seed: 2 },
+          train: { ...teacherTrain, epochs: 4 },
+        },
+      ],
+      student: {
+        model: { kind: "two-tower", dim: 16, seed: 3 },
+        train: { epochs: 8, batchSize: 1024, lr: 0.003, optimizer: "adam", patience: 2 },
+      },
+      distillation: {
+        methods: [
+          { name: "none", weights: { hard: 1 } },
+          { name: "ranking", weights: { hard: 1, ranking: 0.5, rankingLambda: 1 } },
+          { name: "listwise", weights: { hard: 1, listwise: 1, temperature: 2 } },
+          { name: "relaxed-ranking", weights: { hard: 1, relaxedRanking: 0.5 } },
+        ],
+        softLabels: { negatives: 50, topK: 10, positivesPerUser: 1, cache: true },
+      },
+      output: { dir: "runs/default" },
+    },
+    "defaultPipelineConfig()",
+  );
+}

@@ -1,0 +1,137 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  ConfigError,
+  defaultPipelineConfig,
+  loadPipelineConfig,
+  validatePipelineConfig,
+} from "../../src/distill/config.js";
+
+const dir = mkdtempSync(join(tmpdir(), "distillrec-config-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const yamlText = `
+name: tiny
+data:
+  kind: synthetic
+  synthetic: { users: 200, items: 100, events: 5000 }
+teachers:
+  - name: mf
+    model: { kind: bpr-mf, dim: 32 }
+    train: { epochs: 2 }
+student:
+  model: { kind: bpr-mf, dim: 8 }
+distillation:
+  methods:
+    - name: ranking
+      weights: { hard: 1, ranking: 0.5 }
+`;
+
+function problemsOf(raw: unknown): string[] {
+  try {
+    validatePipelineConfig(raw, "config.yaml");
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+describe("pipeline config", () => {
+  test("a YAML file loads with every default filled in", () => {
+    const path = join(dir, "tiny.yaml");
+    writeFileSync(path, yamlText);
+    const config = loadPipelineConfig(path);
+    assert.equal(config.seed, 0);
+    assert.deepEqual(config.split, { kind: "leave-one-out" });
+    assert.deepEqual(config.evaluation, { negatives: 499, validationNegatives: 99, ks: [10, 20], fullRanking: true });
+    assert.deepEqual(config.teachers[0]!.train, {
+      epochs: 2,
+      batchSize: 1024,
+      lr: 0.001,
+      optimizer: "adam",
+      patience: 3,
+    });
+    assert.equal(config.student.train.epochs, 20);
+    assert.deepEqual(config.distillation.softLabels, { negatives: 100, topK: 10, positivesPerUser: 1, cache: true });
+    assert.equal(config.output.dir, "runs/tiny");
+    assert.equal(config.teachers[0]!.model.kind, "bpr-mf");
+  });
+
+  test("a JSON file loads the same and keeps extra model settings", () => {
+    const path = join(dir, "tiny.json");
+    writeFileSync(
+      path,
+      JSON.stringify({
+        name: "tiny",
+        data: { kind: "file", path: "x.csv", format: "csv" },
+        teachers: [{ name: "t", model: { kind: "two-tower", dim: 8, pooling: "attention" } }],
+        student: { model: { kind: "bpr-mf", dim: 4 } },
+        distillation: { methods: [{ name: "none" }] },
+        output: { dir: "elsewhere" },
+      }),
+    );
+    const config = loadPipelineConfig(path);
+    assert.equal((config.teachers[0]!.model as { pooling?: string }).pooling, "attention");
+    assert.deepEqual(config.distillation.methods[0], { name: "none", weights: {} });
+    assert.equal(config.output.dir, "elsewhere");
+  });
+
+  test("an invalid config lists every problem with its path", () => {
+    const problems = problemsOf({
+      name: "bad",
+      seed: 1.5,
+      data: { kind: "recbole" },
+      teachers: [{ name: "t", model: { kind: "bpr-mf", dim: 12.5 }, train: { optimiser: "adam" } }],
+      student: { model: { kind: "resnet" } },
+      distillation: { methods: [] },
+      extra: true,
+    });
+    const expected = [
+      "config.yaml: /seed must be integer",
+      "config.yaml: /data must have required property 'path'",
+      "config.yaml: /teachers/0/model/dim must be integer",
+      'config.yaml: /teachers/0/train has unknown property "optimiser"',
+      "config.yaml: /student/model/kind must be equal to one of the allowed values",
+      "config.yaml: /distillation/methods must NOT have fewer than 1 items",
+      'config.yaml: (root) has unknown property "extra"',
+    ];
+    for (const line of expected) {
+      assert.ok(
+        problems.some((p) => p.startsWith(line)),
+        `missing "${line}" in:\n${problems.join("\n")}`,
+      );
+    }
+  });
+
+  test("duplicate names and unparseable files are refused", () => {
+    const raw = {
+      name: "dup",
+      data: { kind: "synthetic" },
+      teachers: [
+        { name: "t", model: { kind: "bpr-mf", dim: 8 } },
+        { name: "t", model: { kind: "bpr-mf", dim: 16 } },
+      ],
+      student: { model: { kind: "bpr-mf", dim: 4 } },
+      distillation: { methods: [{ name: "none" }] },
+    };
+    assert.deepEqual(problemsOf(raw), ['config.yaml: /teachers/1/name "t" is used twice']);
+    const path = join(dir, "broken.yaml");
+    writeFileSync(path, "name: [unclosed");
+    assert.throws(() => loadPipelineConfig(path), /broken\.yaml: cannot parse/);
+    assert.throws(() => loadPipelineConfig(join(dir, "absent.yaml")), /absent\.yaml: cannot read: ENOENT/);
+  });
+
+  test("the default pipeline validates and compares several methods", () => {
+    const config = defaultPipelineConfig();
+    assert.equal(config.data.kind, "synthetic");
+    assert.ok(config.teachers.some((t) => t.model.kind === "bpr-mf"));
+    assert.deepEqual(
+      config.distillation.methods.map((m) => m.name),
+      ["none", "ranking", "listwise", "relaxed-ranking"],
+    );
+  });
+});
