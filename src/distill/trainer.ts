@@ -1,0 +1,248 @@
+/**
+ * The training loop for teachers and students: epochs of Hogwild training (engine/parallel.ts) with the
+ * distillation program, fresh negatives and a fresh sample order every epoch, validation after each
+ * epoch, early stopping, and the best epoch's parameters restored at the end. With the default weights
+ * ({hard: 1}) and no soft labels this is plain BPR training, so the same loop trains the teacher.
+ */
+import { availableParallelism } from "node:os";
+import cliProgress from "cli-progress";
+import { TrainingPool, type SharedData } from "../engine/parallel.js";
+import { DataRng } from "../data/rng.js";
+import { UniformSampler, type NegativeSampler } from "../data/sampling.js";
+import type { ModelContext } from "../models/context.js";
+import type { ModelSpec } from "../models/index.js";
+import type { Recommender } from "../models/recommender.js";
+import {
+  distillProgramUrl,
+  hasSoftTerms,
+  shareSoftLabels,
+  type DistillConfig,
+  type DistillTrainer,
+  type OptimizerKind,
+} from "./distill-program.js";
+import type { DistillWeights } from "./losses.js";
+import type { SoftLabels } from "./soft-labels.js";
+import { redrawNegatives, sampleCount, type TrainingData } from "./training-data.js";
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** The model to train (a fresh one is built from this spec on every thread, over shared memory). */
+  model: ModelSpec;
+  context: ModelContext;
+  /** Samples from buildTrainingData; their negatives are redrawn in place before every epoch. */
+  data: TrainingData;
+  /** The teacher's soft labels (needed when `weights` has soft terms). */
+  softLabels?: SoftLabels;
+  /** Loss weights (default {hard: 1}: plain BPR). */
+  weights?: DistillWeights;
+  epochs: number;
+  /** Samples per optimiser step (default 1024). */
+  batchSize?: number;
+  /** Learning rate (default 1e-3). */
+  lr?: number;
+  /** Weight decay; when omitted the optimiser's own default (0, AdamW 0.01). */
+  weightDecay?: number;
+  /** Default "adam". */
+  optimizer?: OptimizerKind;
+  /** SGD momentum (default 0). */
+  momentum?: number;
+  /** Threads including this one (default: every core); 1 is deterministic. */
+  threads?: number;
+  /** Seeds the sample order and, with a UniformSampler, the negatives. */
+  seed: number;
+  /**
+   * Draws negatives excluding each user's seen items. A UniformSampler only contributes its seen-item
+   * index (draws come from the run's seeded generator); other samplers draw with their own distribution.
+   */
+  sampler: NegativeSampler;
+  /** Validation metrics of the model after an epoch (called in eval mode on this thread). */
+  validate?: (model: Recommender) => Record<string, number>;
+  /** The validation metric deciding the best epoch (default "NDCG@10"). */
+  monitor?: string;
+  /** Whether larger values of `monitor` are better (default "max"). */
+  mode?: "max" | "min";
+  /** Epochs without improvement before stopping (default 5). */
+  patience?: number;
+  /** A progress bar on stderr (default on; never shown when stderr is not a terminal). */
+  progress?: boolean;
+  /** Called after every epoch's validation. */
+  onEpoch?: (record: EpochRecord) => void;
+}
+
+/** What one epoch did. */
+export interface EpochRecord {
+  /** 1-based. */
+  epoch: number;
+  /** Mean training loss per sample. */
+  loss: number;
+  /** Wall time of the training pass (without validation). */
+  seconds: number;
+  samplesPerSecond: number;
+  /** The validation metrics (empty without `validate`). */
+  metrics: Record<string, number>;
+}
+
+/** The outcome of {@link train}. */
+export interface TrainResult {
+  /** The trained model, holding the best epoch's parameters. */
+  model: Recommender;
+  history: EpochRecord[];
+  /** The epoch whose parameters the model holds (the last one without `validate`; 0 if no epoch ran). */
+  bestEpoch: number;
+  bestMetrics: Record<string, number>;
+  stoppedEarly: boolean;
+}
+
+/** Train `options.model` on `options.data`, distilling from `options.softLabels` when weights ask for it. */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const weights: DistillWeights = options.weights ?? { hard: 1 };
+  const batchSize = options.batchSize ?? 1024;
+  const monitor = options.monitor ?? "NDCG@10";
+  const patience = options.patience ?? 5;
+  const sign = (options.mode ?? "max") === "max" ? 1 : -1;
+  const threads = options.threads ?? availableParallelism();
+  if (!(Number.isInteger(options.epochs) && options.epochs >= 0)) {
+    throw new RangeError(`train: epochs must be a non-negative integer, got ${options.epochs}`);
+  }
+  if (!(Number.isInteger(batchSize) && batchSize > 0)) {
+    throw new RangeError(`train: batchSize must be a positive integer, got ${batchSize}`);
+  }
+  if (!(Number.isInteger(threads) && threads >= 1)) {
+    throw new RangeError(`train: threads must be a positive integer, got ${threads}`);
+  }
+  if (!(patience >= 1)) throw new RangeError(`train: patience must be ≥ 1, got ${patience}`);
+  if ((weights.hint ?? 0) !== 0) {
+    throw new Error("train: hint distillation is not supported (the teacher would have to run inside the pool)");
+  }
+  if (hasSoftTerms(weights) && !options.softLabels) {
+    throw new Error("train: the distillation weights have soft terms but no softLabels were given");
+  }
+
+  const data: SharedData = {
+    users: options.data.users,
+    positives: options.data.positives,
+    negatives: options.data.negatives,
+    historyEnd: options.data.historyEnd,
+  };
+  const config: DistillConfig = {
+    model: options.model,
+    context: options.context,
+    weights,
+    optimizer: options.optimizer ?? "adam",
+    lr: options.lr ?? 1e-3,
+    ...(options.weightDecay === undefined ? {} : { weightDecay: options.weightDecay }),
+    ...(options.momentum === undefined ? {} : { momentum: options.momentum }),
+  };
+  if (options.softLabels) {
+    const shared = shareSoftLabels(options.softLabels, options.context.numUsers);
+    Object.assign(data, shared.data);
+    config.labelFields = shared.fields;
+  }
+
+  const n = sampleCount(options.data);
+  const rng = new DataRng(options.seed);
+  const negativeRng = options.sampler instanceof UniformSampler ? new DataRng(options.seed ^ 0x6e656761) : undefined;
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const history: EpochRecord[] = [];
+  let bestEpoch = 0;
+  let bestValue = -Infinity;
+  let bestMetrics: Record<string, number> = {};
+  let best: Float32Array[] | null = null;
+  let stoppedEarly = false;
+
+  const pool = await TrainingPool.start<DistillConfig, DistillTrainer>({
+    programUrl: distillProgramUrl,
+    config,
+    data,
+    threads,
+  });
+  const model = pool.local.model;
+  const params = model.parameters();
+  const bar = options.progress !== false && process.stderr.isTTY ? progressBar(options.epochs, monitor) : null;
+  try {
+    for (let epoch = 1; epoch <= options.epochs; epoch++) {
+      redrawNegatives(options.data, options.sampler, negativeRng);
+      rng.shuffle(order);
+      const started = performance.now();
+      const result = await pool.epoch(order, batchSize);
+      const seconds = (performance.now() - started) / 1000;
+      const metrics = options.validate ? validateIn(model, options.validate) : {};
+      const record: EpochRecord = {
+        epoch,
+        loss: result.samples > 0 ? result.loss / result.samples : 0,
+        seconds,
+        samplesPerSecond: seconds > 0 ? result.samples / seconds : 0,
+        metrics,
+      };
+      history.push(record);
+      options.onEpoch?.(record);
+      bar?.update(epoch, { loss: record.loss.toFixed(4), metric: formatMetric(metrics[monitor]) });
+
+      if (!options.validate) {
+        bestEpoch = epoch;
+        bestMetrics = metrics;
+        continue;
+      }
+      const value = metrics[monitor];
+      if (value === undefined) {
+        throw new Error(
+          `train: validation returned no "${monitor}" to monitor (it returned: ${Object.keys(metrics).join(", ") || "nothing"})`,
+        );
+      }
+      if (sign * value > bestValue) {
+        bestValue = sign * value;
+        bestEpoch = epoch;
+        bestMetrics = metrics;
+        best = snapshot(params, best);
+      } else if (epoch - bestEpoch >= patience) {
+        stoppedEarly = epoch < options.epochs;
+        break;
+      }
+    }
+  } finally {
+    bar?.stop();
+    await pool.close();
+  }
+  if (best) params.forEach((p, i) => p.data.set(best![i]!));
+  return { model, history, bestEpoch, bestMetrics, stoppedEarly };
+}
+
+/** Copy every parameter's values (into `into` when given, reusing its arrays). */
+function snapshot(params: { data: Float32Array }[], into: Float32Array[] | null): Float32Array[] {
+  if (!into) return params.map((p) => p.data.slice());
+  params.forEach((p, i) => into[i]!.set(p.data));
+  return into;
+}
+
+/** Run `validate` with the model in evaluation mode (dropout off), then switch training mode back on. */
+function validateIn(
+  model: Recommender,
+  validate: (model: Recommender) => Record<string, number>,
+): Record<string, number> {
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return validate(model);
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+function formatMetric(value: number | undefined): string {
+  return value === undefined ? "-" : value.toFixed(4);
+}
+
+function progressBar(epochs: number, monitor: string): cliProgress.SingleBar {
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `train {bar} epoch {value}/{total} | loss {loss} | ${monitor} {metric} | ETA {eta_formatted}`,
+      hideCursor: true,
+      clearOnComplete: false,
+      etaBuffer: 5,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(epochs, 0, { loss: "-", metric: "-" });
+  return bar;
+}

@@ -1,0 +1,320 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { buildUserHistories } from "../../src/data/history.js";
+import { DataRng } from "../../src/data/rng.js";
+import { buildUserItemIndex, sampleCandidates, UniformSampler } from "../../src/data/sampling.js";
+import { makeInteractions } from "../../src/data/shaping.js";
+import { leaveOneOut } from "../../src/data/splits.js";
+import { generateEcommerce } from "../../src/data/synthetic.js";
+import { TrainingPool } from "../../src/engine/parallel.js";
+import { historyBag, historyInputs, type ModelContext } from "../../src/models/context.js";
+import type { ModelSpec } from "../../src/models/index.js";
+import type { Recommender } from "../../src/models/recommender.js";
+import { pairwiseProgramUrl, type PairwiseConfig, type PairwiseTrainer } from "../../src/models/pairwise-program.js";
+import {
+  distillProgramUrl,
+  isPureHard,
+  shareSoftLabels,
+  softLabelsFrom,
+  type DistillConfig,
+  type DistillTrainer,
+} from "../../src/distill/distill-program.js";
+import { buildTrainingData, redrawNegatives, type TrainingData } from "../../src/distill/training-data.js";
+import { train, type TrainOptions } from "../../src/distill/trainer.js";
+import type { SoftLabels } from "../../src/distill/soft-labels.js";
+
+const NUM_USERS = 300;
+const NUM_ITEMS = 150;
+
+/** The small synthetic shop, split leave-one-out, with everything training needs. */
+function fixture() {
+  const dataset = generateEcommerce({ users: NUM_USERS, items: NUM_ITEMS, events: 8000, seed: 1 });
+  const split = leaveOneOut(dataset.interactions);
+  const histories = buildUserHistories(split.train, NUM_USERS);
+  const context: ModelContext = { numUsers: NUM_USERS, numItems: NUM_ITEMS, histories: historyInputs(histories) };
+  const seen = buildUserItemIndex(split.train, NUM_USERS);
+  const data = buildTrainingData(split.train, context, histories);
+  return { split, histories, context, seen, data };
+}
+
+const shop = fixture();
+
+/**
+ * A tiny sampled evaluation: each validation item ranked among 50 unseen items fixed up front;
+ * NDCG@10 = 1/log2(rank + 2) when the rank is below 10.
+ */
+function makeValidator(seed = 7): (model: Recommender) => Record<string, number> {
+  const { valid } = shop.split;
+  const sampler = new UniformSampler(shop.seen, NUM_ITEMS, { seed });
+  const cases = Array.from({ length: valid.length }, (_, r) => {
+    const user = valid.users[r]!;
+    const item = valid.items[r]!;
+    const negatives = sampleCandidates(user, [item], 50, sampler);
+    return { user, items: Int32Array.from([item, ...negatives]) };
+  });
+  return (model) => {
+    const scorer = model.scorer();
+    let ndcg = 0;
+    let hits = 0;
+    for (const c of cases) {
+      const scores = scorer.scoreCandidates({ user: c.user }, c.items);
+      let rank = 0;
+      for (let k = 1; k < scores.length; k++) if (scores[k]! >= scores[0]!) rank++;
+      if (rank < 10) {
+        ndcg += 1 / Math.log2(rank + 2);
+        hits++;
+      }
+    }
+    return { "NDCG@10": ndcg / cases.length, "HR@10": hits / cases.length };
+  };
+}
+
+const spec: ModelSpec = { kind: "bpr-mf", dim: 16, seed: 3 };
+
+function options(overrides: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    model: spec,
+    context: shop.context,
+    data: shop.data,
+    epochs: 3,
+    batchSize: 256,
+    lr: 0.01,
+    threads: 1,
+    seed: 11,
+    sampler: new UniformSampler(shop.seen, NUM_ITEMS, { seed: 5 }),
+    progress: false,
+    ...overrides,
+  };
+}
+
+const params = (model: Recommender) => model.parameters().map((p) => p.data.slice());
+
+describe("training data", () => {
+  test("one sample per training row, laid out like the histories CSR", () => {
+    const { data, histories, split } = shop;
+    assert.equal(data.users.length, split.train.length);
+    for (let u = 0; u < NUM_USERS; u++) {
+      for (let k = histories.offsets[u]!; k < histories.offsets[u + 1]!; k++) {
+        assert.equal(data.users[k], u);
+        assert.equal(data.positives[k], histories.items[k]);
+      }
+    }
+    for (const name of ["users", "positives", "historyEnd", "negatives"] as const) {
+      assert.ok(data[name].buffer instanceof SharedArrayBuffer, `${name} is shared`);
+    }
+  });
+
+  test("historyEnd keeps the future invisible: a sample sees only its user's earlier items", () => {
+    const { data, histories, context } = shop;
+    let checkedNonEmpty = 0;
+    for (let i = 0; i < data.users.length; i++) {
+      const u = data.users[i]!;
+      assert.ok(data.historyEnd[i]! <= i, `sample ${i}: historyEnd ${data.historyEnd[i]} is past its own position`);
+      assert.ok(data.historyEnd[i]! >= histories.offsets[u]!, `sample ${i}: historyEnd before its user's history`);
+      // Every visible item is strictly earlier in the user's chronology (or tied in time and earlier in the log).
+      for (let k = histories.offsets[u]!; k < data.historyEnd[i]!; k++) {
+        assert.ok(histories.timestamps[k]! <= histories.timestamps[i]!);
+      }
+    }
+    // The model-facing bags built from historyEnd never include the positive's own row or anything after it.
+    const batch = Int32Array.from({ length: 200 }, (_, k) => k * 7);
+    const users = Int32Array.from(batch, (s) => data.users[s]!);
+    const ends = Int32Array.from(batch, (s) => data.historyEnd[s]!);
+    const bag = historyBag(context.histories!, users, 1000, ends);
+    batch.forEach((s, k) => {
+      const end = k + 1 < batch.length ? bag.offsets[k + 1]! : bag.ids.length;
+      const visible = bag.ids.subarray(bag.offsets[k]!, end);
+      const start = histories.offsets[data.users[s]!]!;
+      assert.deepEqual(Array.from(visible), Array.from(histories.items.subarray(start, s)));
+      if (visible.length > 0) checkedNonEmpty++;
+    });
+    assert.ok(checkedNonEmpty > 50, "the check covered samples with a non-empty past");
+  });
+
+  test("rejects histories that do not match the training rows", () => {
+    const other = buildUserHistories(shop.split.valid, NUM_USERS);
+    assert.throws(() => buildTrainingData(shop.split.train, shop.context, other), /histories hold/);
+  });
+
+  test("redrawNegatives never returns a seen item, with or without the run's generator, and is seeded", () => {
+    const { data, seen } = shop;
+    const sampler = new UniformSampler(seen, NUM_ITEMS, { seed: 1 });
+    for (const rng of [new DataRng(3), undefined]) {
+      redrawNegatives(data, sampler, rng);
+      for (let k = 0; k < data.users.length; k++) {
+        const item = data.negatives[k]!;
+        assert.ok(item >= 0 && item < NUM_ITEMS);
+        assert.ok(!seen.has(data.users[k]!, item), `sample ${k}: negative ${item} was seen by its user`);
+      }
+    }
+    redrawNegatives(data, sampler, new DataRng(9));
+    const first = data.negatives.slice();
+    redrawNegatives(data, sampler, new DataRng(9));
+    assert.deepEqual(data.negatives, first);
+    redrawNegatives(data, sampler, new DataRng(10));
+    assert.notDeepEqual(data.negatives, first);
+  });
+
+  test("redrawNegatives finds the few unseen items of a user who has seen almost everything", () => {
+    // User 0 saw items 0..48 of 50; user 1 saw item 0 only.
+    const items = [...Array.from({ length: 49 }, (_, i) => i), 0];
+    const users = [...new Array<number>(49).fill(0), 1];
+    const log = makeInteractions({
+      users: Int32Array.from(users),
+      items: Int32Array.from(items),
+      values: new Float32Array(users.length).fill(1),
+      timestamps: Float64Array.from(users, (_, r) => r),
+      eventTypes: new Uint8Array(users.length),
+    });
+    const histories = buildUserHistories(log, 2);
+    const context: ModelContext = { numUsers: 2, numItems: 50 };
+    const data: TrainingData = buildTrainingData(log, context, histories);
+    const sampler = new UniformSampler(buildUserItemIndex(log, 2), 50, { seed: 0 });
+    redrawNegatives(data, sampler, new DataRng(1));
+    for (let k = 0; k < data.users.length; k++) {
+      if (data.users[k] === 0) assert.equal(data.negatives[k], 49);
+      else assert.notEqual(data.negatives[k], 0);
+    }
+  });
+});
+
+describe("distillation program", () => {
+  test("with pure hard-label weights it trains exactly like the pairwise program", async () => {
+    const { data, context } = shop;
+    redrawNegatives(data, new UniformSampler(shop.seen, NUM_ITEMS, { seed: 1 }), new DataRng(2));
+    const order = Int32Array.from({ length: data.users.length }, (_, i) => i);
+    new DataRng(4).shuffle(order);
+    const shared = { users: data.users, positives: data.positives, negatives: data.negatives, historyEnd: data.historyEnd };
+    const pairwise = await TrainingPool.start<PairwiseConfig, PairwiseTrainer>({
+      programUrl: pairwiseProgramUrl,
+      config: { model: spec, context, lr: 0.01 },
+      data: shared,
+      threads: 1,
+    });
+    const distill = await TrainingPool.start<DistillConfig, DistillTrainer>({
+      programUrl: distillProgramUrl,
+      config: { model: spec, context, lr: 0.01, optimizer: "adam", weights: { hard: 1 } },
+      data: shared,
+      threads: 1,
+    });
+    try {
+      const a = await pairwise.epoch(order, 128);
+      const b = await distill.epoch(order, 128);
+      assert.equal(b.loss, a.loss);
+      assert.deepEqual(params(distill.local.model), params(pairwise.local.model));
+    } finally {
+      await pairwise.close();
+      await distill.close();
+    }
+  });
+
+  test("isPureHard tells plain BPR weights from distillation weights", () => {
+    assert.ok(isPureHard({ hard: 1 }));
+    assert.ok(isPureHard({ hard: 1, temperature: 3, pointwise: 0 }));
+    assert.ok(!isPureHard({ hard: 1, listwise: 0.5 }));
+    assert.ok(!isPureHard({ hard: 0.5 }));
+    assert.ok(!isPureHard({ pointwise: 1 }));
+  });
+
+  test("soft labels travel to the pool as shared arrays and come back whole", () => {
+    const labels: SoftLabels = {
+      users: Int32Array.from([4, 1]),
+      listLength: 3,
+      positives: 1,
+      topK: 1,
+      negatives: 1,
+      items: Int32Array.from([1, 2, 3, 4, 5, 6]),
+      teacherScores: Float32Array.from([0.5, -1, 2, 3, 0, 1]),
+      kinds: Uint8Array.from([0, 2, 1, 0, 2, 1]),
+      topKItems: Int32Array.from([2, 5]),
+      taskScores: { click: Float32Array.from([1, 2, 3, 4, 5, 6]) },
+    };
+    const { data, fields } = shareSoftLabels(labels, 6);
+    for (const array of Object.values(data)) assert.ok(array.buffer instanceof SharedArrayBuffer);
+    assert.deepEqual(Array.from(data.listRowOfUser!), [-1, 1, -1, -1, 0, -1]);
+    // The config part must be structured-cloneable for the workers.
+    const back = softLabelsFrom(data, structuredClone(fields));
+    assert.deepEqual(back, { ...labels, taskScores: { click: labels.taskScores!.click } });
+    assert.equal(back.listLength, 3);
+  });
+});
+
+describe("train", () => {
+  test("BPR-MF on the synthetic shop lifts validation NDCG@10 well above its initial value", async () => {
+    const validate = makeValidator();
+    const { createModel } = await import("../../src/models/index.js");
+    const initial = validate(createModel(spec, shop.context))["NDCG@10"]!;
+    const result = await train(options({ epochs: 8, validate, patience: 8 }));
+    const best = result.bestMetrics["NDCG@10"]!;
+    assert.equal(result.history.length, 8);
+    assert.ok(best > initial + 0.1 && best > initial * 1.5, `NDCG@10 ${initial.toFixed(3)} → ${best.toFixed(3)}`);
+    assert.ok(result.history.at(-1)!.loss < result.history[0]!.loss);
+    // The returned model holds the best epoch's parameters.
+    assert.equal(validate(result.model)["NDCG@10"], best);
+    for (const record of result.history) {
+      assert.ok(record.seconds >= 0 && record.samplesPerSecond >= 0);
+      assert.ok("NDCG@10" in record.metrics && "HR@10" in record.metrics);
+    }
+  });
+
+  test("one thread is reproducible: the same seed gives identical losses and parameters", async () => {
+    const a = await train(options());
+    const b = await train(options());
+    assert.deepEqual(
+      a.history.map((r) => r.loss),
+      b.history.map((r) => r.loss),
+    );
+    assert.deepEqual(params(a.model), params(b.model));
+    const c = await train(options({ seed: 12 }));
+    assert.notDeepEqual(params(c.model), params(a.model));
+  });
+
+  test("restores the best epoch's parameters and stops early after `patience` epochs without improvement", async () => {
+    const metric = [0.1, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.01];
+    const after: Float32Array[][] = [];
+    const seenEpochs: number[] = [];
+    const result = await train(
+      options({
+        epochs: 8,
+        patience: 2,
+        validate: (model) => {
+          after.push(params(model));
+          return { "NDCG@10": metric[after.length - 1]! };
+        },
+        onEpoch: (record) => seenEpochs.push(record.epoch),
+      }),
+    );
+    assert.equal(result.bestEpoch, 2);
+    assert.deepEqual(result.bestMetrics, { "NDCG@10": 0.5 });
+    assert.equal(result.stoppedEarly, true);
+    assert.equal(result.history.length, 4);
+    assert.deepEqual(seenEpochs, [1, 2, 3, 4]);
+    assert.notDeepEqual(after[3], after[1], "training kept changing the parameters after epoch 2");
+    assert.deepEqual(params(result.model), after[1]);
+  });
+
+  test("mode 'min' keeps the lowest value; without validation the last epoch is kept", async () => {
+    const values = [3, 1, 2];
+    let calls = 0;
+    const low = await train(options({ monitor: "loss", mode: "min", validate: () => ({ loss: values[calls++]! }) }));
+    assert.equal(low.bestEpoch, 2);
+    assert.equal(low.stoppedEarly, false);
+    const plain = await train(options({ epochs: 2 }));
+    assert.equal(plain.bestEpoch, 2);
+    assert.deepEqual(plain.bestMetrics, {});
+  });
+
+  test("a validation without the monitored metric is an error naming what it returned", async () => {
+    await assert.rejects(train(options({ validate: () => ({ "HR@10": 0.3 }) })), /no "NDCG@10".*HR@10/);
+  });
+
+  test("two threads train one shared model (Hogwild) and the loss falls", async () => {
+    const result = await train(options({ threads: 2, epochs: 4, lr: 0.05 }));
+    const losses = result.history.map((r) => r.loss);
+    assert.ok(losses[3]! < losses[0]! * 0.9, `losses ${losses.map((l) => l.toFixed(3))}`);
+  });
+
+  test("soft-label weights without soft labels are refused", async () => {
+    await assert.rejects(train(options({ weights: { hard: 1, listwise: 1 } })), /softLabels/);
+  });
+});
