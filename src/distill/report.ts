@@ -1,0 +1,312 @@
+/**
+ * The HTML report of a pipeline run: one self-contained page (inline CSS, inline SVG charts rendered
+ * offline with vega-lite → vega → SVG; no scripts, no external URLs) comparing every model the run
+ * trained — teachers, the student alone and the student under each distillation method — on quality,
+ * size, cost and latency, with their training curves.
+ */
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+
+/** Prefix of full-ranking metrics in `RunSummary` models' metrics ("full:NDCG@20"); sampled ones have none. */
+export const FULL_RANKING_PREFIX = "full:";
+
+/** The role a model plays in a run. */
+export type ModelRole = "teacher" | "assistant" | "student" | "distilled";
+
+/** One epoch of a model's training. */
+export interface HistoryPoint {
+  epoch: number;
+  loss: number;
+  /** Validation metrics ("NDCG@10", …). */
+  metrics: Record<string, number>;
+}
+
+/** Everything the run learned about one model. */
+export interface ModelSummary {
+  name: string;
+  role: ModelRole;
+  /** Distillation method (students). */
+  method?: string;
+  /** Test metrics: sampled ("NDCG@10") and full ranking ("full:NDCG@10"). */
+  metrics: Record<string, number>;
+  parameters: number;
+  bytes: number;
+  flopsPerItem: number;
+  /** Median latency of one request (score the catalogue + top-K), milliseconds. */
+  latencyMs: number;
+  history: HistoryPoint[];
+  /** The saved artefact's directory. */
+  artefact?: string;
+}
+
+/** What a pipeline run produced (written as summary.json, rendered by renderReport). */
+export interface RunSummary {
+  name: string;
+  /** ISO 8601. */
+  createdAt: string;
+  dataset: { name: string; users: number; items: number; interactions: number };
+  /** How models were evaluated, in words. */
+  protocol: string;
+  models: ModelSummary[];
+}
+
+/** A table column: a header and the metric it shows. */
+interface MetricColumn {
+  header: string;
+  key: string;
+}
+
+const METRIC_COLUMNS: MetricColumn[] = [
+  { header: "NDCG@10", key: "NDCG@10" },
+  { header: "HR@10", key: "HR@10" },
+  { header: "Recall@20 (full)", key: `${FULL_RANKING_PREFIX}Recall@20` },
+  { header: "NDCG@20 (full)", key: `${FULL_RANKING_PREFIX}NDCG@20` },
+];
+
+/** The quality number of a model for charts: full-ranking NDCG@10 when measured, else sampled NDCG@10. */
+export function headlineMetric(metrics: Record<string, number>): { key: string; value: number | undefined } {
+  const full = `${FULL_RANKING_PREFIX}NDCG@10`;
+  if (metrics[full] !== undefined) return { key: full, value: metrics[full] };
+  return { key: "NDCG@10", value: metrics["NDCG@10"] };
+}
+
+/** Render a run as a self-contained HTML page (async: vega renders its SVG asynchronously). */
+export async function renderReport(run: RunSummary): Promise<string> {
+  const curves = await trainingCurves(run);
+  const scatter = await qualityVsSize(run);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(`distillrec — ${run.name}`)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main>
+<h1>distillrec run <span class="name">${escapeHtml(run.name)}</span></h1>
+<p class="meta">created ${escapeHtml(run.createdAt)}</p>
+<section>
+<h2>Data and protocol</h2>
+<dl>
+<dt>dataset</dt><dd>${escapeHtml(run.dataset.name)}</dd>
+<dt>users</dt><dd>${formatCount(run.dataset.users)}</dd>
+<dt>items</dt><dd>${formatCount(run.dataset.items)}</dd>
+<dt>interactions</dt><dd>${formatCount(run.dataset.interactions)}</dd>
+<dt>protocol</dt><dd>${escapeHtml(run.protocol)}</dd>
+</dl>
+</section>
+<section>
+<h2>Models</h2>
+${modelTable(run)}
+</section>
+<section>
+<h2>Quality versus size</h2>
+${scatter}
+</section>
+<section>
+<h2>Training curves</h2>
+${curves}
+</section>
+</main>
+</body>
+</html>
+`;
+}
+
+/** Render the report and write it atomically to `path` (parent directories are created). */
+export async function writeReport(path: string, run: RunSummary): Promise<void> {
+  const html = await renderReport(run);
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, html);
+  renameSync(tmp, path);
+}
+
+// ---- table --------------------------------------------------------------------------------------
+
+function modelTable(run: RunSummary): string {
+  const best = METRIC_COLUMNS.map(({ key }) => Math.max(...run.models.map((m) => m.metrics[key] ?? -Infinity)));
+  const header = [
+    "model",
+    "role",
+    "method",
+    ...METRIC_COLUMNS.map((c) => c.header),
+    "parameters",
+    "size",
+    "FLOPs/item",
+    "latency p50",
+  ];
+  const rows = run.models.map((m) => {
+    const metricCells = METRIC_COLUMNS.map(({ key }, c) => {
+      const value = m.metrics[key];
+      if (value === undefined || !Number.isFinite(value)) return `<td class="num">–</td>`;
+      const cls = value === best[c] && run.models.length > 1 ? "num best" : "num";
+      return `<td class="${cls}">${value.toFixed(4)}</td>`;
+    });
+    const name = m.artefact
+      ? `${escapeHtml(m.name)}<div class="artefact">${escapeHtml(m.artefact)}</div>`
+      : escapeHtml(m.name);
+    return [
+      `<tr class="role-${m.role}">`,
+      `<td>${name}</td>`,
+      `<td>${m.role}</td>`,
+      `<td>${escapeHtml(m.method ?? "")}</td>`,
+      ...metricCells,
+      `<td class="num">${formatCount(m.parameters)}</td>`,
+      `<td class="num">${formatBytes(m.bytes)}</td>`,
+      `<td class="num">${formatCount(m.flopsPerItem)}</td>`,
+      `<td class="num">${Number.isFinite(m.latencyMs) ? `${m.latencyMs.toFixed(3)} ms` : "–"}</td>`,
+      "</tr>",
+    ].join("");
+  });
+  return [
+    "<table>",
+    `<thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead>`,
+    `<tbody>\n${rows.join("\n")}\n</tbody>`,
+    "</table>",
+    '<p class="note">NDCG@10 and HR@10: sampled protocol; (full): ranked against the whole catalogue. ' +
+      "Best value per column in bold. Latency: one request (score every item, take the top 10) on one thread.</p>",
+  ].join("\n");
+}
+
+// ---- charts -------------------------------------------------------------------------------------
+
+async function trainingCurves(run: RunSummary): Promise<string> {
+  const values = run.models.flatMap((m) =>
+    m.history.map((h) => ({ model: m.name, epoch: h.epoch, loss: h.loss, ndcg: h.metrics["NDCG@10"] ?? null })),
+  );
+  if (values.length === 0) return '<p class="note">No training history was recorded.</p>';
+  const color = { field: "model", type: "nominal", title: "model" } as const;
+  const spec: TopLevelSpec = {
+    data: { values },
+    hconcat: [
+      {
+        title: "training loss",
+        width: 340,
+        height: 220,
+        mark: { type: "line", point: true },
+        encoding: {
+          x: { field: "epoch", type: "quantitative", axis: { tickMinStep: 1 } },
+          y: { field: "loss", type: "quantitative", scale: { zero: false } },
+          color,
+        },
+      },
+      {
+        title: "validation NDCG@10",
+        width: 340,
+        height: 220,
+        transform: [{ filter: "datum.ndcg !== null" }],
+        mark: { type: "line", point: true },
+        encoding: {
+          x: { field: "epoch", type: "quantitative", axis: { tickMinStep: 1 } },
+          y: { field: "ndcg", type: "quantitative", title: "NDCG@10", scale: { zero: false } },
+          color,
+        },
+      },
+    ],
+  };
+  return renderSvg(spec);
+}
+
+async function qualityVsSize(run: RunSummary): Promise<string> {
+  const values = run.models
+    .map((m) => ({
+      model: m.name,
+      role: m.role,
+      parameters: m.parameters,
+      ndcg: headlineMetric(m.metrics).value,
+      latency: Number.isFinite(m.latencyMs) ? m.latencyMs : null,
+    }))
+    .filter((v) => v.ndcg !== undefined && v.parameters > 0);
+  if (values.length === 0) return '<p class="note">No model has both a size and a test NDCG@10.</p>';
+  const usesFull = run.models.some((m) => headlineMetric(m.metrics).key.startsWith(FULL_RANKING_PREFIX));
+  const yTitle = usesFull ? "NDCG@10 (full ranking)" : "NDCG@10 (sampled)";
+  const x = { field: "parameters", type: "quantitative", scale: { type: "log" }, title: "parameters (log scale)" };
+  const y = { field: "ndcg", type: "quantitative", title: yTitle, scale: { zero: false } };
+  const spec: TopLevelSpec = {
+    data: { values },
+    width: 620,
+    height: 340,
+    layer: [
+      {
+        mark: { type: "point", filled: true, opacity: 0.85 },
+        encoding: {
+          x,
+          y,
+          size: { value: 140 },
+          shape: { field: "role", type: "nominal" },
+          color: { field: "latency", type: "quantitative", title: "latency p50 (ms)", scale: { scheme: "viridis" } },
+        },
+      },
+      {
+        mark: { type: "text", align: "left", dx: 9, dy: -6, fontSize: 11 },
+        encoding: { x, y, text: { field: "model", type: "nominal" } },
+      },
+    ],
+  } as TopLevelSpec;
+  return renderSvg(spec);
+}
+
+/** A vega-lite spec as an inline SVG element (namespace attributes dropped: HTML5 parsers add them). */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const compiled = compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  try {
+    const svg = await view.toSVG();
+    return svg.replace(/\s+xmlns(:xlink)?="[^"]*"/g, "").replace(/xlink:href=/g, "href=");
+  } finally {
+    view.finalize();
+  }
+}
+
+// ---- formatting ---------------------------------------------------------------------------------
+
+/** Escape text for HTML content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}
+
+function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return "–";
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return "–";
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+const CSS = `
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2330; background: #f6f7f9; margin: 0; }
+main { max-width: 1180px; margin: 0 auto; padding: 24px 32px 48px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h1 .name { color: #3559b5; }
+h2 { font-size: 17px; margin: 28px 0 10px; border-bottom: 1px solid #d8dce4; padding-bottom: 4px; }
+.meta, .note { color: #5b6475; font-size: 12.5px; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0; }
+dt { color: #5b6475; }
+dd { margin: 0; }
+table { border-collapse: collapse; background: white; width: 100%; font-size: 13px; }
+th, td { padding: 6px 9px; border-bottom: 1px solid #e4e7ed; text-align: left; vertical-align: top; }
+th { background: #eef1f6; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.best { font-weight: 700; }
+tr.role-teacher td:first-child { border-left: 3px solid #c0392b; }
+tr.role-assistant td:first-child { border-left: 3px solid #d68910; }
+tr.role-student td:first-child { border-left: 3px solid #7f8c8d; }
+tr.role-distilled td:first-child { border-left: 3px solid #2e86c1; }
+.artefact { color: #8a93a3; font-size: 11px; }
+svg { max-width: 100%; height: auto; background: white; }
+`;

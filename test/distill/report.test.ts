@@ -1,0 +1,78 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { renderReport, writeReport, type ModelSummary, type RunSummary } from "../../src/distill/report.js";
+
+const dir = mkdtempSync(join(tmpdir(), "distillrec-report-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function model(name: string, role: ModelSummary["role"], ndcg: number, parameters: number): ModelSummary {
+  return {
+    name,
+    role,
+    method: role === "distilled" ? "ranking" : undefined,
+    metrics: {
+      "NDCG@10": ndcg,
+      "HR@10": ndcg * 2,
+      "full:NDCG@10": ndcg / 2,
+      "full:Recall@20": 0.3,
+      "full:NDCG@20": 0.1,
+    },
+    parameters,
+    bytes: parameters * 4,
+    flopsPerItem: 32,
+    latencyMs: 0.25,
+    history: [
+      { epoch: 1, loss: 0.6, metrics: { "NDCG@10": ndcg - 0.1 } },
+      { epoch: 2, loss: 0.4, metrics: { "NDCG@10": ndcg } },
+    ],
+    artefact: `runs/x/models/${name}`,
+  };
+}
+
+const run: RunSummary = {
+  name: "unit",
+  createdAt: "2024-05-01T12:00:00.000Z",
+  dataset: { name: "synthetic <shop>", users: 1234, items: 567, interactions: 89012 },
+  protocol: "leave-one-out; 499 sampled negatives; full ranking",
+  models: [
+    model("teacher-mf", "teacher", 0.5, 400_000),
+    model("student", "student", 0.3, 20_000),
+    model("student+ranking", "distilled", 0.41, 20_000),
+  ],
+};
+
+describe("HTML report", () => {
+  test("holds a table row per model, escaped text and inline SVG charts, with no external references", async () => {
+    const html = await renderReport(run);
+    assert.match(html, /^<!doctype html>/);
+    for (const name of ["teacher-mf", "student", "student+ranking"]) {
+      assert.match(html, new RegExp(`<tr class="role-\\w+"><td>${name.replace("+", "\\+")}<div`));
+    }
+    assert.match(html, /<td class="num best">0\.5000<\/td>/, "the best NDCG@10 is bold");
+    assert.match(html, /<td class="num">0\.4100<\/td>/);
+    assert.match(html, /1,234/);
+    assert.match(html, /synthetic &lt;shop&gt;/);
+    assert.equal((html.match(/<svg/g) ?? []).length, 2, "a scatter and the training curves");
+    assert.match(html, /parameters \(log scale\)/);
+    assert.match(html, /validation NDCG@10/);
+    assert.doesNotMatch(html, /<script/i);
+    assert.doesNotMatch(html, /\b(src|href)\s*=\s*["']?https?:/i);
+    assert.doesNotMatch(html, /https?:\/\//);
+  });
+
+  test("a run without history still renders, saying so", async () => {
+    const bare = { ...run, models: run.models.map((m) => ({ ...m, history: [] })) };
+    const html = await renderReport(bare);
+    assert.match(html, /No training history was recorded/);
+    assert.equal((html.match(/<svg/g) ?? []).length, 1);
+  });
+
+  test("writeReport creates the directories and the file", async () => {
+    const path = join(dir, "nested", "report.html");
+    await writeReport(path, run);
+    assert.match(readFileSync(path, "utf8"), /<h1>distillrec run <span class="name">unit<\/span><\/h1>/);
+  });
+});
