@@ -1,25 +1,336 @@
-// Placeholder so the zoo compiles; the real model lands in the next commit.
-import type { Tensor } from "../engine/tensor.js";
-import { Recommender, PairScorer, type Pairs } from "./recommender.js";
+/**
+ * Two-tower retrieval student (YouTube DNN / DSSM style): s(u, i) = ⟨userTower(u), itemTower(i)⟩.
+ *
+ * The user tower reads the user id (the last row is the shared unknown user), the user's recent items
+ * (mean- or attention-pooled) and the user's side features; the item tower reads the item id and the
+ * item's side features. Because the score is a plain dot product, item vectors are computed once for the
+ * whole catalogue and scoring a user is one SIMD scan (TwoTowerScorer) — the path serving uses.
+ */
+import { AttentionPooling, Embedding, EmbeddingBag, Linear, MLP, Module } from "../engine/nn.js";
+import * as ops from "../engine/ops/index.js";
+import { Ids } from "../engine/ops/embedding.js";
+import { Rng } from "../engine/random.js";
+import { Tensor, endStep, noGrad } from "../engine/tensor.js";
+import { historyBag, type FeatureInputs, type HistoryBag, type ModelContext } from "./context.js";
+import { Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
 
 export interface TwoTowerConfig {
+  /** Width of every embedding and of the final user and item vectors (default 32). */
   dim?: number;
+  /** Recent items read from the user's history (default 20). */
+  maxHistory?: number;
+  /** How the recent items are pooled: their mean, or softmax attention against a learned query. */
+  pooling?: "mean" | "attention";
+  /** Hidden widths of the user tower's MLP; [] (default) sums the fields instead of concatenating them. */
+  userLayers?: number[];
+  /** Hidden widths of the item tower's MLP; [] (default) sums the fields. */
+  itemLayers?: number[];
+  /** Give each user an id embedding (default true); without it users are their history and features. */
+  useUserId?: boolean;
+  /** History items look up the item id table (default true) instead of a table of their own. */
+  shareItemEmbeddings?: boolean;
+  /** Standard deviation of the initial embeddings (default 0.1). */
+  initStd?: number;
+  seed?: number;
+}
+
+/**
+ * Encodes one side's feature columns as fields of width `dim`: each categorical column through its own
+ * embedding, each multi-valued column as the mean of its tokens' embeddings, all numeric columns through
+ * one linear projection (no bias). Rows past the end of the table (the unknown user) read as unknown:
+ * token 0, an empty token list (a zero field) and numeric zeros.
+ */
+export class FeatureEncoder extends Module {
+  readonly categorical: Embedding[] = [];
+  readonly multi: EmbeddingBag[] = [];
+  readonly numeric: Linear | null;
+
+  constructor(
+    readonly inputs: FeatureInputs,
+    readonly dim: number,
+    opts: { rng: Rng; std: number },
+  ) {
+    super();
+    for (const c of inputs.categorical) {
+      this.categorical.push(this.child(`cat_${c.name}`, new Embedding(c.vocabSize, dim, opts)));
+    }
+    for (const m of inputs.multi) {
+      this.multi.push(this.child(`multi_${m.name}`, new EmbeddingBag(m.vocabSize, dim, { ...opts, mode: "mean" })));
+    }
+    const k = inputs.numeric.length;
+    this.numeric = k > 0 ? this.child("numeric", new Linear(k, dim, { rng: opts.rng, bias: false })) : null;
+  }
+
+  /** How many fields fields() returns. */
+  get fieldCount(): number {
+    return this.categorical.length + this.multi.length + (this.numeric ? 1 : 0);
+  }
+
+  /** One [rows.length, dim] tensor per field, for the given user or item indices. */
+  fields(rows: Int32Array): Tensor[] {
+    const out: Tensor[] = [];
+    this.inputs.categorical.forEach((c, f) => {
+      const ids = Int32Array.from(rows, (r) => (r < c.ids.length ? c.ids[r]! : 0));
+      out.push(this.categorical[f]!.forward(ids));
+    });
+    this.inputs.multi.forEach((m, f) => {
+      const bag = gatherLists(m.offsets, m.ids, rows);
+      out.push(this.multi[f]!.forward(bag.ids, bag.offsets));
+    });
+    if (this.numeric) {
+      const cols = this.inputs.numeric;
+      const values = new Float32Array(rows.length * cols.length);
+      rows.forEach((r, k) => {
+        cols.forEach((c, j) => {
+          values[k * cols.length + j] = r < c.values.length ? c.values[r]! : 0;
+        });
+      });
+      out.push(this.numeric.forward(Tensor.from(values, [rows.length, cols.length])));
+    }
+    return out;
+  }
+}
+
+/**
+ * The token lists of `rows` as one bag each. Accepts CSR offsets (rows + 1 entries, as featureInputs
+ * builds them) or bag starts (one per row, the last list ending at ids.length); rows past the table are empty.
+ */
+function gatherLists(offsets: Int32Array, ids: Int32Array, rows: Int32Array): HistoryBag {
+  const tableRows =
+    offsets.length > 0 && offsets[offsets.length - 1] === ids.length ? offsets.length - 1 : offsets.length;
+  const span = (r: number): [number, number] =>
+    r < tableRows ? [offsets[r]!, r + 1 < offsets.length ? offsets[r + 1]! : ids.length] : [0, 0];
+  let total = 0;
+  for (const r of rows) {
+    const [s, e] = span(r);
+    total += e - s;
+  }
+  const outIds = new Int32Array(total);
+  const outOffsets = new Int32Array(rows.length);
+  let at = 0;
+  rows.forEach((r, k) => {
+    const [s, e] = span(r);
+    outOffsets[k] = at;
+    outIds.set(ids.subarray(s, e), at);
+    at += e - s;
+  });
+  return { ids: outIds, offsets: outOffsets };
+}
+
+/** Each bag cut to its last `max` ids (the most recent items); the bag itself when none is longer. */
+export function lastItems(bag: HistoryBag, max: number): HistoryBag {
+  const n = bag.offsets.length;
+  const end = (b: number): number => (b + 1 < n ? bag.offsets[b + 1]! : bag.ids.length);
+  let total = 0;
+  for (let b = 0; b < n; b++) total += Math.min(max, end(b) - bag.offsets[b]!);
+  if (total === bag.ids.length) return bag;
+  const ids = new Int32Array(total);
+  const offsets = new Int32Array(n);
+  let at = 0;
+  for (let b = 0; b < n; b++) {
+    const e = end(b);
+    const s = Math.max(bag.offsets[b]!, e - max);
+    offsets[b] = at;
+    ids.set(bag.ids.subarray(s, e), at);
+    at += e - s;
+  }
+  return { ids, offsets };
+}
+
+/** Field tensors [n, dim] joined into one tower input: summed when there is no MLP, else concatenated. */
+function combine(fields: Tensor[], mlp: MLP | null): Tensor {
+  if (mlp) return mlp.forward(fields.length === 1 ? fields[0]! : ops.concat(fields, -1));
+  let x = fields[0]!;
+  for (let f = 1; f < fields.length; f++) x = ops.add(x, fields[f]!);
+  return x;
 }
 
 export class TwoTower extends Recommender {
   readonly kind = "two-tower";
+  readonly dim: number;
+  readonly maxHistory: number;
+  readonly pooling: "mean" | "attention";
+  readonly userEmbedding: Embedding | null;
+  readonly itemEmbedding: Embedding;
+  /** The history items' own table (null when they share the item id table). */
+  readonly historyEmbedding: Embedding | null;
+  readonly attention: AttentionPooling | null;
+  readonly userFeatures: FeatureEncoder | null;
+  readonly itemFeatures: FeatureEncoder | null;
+  readonly userMlp: MLP | null;
+  readonly itemMlp: MLP | null;
+
   constructor(
     readonly config: TwoTowerConfig,
-    context: ConstructorParameters<typeof Recommender>[0],
+    context: ModelContext,
   ) {
     super(context);
+    const dim = (this.dim = config.dim ?? 32);
+    this.maxHistory = config.maxHistory ?? 20;
+    this.pooling = config.pooling ?? "mean";
+    if (this.pooling !== "mean" && this.pooling !== "attention") {
+      throw new RangeError(`TwoTower: pooling must be "mean" or "attention", got "${String(this.pooling)}"`);
+    }
+    const rng = new Rng(config.seed ?? 0);
+    const std = config.initStd ?? 0.1;
+    const opts = { rng, std };
+    this.userEmbedding =
+      (config.useUserId ?? true) ? this.child("user", new Embedding(context.numUsers + 1, dim, opts)) : null;
+    this.itemEmbedding = this.child("item", new Embedding(context.numItems, dim, opts));
+    this.historyEmbedding =
+      (config.shareItemEmbeddings ?? true) ? null : this.child("history", new Embedding(context.numItems, dim, opts));
+    this.attention = this.pooling === "attention" ? this.child("attention", new AttentionPooling(dim, opts)) : null;
+    this.userFeatures = context.userFeatures
+      ? this.child("userFeatures", new FeatureEncoder(context.userFeatures, dim, opts))
+      : null;
+    this.itemFeatures = context.itemFeatures
+      ? this.child("itemFeatures", new FeatureEncoder(context.itemFeatures, dim, opts))
+      : null;
+    const userFields = (this.userEmbedding ? 1 : 0) + 1 + (this.userFeatures?.fieldCount ?? 0);
+    const itemFields = 1 + (this.itemFeatures?.fieldCount ?? 0);
+    const userLayers = config.userLayers ?? [];
+    const itemLayers = config.itemLayers ?? [];
+    this.userMlp = userLayers.length
+      ? this.child("userMlp", new MLP([userFields * dim, ...userLayers, dim], { rng }))
+      : null;
+    this.itemMlp = itemLayers.length
+      ? this.child("itemMlp", new MLP([itemFields * dim, ...itemLayers, dim], { rng }))
+      : null;
   }
-  forward(_pairs: Pairs): Tensor {
-    throw new Error("two-tower: not implemented yet");
+
+  /**
+   * User vectors [n, dim]. `history` gives each user's recent items (one bag per user, oldest first; the
+   * last maxHistory of each are read); without it they come from context.histories (the last maxHistory
+   * items before `historyEnd`, or none when the context has no histories).
+   */
+  userVectors(users: Ids, history?: HistoryBag, historyEnd?: Int32Array): Tensor {
+    const bag = history ? lastItems(history, this.maxHistory) : this.contextHistory(users.values, historyEnd);
+    const fields: Tensor[] = [];
+    if (this.userEmbedding) fields.push(this.userEmbedding.forward(users));
+    const table = (this.historyEmbedding ?? this.itemEmbedding).weight;
+    if (this.attention) {
+      fields.push(this.attention.forward(ops.embedding(table, bag.ids), bag.offsets));
+    } else {
+      fields.push(ops.embeddingBag(table, bag.ids, bag.offsets, "mean"));
+    }
+    if (this.userFeatures) fields.push(...this.userFeatures.fields(users.values));
+    return combine(fields, this.userMlp);
   }
+
+  /** Item vectors [n, dim]. */
+  itemVectors(items: Ids): Tensor {
+    const fields = [this.itemEmbedding.forward(items)];
+    if (this.itemFeatures) fields.push(...this.itemFeatures.fields(items.values));
+    return combine(fields, this.itemMlp);
+  }
+
+  forward(pairs: Pairs): Tensor {
+    return ops.rowDot(this.userVectors(pairs.users, pairs.history, pairs.historyEnd), this.itemVectors(pairs.items));
+  }
+
+  /** concat(userVector, itemVector): [n, 2·dim], the input of the final dot product. */
+  override representation(pairs: Pairs): Tensor {
+    const u = this.userVectors(pairs.users, pairs.history, pairs.historyEnd);
+    return ops.concat([u, this.itemVectors(pairs.items)], -1);
+  }
+
+  /** 2·dim: item vectors are precomputed by the scorer, so one more item costs one dot product. */
   flopsPerItem(): number {
-    return 0;
+    return 2 * this.dim;
+  }
+
+  override scorer(): TwoTowerScorer {
+    return new TwoTowerScorer(this);
+  }
+
+  private contextHistory(users: Int32Array, ends?: Int32Array): HistoryBag {
+    if (!this.context.histories) return { ids: new Int32Array(0), offsets: new Int32Array(users.length) };
+    return historyBag(this.context.histories, users, this.maxHistory, ends);
   }
 }
 
-export class TwoTowerScorer extends PairScorer {}
+/**
+ * Retrieval over the whole catalogue: every item vector is computed once (on construction, in chunks,
+ * into a persistent [numItems, dim] tensor); a query encodes its user once and scores all items with
+ * the matVec kernel. Reflects the parameters at construction: build a new scorer after training.
+ * Uses the scratch arena, so any live scratch tensors of the caller are released.
+ */
+export class TwoTowerScorer implements Scorer {
+  /** [numItems, dim] item vectors, on the heap. */
+  readonly items: Tensor;
+  readonly dim: number;
+
+  constructor(
+    private readonly model: TwoTower,
+    chunk = 4096,
+  ) {
+    const n = model.numItems;
+    this.dim = model.dim;
+    this.items = Tensor.zeros([n, this.dim], { persistent: true });
+    noGrad(() => {
+      for (let start = 0; start < n; start += chunk) {
+        const ids = Int32Array.from({ length: Math.min(chunk, n - start) }, (_, k) => start + k);
+        const vectors = model.itemVectors(new Ids(ids)).data;
+        this.items.data.set(vectors, start * this.dim);
+        endStep();
+      }
+    });
+  }
+
+  /** A copy of the precomputed item vectors, row-major [numItems, dim] (for ANN indexes and serving). */
+  itemVectors(): Float32Array {
+    return this.items.data.slice();
+  }
+
+  /** The query's user vector [dim] (of an explicit history, the last maxHistory items count, as in training). */
+  userVector(query: UserQuery): Float32Array {
+    return noGrad(() => {
+      const v = this.encode(query).data.slice();
+      endStep();
+      return v;
+    });
+  }
+
+  scoreAll(query: UserQuery): Float32Array {
+    return noGrad(() => {
+      const u = this.encode(query);
+      const rt = this.items.rt;
+      const rows = this.items.shape[0]!;
+      const out = rt.scratch.alloc(rows * 4);
+      rt.kernels.matVec!(this.items.ptr, u.ptr, rows, this.dim, out);
+      const scores = rt.f32.slice(out >> 2, (out >> 2) + rows);
+      endStep();
+      return scores;
+    });
+  }
+
+  scoreCandidates(query: UserQuery, items: Int32Array): Float32Array {
+    const rows = this.items.shape[0]!;
+    for (const i of items) {
+      if (!(i >= 0 && i < rows)) throw new RangeError(`TwoTowerScorer: item ${i} is outside the catalogue of ${rows}`);
+    }
+    return noGrad(() => {
+      const u = this.encode(query);
+      const rt = this.items.rt;
+      const idx = rt.scratchI32(items);
+      const gathered = rt.scratch.alloc(items.length * this.dim * 4);
+      rt.kernels.gather!(this.items.ptr, idx, items.length, this.dim, gathered);
+      const out = rt.scratch.alloc(items.length * 4);
+      rt.kernels.matVec!(gathered, u.ptr, items.length, this.dim, out);
+      const scores = rt.f32.slice(out >> 2, (out >> 2) + items.length);
+      endStep();
+      return scores;
+    });
+  }
+
+  /** Release the item vectors. */
+  dispose(): void {
+    this.items.dispose();
+  }
+
+  private encode(query: UserQuery): Tensor {
+    const users = new Ids(new Int32Array([query.user]));
+    const history = query.history ? { ids: query.history, offsets: new Int32Array(1) } : undefined;
+    return this.model.userVectors(users, history);
+  }
+}

@@ -1,0 +1,305 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { generateEcommerce } from "../../src/data/synthetic.js";
+import { buildUserHistories } from "../../src/data/history.js";
+import * as ops from "../../src/engine/ops/index.js";
+import { Ids } from "../../src/engine/ops/embedding.js";
+import { Adam } from "../../src/engine/optim.js";
+import { Rng } from "../../src/engine/random.js";
+import { endStep, noGrad } from "../../src/engine/tensor.js";
+import {
+  createModel,
+  featureInputs,
+  historyInputs,
+  unknownUser,
+  type ModelContext,
+  type PairwiseBatch,
+  type Recommender,
+} from "../../src/models/index.js";
+import { TwoTower, TwoTowerScorer, type TwoTowerConfig } from "../../src/models/two-tower.js";
+import { gradCheck } from "../helpers/gradcheck.js";
+
+/** 5 users, 7 items; one categorical, one multi-valued and one numeric column per side; hand-made histories. */
+function tinyContext(): ModelContext {
+  return {
+    numUsers: 5,
+    numItems: 7,
+    userFeatures: {
+      categorical: [{ name: "region", vocabSize: 3, ids: new Int32Array([1, 2, 0, 1, 2]) }],
+      multi: [
+        {
+          name: "interests",
+          vocabSize: 4,
+          offsets: new Int32Array([0, 1, 3, 4, 5, 7]),
+          ids: new Int32Array([1, 2, 3, 0, 1, 3, 2]),
+        },
+      ],
+      numeric: [{ name: "age", values: new Float32Array([-1, 0.5, 0, 1.5, -0.3]) }],
+    },
+    itemFeatures: {
+      categorical: [{ name: "category", vocabSize: 3, ids: new Int32Array([1, 1, 2, 2, 0, 1, 2]) }],
+      multi: [
+        {
+          name: "tags",
+          vocabSize: 5,
+          offsets: new Int32Array([0, 2, 3, 4, 6, 7, 8, 10]),
+          ids: new Int32Array([1, 2, 3, 4, 1, 3, 0, 2, 4, 1]),
+        },
+      ],
+      numeric: [{ name: "price", values: new Float32Array([0.2, -1, 1.1, 0, 0.7, -0.4, 2]) }],
+    },
+    // user 0: 3 items, user 1: 2, user 2: none, user 3: 4, user 4: 1
+    histories: {
+      offsets: new Int32Array([0, 3, 5, 5, 9, 10]),
+      items: new Int32Array([1, 4, 2, 0, 6, 3, 5, 1, 2, 6]),
+    },
+  };
+}
+
+const batch: PairwiseBatch = {
+  users: new Int32Array([0, 1, 3, 3, 4, 2]),
+  positives: new Int32Array([2, 6, 5, 2, 6, 1]),
+  negatives: new Int32Array([5, 3, 0, 4, 1, 0]),
+  historyEnd: new Int32Array([2, 4, 7, 9, 10, 5]),
+};
+
+const variants: [string, TwoTowerConfig][] = [
+  ["mean pooling, summed fields", { pooling: "mean" }],
+  ["attention pooling, summed fields", { pooling: "attention" }],
+  [
+    "mean pooling, MLP towers, own history table",
+    { pooling: "mean", userLayers: [6], itemLayers: [5], shareItemEmbeddings: false },
+  ],
+  [
+    "attention pooling, MLP towers, no user id",
+    { pooling: "attention", userLayers: [6], itemLayers: [5], useUserId: false },
+  ],
+];
+
+function tiny(config: TwoTowerConfig, context = tinyContext()): TwoTower {
+  return new TwoTower({ dim: 4, maxHistory: 3, initStd: 0.5, seed: 3, ...config }, context);
+}
+
+function forwardOne(model: Recommender, user: number, item: number, history?: Int32Array, end?: number): number {
+  const score = noGrad(() =>
+    model
+      .forward({
+        users: new Ids(new Int32Array([user])),
+        items: new Ids(new Int32Array([item])),
+        history: history ? { ids: history, offsets: new Int32Array([0]) } : undefined,
+        historyEnd: end === undefined ? undefined : new Int32Array([end]),
+      })
+      .item(),
+  );
+  endStep();
+  return score;
+}
+
+describe("TwoTower", () => {
+  for (const [name, config] of variants) {
+    test(`${name}: BPR loss gradient matches finite differences for every parameter`, () => {
+      const model = tiny(config);
+      gradCheck(() => model.loss(batch), model.parameters(), { tol: 3e-2, eps: 3e-3 });
+    });
+
+    test(`${name}: gradient through an explicit history (unknown users too) matches finite differences`, () => {
+      const model = tiny(config);
+      const pairs = () => ({
+        users: new Ids(new Int32Array([unknownUser(model.context), 1, 5])),
+        items: new Ids(new Int32Array([3, 0, 6])),
+        history: { ids: new Int32Array([2, 2, 5, 0, 6, 1]), offsets: new Int32Array([0, 3, 3]) },
+      });
+      gradCheck(() => ops.mean(ops.square(model.forward(pairs()))), model.parameters(), { tol: 3e-2, eps: 3e-3 });
+    });
+
+    test(`${name}: scoreAll and scoreCandidates equal forward for every item`, () => {
+      const model = tiny(config);
+      const scorer = model.scorer();
+      assert.ok(scorer instanceof TwoTowerScorer);
+      const all = scorer.scoreAll({ user: 3 });
+      assert.equal(all.length, 7);
+      for (let i = 0; i < 7; i++) assert.ok(Math.abs(all[i]! - forwardOne(model, 3, i)) < 1e-4, `item ${i}`);
+      const some = scorer.scoreCandidates({ user: 3 }, new Int32Array([6, 0, 6, 2]));
+      [6, 0, 6, 2].forEach((item, k) => assert.ok(Math.abs(some[k]! - all[item]!) < 1e-5));
+      // An explicit history: the scorer agrees with forward given the same bag.
+      const history = new Int32Array([0, 5]);
+      const withHistory = scorer.scoreAll({ user: 1, history });
+      for (let i = 0; i < 7; i++) assert.ok(Math.abs(withHistory[i]! - forwardOne(model, 1, i, history)) < 1e-4);
+      scorer.dispose();
+    });
+  }
+
+  test("the scorer's user vector and item vectors reproduce its scores", () => {
+    const model = tiny({ pooling: "attention", userLayers: [6] });
+    const scorer = model.scorer();
+    const items = scorer.itemVectors();
+    assert.equal(items.length, 7 * 4);
+    const query = { user: 0, history: new Int32Array([3, 1]) };
+    const u = scorer.userVector(query);
+    assert.equal(u.length, 4);
+    const all = scorer.scoreAll(query);
+    for (let i = 0; i < 7; i++) {
+      let s = 0;
+      for (let j = 0; j < 4; j++) s += u[j]! * items[i * 4 + j]!;
+      assert.ok(Math.abs(s - all[i]!) < 1e-5);
+    }
+    scorer.dispose();
+  });
+
+  for (const pooling of ["mean", "attention"] as const) {
+    test(`${pooling}: an unknown user's scores follow the explicit history (real time)`, () => {
+      const model = tiny({ pooling });
+      const scorer = model.scorer();
+      const cold = unknownUser(model.context);
+      const empty = scorer.scoreAll({ user: cold, history: new Int32Array(0) });
+      const first = scorer.scoreAll({ user: cold, history: new Int32Array([1, 2]) });
+      const second = scorer.scoreAll({ user: cold, history: new Int32Array([1, 2, 6]) });
+      for (const s of [empty, first, second]) assert.ok(s.every(Number.isFinite));
+      const differs = (a: Float32Array, b: Float32Array): boolean => a.some((v, i) => Math.abs(v - b[i]!) > 1e-4);
+      assert.ok(differs(empty, first), "a history changes the cold user's scores");
+      assert.ok(differs(first, second), "a new recent item changes them again");
+      // A known user's explicit history replaces the stored one.
+      assert.ok(differs(scorer.scoreAll({ user: 0 }), scorer.scoreAll({ user: 0, history: new Int32Array([6]) })));
+      // Only the last maxHistory (3) items count.
+      const long = scorer.scoreAll({ user: cold, history: new Int32Array([5, 0, 1, 2, 6]) });
+      const cut = scorer.scoreAll({ user: cold, history: new Int32Array([1, 2, 6]) });
+      assert.ok(!differs(long, cut));
+      scorer.dispose();
+    });
+  }
+
+  test("history at or beyond historyEnd (or before the last maxHistory items) has no effect", () => {
+    for (const pooling of ["mean", "attention"] as const) {
+      const context = tinyContext();
+      const model = tiny({ pooling }, context);
+      // user 3 spans positions 5..8; end 8 sees positions 5, 6, 7 (maxHistory 3).
+      const before = [0, 1, 2, 3, 4, 5, 6].map((i) => forwardOne(model, 3, i, undefined, 8));
+      const items = context.histories!.items;
+      items[8] = 0; // the future
+      const afterFuture = [0, 1, 2, 3, 4, 5, 6].map((i) => forwardOne(model, 3, i, undefined, 8));
+      assert.deepEqual(afterFuture, before);
+      items[7] = 0; // inside the window: must matter
+      const afterPast = [0, 1, 2, 3, 4, 5, 6].map((i) => forwardOne(model, 3, i, undefined, 8));
+      assert.notDeepEqual(afterPast, before);
+      // user 3 with end 9 sees 6, 7, 8: position 5 is too old
+      const full = forwardOne(model, 3, 2, undefined, 9);
+      items[5] = 6;
+      assert.equal(forwardOne(model, 3, 2, undefined, 9), full);
+    }
+  });
+
+  test("contexts without features or histories work (ids only; explicit histories still count)", () => {
+    const context = { numUsers: 5, numItems: 7 };
+    for (const pooling of ["mean", "attention"] as const) {
+      const model = tiny({ pooling, userLayers: [8] }, context);
+      assert.equal(model.userFeatures, null);
+      gradCheck(() => model.loss({ ...batch, historyEnd: undefined }), model.parameters(), { tol: 3e-2, eps: 3e-3 });
+      const scorer = model.scorer();
+      const all = scorer.scoreAll({ user: 2 });
+      for (let i = 0; i < 7; i++) assert.ok(Math.abs(all[i]! - forwardOne(model, 2, i)) < 1e-4);
+      const cold = scorer.scoreAll({ user: 5, history: new Int32Array([4]) });
+      assert.ok(cold.some((v, i) => Math.abs(v - scorer.scoreAll({ user: 5 })[i]!) > 1e-4));
+      scorer.dispose();
+    }
+  });
+
+  test("representation is concat(user vector, item vector), whose halves' row dot is the score", () => {
+    const model = tiny({ pooling: "attention", itemLayers: [5] });
+    const pairs = { users: new Ids(new Int32Array([0, 4])), items: new Ids(new Int32Array([6, 1])) };
+    const rep = noGrad(() => model.representation(pairs)).persist();
+    const scores = noGrad(() => model.forward(pairs)).persist();
+    endStep();
+    assert.deepEqual(rep.shape, [2, 8]);
+    for (let r = 0; r < 2; r++) {
+      let s = 0;
+      for (let j = 0; j < 4; j++) s += rep.data[r * 8 + j]! * rep.data[r * 8 + 4 + j]!;
+      assert.ok(Math.abs(s - scores.data[r]!) < 1e-5);
+    }
+  });
+
+  test("parameter counts match a hand count; FLOPs per item are 2·dim", () => {
+    // user 6×4, item 7×4, region 3×4, interests 4×4, age 1×4, category 3×4, tags 5×4, price 1×4
+    const base = 24 + 28 + 12 + 16 + 4 + 12 + 20 + 4;
+    assert.equal(tiny({}).parameterCount(), base);
+    assert.equal(tiny({ pooling: "attention" }).parameterCount(), base + 4);
+    assert.equal(tiny({ shareItemEmbeddings: false }).parameterCount(), base + 28);
+    assert.equal(tiny({ useUserId: false }).parameterCount(), base - 24);
+    // user MLP over 5 fields (id, history, region, interests, age) × 4: [20 → 8 → 4];
+    // item MLP over 4 fields (id, category, tags, price) × 4: [16 → 2 → 4]
+    assert.equal(tiny({ userLayers: [8] }).parameterCount(), base + (20 * 8 + 8) + (8 * 4 + 4));
+    assert.equal(tiny({ userLayers: [8], itemLayers: [2] }).parameterCount(), base + 204 + (16 * 2 + 2) + (2 * 4 + 4));
+    assert.equal(tiny({}).flopsPerItem(), 8);
+    assert.equal(tiny({ dim: 32 }).flopsPerItem(), 64);
+  });
+
+  test("createModel builds it; bad pooling is refused", () => {
+    const model = createModel({ kind: "two-tower", dim: 4 }, tinyContext());
+    assert.ok(model instanceof TwoTower);
+    assert.equal(model.kind, "two-tower");
+    assert.throws(() => tiny({ pooling: "max" as "mean" }), /pooling must be "mean" or "attention"/);
+  });
+
+  for (const pooling of ["mean", "attention"] as const) {
+    test(`${pooling}: a short BPR run on synthetic data lowers the loss`, () => {
+      const { model, before, after } = trainBriefly((context) =>
+        createModel({ kind: "two-tower", dim: 8, pooling, userLayers: [16], seed: 1 }, context),
+      );
+      assert.ok(model.kind === "two-tower");
+      assert.ok(after < before - 0.1, `loss ${before} → ${after}`);
+    });
+  }
+});
+
+/**
+ * BPR with uniform negatives on generateEcommerce({users: 200, items: 100, events: 5000, seed: 1}): each
+ * example is a position in a user's history (positive = that item, history = what came before it).
+ * Returns the loss on a fixed held-out batch before and after training.
+ */
+function trainBriefly(build: (context: ModelContext) => Recommender): {
+  model: Recommender;
+  before: number;
+  after: number;
+} {
+  const data = generateEcommerce({ users: 200, items: 100, events: 5000, seed: 1 });
+  const histories = buildUserHistories(data.interactions, data.users.size);
+  const context: ModelContext = {
+    numUsers: data.users.size,
+    numItems: data.items.size,
+    userFeatures: featureInputs(data.userFeatures!),
+    itemFeatures: featureInputs(data.itemFeatures!),
+    histories: historyInputs(histories),
+  };
+  const model = build(context);
+  const rng = new Rng(7);
+  const positionUser = new Int32Array(histories.items.length);
+  for (let u = 0; u < context.numUsers; u++) positionUser.fill(u, histories.offsets[u]!, histories.offsets[u + 1]!);
+  const draw = (size: number): PairwiseBatch => {
+    const users = new Int32Array(size);
+    const positives = new Int32Array(size);
+    const negatives = new Int32Array(size);
+    const historyEnd = new Int32Array(size);
+    for (let k = 0; k < size; k++) {
+      const p = Math.floor(rng.next() * histories.items.length);
+      users[k] = positionUser[p]!;
+      positives[k] = histories.items[p]!;
+      negatives[k] = Math.floor(rng.next() * context.numItems);
+      historyEnd[k] = p;
+    }
+    return { users, positives, negatives, historyEnd };
+  };
+  const held = draw(1024);
+  const evaluate = (): number => {
+    const v = noGrad(() => model.loss(held).item());
+    endStep();
+    return v;
+  };
+  const before = evaluate();
+  const opt = new Adam(model.parameters(), { lr: 0.01 });
+  for (let step = 0; step < 60; step++) {
+    opt.zeroGrad();
+    model.loss(draw(256)).backward();
+    opt.step();
+    endStep();
+  }
+  return { model, before, after: evaluate() };
+}
