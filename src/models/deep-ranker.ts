@@ -232,7 +232,10 @@ export class DeepRanker extends Recommender {
     for (let t = 0; t < tasks.length; t++) this.towers.push(new Linear(towerIn, 1, { rng }));
   }
 
-  /** Whether the model reads histories (from the context; explicit bags need the fields to exist too). */
+  /**
+   * Whether the history fields exist: only when the context has training histories and maxHistory > 0 (a
+   * model built without them has nowhere to put an explicit `pairs.history`, and ignores it).
+   */
   get usesHistory(): boolean {
     return this.context.histories !== undefined && this.settings.maxHistory > 0;
   }
@@ -242,12 +245,17 @@ export class DeepRanker extends Recommender {
     return this.settings.tasks;
   }
 
+  /**
+   * Main-task logits [n]. History per pair: `pairs.history` when given (real-time serving, cold users; only its
+   * last maxHistory items count), else the user's last maxHistory training items before `pairs.historyEnd`.
+   */
   forward(pairs: Pairs): Tensor {
-    return this.heads(pairs).logits[0]!;
+    return this.heads(pairs)[0]!;
   }
 
+  /** Logits [n] of every task head, keyed by task name in config order (main first). */
   override forwardTasks(pairs: Pairs): Record<string, Tensor> {
-    const { logits } = this.heads(pairs);
+    const logits = this.heads(pairs);
     const out: Record<string, Tensor> = {};
     this.tasks.forEach((task, t) => (out[task] = logits[t]!));
     return out;
@@ -258,6 +266,10 @@ export class DeepRanker extends Recommender {
     return this.towerInput(this.shared(pairs), 0);
   }
 
+  /**
+   * 2 × the multiply-adds of one pair: nothing is shared across a user's candidates (the attention, the crosses
+   * and every layer after them depend on the item), so this is also the cost of ranking one more item.
+   */
   flopsPerItem(): number {
     const s = this.settings;
     const dim = s.embeddingDim;
@@ -326,17 +338,17 @@ export class DeepRanker extends Recommender {
     return mixed!;
   }
 
-  private heads(pairs: Pairs): { logits: Tensor[] } {
+  /** Every task's logits [n], in task order. */
+  private heads(pairs: Pairs): Tensor[] {
     const n = pairs.items.length;
     const shared = this.shared(pairs);
     const experts = this.experts ? [...this.experts].map((e) => e.forward(shared)) : undefined;
-    const logits = this.tasks.map((_, t) =>
+    return this.tasks.map((_, t) =>
       this.towers
         .at(t)
         .forward(this.towerInput(shared, t, experts))
         .reshape([n]),
     );
-    return { logits };
   }
 }
 
