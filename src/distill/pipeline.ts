@@ -1,0 +1,533 @@
+/**
+ * The whole pipeline as a library function (`distillrec run`): load or generate the data, split it
+ * leave-one-out, train every teacher with early stopping on a sampled validation protocol, evaluate it on
+ * test (sampled and full ranking), generate soft labels from the best teacher (cached), train the student
+ * alone and under every distillation method (optionally through a teacher assistant), profile every model,
+ * save each as an artefact, and write summary.json and report.html.
+ *
+ * The building blocks (prepareData, trainModel, evaluateModel, profile) are exported for the CLI's
+ * single-step commands.
+ */
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { buildUserHistories, type UserHistories } from "../data/history.js";
+import { IdMap } from "../data/idmap.js";
+import { readDataset, readInteractions } from "../data/readers.js";
+import { buildUserItemIndex, UniformSampler, type UserItemIndex } from "../data/sampling.js";
+import { makeInteractions, select } from "../data/shaping.js";
+import { leaveOneOut } from "../data/splits.js";
+import { generateEcommerce } from "../data/synthetic.js";
+import type { Dataset, Interactions } from "../data/types.js";
+import { evaluateFullRanking, evaluateSampled } from "../eval/protocol.js";
+import { profileModel } from "../eval/profile.js";
+import { saveArtefact, type ArtefactManifest } from "../models/artefact.js";
+import { featureInputs, historyInputs, type ModelContext } from "../models/context.js";
+import type { ModelSpec } from "../models/index.js";
+import type { Recommender } from "../models/recommender.js";
+import type { DataConfig, MethodWeights, PipelineConfig, TrainSettings } from "./config.js";
+import { isPureHard } from "./distill-program.js";
+import type { DistillWeights } from "./losses.js";
+import { distillChain } from "./multistep.js";
+import { FULL_RANKING_PREFIX, writeReport, type ModelSummary, type RunSummary } from "./report.js";
+import { generateSoftLabels, loadOrGenerate, modelFingerprint, type SoftLabels } from "./soft-labels.js";
+import { train, type TrainResult } from "./trainer.js";
+import { buildTrainingData, type TrainingData } from "./training-data.js";
+
+/** Structured logging (a pino logger fits). */
+export interface PipelineLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/** Options of {@link runPipeline} and the building blocks. */
+export interface PipelineOptions {
+  log?: PipelineLog;
+  /** Progress bars on stderr (only shown on a terminal). */
+  progress?: boolean;
+}
+
+const silent: PipelineLog = { info() {}, warn() {} };
+
+/** The data, split and indexed, with everything training and evaluation need. */
+export interface PreparedData {
+  dataset: Dataset;
+  train: Interactions;
+  valid: Interactions;
+  test: Interactions;
+  histories: UserHistories;
+  context: ModelContext;
+  /** Train items per user (validation masks these; negatives avoid them). */
+  trainSeen: UserItemIndex;
+  /** Train and validation items per user (test masks these). */
+  testSeen: UserItemIndex;
+  samples: TrainingData;
+}
+
+/** Read (or generate) the dataset a data config names. */
+export async function loadData(data: DataConfig, seed: number): Promise<Dataset> {
+  switch (data.kind) {
+    case "synthetic":
+      return generateEcommerce({ seed, ...data.synthetic });
+    case "recbole":
+      return readDataset(data.path);
+    case "file":
+      return readInteractions(data.path, {
+        format: data.format ?? "auto",
+        ...(data.columns ? { columns: data.columns } : {}),
+      });
+    default:
+      throw new Error(`unknown data kind "${(data as { kind: string }).kind}"`);
+  }
+}
+
+/** Split a dataset leave-one-out and build the context (side features, train histories) and samples. */
+export function prepareData(dataset: Dataset): PreparedData {
+  const numUsers = dataset.users.size;
+  const numItems = dataset.items.size;
+  const { train, valid, test } = leaveOneOut(dataset.interactions);
+  if (train.length === 0) throw new Error(`dataset "${dataset.name}" has no training interactions`);
+  if (test.length === 0) {
+    throw new Error(`dataset "${dataset.name}" has no user with 3 distinct items: nothing to test leave-one-out`);
+  }
+  const histories = buildUserHistories(train, numUsers);
+  const context: ModelContext = { numUsers, numItems, histories: historyInputs(histories) };
+  if (dataset.userFeatures) context.userFeatures = featureInputs(dataset.userFeatures);
+  if (dataset.itemFeatures) context.itemFeatures = featureInputs(dataset.itemFeatures);
+  return {
+    dataset,
+    train,
+    valid,
+    test,
+    histories,
+    context,
+    trainSeen: buildUserItemIndex(train, numUsers),
+    testSeen: buildUserItemIndex(concat(train, valid), numUsers),
+    samples: buildTrainingData(train, context, histories),
+  };
+}
+
+/** Two logs as one (rows of `a`, then rows of `b`). */
+export function concat(a: Interactions, b: Interactions): Interactions {
+  const join2 = <T extends Int32Array | Float32Array | Float64Array | Uint8Array>(x: T, y: T): T => {
+    const out = new (x.constructor as new (n: number) => T)(x.length + y.length);
+    out.set(x);
+    out.set(y, x.length);
+    return out;
+  };
+  return makeInteractions({
+    users: join2(a.users, b.users),
+    items: join2(a.items, b.items),
+    values: join2(a.values, b.values),
+    timestamps: join2(a.timestamps, b.timestamps),
+    eventTypes: join2(a.eventTypes, b.eventTypes),
+  });
+}
+
+/** Settings of one evaluation (see PipelineConfig.evaluation). */
+export interface EvaluationSettings {
+  negatives: number;
+  validationNegatives: number;
+  ks: number[];
+  fullRanking: boolean;
+}
+
+/** Sampled validation metrics (the early-stopping signal): valid items against `validationNegatives` unseen items. */
+export function validator(
+  prepared: PreparedData,
+  evaluation: EvaluationSettings,
+  seed: number,
+): (model: Recommender) => Record<string, number> {
+  return (model) =>
+    evaluateSampled(model.scorer(), prepared.valid, {
+      seen: prepared.trainSeen,
+      numItems: prepared.context.numItems,
+      negatives: evaluation.validationNegatives,
+      seed,
+      ks: evaluation.ks,
+    }).metrics;
+}
+
+/**
+ * Test metrics: sampled (keys "NDCG@10", …) and, when asked, full ranking (keys "full:NDCG@10", …); the
+ * train and validation items of each user are masked. `count` entries are dropped.
+ */
+export function evaluateModel(
+  model: Recommender,
+  test: Interactions,
+  seen: UserItemIndex,
+  numItems: number,
+  evaluation: EvaluationSettings,
+  seed: number,
+): Record<string, number> {
+  model.eval();
+  const out: Record<string, number> = {};
+  const sampled = evaluateSampled(model.scorer(), test, {
+    seen,
+    numItems,
+    negatives: evaluation.negatives,
+    seed,
+    ks: evaluation.ks,
+  });
+  for (const [k, v] of Object.entries(sampled.metrics)) if (k !== "count") out[k] = v;
+  if (evaluation.fullRanking) {
+    const full = evaluateFullRanking(model.scorer(), test, { seen, numItems, ks: evaluation.ks });
+    for (const [k, v] of Object.entries(full.metrics)) if (k !== "count") out[`${FULL_RANKING_PREFIX}${k}`] = v;
+  }
+  return out;
+}
+
+/** Train one model on the prepared data (plain BPR, or distilling when `softLabels` and soft weights are given). */
+export async function trainModel(
+  prepared: PreparedData,
+  spec: ModelSpec,
+  settings: TrainSettings,
+  options: {
+    name: string;
+    seed: number;
+    evaluation: EvaluationSettings;
+    threads?: number;
+    weights?: MethodWeights;
+    softLabels?: SoftLabels;
+    log?: PipelineLog;
+    progress?: boolean;
+  },
+): Promise<TrainResult> {
+  const log = options.log ?? silent;
+  const weights = (options.weights ?? { hard: 1 }) as DistillWeights;
+  const soft = !isPureHard(weights);
+  return train({
+    model: spec,
+    context: prepared.context,
+    data: prepared.samples,
+    ...(soft ? { softLabels: options.softLabels, weights } : { weights }),
+    epochs: settings.epochs,
+    batchSize: settings.batchSize,
+    lr: settings.lr,
+    ...(settings.weightDecay === undefined ? {} : { weightDecay: settings.weightDecay }),
+    optimizer: settings.optimizer,
+    patience: settings.patience,
+    threads: options.threads ?? availableParallelism(),
+    seed: options.seed,
+    sampler: new UniformSampler(prepared.trainSeen, prepared.context.numItems, { seed: options.seed }),
+    validate: validator(prepared, options.evaluation, options.seed),
+    monitor: "NDCG@10",
+    progress: options.progress ?? false,
+    onEpoch: (r) =>
+      log.info(
+        { model: options.name, epoch: r.epoch, loss: round(r.loss), ...roundAll(r.metrics), seconds: round(r.seconds) },
+        "epoch",
+      ),
+  });
+}
+
+/** Size, cost and median latency of a model (one request: score the catalogue, take the top 10). */
+export function profile(
+  model: Recommender,
+  numUsers: number,
+): { parameters: number; bytes: number; flopsPerItem: number; latencyMs: number } {
+  const users = Array.from({ length: Math.max(1, Math.min(64, numUsers)) }, (_, u) => u);
+  const p = profileModel(model, { users, reps: 60, warmup: 10 });
+  return { parameters: p.parameters, bytes: p.bytes, flopsPerItem: p.flopsPerItem, latencyMs: p.latencyMs.p50 };
+}
+
+/** Where a run writes its outputs. */
+export function pipelinePaths(config: PipelineConfig): {
+  dir: string;
+  models: string;
+  softLabels: string;
+  summary: string;
+  report: string;
+} {
+  const dir = resolve(config.output.dir);
+  return {
+    dir,
+    models: join(dir, "models"),
+    softLabels: join(dir, "soft-labels"),
+    summary: join(dir, "summary.json"),
+    report: join(dir, "report.html"),
+  };
+}
+
+/** Run the whole pipeline of `config`; returns the run summary (also written to summary.json). */
+export async function runPipeline(config: PipelineConfig, options: PipelineOptions = {}): Promise<RunSummary> {
+  const log = options.log ?? silent;
+  const paths = pipelinePaths(config);
+  mkdirSync(paths.models, { recursive: true });
+  const seed = config.seed;
+  const threads = config.threads ?? availableParallelism();
+  const evaluation = config.evaluation;
+
+  const dataset = await loadData(config.data, seed);
+  const prepared = prepareData(dataset);
+  const { context } = prepared;
+  log.info(
+    {
+      dataset: dataset.name,
+      users: context.numUsers,
+      items: context.numItems,
+      train: prepared.train.length,
+      valid: prepared.valid.length,
+      test: prepared.test.length,
+    },
+    "data",
+  );
+
+  const models: ModelSummary[] = [];
+  const common = { seed, evaluation, threads, log, progress: options.progress };
+  const finish = (
+    name: string,
+    role: ModelSummary["role"],
+    model: Recommender,
+    result: TrainResult,
+    spec: ModelSpec,
+    lineage: Record<string, unknown>,
+    method?: string,
+  ): ArtefactManifest => {
+    const metrics = evaluateModel(model, prepared.test, prepared.testSeen, context.numItems, evaluation, seed);
+    const sized = profile(model, context.numUsers);
+    const dir = join(paths.models, name);
+    const validation = Object.fromEntries(Object.entries(result.bestMetrics).map(([k, v]) => [`valid:${k}`, v]));
+    const manifest = saveArtefact(dir, {
+      model,
+      spec,
+      users: dataset.users,
+      items: dataset.items,
+      metrics: { ...metrics, ...validation, bestEpoch: result.bestEpoch },
+      lineage: { ...lineage, ...(method ? { method } : {}), role, run: config.name, dataset: dataset.name },
+    });
+    models.push({
+      name,
+      role,
+      ...(method ? { method } : {}),
+      metrics,
+      ...sized,
+      history: result.history.map((h) => ({ epoch: h.epoch, loss: h.loss, metrics: h.metrics })),
+      artefact: dir,
+    });
+    log.info({ model: name, role, ...roundAll(metrics), ...sized, artefact: dir }, "evaluated");
+    return manifest;
+  };
+
+  // Teachers.
+  let best: { name: string; model: Recommender; manifest: ArtefactManifest; valid: number } | undefined;
+  for (const teacher of config.teachers) {
+    log.info({ model: teacher.name, spec: teacher.model }, "training teacher");
+    const result = await trainModel(prepared, teacher.model, teacher.train, { ...common, name: teacher.name });
+    const manifest = finish(teacher.name, "teacher", result.model, result, teacher.model, { data: config.data, seed });
+    const valid = result.bestMetrics["NDCG@10"] ?? -Infinity;
+    if (!best || valid > best.valid) best = { name: teacher.name, model: result.model, manifest, valid };
+  }
+  const teacher = best!;
+  log.info({ teacher: teacher.name, validNDCG10: round(teacher.valid) }, "best teacher (by validation NDCG@10)");
+
+  // Soft labels of the best teacher (cached).
+  const methods = config.distillation.methods;
+  const needsLabels = methods.some((m) => !isPureHard(m.weights as DistillWeights)) || !!config.distillation.assistant;
+  const labelSettings = config.distillation.softLabels;
+  const labelOptions = {
+    users: Int32Array.from({ length: context.numUsers }, (_, u) => u).filter((u) => prepared.trainSeen.count(u) > 0),
+    seen: prepared.trainSeen,
+    positivesPerUser: labelSettings.positivesPerUser,
+    negatives: labelSettings.negatives,
+    topK: labelSettings.topK,
+    seed,
+    numItems: context.numItems,
+    tasks: methods.some((m) => (m.weights.multiTask ?? 0) > 0),
+  };
+  let softLabels: SoftLabels | undefined;
+  if (needsLabels) {
+    teacher.model.eval();
+    const generate = () => generateSoftLabels(teacher.model, labelOptions);
+    if (labelSettings.cache) {
+      mkdirSync(paths.softLabels, { recursive: true });
+      const path = join(paths.softLabels, `${teacher.name}.soft`);
+      const meta = {
+        teacher: modelFingerprint(teacher.model),
+        users: labelOptions.users.length,
+        positivesPerUser: labelOptions.positivesPerUser,
+        negatives: labelOptions.negatives,
+        topK: labelOptions.topK,
+        seed,
+        numItems: labelOptions.numItems,
+        tasks: labelOptions.tasks,
+      };
+      const cached = loadOrGenerate(path, meta, generate);
+      softLabels = cached.labels;
+      log.info({ path, cached: cached.cached, reason: cached.reason }, "soft labels");
+    } else {
+      softLabels = generate();
+      log.info({ rows: softLabels.users.length }, "soft labels generated");
+    }
+  }
+
+  // Students: alone ("none" / pure hard weights) and with every distillation method.
+  const student = config.student;
+  for (const method of methods) {
+    const weights = method.weights as DistillWeights;
+    const role = isPureHard(weights) ? "student" : "distilled";
+    const name = `student-${method.name}`;
+    log.info({ model: name, method: method.name, weights }, "training student");
+    const result = await trainModel(prepared, student.model, student.train, {
+      ...common,
+      name,
+      weights: method.weights,
+      softLabels,
+    });
+    finish(
+      name,
+      role,
+      result.model,
+      result,
+      student.model,
+      { teacher: teacher.manifest.id, data: config.data, seed },
+      method.name,
+    );
+  }
+
+  // Optional teacher → assistant → student chain, with the first method that distils.
+  const assistant = config.distillation.assistant;
+  if (assistant) {
+    const method = methods.find((m) => !isPureHard(m.weights as DistillWeights));
+    if (!method) {
+      log.warn({}, "assistant configured but no distillation method has soft terms: skipping the chain");
+    } else {
+      const weights = method.weights as DistillWeights;
+      log.info({ method: method.name }, "training the assistant chain");
+      const chain = await distillChain({
+        teacher: teacher.model,
+        steps: [
+          { name: "assistant", spec: assistant.model, weights, train: settingsOf(assistant.train ?? student.train) },
+          {
+            name: `student-${method.name}-via-assistant`,
+            spec: student.model,
+            weights,
+            train: settingsOf(student.train),
+          },
+        ],
+        softLabelOptions: labelOptions,
+        trainOptions: {
+          context,
+          data: prepared.samples,
+          epochs: student.train.epochs,
+          threads,
+          seed,
+          sampler: new UniformSampler(prepared.trainSeen, context.numItems, { seed }),
+          validate: validator(prepared, evaluation, seed),
+          progress: options.progress ?? false,
+        },
+      });
+      const [assistantStage, studentStage] = chain.stages as [(typeof chain.stages)[0], (typeof chain.stages)[0]];
+      const assistantManifest = finish(
+        "assistant",
+        "assistant",
+        assistantStage.model,
+        assistantStage.result,
+        assistant.model,
+        { teacher: teacher.manifest.id, data: config.data, seed },
+        method.name,
+      );
+      finish(
+        studentStage.name,
+        "distilled",
+        studentStage.model,
+        studentStage.result,
+        student.model,
+        { teacher: teacher.manifest.id, assistant: assistantManifest.id, data: config.data, seed },
+        `${method.name} via assistant`,
+      );
+    }
+  }
+
+  const summary: RunSummary = {
+    name: config.name,
+    createdAt: new Date().toISOString(),
+    dataset: {
+      name: dataset.name,
+      users: context.numUsers,
+      items: context.numItems,
+      interactions: dataset.interactions.length,
+    },
+    protocol: protocolText(evaluation),
+    models,
+  };
+  writeJsonAtomic(paths.summary, summary);
+  await writeReport(paths.report, summary);
+  log.info({ summary: paths.summary, report: paths.report, models: paths.models }, "done");
+  return summary;
+}
+
+/** The evaluation protocol in words, for the report. */
+export function protocolText(evaluation: EvaluationSettings): string {
+  const full = evaluation.fullRanking ? " and against the whole catalogue (full ranking)" : "";
+  return (
+    `leave-one-out per user (last item test, second-to-last validation, the rest train); ` +
+    `test: each user's held-out item ranked against ${evaluation.negatives} sampled unseen items${full}, ` +
+    `train and validation items masked; early stopping on validation NDCG@10 against ` +
+    `${evaluation.validationNegatives} sampled items; metrics at k = ${evaluation.ks.join(", ")}`
+  );
+}
+
+function settingsOf(s: TrainSettings) {
+  return {
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    lr: s.lr,
+    optimizer: s.optimizer,
+    patience: s.patience,
+    ...(s.weightDecay === undefined ? {} : { weightDecay: s.weightDecay }),
+  };
+}
+
+/** Rows of `interactions` whose user and item exist in the given id maps, re-indexed into them. */
+export function alignToIds(
+  dataset: Dataset,
+  users: IdMap,
+  items: IdMap,
+): { interactions: Interactions; dropped: number } {
+  const userIndex = Int32Array.from(
+    { length: dataset.users.size },
+    (_, u) => users.get(dataset.users.external(u)) ?? -1,
+  );
+  const itemIndex = Int32Array.from(
+    { length: dataset.items.size },
+    (_, i) => items.get(dataset.items.external(i)) ?? -1,
+  );
+  const { interactions } = dataset;
+  const keep: number[] = [];
+  for (let r = 0; r < interactions.length; r++) {
+    if (userIndex[interactions.users[r]!]! >= 0 && itemIndex[interactions.items[r]!]! >= 0) keep.push(r);
+  }
+  const kept = select(interactions, keep);
+  return {
+    interactions: makeInteractions({
+      users: Int32Array.from(kept.users, (u) => userIndex[u]!),
+      items: Int32Array.from(kept.items, (i) => itemIndex[i]!),
+      values: kept.values,
+      timestamps: kept.timestamps,
+      eventTypes: kept.eventTypes,
+    }),
+    dropped: interactions.length - keep.length,
+  };
+}
+
+/** Whether two id maps hold the same ids in the same order. */
+export function sameIds(a: IdMap, b: IdMap): boolean {
+  if (a.size !== b.size) return false;
+  for (let i = 0; i < a.size; i++) if (a.external(i) !== b.external(i)) return false;
+  return true;
+}
+
+function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, path);
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+function roundAll(metrics: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, round(v)]));
+}
