@@ -52,10 +52,12 @@ export class FeatureEncoder extends Module {
   ) {
     super();
     for (const c of inputs.categorical) {
-      this.categorical.push(this.child(`cat_${c.name}`, new Embedding(c.vocabSize, dim, opts)));
+      this.categorical.push(this.child(`cat_${safe(c.name)}`, new Embedding(c.vocabSize, dim, opts)));
     }
     for (const m of inputs.multi) {
-      this.multi.push(this.child(`multi_${m.name}`, new EmbeddingBag(m.vocabSize, dim, { ...opts, mode: "mean" })));
+      this.multi.push(
+        this.child(`multi_${safe(m.name)}`, new EmbeddingBag(m.vocabSize, dim, { ...opts, mode: "mean" })),
+      );
     }
     const k = inputs.numeric.length;
     this.numeric = k > 0 ? this.child("numeric", new Linear(k, dim, { rng: opts.rng, bias: false })) : null;
@@ -89,6 +91,11 @@ export class FeatureEncoder extends Module {
     }
     return out;
   }
+}
+
+/** A feature name as a module name (parameter paths are dotted, so no dots). */
+function safe(name: string): string {
+  return name.replace(/\./g, "_");
 }
 
 /**

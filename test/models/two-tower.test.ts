@@ -237,6 +237,13 @@ describe("TwoTower", () => {
     assert.ok(model instanceof TwoTower);
     assert.equal(model.kind, "two-tower");
     assert.throws(() => tiny({ pooling: "max" as "mean" }), /pooling must be "mean" or "attention"/);
+    // Parameter paths are dotted, so a dotted feature name must not break registration.
+    const context = tinyContext();
+    context.itemFeatures!.categorical[0]!.name = "category.level1";
+    const names = tiny({}, context)
+      .namedParameters()
+      .map(([n]) => n);
+    assert.ok(names.includes("itemFeatures.cat_category_level1.weight"), names.join(", "));
   });
 
   for (const pooling of ["mean", "attention"] as const) {
