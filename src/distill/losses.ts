@@ -6,10 +6,9 @@
  * The student logits come as [R, L] tensors over the soft-label lists of soft-labels.ts; the teacher's
  * side is always a constant (Float32Array), so no gradient can reach the teacher.
  */
-import { Linear } from "../engine/nn.js";
+import { Linear, Module } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
-import { Module } from "../engine/nn.js";
 import { Rng } from "../engine/random.js";
 import { Tensor, accumulate, noGrad, record } from "../engine/tensor.js";
 import type { PairwiseBatch, Pairs, Recommender } from "../models/recommender.js";
