@@ -47,7 +47,10 @@ export const LABEL_PREFIX = "label.";
 
 /** Build an optimiser over `params`. */
 export function createOptimizer(settings: OptimizerSettings, params: Tensor[]): Optimizer {
-  const base = { lr: settings.lr, ...(settings.weightDecay === undefined ? {} : { weightDecay: settings.weightDecay }) };
+  const base = {
+    lr: settings.lr,
+    ...(settings.weightDecay === undefined ? {} : { weightDecay: settings.weightDecay }),
+  };
   switch (settings.optimizer) {
     case "adam":
       return new Adam(params, base);

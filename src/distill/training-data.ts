@@ -32,11 +32,7 @@ export function sampleCount(data: TrainingData): number {
  * row's item and its `historyEnd` k, so only strictly earlier interactions are visible. Negatives start
  * at 0; draw them with {@link redrawNegatives} before training.
  */
-export function buildTrainingData(
-  train: Interactions,
-  context: ModelContext,
-  histories: UserHistories,
-): TrainingData {
+export function buildTrainingData(train: Interactions, context: ModelContext, histories: UserHistories): TrainingData {
   const { offsets, items } = histories;
   const total = items.length;
   if (total !== train.length) {

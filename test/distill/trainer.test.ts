@@ -184,7 +184,12 @@ describe("distillation program", () => {
     redrawNegatives(data, new UniformSampler(shop.seen, NUM_ITEMS, { seed: 1 }), new DataRng(2));
     const order = Int32Array.from({ length: data.users.length }, (_, i) => i);
     new DataRng(4).shuffle(order);
-    const shared = { users: data.users, positives: data.positives, negatives: data.negatives, historyEnd: data.historyEnd };
+    const shared = {
+      users: data.users,
+      positives: data.positives,
+      negatives: data.negatives,
+      historyEnd: data.historyEnd,
+    };
     const pairwise = await TrainingPool.start<PairwiseConfig, PairwiseTrainer>({
       programUrl: pairwiseProgramUrl,
       config: { model: spec, context, lr: 0.01 },
