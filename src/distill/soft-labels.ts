@@ -296,6 +296,8 @@ export function topUnseen(
     if (next < seenItems.length && seenItems[next] === item) continue;
     const raw = scores[item]!;
     const s = Number.isNaN(raw) ? -Infinity : raw;
+    // Most items lose against the heap's worst once it is full: one comparison, no call.
+    if (size === k && (s < heapScores[0]! || (s === heapScores[0]! && item > heapItems[0]!))) continue;
     if (size < k) {
       heapScores[size] = s;
       heapItems[size] = item;
@@ -307,7 +309,7 @@ export function topUnseen(
         swap(at, parent);
         at = parent;
       }
-    } else if (worse(heapScores[0]!, heapItems[0]!, s, item)) {
+    } else {
       heapScores[0] = s;
       heapItems[0] = item;
       siftDown(0);
