@@ -166,6 +166,22 @@ describe("deep-ranker", () => {
     });
   }
 
+  test("a cross layer computes x0 ⊙ (W x + b) + x", () => {
+    const model = new DeepRanker({ ...tiny, crossLayers: 1, deepSizes: [], tasks: ["main"] }, fullContext());
+    const cross = model.cross.at(0);
+    cross.weight.data.fill(0);
+    const towerBias = model.towers.at(0).bias!.data[0]!;
+    // W = 0, b = 0: the layer passes x0 through; b = 1: it doubles it, so the tower's linear part doubles.
+    cross.bias!.data.fill(0);
+    const once = values(() => model.forward(pairs()));
+    cross.bias!.data.fill(1);
+    const twice = values(() => model.forward(pairs()));
+    for (let k = 0; k < once.length; k++) {
+      assert.ok(Math.abs(twice[k]! - towerBias - 2 * (once[k]! - towerBias)) < 1e-5);
+      assert.ok(Math.abs(once[k]! - towerBias) > 1e-4);
+    }
+  });
+
   test("representation is the main tower's input", () => {
     const shared = new DeepRanker(tiny, fullContext());
     const rep = noGrad(() => shared.representation(pairs()));
