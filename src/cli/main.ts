@@ -1,19 +1,47 @@
 #!/usr/bin/env node
 // The distillrec command line.
 import { Command } from "commander";
+import { DataError } from "../data/errors.js";
+import { ConfigError } from "../distill/config.js";
+import { ArtefactError } from "../models/artefact.js";
+import { UsageError } from "./commands/common.js";
+import { distillCommand } from "./commands/distill.js";
+import { evaluateCommand } from "./commands/evaluate.js";
 import { infoCommand } from "./commands/info.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { runCommand } from "./commands/run.js";
+import { trainTeacherCommand } from "./commands/train-teacher.js";
 
 const program = new Command("distillrec")
   .description("train a teacher recommender, distil it into a small fast student, compress and serve it")
   .version("0.1.0")
   .showHelpAfterError()
   .addCommand(infoCommand())
-  .addCommand(inspectCommand());
+  .addCommand(inspectCommand())
+  .addCommand(runCommand())
+  .addCommand(trainTeacherCommand())
+  .addCommand(distillCommand())
+  .addCommand(evaluateCommand());
+
+/** Errors caused by the user's input: reported as one line, without a stack trace. */
+function isUserError(err: unknown): err is Error {
+  return (
+    err instanceof UsageError ||
+    err instanceof ConfigError ||
+    err instanceof ArtefactError ||
+    err instanceof DataError ||
+    (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === "string" && "path" in err)
+  );
+}
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  console.error(`distillrec: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
+  if (isUserError(err)) {
+    console.error(`distillrec: ${err.message}`);
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  } else {
+    console.error(`distillrec: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  }
 }

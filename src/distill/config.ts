@@ -372,6 +372,20 @@ export function loadPipelineConfig(path: string): PipelineConfig {
   return validatePipelineConfig(parseConfigText(text, path), path);
 }
 
+/** Named distillation methods (CLI `--method`, the default pipeline): their loss weights. */
+export const METHOD_PRESETS: Readonly<Record<string, MethodWeights>> = {
+  /** The student alone, on its own BPR loss. */
+  none: { hard: 1 },
+  /** Ranking distillation (Tang & Wang 2018): the teacher's top-K as position-weighted extra positives. */
+  ranking: { hard: 1, ranking: 0.5, rankingLambda: 1 },
+  /** KL divergence between teacher and student softmax over each candidate list. */
+  listwise: { hard: 1, listwise: 1, temperature: 2 },
+  /** Per-candidate binary cross-entropy against the teacher's sigmoid probabilities. */
+  pointwise: { hard: 1, pointwise: 1, temperature: 2 },
+  /** Relaxed ranking distillation: the teacher's top-K ordered above the sampled unobserved items. */
+  "relaxed-ranking": { hard: 1, relaxedRanking: 0.5 },
+};
+
 /**
  * The built-in pipeline (`npm start`): the synthetic shop, a BPR-MF teacher (dim 128) and a deep-ranker
  * teacher, a two-tower student (dim 16), and four ways to train it: alone, ranking distillation (Tang &
@@ -398,12 +412,10 @@ export function defaultPipelineConfig(): PipelineConfig {
         train: { epochs: 8, batchSize: 1024, lr: 0.003, optimizer: "adam", patience: 2 },
       },
       distillation: {
-        methods: [
-          { name: "none", weights: { hard: 1 } },
-          { name: "ranking", weights: { hard: 1, ranking: 0.5, rankingLambda: 1 } },
-          { name: "listwise", weights: { hard: 1, listwise: 1, temperature: 2 } },
-          { name: "relaxed-ranking", weights: { hard: 1, relaxedRanking: 0.5 } },
-        ],
+        methods: ["none", "ranking", "listwise", "relaxed-ranking"].map((name) => ({
+          name,
+          weights: { ...METHOD_PRESETS[name] },
+        })),
         softLabels: { negatives: 50, topK: 10, positivesPerUser: 1, cache: true },
       },
       output: { dir: "runs/default" },

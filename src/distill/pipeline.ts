@@ -124,6 +124,16 @@ export function concat(a: Interactions, b: Interactions): Interactions {
   });
 }
 
+/**
+ * The most sampled negatives per soft-label list (at most `requested`) that every user can get: the
+ * catalogue minus the user's train items, the top-K and one spare item, for the user who has seen most.
+ */
+export function feasibleLabelNegatives(prepared: PreparedData, topK: number, requested: number): number {
+  let maxSeen = 0;
+  for (let u = 0; u < prepared.context.numUsers; u++) maxSeen = Math.max(maxSeen, prepared.trainSeen.count(u));
+  return Math.max(0, Math.min(requested, prepared.context.numItems - maxSeen - topK - 1));
+}
+
 /** Settings of one evaluation (see PipelineConfig.evaluation). */
 export interface EvaluationSettings {
   negatives: number;
@@ -329,13 +339,19 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
     users: Int32Array.from({ length: context.numUsers }, (_, u) => u).filter((u) => prepared.trainSeen.count(u) > 0),
     seen: prepared.trainSeen,
     positivesPerUser: labelSettings.positivesPerUser,
-    negatives: labelSettings.negatives,
+    negatives: feasibleLabelNegatives(prepared, labelSettings.topK, labelSettings.negatives),
     topK: labelSettings.topK,
     seed,
     numItems: context.numItems,
     tasks: methods.some((m) => (m.weights.multiTask ?? 0) > 0),
   };
   let softLabels: SoftLabels | undefined;
+  if (needsLabels && labelOptions.negatives < labelSettings.negatives) {
+    log.warn(
+      { requested: labelSettings.negatives, used: labelOptions.negatives },
+      "the catalogue is too small for that many soft-label negatives per user: using fewer",
+    );
+  }
   if (needsLabels) {
     teacher.model.eval();
     const generate = () => generateSoftLabels(teacher.model, labelOptions);

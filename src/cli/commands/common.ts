@@ -1,0 +1,159 @@
+/**
+ * What the pipeline commands (train-teacher, distill, evaluate, run) share: the user-error type main.ts
+ * reports without a stack trace, option parsers, data-source resolution, the logger and metric tables.
+ */
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { InvalidArgumentError } from "commander";
+import { pino } from "pino";
+import type { DataConfig } from "../../distill/config.js";
+import type { ModelSpec } from "../../models/index.js";
+import type { PipelineLog } from "../../distill/pipeline.js";
+import { FULL_RANKING_PREFIX } from "../../distill/report.js";
+
+/**
+ * A mistake in how a command was used (bad option, missing file, mismatched artefacts): main.ts prints
+ * its message alone, without a stack trace, and exits with code 2.
+ */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Options every pipeline command accepts for logging. */
+export interface LogOptions {
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+/** Dependencies a command can be given (tests pass a silent logger). */
+export interface CommandDeps {
+  /** Where progress logs go; default a pino logger on stderr. */
+  log?: PipelineLog;
+  /** Where results are printed; default stdout. */
+  print?: (text: string) => void;
+}
+
+/** A pino logger on stderr ("warn" with --quiet, "debug" with --verbose, else "info"). */
+export function createLogger(options: LogOptions = {}): PipelineLog {
+  const level = options.quiet ? "warn" : options.verbose ? "debug" : "info";
+  return pino({ level, base: undefined }, pino.destination(2));
+}
+
+/** Commander parser for a positive integer option. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+}
+
+/** Commander parser for a non-negative integer option. */
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("must be a non-negative integer");
+  return n;
+}
+
+/** Commander parser for a positive number option. */
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError("must be a positive number");
+  return n;
+}
+
+/** Commander parser for a comma-separated list of positive integers ("10,20"). */
+export function intList(value: string): number[] {
+  const list = value.split(",").map((v) => Number(v.trim()));
+  if (list.length === 0 || !list.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new InvalidArgumentError("must be comma-separated positive integers, e.g. 10,20");
+  }
+  return list;
+}
+
+/**
+ * The data config of `--data <path>`: a RecBole dataset (a directory, a `.inter` file or a prefix with
+ * one) or an interaction file of any supported format. Without a path: the built-in synthetic shop.
+ */
+export function dataFromPath(path: string | undefined): DataConfig {
+  if (path === undefined) return { kind: "synthetic" };
+  const absolute = resolve(path);
+  const isDir = existsSync(absolute) && statSync(absolute).isDirectory();
+  if (isDir || absolute.endsWith(".inter") || existsSync(`${absolute}.inter`)) {
+    return { kind: "recbole", path: absolute };
+  }
+  if (!existsSync(absolute)) throw new UsageError(`--data ${path}: no such file or directory`);
+  return { kind: "file", path: absolute };
+}
+
+/** A short description of a data config, for messages. */
+export function describeData(data: DataConfig): string {
+  return data.kind === "synthetic" ? "synthetic e-commerce data" : `${data.kind} data at ${data.path}`;
+}
+
+/**
+ * A table of metrics: one row per metric name (sorted by k, then name), one column for sampled and one for
+ * full-ranking values.
+ */
+export function metricsTable(metrics: Record<string, number>): string {
+  const names = new Set<string>();
+  for (const key of Object.keys(metrics)) {
+    const name = key.startsWith(FULL_RANKING_PREFIX) ? key.slice(FULL_RANKING_PREFIX.length) : key;
+    if (name.includes(":") || name === "count" || name === "bestEpoch") continue;
+    names.add(name);
+  }
+  const order = (name: string) => {
+    const at = name.indexOf("@");
+    return at < 0 ? [Infinity, name] : [Number(name.slice(at + 1)), name.slice(0, at)];
+  };
+  const sorted = [...names].sort((a, b) => {
+    const [ka, na] = order(a) as [number, string];
+    const [kb, nb] = order(b) as [number, string];
+    return ka - kb || na.localeCompare(nb);
+  });
+  const hasFull = Object.keys(metrics).some((k) => k.startsWith(FULL_RANKING_PREFIX));
+  const rows = sorted.map((name) => [
+    name,
+    fmt(metrics[name]),
+    ...(hasFull ? [fmt(metrics[`${FULL_RANKING_PREFIX}${name}`])] : []),
+  ]);
+  const header = ["metric", "sampled", ...(hasFull ? ["full ranking"] : [])];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  return [header, ...rows]
+    .map((cells) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "))
+    .join("\n");
+}
+
+function fmt(value: number | undefined): string {
+  return value === undefined ? "–" : value.toFixed(4);
+}
+
+/** The print function of a command: deps.print, else the command's configured stdout. */
+export function printerOf(deps: CommandDeps): (text: string) => void {
+  return deps.print ?? ((text: string) => process.stdout.write(`${text}\n`));
+}
+
+/** Model kinds the commands accept. */
+export const CLI_MODEL_KINDS = ["bpr-mf", "neumf", "deep-ranker", "two-tower", "mlp-ranker"] as const;
+
+/**
+ * A model spec from `--model <kind> --dim <d>`: the width goes where each kind keeps it (BPR-MF and the
+ * two-tower `dim`, NeuMF `gmfDim` with an MLP of [2d, d], the deep ranker `embeddingDim`).
+ */
+export function specFor(kind: string, dim: number, seed: number): ModelSpec {
+  switch (kind) {
+    case "bpr-mf":
+      return { kind, dim, seed };
+    case "neumf":
+      return { kind, gmfDim: dim, mlpSizes: [2 * dim, dim], seed };
+    case "deep-ranker":
+      return { kind, embeddingDim: dim, seed };
+    case "two-tower":
+      return { kind, dim, seed };
+    case "mlp-ranker":
+      return { kind, dim } as ModelSpec;
+    default:
+      throw new UsageError(`unknown model "${kind}" (known: ${CLI_MODEL_KINDS.join(", ")})`);
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * `distillrec distill`: train a student from a teacher artefact with one distillation method, evaluate it
+ * and save it as an artefact whose lineage names the teacher. The data defaults to the data the teacher
+ * was trained on (recorded in its manifest); it must have the teacher's user and item ids.
+ */
+import { dirname, join, resolve } from "node:path";
+import { Command, Option } from "commander";
+import { METHOD_PRESETS, type DataConfig, type TrainSettings } from "../../distill/config.js";
+import { isPureHard } from "../../distill/distill-program.js";
+import type { DistillWeights } from "../../distill/losses.js";
+import {
+  evaluateModel,
+  feasibleLabelNegatives,
+  loadData,
+  prepareData,
+  profile,
+  sameIds,
+  trainModel,
+} from "../../distill/pipeline.js";
+import { generateSoftLabels } from "../../distill/soft-labels.js";
+import { loadArtefact, saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
+import {
+  CLI_MODEL_KINDS,
+  createLogger,
+  dataFromPath,
+  describeData,
+  metricsTable,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+  printerOf,
+  specFor,
+  UsageError,
+  type CommandDeps,
+} from "./common.js";
+
+/** Distillation methods `--method` accepts. */
+export const DISTILL_METHODS = Object.keys(METHOD_PRESETS);
+
+/** Options of `distill` as commander parses them. */
+export interface DistillOptions {
+  teacher: string;
+  student?: string;
+  dim?: number;
+  method?: string;
+  data?: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  patience?: number;
+  seed?: number;
+  threads?: number;
+  topK?: number;
+  labelNegatives?: number;
+  out?: string;
+  json?: boolean;
+  quiet?: boolean;
+  progress?: boolean;
+}
+
+/** What distill produced. */
+export interface DistillResult {
+  out: string;
+  manifest: ArtefactManifest;
+  metrics: Record<string, number>;
+}
+
+/** The data a teacher artefact was trained on, from its lineage (undefined when it was not recorded). */
+export function teacherData(manifest: ArtefactManifest): { data: DataConfig; seed: number } | undefined {
+  const data = manifest.lineage.data as DataConfig | undefined;
+  if (!data || typeof data !== "object" || typeof data.kind !== "string") return undefined;
+  const seed = typeof manifest.lineage.seed === "number" ? manifest.lineage.seed : 0;
+  return { data, seed };
+}
+
+/** Distil a student from a teacher artefact. */
+export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Promise<DistillResult> {
+  const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
+  const method = opts.method ?? "ranking";
+  const weights = METHOD_PRESETS[method];
+  if (!weights) throw new UsageError(`unknown method "${method}" (known: ${DISTILL_METHODS.join(", ")})`);
+  const teacher = loadArtefact(opts.teacher);
+  const recorded = teacherData(teacher.manifest);
+  if (opts.data === undefined && !recorded) {
+    throw new UsageError(`${opts.teacher}: the teacher does not record its data; give --data`);
+  }
+  const data = opts.data !== undefined ? dataFromPath(opts.data) : recorded!.data;
+  const seed = opts.seed ?? recorded?.seed ?? 0;
+  const spec = specFor(opts.student ?? "two-tower", opts.dim ?? 16, seed + 1);
+  const settings: TrainSettings = {
+    epochs: opts.epochs ?? 10,
+    batchSize: opts.batchSize ?? 1024,
+    lr: opts.lr ?? 0.003,
+    optimizer: "adam",
+    patience: opts.patience ?? 3,
+  };
+  const evaluation = { negatives: 499, validationNegatives: 99, ks: [10, 20], fullRanking: true };
+  const name = `student-${method}`;
+  const out = resolve(opts.out ?? join(dirname(resolve(opts.teacher)), name));
+
+  log.info({ teacher: teacher.manifest.id, data: describeData(data), spec, method, weights }, "distill");
+  const dataset = await loadData(data, seed);
+  if (!sameIds(dataset.users, teacher.users) || !sameIds(dataset.items, teacher.items)) {
+    throw new UsageError(
+      `${describeData(data)} does not have the teacher's ids (${dataset.users.size} users and ${dataset.items.size} ` +
+        `items vs ${teacher.users.size} and ${teacher.items.size}, or in another order): distil on the teacher's data`,
+    );
+  }
+  const prepared = prepareData(dataset);
+  const soft = !isPureHard(weights as DistillWeights);
+  const softLabels = soft
+    ? generateSoftLabels(teacher.model, {
+        users: Int32Array.from({ length: prepared.context.numUsers }, (_, u) => u).filter(
+          (u) => prepared.trainSeen.count(u) > 0,
+        ),
+        seen: prepared.trainSeen,
+        positivesPerUser: 1,
+        negatives: opts.labelNegatives ?? feasibleLabelNegatives(prepared, opts.topK ?? 10, 100),
+        topK: opts.topK ?? 10,
+        seed,
+        numItems: prepared.context.numItems,
+      })
+    : undefined;
+  const result = await trainModel(prepared, spec, settings, {
+    name,
+    seed,
+    evaluation,
+    threads: opts.threads,
+    weights,
+    softLabels,
+    log,
+    progress: opts.progress ?? !opts.quiet,
+  });
+  const metrics = evaluateModel(
+    result.model,
+    prepared.test,
+    prepared.testSeen,
+    prepared.context.numItems,
+    evaluation,
+    seed,
+  );
+  const sized = profile(result.model, prepared.context.numUsers);
+  const manifest = saveArtefact(out, {
+    model: result.model,
+    spec,
+    users: dataset.users,
+    items: dataset.items,
+    metrics: { ...metrics, bestEpoch: result.bestEpoch, latencyMs: sized.latencyMs },
+    lineage: {
+      role: soft ? "distilled" : "student",
+      teacher: teacher.manifest.id,
+      method,
+      data,
+      seed,
+      dataset: dataset.name,
+    },
+  });
+
+  const print = printerOf(deps);
+  const teacherNdcg = teacher.manifest.metrics["NDCG@10"];
+  if (opts.json) {
+    print(JSON.stringify({ artefact: out, id: manifest.id, teacher: teacher.manifest.id, metrics, ...sized }, null, 2));
+  } else {
+    print(metricsTable(metrics));
+    print("");
+    const ratio = teacher.manifest.parameters / Math.max(1, sized.parameters);
+    print(
+      `student ${manifest.id} (${method}): ${sized.parameters} parameters, ${ratio.toFixed(1)}× smaller than ` +
+        `teacher ${teacher.manifest.id}` +
+        (teacherNdcg === undefined ? "" : ` (teacher NDCG@10 ${teacherNdcg.toFixed(4)})`),
+    );
+    print(`saved to ${out}`);
+  }
+  return { out, manifest, metrics };
+}
+
+/** The `distill` subcommand. */
+export function distillCommand(deps: CommandDeps = {}): Command {
+  return new Command("distill")
+    .description("distil a teacher artefact into a small student with one method, evaluate and save it")
+    .requiredOption("--teacher <dir>", "teacher model artefact directory")
+    .addOption(new Option("--student <kind>", "student model (default two-tower)").choices([...CLI_MODEL_KINDS]))
+    .option("--dim <n>", "student width (default 16)", positiveInt)
+    .addOption(new Option("--method <name>", "distillation method (default ranking)").choices(DISTILL_METHODS))
+    .option("--data <path>", "dataset (default: the data the teacher was trained on)")
+    .option("--epochs <n>", "maximum epochs (default 10)", nonNegativeInt)
+    .option("--batch-size <n>", "samples per step (default 1024)", positiveInt)
+    .option("--lr <rate>", "learning rate (default 0.003)", positiveNumber)
+    .option("--patience <n>", "epochs without improvement before stopping (default 3)", positiveInt)
+    .option("--seed <n>", "random seed (default: the teacher's)", nonNegativeInt)
+    .option("--threads <n>", "training threads (default: every core)", positiveInt)
+    .option("--top-k <n>", "teacher top-K items per user in the soft labels (default 10)", nonNegativeInt)
+    .option("--label-negatives <n>", "sampled negatives per user in the soft labels (default 100)", nonNegativeInt)
+    .option("--out <dir>", "student artefact directory (default: student-<method> next to the teacher)")
+    .option("--json", "print the result as JSON")
+    .option("--quiet", "only warnings on stderr")
+    .option("--no-progress", "no progress bar")
+    .action(async (opts: DistillOptions) => {
+      await distill(opts, deps);
+    });
+}

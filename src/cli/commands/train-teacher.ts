@@ -1,0 +1,174 @@
+/**
+ * `distillrec train-teacher`: train one teacher with early stopping, evaluate it on test and save it as a
+ * model artefact (docs/ARTEFACT.md). Settings come from flags, or from a pipeline config's data,
+ * evaluation and teacher (flags override the config).
+ */
+import { resolve } from "node:path";
+import { Command, Option } from "commander";
+import { loadPipelineConfig, type DataConfig, type PipelineConfig, type TrainSettings } from "../../distill/config.js";
+import { evaluateModel, loadData, prepareData, profile, trainModel } from "../../distill/pipeline.js";
+import { saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
+import type { ModelSpec } from "../../models/index.js";
+import {
+  CLI_MODEL_KINDS,
+  createLogger,
+  dataFromPath,
+  describeData,
+  intList,
+  metricsTable,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+  printerOf,
+  specFor,
+  UsageError,
+  type CommandDeps,
+} from "./common.js";
+
+/** Options of `train-teacher` as commander parses them. */
+export interface TrainTeacherOptions {
+  config?: string;
+  teacher?: string;
+  data?: string;
+  model?: string;
+  dim?: number;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  patience?: number;
+  seed?: number;
+  threads?: number;
+  negatives?: number;
+  ks?: number[];
+  fullRanking?: boolean;
+  out?: string;
+  json?: boolean;
+  quiet?: boolean;
+  progress?: boolean;
+}
+
+/** What train-teacher produced. */
+export interface TrainTeacherResult {
+  out: string;
+  manifest: ArtefactManifest;
+  metrics: Record<string, number>;
+}
+
+/** Train, evaluate and save a teacher. */
+export async function trainTeacher(opts: TrainTeacherOptions, deps: CommandDeps = {}): Promise<TrainTeacherResult> {
+  const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
+  const config: PipelineConfig | undefined = opts.config ? loadPipelineConfig(opts.config) : undefined;
+  const fromConfig = config
+    ? ((opts.teacher ? config.teachers.find((t) => t.name === opts.teacher) : config.teachers[0]) ??
+      failUsage(
+        `${opts.config}: no teacher named "${opts.teacher}" (has: ${config.teachers.map((t) => t.name).join(", ")})`,
+      ))
+    : undefined;
+  if (!config && opts.teacher) throw new UsageError("--teacher selects a teacher of --config; give --config too");
+
+  const seed = opts.seed ?? config?.seed ?? 0;
+  const data: DataConfig =
+    opts.data !== undefined ? dataFromPath(opts.data) : (config?.data ?? dataFromPath(undefined));
+  let spec: ModelSpec;
+  if (opts.model !== undefined || opts.dim !== undefined || !fromConfig) {
+    spec = specFor(opts.model ?? fromConfig?.model.kind ?? "bpr-mf", opts.dim ?? 128, seed);
+  } else {
+    spec = fromConfig.model;
+  }
+  const base: TrainSettings = fromConfig?.train ?? {
+    epochs: 10,
+    batchSize: 1024,
+    lr: 0.002,
+    optimizer: "adam",
+    patience: 3,
+  };
+  const settings: TrainSettings = {
+    ...base,
+    ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }),
+    ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }),
+    ...(opts.lr === undefined ? {} : { lr: opts.lr }),
+    ...(opts.patience === undefined ? {} : { patience: opts.patience }),
+  };
+  const evaluation = {
+    negatives: opts.negatives ?? config?.evaluation.negatives ?? 499,
+    validationNegatives: config?.evaluation.validationNegatives ?? 99,
+    ks: opts.ks ?? config?.evaluation.ks ?? [10, 20],
+    fullRanking: opts.fullRanking ?? config?.evaluation.fullRanking ?? true,
+  };
+  const name = fromConfig?.name ?? `${spec.kind}-teacher`;
+  const outDir = opts.out ?? (config ? `${config.output.dir}/models/${name}` : undefined);
+  if (!outDir) throw new UsageError("--out <artefact dir> is required (or give --config)");
+  const out = resolve(outDir);
+
+  log.info({ data: describeData(data), spec, settings }, "train-teacher");
+  const dataset = await loadData(data, seed);
+  const prepared = prepareData(dataset);
+  const result = await trainModel(prepared, spec, settings, {
+    name,
+    seed,
+    evaluation,
+    threads: opts.threads ?? config?.threads,
+    log,
+    progress: opts.progress ?? !opts.quiet,
+  });
+  const metrics = evaluateModel(
+    result.model,
+    prepared.test,
+    prepared.testSeen,
+    prepared.context.numItems,
+    evaluation,
+    seed,
+  );
+  const sized = profile(result.model, prepared.context.numUsers);
+  const validation = Object.fromEntries(Object.entries(result.bestMetrics).map(([k, v]) => [`valid:${k}`, v]));
+  const manifest = saveArtefact(out, {
+    model: result.model,
+    spec,
+    users: dataset.users,
+    items: dataset.items,
+    metrics: { ...metrics, ...validation, bestEpoch: result.bestEpoch, latencyMs: sized.latencyMs },
+    lineage: { role: "teacher", data, seed, dataset: dataset.name, name },
+  });
+
+  const print = printerOf(deps);
+  if (opts.json) {
+    print(JSON.stringify({ artefact: out, id: manifest.id, metrics, ...sized }, null, 2));
+  } else {
+    print(metricsTable(metrics));
+    print("");
+    print(`teacher ${manifest.id}: ${sized.parameters} parameters, best epoch ${result.bestEpoch}`);
+    print(`saved to ${out}`);
+  }
+  return { out, manifest, metrics };
+}
+
+function failUsage(message: string): never {
+  throw new UsageError(message);
+}
+
+/** The `train-teacher` subcommand. */
+export function trainTeacherCommand(deps: CommandDeps = {}): Command {
+  return new Command("train-teacher")
+    .description("train a teacher model with early stopping, evaluate it on test and save it as a model artefact")
+    .option("--config <file>", "pipeline config (JSON or YAML) supplying data, evaluation and the teacher")
+    .option("--teacher <name>", "which teacher of --config to train (default: the first)")
+    .option("--data <path>", "RecBole dataset directory or interaction file (default: synthetic e-commerce data)")
+    .addOption(new Option("--model <kind>", "model to train (default bpr-mf)").choices([...CLI_MODEL_KINDS]))
+    .option("--dim <n>", "embedding width (default 128)", positiveInt)
+    .option("--epochs <n>", "maximum epochs (default 10)", nonNegativeInt)
+    .option("--batch-size <n>", "samples per step (default 1024)", positiveInt)
+    .option("--lr <rate>", "learning rate (default 0.002)", positiveNumber)
+    .option("--patience <n>", "epochs without improvement before stopping (default 3)", positiveInt)
+    .option("--seed <n>", "random seed (default 0)", nonNegativeInt)
+    .option("--threads <n>", "training threads (default: every core)", positiveInt)
+    .option("--negatives <n>", "sampled negatives per test user (default 499)", positiveInt)
+    .option("--ks <list>", "cut-offs of the @k metrics (default 10,20)", intList)
+    .option("--no-full-ranking", "skip the full-catalogue ranking evaluation")
+    .option("--out <dir>", "artefact directory to write (required without --config)")
+    .option("--json", "print the result as JSON")
+    .option("--quiet", "only warnings on stderr")
+    .option("--no-progress", "no progress bar")
+    .action(async (opts: TrainTeacherOptions) => {
+      await trainTeacher(opts, deps);
+    });
+}
