@@ -1,0 +1,164 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command, CommanderError } from "commander";
+import { UsageError, metricsTable, specFor, type CommandDeps } from "../../src/cli/commands/common.js";
+import { distill, distillCommand } from "../../src/cli/commands/distill.js";
+import { evaluate, evaluateCommand } from "../../src/cli/commands/evaluate.js";
+import { runCommand, runConfig } from "../../src/cli/commands/run.js";
+import { trainTeacherCommand } from "../../src/cli/commands/train-teacher.js";
+import { validatePipelineConfig } from "../../src/distill/config.js";
+import { runPipeline } from "../../src/distill/pipeline.js";
+import type { RunSummary } from "../../src/distill/report.js";
+import { loadArtefact } from "../../src/models/artefact.js";
+
+const dir = mkdtempSync(join(tmpdir(), "distillrec-cli-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const silent = { info() {}, warn() {} };
+
+/** The help text of a command, captured instead of printed, and the exit code commander chose. */
+function help(command: Command): { out: string; exitCode: number } {
+  let out = "";
+  command.exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
+  try {
+    command.parse(["--help"], { from: "user" });
+  } catch (err) {
+    assert.ok(err instanceof CommanderError);
+    return { out, exitCode: err.exitCode };
+  }
+  assert.fail("--help did not exit");
+}
+
+describe("pipeline commands: --help", () => {
+  const cases: [string, () => Command, string[]][] = [
+    ["run", runCommand, ["--config <file>", "--out <dir>", "--threads <n>", "--json", "--quiet"]],
+    [
+      "train-teacher",
+      trainTeacherCommand,
+      ["--config <file>", "--data <path>", "--model <kind>", "--dim <n>", "--epochs <n>", "--out <dir>"],
+    ],
+    ["distill", distillCommand, ["--teacher <dir>", "--student <kind>", "--method <name>", "--out <dir>", "--data"]],
+    ["evaluate", evaluateCommand, ["--model <dir>", "--data <path>", "--json", "--negatives <n>"]],
+  ];
+  for (const [name, make, options] of cases) {
+    test(`${name} --help lists its options`, () => {
+      const { out, exitCode } = help(make());
+      assert.equal(exitCode, 0);
+      assert.match(out, new RegExp(`^Usage: ${name} \\[options\\]`));
+      for (const option of options) assert.ok(out.includes(option), `"${option}" missing from:\n${out}`);
+    });
+  }
+
+  test("distill --help names every method", () => {
+    const { out } = help(distillCommand());
+    for (const method of ["none", "ranking", "listwise", "pointwise", "relaxed-ranking"]) {
+      assert.ok(out.includes(`"${method}"`), method);
+    }
+  });
+});
+
+describe("pipeline commands: user errors", () => {
+  test("an unknown model kind is a UsageError", () => {
+    assert.throws(() => specFor("resnet", 8, 0), UsageError);
+    assert.deepEqual(specFor("neumf", 8, 1), { kind: "neumf", gmfDim: 8, mlpSizes: [16, 8], seed: 1 });
+  });
+
+  test("a missing teacher artefact and a bad config are refused with their names", async () => {
+    await assert.rejects(distill({ teacher: join(dir, "none") }, { log: silent }), /none: not a model artefact/);
+    assert.throws(() => runConfig({ config: join(dir, "absent.yaml") }), /absent\.yaml: cannot read/);
+  });
+
+  test("the run config takes --out and --threads over the default pipeline's", () => {
+    const config = runConfig({ out: "elsewhere", threads: 3 });
+    assert.equal(config.output.dir, "elsewhere");
+    assert.equal(config.threads, 3);
+    assert.equal(config.name, "default");
+  });
+
+  test("metrics tables put sampled and full-ranking values side by side", () => {
+    const lines = metricsTable({ "NDCG@10": 0.5, "full:NDCG@10": 0.25, "HR@20": 1, "full:HR@20": 0.75 }).split("\n");
+    assert.deepEqual(
+      lines.map((l) => l.split(/ +/)),
+      [
+        ["metric", "sampled", "full", "ranking"],
+        ["NDCG@10", "0.5000", "0.2500"],
+        ["HR@20", "1.0000", "0.7500"],
+      ],
+    );
+  });
+});
+
+describe("end-to-end: a tiny pipeline", () => {
+  const out = join(dir, "run");
+  const config = validatePipelineConfig({
+    name: "tiny",
+    threads: 1,
+    data: { kind: "synthetic", synthetic: { users: 200, items: 100, events: 5000 } },
+    evaluation: { negatives: 50, validationNegatives: 20 },
+    teachers: [{ name: "teacher", model: { kind: "bpr-mf", dim: 16, seed: 1 }, train: { epochs: 2 } }],
+    student: { model: { kind: "bpr-mf", dim: 4, seed: 2 }, train: { epochs: 2 } },
+    distillation: {
+      methods: [{ name: "ranking", weights: { hard: 1, ranking: 0.5 } }],
+      softLabels: { negatives: 10, topK: 5 },
+    },
+    output: { dir: out },
+  });
+  let summary: RunSummary;
+
+  test("writes artefacts, summary.json and report.html", async () => {
+    summary = await runPipeline(config, { log: silent });
+    assert.deepEqual(
+      summary.models.map((m) => [m.name, m.role, m.method]),
+      [
+        ["teacher", "teacher", undefined],
+        ["student-ranking", "distilled", "ranking"],
+      ],
+    );
+    for (const m of summary.models) {
+      assert.ok(m.metrics["NDCG@10"]! >= 0 && m.metrics["NDCG@10"]! <= 1);
+      assert.ok(m.metrics["full:Recall@20"] !== undefined);
+      assert.equal(m.history.length, 2);
+      const loaded = loadArtefact(m.artefact!);
+      assert.equal(loaded.manifest.parameters, m.parameters);
+    }
+    const student = loadArtefact(join(out, "models", "student-ranking")).manifest;
+    const teacher = loadArtefact(join(out, "models", "teacher")).manifest;
+    assert.equal(student.lineage.teacher, teacher.id);
+    assert.equal(student.lineage.method, "ranking");
+    const written = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as RunSummary;
+    assert.equal(written.models.length, 2);
+    assert.equal(written.dataset.users, 200);
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    assert.match(html, /student-ranking/);
+    assert.match(html, /<svg/);
+    assert.ok(existsSync(join(out, "soft-labels", "teacher.soft")));
+  });
+
+  test("distill and evaluate work from the saved teacher artefact", async () => {
+    let printed = "";
+    const deps: CommandDeps = { log: silent, print: (t) => (printed += `${t}\n`) };
+    const studentDir = join(dir, "distilled");
+    const result = await distill(
+      {
+        teacher: join(out, "models", "teacher"),
+        student: "bpr-mf",
+        dim: 4,
+        method: "listwise",
+        epochs: 1,
+        threads: 1,
+        out: studentDir,
+        progress: false,
+      },
+      deps,
+    );
+    assert.match(printed, /saved to .*distilled/);
+    assert.equal(result.manifest.lineage.method, "listwise");
+    const evaluated = await evaluate({ model: studentDir, json: true, negatives: 50 }, deps);
+    assert.equal(evaluated.kind, "bpr-mf");
+    assert.equal(evaluated.droppedRows, 0);
+    assert.ok(evaluated.metrics["NDCG@10"]! >= 0);
+  });
+});
