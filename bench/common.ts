@@ -73,9 +73,14 @@ export function torchAvailable(): boolean {
   return spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
 }
 
-/** Run a Python peer script and parse the JSON object it prints. */
+/** Run a Python peer script and parse the JSON object it prints (the whole output, or its last line). */
 export function runPython(script: string, args: string[]): unknown {
   const res = spawnSync(PYTHON, [script, ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
   if (res.status !== 0) throw new Error(`${script} failed (${res.status}): ${res.stderr.slice(-2000)}`);
-  return JSON.parse(res.stdout.trim().split("\n").pop()!);
+  const out = res.stdout.trim();
+  try {
+    return JSON.parse(out);
+  } catch {
+    return JSON.parse(out.split("\n").pop()!);
+  }
 }

@@ -9,7 +9,7 @@ import { TrainingPool, shareArray } from "../src/engine/parallel.js";
 import { matmulGflops } from "../src/engine/profile.js";
 import { Rng } from "../src/engine/random.js";
 import type { ModelSpec } from "../src/models/index.js";
-import { pairwiseProgramUrl, type PairwiseConfig, type PairwiseTrainer } from "../src/models/pairwise-program.js";
+import { distillProgramUrl, type DistillConfig, type DistillTrainer } from "../src/distill/distill-program.js";
 import {
   atLeast,
   printTable,
@@ -64,9 +64,15 @@ function triples(n: number, seed: number) {
 async function ours(c: Case): Promise<number> {
   const samples = c.batch >= 1024 ? 1 << 18 : 1 << 15;
   const data = triples(samples, 1);
-  const pool = await TrainingPool.start<PairwiseConfig, PairwiseTrainer>({
-    programUrl: pairwiseProgramUrl,
-    config: { model: spec(c), context: { numUsers: USERS, numItems: ITEMS }, lr: LR },
+  const pool = await TrainingPool.start<DistillConfig, DistillTrainer>({
+    programUrl: distillProgramUrl,
+    config: {
+      model: spec(c),
+      context: { numUsers: USERS, numItems: ITEMS },
+      lr: LR,
+      optimizer: "adam",
+      weights: { hard: 1 },
+    },
     data,
     threads: THREADS,
   });

@@ -1,4 +1,6 @@
 // distillrec public API.
 export * from "./engine/index.js";
+export * from "./data/index.js";
 export * from "./models/index.js";
-export { program as pairwiseProgram, pairwiseProgramUrl, type PairwiseConfig } from "./models/pairwise-program.js";
+export * from "./eval/index.js";
+export * from "./distill/index.js";

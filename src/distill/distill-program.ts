@@ -3,7 +3,7 @@
  * (user, positive, negative, historyEnd) arrays of training-data.ts; a student's soft labels travel along
  * as shared arrays (`label.<field>`), with `listRowOfUser` mapping a user to its soft-label row (−1: none).
  * Each step computes distillationLoss for the batch, back-propagates and takes an optimiser step. With
- * pure hard-label weights ({hard: 1}) it is exactly pairwise BPR training (models/pairwise-program.ts).
+ * pure hard-label weights ({hard: 1}) it is exactly pairwise BPR training.
  */
 import { Adagrad, Adam, AdamW, SGD, type Optimizer } from "../engine/optim.js";
 import type { SharedData, Trainable, TrainProgram } from "../engine/parallel.js";

@@ -6,7 +6,7 @@
 import type { ModelSpec } from "../models/index.js";
 import type { Recommender } from "../models/recommender.js";
 import type { DistillWeights } from "./losses.js";
-import { generateSoftLabels, type SoftLabels } from "./soft-labels.js";
+import { generateSoftLabels, type SoftLabelOptions, type SoftLabels } from "./soft-labels.js";
 import { train, type TrainOptions, type TrainResult } from "./trainer.js";
 
 /** One step of the chain: the model to train and how it learns from its predecessor. */
@@ -21,9 +21,6 @@ export interface ChainStep {
 
 /** The training options every step shares (everything but the model, its weights and its soft labels). */
 export type SharedTrainOptions = Omit<TrainOptions, "model" | "weights" | "softLabels">;
-
-/** Options of soft-label generation, passed to generateSoftLabels unchanged at every step. */
-export type SoftLabelOptions = Parameters<typeof generateSoftLabels>[1];
 
 /** Options of {@link distillChain}. */
 export interface ChainOptions {

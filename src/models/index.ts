@@ -41,3 +41,14 @@ export function createModel(spec: ModelSpec, context: ModelContext): Recommender
       );
   }
 }
+export {
+  saveArtefact,
+  loadArtefact,
+  readManifest,
+  ArtefactError,
+  ARTEFACT_FORMAT,
+  ARTEFACT_VERSION,
+  type ArtefactManifest,
+  type LoadedArtefact,
+  type SaveArtefactOptions,
+} from "./artefact.js";

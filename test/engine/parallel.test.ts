@@ -4,7 +4,7 @@ import { TrainingPool, shareArray } from "../../src/engine/parallel.js";
 import { runtime } from "../../src/engine/runtime.js";
 import { Rng } from "../../src/engine/random.js";
 import { createModel } from "../../src/models/index.js";
-import { pairwiseProgramUrl, type PairwiseConfig, type PairwiseTrainer } from "../../src/models/pairwise-program.js";
+import { distillProgramUrl, type DistillConfig, type DistillTrainer } from "../../src/distill/distill-program.js";
 
 const USERS = 40;
 const ITEMS = 30;
@@ -28,12 +28,14 @@ const config = {
   model: { kind: "bpr-mf" as const, dim: 8, seed: 3 },
   context: { numUsers: USERS, numItems: ITEMS },
   lr: 0.05,
-} satisfies PairwiseConfig;
+  optimizer: "adam" as const,
+  weights: { hard: 1 },
+} satisfies DistillConfig;
 
 async function train(threads: number, epochs: number) {
   const shared = data(2048, 5);
-  const pool = await TrainingPool.start<PairwiseConfig, PairwiseTrainer>({
-    programUrl: pairwiseProgramUrl,
+  const pool = await TrainingPool.start<DistillConfig, DistillTrainer>({
+    programUrl: distillProgramUrl,
     config,
     data: shared,
     threads,
@@ -67,8 +69,8 @@ describe("training pool", () => {
 
   test("starting a worker leaves the shared parameters as initialised, and its updates reach them", async () => {
     const shared = data(256, 9);
-    const pool = await TrainingPool.start<PairwiseConfig, PairwiseTrainer>({
-      programUrl: pairwiseProgramUrl,
+    const pool = await TrainingPool.start<DistillConfig, DistillTrainer>({
+      programUrl: distillProgramUrl,
       config,
       data: shared,
       threads: 2,

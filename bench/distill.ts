@@ -1,0 +1,165 @@
+// bench:distill — every teacher, the student alone and the student under every distillation method, on
+// MovieLens 100K (the protocol of ../shared/peer/torch_reference.py, which runs in the same process tree)
+// and on the built-in synthetic shop. Quality, parameters, bytes and latency per model; the issue's targets.
+import { existsSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
+import { loadPipelineConfig, type PipelineConfig } from "../src/distill/config.js";
+import { runPipeline } from "../src/distill/pipeline.js";
+import type { ModelSummary, RunSummary } from "../src/distill/report.js";
+import {
+  atLeast,
+  atMost,
+  printTable,
+  repoRoot,
+  round,
+  runPython,
+  torchAvailable,
+  writeResults,
+  type Target,
+} from "./common.js";
+
+const ML100K = join(repoRoot, "..", "shared", "data", "ml-100k");
+const PEER = join(repoRoot, "..", "shared", "peer", "torch_reference.py");
+
+/** What the PyTorch reference prints (the fields used here). */
+interface PeerResult {
+  peer: string;
+  teacher: Record<string, number>;
+  student: Record<string, number>;
+  kd_student: Record<string, number>;
+  teacher_train_samples_per_s: number;
+}
+
+function config(name: string): PipelineConfig {
+  const cfg = loadPipelineConfig(join(repoRoot, "bench", "configs", `${name}.yaml`));
+  // Paths in the bench configs are relative to the repository root, wherever the bench is started.
+  if (cfg.data.kind !== "synthetic" && !isAbsolute(cfg.data.path)) cfg.data.path = join(repoRoot, cfg.data.path);
+  if (!isAbsolute(cfg.output.dir)) cfg.output.dir = join(repoRoot, cfg.output.dir);
+  return cfg;
+}
+
+async function run(cfg: PipelineConfig): Promise<{ summary: RunSummary; seconds: number }> {
+  const start = performance.now();
+  const log = {
+    info: (fields: object, message?: string) => console.error(`  ${message ?? ""} ${JSON.stringify(fields)}`),
+    warn: (fields: object, message?: string) => console.error(`  warning: ${message ?? ""} ${JSON.stringify(fields)}`),
+  };
+  const summary = await runPipeline(cfg, { log, progress: false });
+  return { summary, seconds: (performance.now() - start) / 1000 };
+}
+
+function table(summary: RunSummary): void {
+  const metric = (m: ModelSummary, key: string) => m.metrics[key] ?? "—";
+  printTable(
+    ["model", "role", "NDCG@10", "HR@10", "Recall@20 full", "NDCG@20 full", "params", "bytes", "latency ms"],
+    summary.models.map((m) => [
+      m.name,
+      m.role,
+      metric(m, "NDCG@10"),
+      metric(m, "HR@10"),
+      metric(m, "full:Recall@20"),
+      metric(m, "full:NDCG@20"),
+      m.parameters,
+      m.bytes,
+      m.latencyMs,
+    ]),
+  );
+}
+
+/** The teacher the pipeline distilled from (best validation NDCG@10), the undistilled and the best distilled student. */
+function roles(summary: RunSummary) {
+  const valid = (m: ModelSummary) => m.metrics["valid:NDCG@10"] ?? -Infinity;
+  const byValid = (a: ModelSummary, b: ModelSummary) => valid(b) - valid(a);
+  const teacher = summary.models.filter((m) => m.role === "teacher").sort(byValid)[0]!;
+  const students = summary.models.filter((m) => m.role === "student");
+  const alone = students.find((m) => m.method === "none");
+  // The distilled student is chosen on validation, never on test.
+  const distilled = students.filter((m) => m.method !== "none").sort(byValid)[0];
+  return { teacher, alone, distilled };
+}
+
+function studentTargets(dataset: string, summary: RunSummary): Target[] {
+  const { teacher, alone, distilled } = roles(summary);
+  if (!distilled || !alone) return [];
+  const ndcg = (m: ModelSummary) => m.metrics["NDCG@10"]!;
+  const label = `${dataset} ${distilled.name}`;
+  return [
+    atMost(`${label} parameters / teacher (${teacher.name})`, distilled.parameters / teacher.parameters, 0.1, "ratio"),
+    atLeast(`${label} NDCG@10 / teacher NDCG@10`, ndcg(distilled) / ndcg(teacher), 0.95, "ratio"),
+    atLeast(`${label} NDCG@10 / undistilled student NDCG@10`, ndcg(distilled) / ndcg(alone), 1.05, "ratio"),
+  ];
+}
+
+function slim(summary: RunSummary) {
+  return {
+    dataset: summary.dataset,
+    protocol: summary.protocol,
+    models: summary.models.map((m) => ({
+      name: m.name,
+      role: m.role,
+      method: m.method ?? null,
+      metrics: Object.fromEntries(Object.entries(m.metrics).map(([k, v]) => [k, round(v)])),
+      parameters: m.parameters,
+      bytes: m.bytes,
+      flopsPerItem: m.flopsPerItem,
+      latencyMs: round(m.latencyMs),
+      epochs: m.history.length,
+    })),
+  };
+}
+
+async function main(): Promise<void> {
+  console.log("bench:distill — teachers, students and distillation methods\n");
+  const results: Record<string, unknown> = {};
+  const targets: Target[] = [];
+
+  if (existsSync(join(ML100K, "ml-100k.inter"))) {
+    console.log("ml-100k: distillrec pipeline (bench/configs/ml-100k.yaml)");
+    const { summary, seconds } = await run(config("ml-100k"));
+    let peer: PeerResult | null = null;
+    if (torchAvailable()) {
+      console.log("ml-100k: the PyTorch reference (../shared/peer/torch_reference.py)");
+      peer = runPython(PEER, ["--inter", join(ML100K, "ml-100k.inter")]) as PeerResult;
+    } else {
+      console.log("  PyTorch not installed (apt-get install -y python3-torch): no reference this run");
+    }
+    console.log(`\nml-100k (${summary.protocol}; pipeline ${seconds.toFixed(0)} s)\n`);
+    table(summary);
+    if (peer) {
+      console.log();
+      printTable(
+        ["PyTorch reference", "NDCG@10", "HR@10"],
+        (["teacher", "student", "kd_student"] as const).map((k) => [k, peer![k]["NDCG@10"]!, peer![k]["HR@10"]!]),
+      );
+      const { teacher } = roles(summary);
+      targets.push(
+        atLeast(
+          `ml-100k best teacher (${teacher.name}) NDCG@10 / PyTorch teacher NDCG@10`,
+          teacher.metrics["NDCG@10"]! / peer.teacher["NDCG@10"]!,
+          1.2,
+          "ratio",
+        ),
+      );
+    }
+    targets.push(...studentTargets("ml-100k", summary));
+    results["ml-100k"] = { ...slim(summary), pipelineSeconds: round(seconds), pytorch: peer };
+  } else {
+    console.log(`ml-100k not found at ${ML100K}: skipped`);
+  }
+
+  console.log("\nsynthetic: distillrec pipeline (bench/configs/synthetic.yaml)");
+  const synthetic = await run(config("synthetic"));
+  console.log(`\nsynthetic (${synthetic.summary.protocol}; pipeline ${synthetic.seconds.toFixed(0)} s)\n`);
+  table(synthetic.summary);
+  targets.push(...studentTargets("synthetic", synthetic.summary));
+  results.synthetic = { ...slim(synthetic.summary), pipelineSeconds: round(synthetic.seconds) };
+
+  console.log();
+  printTable(
+    ["target", "measured", "target", "met"],
+    targets.map((t) => [t.name, t.measured, t.target, t.met ? "yes" : "NO"]),
+  );
+  console.log(`\nresults: ${writeResults("distill", results, targets)}`);
+}
+
+await main();
