@@ -6,12 +6,13 @@
  * representation, either with one tower per task (shared bottom) or through a multi-gate mixture of experts
  * (MMoE, Ma et al. 2018).
  */
-import { Embedding, EmbeddingBag, Linear, MLP, Module, ModuleList } from "../engine/nn.js";
+import { Embedding, Linear, MLP, ModuleList } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { Rng } from "../engine/random.js";
 import { Tensor } from "../engine/tensor.js";
-import { historyBag, type FeatureInputs, type HistoryBag, type ModelContext } from "./context.js";
+import { historyBag, type HistoryBag, type ModelContext } from "./context.js";
+import { FeatureEncoder } from "./features.js";
 import { Recommender, type Pairs } from "./recommender.js";
 
 /** Hyper-parameters of {@link DeepRanker} (JSON-able); every field has a default. */
@@ -49,93 +50,6 @@ const DEFAULTS: Required<DeepRankerConfig> = {
   initStd: 0.05,
   seed: 0,
 };
-
-/**
- * Embeds the side features of one entity type (users or items): each categorical column through its own
- * table, each multi-valued column through a mean EmbeddingBag, and all numeric columns through one linear
- * projection. Rows past the end of the table (unknown users) read as missing: token 0, 0.0.
- */
-export class FeatureEncoder extends Module {
-  readonly categorical: ModuleList<Embedding>;
-  readonly multi: ModuleList<EmbeddingBag>;
-  readonly numeric: Linear | null;
-
-  constructor(
-    readonly features: FeatureInputs,
-    readonly dim: number,
-    opts: { rng: Rng; std: number },
-  ) {
-    super();
-    this.categorical = this.child("categorical", new ModuleList<Embedding>());
-    for (const c of features.categorical) {
-      checkVocab(c.name, c.vocabSize, c.ids);
-      this.categorical.push(new Embedding(c.vocabSize, dim, opts));
-    }
-    this.multi = this.child("multi", new ModuleList<EmbeddingBag>());
-    for (const m of features.multi) {
-      checkVocab(m.name, m.vocabSize, m.ids);
-      this.multi.push(new EmbeddingBag(m.vocabSize, dim, { ...opts, mode: "mean" }));
-    }
-    const numeric = features.numeric.length;
-    this.numeric = numeric > 0 ? this.child("numeric", new Linear(numeric, dim, { rng: opts.rng })) : null;
-  }
-
-  /** How many [n, dim] fields forward() returns. */
-  get fieldCount(): number {
-    return this.categorical.length + this.multi.length + (this.numeric ? 1 : 0);
-  }
-
-  /** Multiply-adds per row (the numeric projection; lookups and bag means are not counted). */
-  macs(): number {
-    return this.numeric ? this.numeric.inFeatures * this.dim : 0;
-  }
-
-  /** One [rows.length, dim] tensor per field, for the entity indices `rows`. */
-  forward(rows: Int32Array): Tensor[] {
-    const n = rows.length;
-    const out: Tensor[] = [];
-    this.features.categorical.forEach((c, k) => {
-      const ids = Int32Array.from(rows, (r) => (r < c.ids.length ? c.ids[r]! : 0));
-      out.push(this.categorical.at(k).forward(ids));
-    });
-    this.features.multi.forEach((m, k) => {
-      const known = m.offsets.length - 1;
-      let total = 0;
-      for (const r of rows) total += r < known ? m.offsets[r + 1]! - m.offsets[r]! : 1;
-      const ids = new Int32Array(total); // unknown rows: the single token 0 (as a missing list)
-      const offsets = new Int32Array(n);
-      let at = 0;
-      rows.forEach((r, b) => {
-        offsets[b] = at;
-        if (r < known) {
-          ids.set(m.ids.subarray(m.offsets[r]!, m.offsets[r + 1]!), at);
-          at += m.offsets[r + 1]! - m.offsets[r]!;
-        } else at += 1;
-      });
-      out.push(this.multi.at(k).forward(ids, offsets));
-    });
-    if (this.numeric) {
-      const columns = this.features.numeric;
-      const values = new Float32Array(n * columns.length);
-      rows.forEach((r, b) => {
-        columns.forEach((col, j) => {
-          const v = r < col.values.length ? col.values[r]! : 0;
-          values[b * columns.length + j] = Number.isFinite(v) ? v : 0;
-        });
-      });
-      out.push(this.numeric.forward(Tensor.from(values, [n, columns.length])));
-    }
-    return out;
-  }
-}
-
-function checkVocab(name: string, vocabSize: number, ids: Int32Array): void {
-  for (const id of ids) {
-    if (id < 0 || id >= vocabSize) {
-      throw new RangeError(`DeepRanker: feature "${name}" has id ${id} outside its vocabulary of ${vocabSize}`);
-    }
-  }
-}
 
 /** Multiply-adds of an MLP with the given layer sizes. */
 function mlpMacs(sizes: readonly number[]): number {

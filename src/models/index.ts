@@ -11,7 +11,8 @@ export * from "./recommender.js";
 export * from "./context.js";
 export { BPRMF, DotScorer, type BPRMFConfig } from "./bpr-mf.js";
 export { NeuMF, type NeuMFConfig } from "./neumf.js";
-export { DeepRanker, FeatureEncoder, type DeepRankerConfig } from "./deep-ranker.js";
+export { DeepRanker, type DeepRankerConfig } from "./deep-ranker.js";
+export { FeatureEncoder } from "./features.js";
 export { TwoTower, TwoTowerScorer, type TwoTowerConfig } from "./two-tower.js";
 export { MLPRanker, type MLPRankerConfig } from "./mlp-ranker.js";
 

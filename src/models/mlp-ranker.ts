@@ -9,7 +9,8 @@ import { Rng } from "../engine/random.js";
 import type { Tensor } from "../engine/tensor.js";
 import { historyBag, type HistoryBag, type ModelContext } from "./context.js";
 import { Recommender, type Pairs } from "./recommender.js";
-import { FeatureEncoder, lastItems } from "./two-tower.js";
+import { FeatureEncoder } from "./features.js";
+import { lastItems } from "./two-tower.js";
 
 export interface MLPRankerConfig {
   /** Width of every embedding field (default 16). */
@@ -73,8 +74,8 @@ export class MLPRanker extends Recommender {
       this.itemEmbedding.forward(items),
       ops.embeddingBag(table, bag.ids, bag.offsets, "mean"),
     ];
-    if (this.userFeatures) fields.push(...this.userFeatures.fields(users.values));
-    if (this.itemFeatures) fields.push(...this.itemFeatures.fields(items.values));
+    if (this.userFeatures) fields.push(...this.userFeatures.forward(users.values));
+    if (this.itemFeatures) fields.push(...this.itemFeatures.forward(items.values));
     return ops.concat(fields, -1);
   }
 

@@ -6,12 +6,13 @@
  * item's side features. Because the score is a plain dot product, item vectors are computed once for the
  * whole catalogue and scoring a user is one SIMD scan (TwoTowerScorer) — the path serving uses.
  */
-import { AttentionPooling, Embedding, EmbeddingBag, Linear, MLP, Module } from "../engine/nn.js";
+import { AttentionPooling, Embedding, MLP } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { Rng } from "../engine/random.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
-import { historyBag, type FeatureInputs, type HistoryBag, type ModelContext } from "./context.js";
+import { historyBag, type HistoryBag, type ModelContext } from "./context.js";
+import { FeatureEncoder } from "./features.js";
 import { Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
 
 export interface TwoTowerConfig {
@@ -32,96 +33,6 @@ export interface TwoTowerConfig {
   /** Standard deviation of the initial embeddings (default 0.1). */
   initStd?: number;
   seed?: number;
-}
-
-/**
- * Encodes one side's feature columns as fields of width `dim`: each categorical column through its own
- * embedding, each multi-valued column as the mean of its tokens' embeddings, all numeric columns through
- * one linear projection (no bias). Rows past the end of the table (the unknown user) read as unknown:
- * token 0, an empty token list (a zero field) and numeric zeros.
- */
-export class FeatureEncoder extends Module {
-  readonly categorical: Embedding[] = [];
-  readonly multi: EmbeddingBag[] = [];
-  readonly numeric: Linear | null;
-
-  constructor(
-    readonly inputs: FeatureInputs,
-    readonly dim: number,
-    opts: { rng: Rng; std: number },
-  ) {
-    super();
-    for (const c of inputs.categorical) {
-      this.categorical.push(this.child(`cat_${safe(c.name)}`, new Embedding(c.vocabSize, dim, opts)));
-    }
-    for (const m of inputs.multi) {
-      this.multi.push(
-        this.child(`multi_${safe(m.name)}`, new EmbeddingBag(m.vocabSize, dim, { ...opts, mode: "mean" })),
-      );
-    }
-    const k = inputs.numeric.length;
-    this.numeric = k > 0 ? this.child("numeric", new Linear(k, dim, { rng: opts.rng, bias: false })) : null;
-  }
-
-  /** How many fields fields() returns. */
-  get fieldCount(): number {
-    return this.categorical.length + this.multi.length + (this.numeric ? 1 : 0);
-  }
-
-  /** One [rows.length, dim] tensor per field, for the given user or item indices. */
-  fields(rows: Int32Array): Tensor[] {
-    const out: Tensor[] = [];
-    this.inputs.categorical.forEach((c, f) => {
-      const ids = Int32Array.from(rows, (r) => (r < c.ids.length ? c.ids[r]! : 0));
-      out.push(this.categorical[f]!.forward(ids));
-    });
-    this.inputs.multi.forEach((m, f) => {
-      const bag = gatherLists(m.offsets, m.ids, rows);
-      out.push(this.multi[f]!.forward(bag.ids, bag.offsets));
-    });
-    if (this.numeric) {
-      const cols = this.inputs.numeric;
-      const values = new Float32Array(rows.length * cols.length);
-      rows.forEach((r, k) => {
-        cols.forEach((c, j) => {
-          values[k * cols.length + j] = r < c.values.length ? c.values[r]! : 0;
-        });
-      });
-      out.push(this.numeric.forward(Tensor.from(values, [rows.length, cols.length])));
-    }
-    return out;
-  }
-}
-
-/** A feature name as a module name (parameter paths are dotted, so no dots). */
-function safe(name: string): string {
-  return name.replace(/\./g, "_");
-}
-
-/**
- * The token lists of `rows` as one bag each. Accepts CSR offsets (rows + 1 entries, as featureInputs
- * builds them) or bag starts (one per row, the last list ending at ids.length); rows past the table are empty.
- */
-function gatherLists(offsets: Int32Array, ids: Int32Array, rows: Int32Array): HistoryBag {
-  const tableRows =
-    offsets.length > 0 && offsets[offsets.length - 1] === ids.length ? offsets.length - 1 : offsets.length;
-  const span = (r: number): [number, number] =>
-    r < tableRows ? [offsets[r]!, r + 1 < offsets.length ? offsets[r + 1]! : ids.length] : [0, 0];
-  let total = 0;
-  for (const r of rows) {
-    const [s, e] = span(r);
-    total += e - s;
-  }
-  const outIds = new Int32Array(total);
-  const outOffsets = new Int32Array(rows.length);
-  let at = 0;
-  rows.forEach((r, k) => {
-    const [s, e] = span(r);
-    outOffsets[k] = at;
-    outIds.set(ids.subarray(s, e), at);
-    at += e - s;
-  });
-  return { ids: outIds, offsets: outOffsets };
 }
 
 /** Each bag cut to its last `max` ids (the most recent items); the bag itself when none is longer. */
@@ -220,14 +131,14 @@ export class TwoTower extends Recommender {
     } else {
       fields.push(ops.embeddingBag(table, bag.ids, bag.offsets, "mean"));
     }
-    if (this.userFeatures) fields.push(...this.userFeatures.fields(users.values));
+    if (this.userFeatures) fields.push(...this.userFeatures.forward(users.values));
     return combine(fields, this.userMlp);
   }
 
   /** Item vectors [n, dim]. */
   itemVectors(items: Ids): Tensor {
     const fields = [this.itemEmbedding.forward(items)];
-    if (this.itemFeatures) fields.push(...this.itemFeatures.fields(items.values));
+    if (this.itemFeatures) fields.push(...this.itemFeatures.forward(items.values));
     return combine(fields, this.itemMlp);
   }
 

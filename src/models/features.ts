@@ -1,0 +1,100 @@
+/**
+ * FeatureEncoder: the side features of one entity type (users or items) as model fields — each
+ * categorical column through its own embedding table, each multi-valued column as the mean of its tokens'
+ * embeddings, all numeric columns through one linear projection. Every model with side features uses it.
+ */
+import { Embedding, EmbeddingBag, Linear, Module } from "../engine/nn.js";
+import type { Rng } from "../engine/random.js";
+import { Tensor } from "../engine/tensor.js";
+import type { FeatureInputs } from "./context.js";
+
+export class FeatureEncoder extends Module {
+  readonly categorical: Embedding[] = [];
+  readonly multi: EmbeddingBag[] = [];
+  readonly numeric: Linear | null;
+
+  constructor(
+    readonly features: FeatureInputs,
+    readonly dim: number,
+    opts: { rng: Rng; std: number },
+  ) {
+    super();
+    for (const c of features.categorical) {
+      checkVocab(c.name, c.vocabSize, c.ids);
+      this.categorical.push(this.child(`cat_${moduleName(c.name)}`, new Embedding(c.vocabSize, dim, opts)));
+    }
+    for (const m of features.multi) {
+      checkVocab(m.name, m.vocabSize, m.ids);
+      this.multi.push(
+        this.child(`multi_${moduleName(m.name)}`, new EmbeddingBag(m.vocabSize, dim, { ...opts, mode: "mean" })),
+      );
+    }
+    const numeric = features.numeric.length;
+    // No bias: every model adds its own after combining the fields.
+    this.numeric = numeric > 0 ? this.child("numeric", new Linear(numeric, dim, { rng: opts.rng, bias: false })) : null;
+  }
+
+  /** How many [n, dim] fields forward() returns. */
+  get fieldCount(): number {
+    return this.categorical.length + this.multi.length + (this.numeric ? 1 : 0);
+  }
+
+  /** Multiply-adds per row (the numeric projection; lookups and bag means are not counted). */
+  macs(): number {
+    return this.numeric ? this.numeric.inFeatures * this.dim : 0;
+  }
+
+  /**
+   * One [rows.length, dim] tensor per field, for the entity indices `rows`. Rows past the end of the
+   * tables (the unknown user, a new item) read as missing: token 0 (the reserved unknown token) and 0.0.
+   */
+  forward(rows: Int32Array): Tensor[] {
+    const n = rows.length;
+    const out: Tensor[] = [];
+    this.features.categorical.forEach((c, k) => {
+      const ids = Int32Array.from(rows, (r) => (r < c.ids.length ? c.ids[r]! : 0));
+      out.push(this.categorical[k]!.forward(ids));
+    });
+    this.features.multi.forEach((m, k) => {
+      const known = m.offsets.length - 1;
+      let total = 0;
+      for (const r of rows) total += r < known ? m.offsets[r + 1]! - m.offsets[r]! : 1;
+      const ids = new Int32Array(total); // unknown rows: the single token 0
+      const offsets = new Int32Array(n);
+      let at = 0;
+      rows.forEach((r, b) => {
+        offsets[b] = at;
+        if (r < known) {
+          ids.set(m.ids.subarray(m.offsets[r]!, m.offsets[r + 1]!), at);
+          at += m.offsets[r + 1]! - m.offsets[r]!;
+        } else at += 1;
+      });
+      out.push(this.multi[k]!.forward(ids, offsets));
+    });
+    if (this.numeric) {
+      const columns = this.features.numeric;
+      const values = new Float32Array(n * columns.length);
+      rows.forEach((r, b) => {
+        columns.forEach((col, j) => {
+          const v = r < col.values.length ? col.values[r]! : 0;
+          values[b * columns.length + j] = Number.isFinite(v) ? v : 0;
+        });
+      });
+      out.push(this.numeric.forward(Tensor.from(values, [n, columns.length])));
+    }
+    return out;
+  }
+}
+
+/** A feature name as a module name (parameter paths are dotted, so no dots). */
+function moduleName(name: string): string {
+  return name.replace(/\./g, "_");
+}
+
+function checkVocab(name: string, vocabSize: number, ids: Int32Array): void {
+  for (const id of ids) {
+    if (id < 0 || id >= vocabSize) {
+      throw new RangeError(`feature "${name}" has id ${id} outside its vocabulary of ${vocabSize}`);
+    }
+  }
+}
