@@ -2,8 +2,9 @@
  * The whole pipeline as a library function (`distillrec run`): load or generate the data, split it
  * leave-one-out, train every teacher with early stopping on a sampled validation protocol, evaluate it on
  * test (sampled and full ranking), generate soft labels from the best teacher (cached), train the student
- * alone and under every distillation method (optionally through a teacher assistant), profile every model,
- * save each as an artefact, and write summary.json and report.html.
+ * alone and under every distillation method (hints learn from the best teacher itself; optionally through
+ * a teacher assistant), profile every model, save each as an artefact, and write summary.json and
+ * report.html.
  *
  * The building blocks (prepareData, trainModel, evaluateModel, profile) are exported for the CLI's
  * single-step commands.
@@ -26,7 +27,7 @@ import { featureInputs, historyInputs, type ModelContext } from "../models/conte
 import type { ModelSpec } from "../models/index.js";
 import type { Recommender } from "../models/recommender.js";
 import type { DataConfig, MethodWeights, PipelineConfig, TrainSettings } from "./config.js";
-import { isPureHard } from "./distill-program.js";
+import { hasSoftTerms, needsSoftLabels, needsTeacher } from "./distill-program.js";
 import type { DistillWeights } from "./losses.js";
 import { distillChain } from "./multistep.js";
 import { FULL_RANKING_PREFIX, writeReport, type ModelSummary, type RunSummary } from "./report.js";
@@ -55,7 +56,10 @@ export interface PreparedData {
   train: Interactions;
   valid: Interactions;
   test: Interactions;
+  /** Train histories: the models' context (training, validation). */
   histories: UserHistories;
+  /** Train + validation histories: what history-aware models read when scoring the test item. */
+  testHistories: UserHistories;
   context: ModelContext;
   /** Train items per user (validation masks these; negatives avoid them). */
   trainSeen: UserItemIndex;
@@ -100,6 +104,7 @@ export function prepareData(dataset: Dataset): PreparedData {
     valid,
     test,
     histories,
+    testHistories: buildUserHistories(concat(train, valid), numUsers),
     context,
     trainSeen: buildUserItemIndex(train, numUsers),
     testSeen: buildUserItemIndex(concat(train, valid), numUsers),
@@ -169,25 +174,32 @@ export function evaluateModel(
   numItems: number,
   evaluation: EvaluationSettings,
   seed: number,
+  histories?: UserHistories,
 ): Record<string, number> {
   model.eval();
   const out: Record<string, number> = {};
+  // History-aware models read everything before the test item (train + validation), as serving would.
+  const query = histories ? (user: number) => ({ user, history: histories.recent(user, Infinity) }) : undefined;
   const sampled = evaluateSampled(model.scorer(), test, {
     seen,
     numItems,
     negatives: evaluation.negatives,
     seed,
     ks: evaluation.ks,
+    query,
   });
   for (const [k, v] of Object.entries(sampled.metrics)) if (k !== "count") out[k] = v;
   if (evaluation.fullRanking) {
-    const full = evaluateFullRanking(model.scorer(), test, { seen, numItems, ks: evaluation.ks });
+    const full = evaluateFullRanking(model.scorer(), test, { seen, numItems, ks: evaluation.ks, query });
     for (const [k, v] of Object.entries(full.metrics)) if (k !== "count") out[`${FULL_RANKING_PREFIX}${k}`] = v;
   }
   return out;
 }
 
-/** Train one model on the prepared data (plain BPR, or distilling when `softLabels` and soft weights are given). */
+/**
+ * Train one model on the prepared data: plain BPR, or distilling when the weights ask for it (list terms
+ * from `softLabels`, the hint term from `teacher`).
+ */
 export async function trainModel(
   prepared: PreparedData,
   spec: ModelSpec,
@@ -199,18 +211,20 @@ export async function trainModel(
     threads?: number;
     weights?: MethodWeights;
     softLabels?: SoftLabels;
+    teacher?: Recommender;
     log?: PipelineLog;
     progress?: boolean;
   },
 ): Promise<TrainResult> {
   const log = options.log ?? silent;
   const weights = (options.weights ?? { hard: 1 }) as DistillWeights;
-  const soft = !isPureHard(weights);
   return train({
     model: spec,
     context: prepared.context,
     data: prepared.samples,
-    ...(soft ? { softLabels: options.softLabels, weights } : { weights }),
+    weights,
+    ...(needsSoftLabels(weights) ? { softLabels: options.softLabels } : {}),
+    ...(needsTeacher(weights) ? { teacher: options.teacher } : {}),
     epochs: settings.epochs,
     batchSize: settings.batchSize,
     lr: settings.lr,
@@ -294,7 +308,15 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
     lineage: Record<string, unknown>,
     method?: string,
   ): ArtefactManifest => {
-    const metrics = evaluateModel(model, prepared.test, prepared.testSeen, context.numItems, evaluation, seed);
+    const metrics = evaluateModel(
+      model,
+      prepared.test,
+      prepared.testSeen,
+      context.numItems,
+      evaluation,
+      seed,
+      prepared.testHistories,
+    );
     const sized = profile(model, context.numUsers);
     const dir = join(paths.models, name);
     const validation = Object.fromEntries(Object.entries(result.bestMetrics).map(([k, v]) => [`valid:${k}`, v]));
@@ -333,7 +355,8 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
 
   // Soft labels of the best teacher (cached).
   const methods = config.distillation.methods;
-  const needsLabels = methods.some((m) => !isPureHard(m.weights as DistillWeights)) || !!config.distillation.assistant;
+  const needsLabels =
+    methods.some((m) => needsSoftLabels(m.weights as DistillWeights)) || !!config.distillation.assistant;
   const labelSettings = config.distillation.softLabels;
   const labelOptions = {
     users: Int32Array.from({ length: context.numUsers }, (_, u) => u).filter((u) => prepared.trainSeen.count(u) > 0),
@@ -381,7 +404,7 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   const student = config.student;
   for (const method of methods) {
     const weights = method.weights as DistillWeights;
-    const role = isPureHard(weights) ? "student" : "distilled";
+    const role = hasSoftTerms(weights) ? "distilled" : "student";
     const name = `student-${method.name}`;
     log.info({ model: name, method: method.name, weights }, "training student");
     const result = await trainModel(prepared, student.model, student.train, {
@@ -389,6 +412,7 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
       name,
       weights: method.weights,
       softLabels,
+      teacher: teacher.model,
     });
     finish(
       name,
@@ -404,7 +428,7 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   // Optional teacher → assistant → student chain, with the first method that distils.
   const assistant = config.distillation.assistant;
   if (assistant) {
-    const method = methods.find((m) => !isPureHard(m.weights as DistillWeights));
+    const method = methods.find((m) => hasSoftTerms(m.weights as DistillWeights));
     if (!method) {
       log.warn({}, "assistant configured but no distillation method has soft terms: skipping the chain");
     } else {
@@ -479,7 +503,8 @@ export function protocolText(evaluation: EvaluationSettings): string {
   return (
     `leave-one-out per user (last item test, second-to-last validation, the rest train); ` +
     `test: each user's held-out item ranked against ${evaluation.negatives} sampled unseen items${full}, ` +
-    `train and validation items masked; early stopping on validation NDCG@10 against ` +
+    `train and validation items masked, history-aware models reading the train and validation items as the ` +
+    `user's past; early stopping on validation NDCG@10 against ` +
     `${evaluation.validationNegatives} sampled items; metrics at k = ${evaluation.ks.join(", ")}`
   );
 }

@@ -6,7 +6,7 @@
 import { dirname, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { METHOD_PRESETS, type DataConfig, type TrainSettings } from "../../distill/config.js";
-import { isPureHard } from "../../distill/distill-program.js";
+import { hasSoftTerms, needsSoftLabels } from "../../distill/distill-program.js";
 import type { DistillWeights } from "../../distill/losses.js";
 import {
   evaluateModel,
@@ -107,8 +107,7 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
     );
   }
   const prepared = prepareData(dataset);
-  const soft = !isPureHard(weights as DistillWeights);
-  const softLabels = soft
+  const softLabels = needsSoftLabels(weights as DistillWeights)
     ? generateSoftLabels(teacher.model, {
         users: Int32Array.from({ length: prepared.context.numUsers }, (_, u) => u).filter(
           (u) => prepared.trainSeen.count(u) > 0,
@@ -128,6 +127,7 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
     threads: opts.threads,
     weights,
     softLabels,
+    teacher: teacher.model,
     log,
     progress: opts.progress ?? !opts.quiet,
   });
@@ -138,6 +138,7 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
     prepared.context.numItems,
     evaluation,
     seed,
+    prepared.testHistories,
   );
   const sized = profile(result.model, prepared.context.numUsers);
   const manifest = saveArtefact(out, {
@@ -147,7 +148,7 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
     items: dataset.items,
     metrics: { ...metrics, bestEpoch: result.bestEpoch, latencyMs: sized.latencyMs },
     lineage: {
-      role: soft ? "distilled" : "student",
+      role: hasSoftTerms(weights as DistillWeights) ? "distilled" : "student",
       teacher: teacher.manifest.id,
       method,
       data,

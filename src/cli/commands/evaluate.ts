@@ -3,6 +3,7 @@
  * the data it was trained on) — sampled and full-ranking metrics, size and latency — as a table or JSON.
  */
 import { Command } from "commander";
+import { buildUserHistories } from "../../data/history.js";
 import { buildUserItemIndex } from "../../data/sampling.js";
 import { leaveOneOut } from "../../data/splits.js";
 import { concat, evaluateModel, loadData, profile, alignToIds } from "../../distill/pipeline.js";
@@ -69,7 +70,8 @@ export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): P
     ks: opts.ks ?? [10, 20],
     fullRanking: opts.fullRanking ?? true,
   };
-  const metrics = evaluateModel(model, split.test, seen, items.size, evaluation, seed);
+  const histories = buildUserHistories(concat(split.train, split.valid), users.size);
+  const metrics = evaluateModel(model, split.test, seen, items.size, evaluation, seed, histories);
   const sized = profile(model, users.size);
   const result: EvaluateResult = {
     model: opts.model,

@@ -118,6 +118,7 @@ export async function trainTeacher(opts: TrainTeacherOptions, deps: CommandDeps 
     prepared.context.numItems,
     evaluation,
     seed,
+    prepared.testHistories,
   );
   const sized = profile(result.model, prepared.context.numUsers);
   const validation = Object.fromEntries(Object.entries(result.bestMetrics).map(([k, v]) => [`valid:${k}`, v]));
