@@ -147,8 +147,9 @@ export function sampledCandidates(
 /**
  * Sampled ranking, as the PyTorch reference's `evaluate`: every test row is a case; its test item is ranked
  * against `negatives` items sampled uniformly from those the user has not seen (see {@link sampledCandidates});
- * rank = number of negatives scoring strictly higher than the test item (ties favour the test item; a NaN test
- * score ranks last). Leave-one-out gives one case per user.
+ * rank = number of negatives scoring strictly higher than the test item, plus half of those tied with it
+ * (rounded down: the expected rank under random tie-breaking, so a constant or collapsed model cannot look
+ * perfect); a NaN score ranks above a number, a NaN test score last. Leave-one-out gives one case per user.
  */
 export function evaluateSampled(scorer: Scorer, test: Interactions, options: SampledOptions): RankingResult {
   const { ks = DEFAULT_KS, query = (user: number) => ({ user }), segmentOf } = options;
@@ -169,13 +170,18 @@ export function evaluateSampled(scorer: Scorer, test: Interactions, options: Sam
   return { ...summarise(ranks, users, items, ks, segmentOf), ranks, users, items };
 }
 
-/** Number of scores after the first that are strictly greater than it; all of them when the first is NaN. */
+/** The first score's rank among the rest: those above it (NaN counts as above), plus half of the ties. */
 function rankOfFirst(scores: Float32Array): number {
   const positive = scores[0]!;
   if (Number.isNaN(positive)) return scores.length - 1;
-  let rank = 0;
-  for (let k = 1; k < scores.length; k++) if (scores[k]! > positive) rank++;
-  return rank;
+  let above = 0;
+  let ties = 0;
+  for (let k = 1; k < scores.length; k++) {
+    const s = scores[k]!;
+    if (s > positive || Number.isNaN(s)) above++;
+    else if (s === positive) ties++;
+  }
+  return above + (ties >> 1);
 }
 
 function maxIndex(ids: Int32Array): number {

@@ -127,14 +127,25 @@ describe("evaluateSampled", () => {
     assert.equal(result.metrics["HR@5"], 0);
   });
 
-  test("rank = negatives scoring strictly higher; ties favour the test item", () => {
+  test("rank = negatives scoring strictly higher, plus half the ties; NaN scores rank above", () => {
     const byId = new StubScorer(NUM_ITEMS, (_user, item) => item);
     const result = evaluateSampled(byId, testLog, options);
     for (const [c, { items }] of byId.lists.entries()) {
       assert.equal(result.ranks[c], items.slice(1).filter((i) => i > items[0]!).length);
     }
+    // A constant (collapsed) model is ranked in the middle of its list, not first.
     const constant = new StubScorer(NUM_ITEMS, () => 0.5);
-    assert.equal(evaluateSampled(constant, testLog, options).metrics["HR@1"], 1);
+    assert.deepEqual(Array.from(evaluateSampled(constant, testLog, options).ranks), [4, 4, 4]);
+    const byParity = new StubScorer(NUM_ITEMS, (_user, item) => item % 2);
+    const parity = evaluateSampled(byParity, testLog, options);
+    for (const [c, { items }] of byParity.lists.entries()) {
+      const [first, ...rest] = items.map((i) => i % 2);
+      const above = rest.filter((s) => s > first!).length;
+      const ties = rest.filter((s) => s === first).length;
+      assert.equal(parity.ranks[c], above + Math.floor(ties / 2));
+    }
+    const nanNegatives = new StubScorer(NUM_ITEMS, (user, item) => (item === testItemOf[user] ? 1 : NaN));
+    assert.deepEqual(Array.from(evaluateSampled(nanNegatives, testLog, options).ranks), [8, 8, 8]);
   });
 
   test("every scorer is ranked on the same candidate lists for a seed", () => {
