@@ -45,9 +45,14 @@ export interface TrainSettings {
   patience: number;
 }
 
+/** The hard-label losses a method may name (see distill/losses.ts hardLoss). */
+export const HARD_LOSSES = ["bpr", "bce"] as const;
+
 /** Loss weights of a distillation method (see distill/losses.ts); absent terms are 0. */
 export interface MethodWeights {
   hard?: number;
+  /** The hard-label loss (default "bpr"). */
+  hardLoss?: (typeof HARD_LOSSES)[number];
   pointwise?: number;
   listwise?: number;
   ranking?: number;
@@ -151,12 +156,15 @@ const trainSettings = {
 
 const weightsSchema = {
   type: "object",
-  properties: Object.fromEntries(
-    ["hard", "pointwise", "listwise", "ranking", "relaxedRanking", "hint", "multiTask", "rankingLambda"].map((k) => [
-      k,
-      nonNegative,
-    ]),
-  ),
+  properties: {
+    ...Object.fromEntries(
+      ["hard", "pointwise", "listwise", "ranking", "relaxedRanking", "hint", "multiTask", "rankingLambda"].map((k) => [
+        k,
+        nonNegative,
+      ]),
+    ),
+    hardLoss: { enum: [...HARD_LOSSES] },
+  },
   additionalProperties: false,
 } as const;
 
@@ -384,6 +392,8 @@ export const METHOD_PRESETS: Readonly<Record<string, MethodWeights>> = {
   pointwise: { hard: 1, pointwise: 1, temperature: 2 },
   /** Relaxed ranking distillation: the teacher's top-K ordered above the sampled unobserved items. */
   "relaxed-ranking": { hard: 1, relaxedRanking: 0.5 },
+  /** Hint (FitNets-style) distillation: the student's representation, projected, regresses the teacher's. */
+  hint: { hard: 1, hint: 0.5 },
 };
 
 /**

@@ -224,10 +224,15 @@ export function multiTaskSoftLoss(
 
 // ---- the combined objective -----------------------------------------------------------------------
 
+/** The hard-label losses: BPR on (positive, negative) pairs, or binary cross-entropy on each score. */
+export type HardLossKind = "bpr" | "bce";
+
 /** Weights of each term of `distillationLoss` (0 or absent = off, except `hard`, which defaults to 1). */
 export interface DistillWeights {
-  /** α, the student's own BPR loss on the batch (default 1). */
+  /** α, the weight of the student's own hard-label loss on the batch (default 1). */
   hard?: number;
+  /** Which hard-label loss (default "bpr"); see {@link hardLoss}. */
+  hardLoss?: HardLossKind;
   pointwise?: number;
   listwise?: number;
   ranking?: number;
@@ -240,6 +245,29 @@ export interface DistillWeights {
   rankingLambda?: number;
   /** Per-head weights inside the multi-task term (default 1 each). */
   taskWeights?: Record<string, number>;
+}
+
+/**
+ * The hard-label loss of a batch: "bpr" is `student.loss(batch)`; "bce" is binary cross-entropy with
+ * logits over the 2n scores of the batch, its positives labelled 1 and its negatives 0 (one forward over
+ * both halves).
+ */
+export function hardLoss(student: Recommender, batch: PairwiseBatch, kind: HardLossKind = "bpr"): Tensor {
+  if (kind === "bpr") return student.loss(batch);
+  if (kind !== "bce") throw new RangeError(`hardLoss: unknown hard loss "${String(kind)}" (known: bpr, bce)`);
+  const n = batch.users.length;
+  const twice = (a: Int32Array, b: Int32Array): Int32Array => {
+    const out = new Int32Array(2 * n);
+    out.set(a);
+    out.set(b, n);
+    return out;
+  };
+  const logits = student.forward({
+    users: new Ids(twice(batch.users, batch.users)),
+    items: new Ids(twice(batch.positives, batch.negatives)),
+    historyEnd: batch.historyEnd && twice(batch.historyEnd, batch.historyEnd),
+  });
+  return ops.bceWithLogits(logits, new Float32Array(2 * n).fill(1, 0, n));
 }
 
 /** A training batch, plus which soft-label rows (lists) it trains on. */
@@ -320,8 +348,8 @@ export function teacherRepresentation(teacher: Recommender): (pairs: Pairs) => F
 }
 
 /**
- * The distillation objective of one batch: α · student.loss(batch) plus every enabled soft term, each
- * weighted. The list terms score the soft-label lists of the batch (`batch.lists.rows`, else the distinct
+ * The distillation objective of one batch: α · hardLoss(student, batch, weights.hardLoss) plus every
+ * enabled soft term, each weighted. The list terms score the soft-label lists of the batch (`batch.lists.rows`, else the distinct
  * entries of `batch.rows`, else the rows of its distinct users) with one `student.forward` over [R × L] pairs (users repeated L times), viewed as [R, L]:
  *
  * - pointwise, listwise: the whole list (observed, top-K and negative slices), temperature T;
@@ -352,7 +380,7 @@ export function distillationLoss(
   };
 
   const alpha = weights.hard ?? 1;
-  if (alpha !== 0) addTerm("hard", alpha, student.loss(batch));
+  if (alpha !== 0) addTerm("hard", alpha, hardLoss(student, batch, weights.hardLoss));
 
   const w = {
     pointwise: weights.pointwise ?? 0,

@@ -1,7 +1,8 @@
 /**
  * Multi-step distillation (teacher-assistant knowledge distillation, Mirzadeh et al. 2020): when the gap
  * between teacher and student is large, distil through intermediate models — teacher → assistant →
- * student — each step learning from the soft labels of the model trained just before it.
+ * student — each step learning from the soft labels (or, for hints, the representation) of the model
+ * trained just before it.
  */
 import type { ModelSpec } from "../models/index.js";
 import type { Recommender } from "../models/recommender.js";
@@ -19,8 +20,8 @@ export interface ChainStep {
   name?: string;
 }
 
-/** The training options every step shares (everything but the model, its weights and its soft labels). */
-export type SharedTrainOptions = Omit<TrainOptions, "model" | "weights" | "softLabels">;
+/** The training options every step shares (everything but the model, its weights and what it learns from). */
+export type SharedTrainOptions = Omit<TrainOptions, "model" | "weights" | "softLabels" | "teacher">;
 
 /** Options of {@link distillChain}. */
 export interface ChainOptions {
@@ -54,8 +55,8 @@ export interface ChainResult {
 
 /**
  * Train `steps` in order: each step generates soft labels from the previous model (the teacher for the
- * first step) with generateSoftLabels and trains its spec with train(), using the shared training options
- * merged with the step's own overrides.
+ * first step) with generateSoftLabels and trains its spec with train(), with the previous model as the
+ * hint teacher, using the shared training options merged with the step's own overrides.
  */
 export async function distillChain(options: ChainOptions): Promise<ChainResult> {
   if (options.steps.length === 0) throw new RangeError("distillChain: no steps to train");
@@ -70,6 +71,7 @@ export async function distillChain(options: ChainOptions): Promise<ChainResult> 
       model: step.spec,
       weights: step.weights,
       softLabels,
+      teacher: previous,
     });
     stages.push({
       name: step.name ?? `step ${index + 1}`,

@@ -2,7 +2,8 @@
  * The training loop for teachers and students: epochs of Hogwild training (engine/parallel.ts) with the
  * distillation program, fresh negatives and a fresh sample order every epoch, validation after each
  * epoch, early stopping, and the best epoch's parameters restored at the end. With the default weights
- * ({hard: 1}) and no soft labels this is plain BPR training, so the same loop trains the teacher.
+ * ({hard: 1}) and no soft labels this is plain BPR training, so the same loop trains the teacher. Hint
+ * distillation runs the teacher itself inside the pool, frozen, from a shared copy of its parameters.
  */
 import { availableParallelism } from "node:os";
 import cliProgress from "cli-progress";
@@ -10,12 +11,16 @@ import { TrainingPool, type SharedData } from "../engine/parallel.js";
 import { DataRng } from "../data/rng.js";
 import { UniformSampler, type NegativeSampler } from "../data/sampling.js";
 import type { ModelContext } from "../models/context.js";
+import { specOf } from "../models/artefact.js";
 import type { ModelSpec } from "../models/index.js";
 import type { Recommender } from "../models/recommender.js";
 import {
   distillProgramUrl,
-  hasSoftTerms,
+  needsSoftLabels,
+  needsTeacher,
+  shareParameters,
   shareSoftLabels,
+  TEACHER_WEIGHTS,
   type DistillConfig,
   type DistillTrainer,
   type OptimizerKind,
@@ -31,8 +36,13 @@ export interface TrainOptions {
   context: ModelContext;
   /** Samples from buildTrainingData; their negatives are redrawn in place before every epoch. */
   data: TrainingData;
-  /** The teacher's soft labels (needed when `weights` has soft terms). */
+  /** The teacher's soft labels (needed when `weights` has list terms). */
   softLabels?: SoftLabels;
+  /**
+   * The trained teacher (needed when `weights.hint` ≠ 0): a zoo model with a representation, rebuilt from
+   * its spec and parameters inside the pool and never updated.
+   */
+  teacher?: Recommender;
   /** Loss weights (default {hard: 1}: plain BPR). */
   weights?: DistillWeights;
   epochs: number;
@@ -111,11 +121,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new RangeError(`train: threads must be a positive integer, got ${threads}`);
   }
   if (!(patience >= 1)) throw new RangeError(`train: patience must be ≥ 1, got ${patience}`);
-  if ((weights.hint ?? 0) !== 0) {
-    throw new Error("train: hint distillation is not supported (the teacher would have to run inside the pool)");
-  }
-  if (hasSoftTerms(weights) && !options.softLabels) {
+  if (needsSoftLabels(weights) && !options.softLabels) {
     throw new Error("train: the distillation weights have soft terms but no softLabels were given");
+  }
+  const teacher = needsTeacher(weights) ? options.teacher : undefined;
+  if (needsTeacher(weights) && !teacher) {
+    throw new Error("train: the distillation weights have a hint term but no teacher was given");
+  }
+  if (teacher && teacher.representationDim === null) {
+    throw new Error(`train: the teacher (${teacher.kind}) has no representation for hint distillation`);
   }
 
   const data: SharedData = {
@@ -138,6 +152,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     Object.assign(data, shared.data);
     config.labelFields = shared.fields;
   }
+  if (teacher) {
+    data[TEACHER_WEIGHTS] = shareParameters(teacher);
+    config.teacher = { model: specOf(teacher), projectionSeed: options.seed };
+  }
 
   const n = sampleCount(options.data);
   const rng = new DataRng(options.seed);
@@ -154,6 +172,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     programUrl: distillProgramUrl,
     config,
     data,
+    samples: n,
     threads,
   });
   const model = pool.local.model;

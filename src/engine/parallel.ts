@@ -30,6 +30,11 @@ export interface PoolOptions<Config> {
   programUrl: string;
   config: Config;
   data: SharedData;
+  /**
+   * Most samples an epoch visits; default: the longest array in `data`, too many when it also holds longer
+   * arrays than the samples (a teacher's parameters).
+   */
+  samples?: number;
   /** Threads including the calling one; 1 = single-threaded and deterministic. */
   threads: number;
 }
@@ -60,7 +65,7 @@ export class TrainingPool<Built extends Trainable> {
     const { program } = (await import(opts.programUrl)) as { program: TrainProgram<Config, Built> };
     const rt = runtime();
     const { result: local, blocks } = rt.recordAllocations(() => program.build(opts.config, opts.data, 0));
-    const sampleCount = Math.max(...Object.values(opts.data).map((a) => a.length), 0);
+    const sampleCount = opts.samples ?? Math.max(...Object.values(opts.data).map((a) => a.length), 0);
     const order = new Int32Array(new SharedArrayBuffer(Math.max(sampleCount, 1) * 4));
     const workers: Worker[] = [];
     try {

@@ -180,6 +180,10 @@ export class DeepRanker extends Recommender {
     return this.towerInput(this.shared(pairs), 0);
   }
 
+  override get representationDim(): number {
+    return this.towers.at(0).inFeatures;
+  }
+
   /**
    * 2 × the multiply-adds of one pair: nothing is shared across a user's candidates (the attention, the crosses
    * and every layer after them depend on the item), so this is also the cost of ranking one more item.

@@ -87,6 +87,10 @@ export class MLPRanker extends Recommender {
     return x;
   }
 
+  override get representationDim(): number {
+    return this.sizes.at(-2)!;
+  }
+
   forward(pairs: Pairs): Tensor {
     const last = this.mlp.layers.at(this.mlp.layers.length - 1);
     return last.forward(this.representation(pairs)).reshape([pairs.users.length]);

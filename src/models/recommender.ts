@@ -73,6 +73,11 @@ export abstract class Recommender extends Module {
     return null;
   }
 
+  /** The width of `representation` (null when there is none), known before any pair is scored. */
+  get representationDim(): number | null {
+    return null;
+  }
+
   /** FLOPs (2 per multiply-add) to score one more item for an already-encoded user. */
   abstract flopsPerItem(): number;
 

@@ -152,6 +152,10 @@ export class TwoTower extends Recommender {
     return ops.concat([u, this.itemVectors(pairs.items)], -1);
   }
 
+  override get representationDim(): number {
+    return 2 * this.dim;
+  }
+
   /** 2·dim: item vectors are precomputed by the scorer, so one more item costs one dot product. */
   flopsPerItem(): number {
     return 2 * this.dim;

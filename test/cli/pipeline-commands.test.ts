@@ -9,7 +9,7 @@ import { distill, distillCommand } from "../../src/cli/commands/distill.js";
 import { evaluate, evaluateCommand } from "../../src/cli/commands/evaluate.js";
 import { runCommand, runConfig } from "../../src/cli/commands/run.js";
 import { trainTeacherCommand } from "../../src/cli/commands/train-teacher.js";
-import { validatePipelineConfig } from "../../src/distill/config.js";
+import { METHOD_PRESETS, validatePipelineConfig } from "../../src/distill/config.js";
 import { runPipeline } from "../../src/distill/pipeline.js";
 import type { RunSummary } from "../../src/distill/report.js";
 import { loadArtefact } from "../../src/models/artefact.js";
@@ -54,7 +54,7 @@ describe("pipeline commands: --help", () => {
 
   test("distill --help names every method", () => {
     const { out } = help(distillCommand());
-    for (const method of ["none", "ranking", "listwise", "pointwise", "relaxed-ranking"]) {
+    for (const method of ["none", "ranking", "listwise", "pointwise", "relaxed-ranking", "hint"]) {
       assert.ok(out.includes(`"${method}"`), method);
     }
   });
@@ -160,5 +160,47 @@ describe("end-to-end: a tiny pipeline", () => {
     assert.equal(evaluated.kind, "bpr-mf");
     assert.equal(evaluated.droppedRows, 0);
     assert.ok(evaluated.metrics["NDCG@10"]! >= 0);
+  });
+});
+
+describe("end-to-end: hint distillation", () => {
+  const out = join(dir, "hint-run");
+  const config = validatePipelineConfig({
+    name: "tiny-hint",
+    threads: 1,
+    data: { kind: "synthetic", synthetic: { users: 200, items: 100, events: 5000 } },
+    evaluation: { negatives: 50, validationNegatives: 20, fullRanking: false },
+    teachers: [{ name: "teacher", model: { kind: "two-tower", dim: 16, seed: 1 }, train: { epochs: 2 } }],
+    student: { model: { kind: "two-tower", dim: 4, seed: 2 }, train: { epochs: 2 } },
+    distillation: { methods: [{ name: "hint", weights: { ...METHOD_PRESETS.hint } }] },
+    output: { dir: out },
+  });
+
+  test("the pipeline's hint method trains the student against the best teacher, without soft labels", async () => {
+    const summary = await runPipeline(config, { log: silent });
+    assert.deepEqual(
+      summary.models.map((m) => [m.name, m.role, m.method]),
+      [
+        ["teacher", "teacher", undefined],
+        ["student-hint", "distilled", "hint"],
+      ],
+    );
+    assert.equal(summary.models[1]!.history.length, 2);
+    assert.ok(!existsSync(join(out, "soft-labels")), "no soft labels were generated");
+  });
+
+  test("distill --method hint works from the teacher artefact and refuses a student without a representation", async () => {
+    const teacher = join(out, "models", "teacher");
+    const common = { teacher, method: "hint", epochs: 1, threads: 1, progress: false };
+    const result = await distill(
+      { ...common, student: "two-tower", dim: 4, out: join(dir, "hinted") },
+      { log: silent, print() {} },
+    );
+    assert.equal(result.manifest.lineage.method, "hint");
+    assert.equal(result.manifest.lineage.role, "distilled");
+    await assert.rejects(
+      distill({ ...common, student: "bpr-mf", dim: 4, out: join(dir, "no-hint") }, { log: silent, print() {} }),
+      /the student \(bpr-mf\) has no representation/,
+    );
   });
 });

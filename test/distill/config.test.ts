@@ -125,6 +125,22 @@ describe("pipeline config", () => {
     assert.throws(() => loadPipelineConfig(join(dir, "absent.yaml")), /absent\.yaml: cannot read: ENOENT/);
   });
 
+  test("a method's hard loss is bpr or bce; anything else is refused with the allowed values", () => {
+    const raw = (hardLoss: string) => ({
+      name: "hard",
+      data: { kind: "synthetic" },
+      teachers: [{ name: "t", model: { kind: "bpr-mf", dim: 8 } }],
+      student: { model: { kind: "bpr-mf", dim: 4 } },
+      distillation: { methods: [{ name: "m", weights: { hard: 1, hardLoss } }] },
+    });
+    for (const kind of ["bpr", "bce"]) {
+      assert.equal(validatePipelineConfig(raw(kind)).distillation.methods[0]!.weights.hardLoss, kind);
+    }
+    assert.deepEqual(problemsOf(raw("hinge")), [
+      'config.yaml: /distillation/methods/0/weights/hardLoss must be equal to one of the allowed values ("bpr", "bce")',
+    ]);
+  });
+
   test("the default pipeline validates and compares several methods", () => {
     const config = defaultPipelineConfig();
     assert.equal(config.data.kind, "synthetic");

@@ -2,12 +2,15 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as ops from "../../src/engine/ops/index.js";
 import { Tensor, endStep } from "../../src/engine/tensor.js";
+import { Ids } from "../../src/engine/ops/embedding.js";
 import { BPRMF } from "../../src/models/bpr-mf.js";
+import { TwoTower } from "../../src/models/two-tower.js";
 import type { Pairs } from "../../src/models/recommender.js";
 import { UserItemIndex } from "../../src/data/sampling.js";
 import {
   HintProjection,
   distillationLoss,
+  hardLoss,
   hintLoss,
   listwiseKLLoss,
   multiTaskSoftLoss,
@@ -207,6 +210,63 @@ describe("multiTaskSoftLoss", () => {
 
   test("refuses a student head without teacher logits", () => {
     assert.throws(() => multiTaskSoftLoss({ like: leaf([2], 1) }, { click: new Float32Array(2) }), /task "like"/);
+    endStep();
+  });
+});
+
+describe("hardLoss", () => {
+  const context = { numUsers: 4, numItems: 7 };
+  const batch = {
+    users: new Int32Array([0, 3, 1]),
+    positives: new Int32Array([2, 6, 0]),
+    negatives: new Int32Array([5, 1, 4]),
+  };
+
+  test('"bce" is the binary cross-entropy of the positives (label 1) and negatives (label 0), mean over 2n scores', () => {
+    const student = new BPRMF({ dim: 3, seed: 5, initStd: 0.8 }, context);
+    const P = rowsOf(student.userEmbedding.weight.data, 3);
+    const Q = rowsOf(student.itemEmbedding.weight.data, 3);
+    const score = (u: number, i: number): number => P[u]!.reduce((a, p, d) => a + p * Q[i]![d]!, 0);
+    let ref = 0;
+    for (let k = 0; k < 3; k++) {
+      ref -= logSig(score(batch.users[k]!, batch.positives[k]!)); // −log σ(s), label 1
+      ref -= logSig(-score(batch.users[k]!, batch.negatives[k]!)); // −log(1 − σ(s)), label 0
+    }
+    close(hardLoss(student, batch, "bce").item(), ref / 6);
+    endStep();
+    gradCheck(() => hardLoss(student, batch, "bce"), student.parameters());
+  });
+
+  test('"bce" keeps each pair\'s history end for both halves; "bpr" (the default) is the model\'s own loss', () => {
+    const histories = {
+      offsets: Int32Array.from([0, 3, 5, 6, 9]),
+      items: Int32Array.from([1, 2, 3, 0, 6, 4, 5, 2, 1]),
+    };
+    const student = new TwoTower({ dim: 4, seed: 2, initStd: 0.5 }, { ...context, histories });
+    const ends = { ...batch, historyEnd: new Int32Array([1, 7, 3]) };
+    const forward = (items: Int32Array): number[] =>
+      student.forward({ users: new Ids(ends.users), items: new Ids(items), historyEnd: ends.historyEnd }).toArray();
+    const pos = forward(ends.positives);
+    const neg = forward(ends.negatives);
+    const ref = -(pos.reduce((a, s) => a + logSig(s), 0) + neg.reduce((a, s) => a + logSig(-s), 0)) / 6;
+    close(hardLoss(student, ends, "bce").item(), ref);
+    // Without history ends the users see their whole history: another value.
+    assert.ok(Math.abs(hardLoss(student, batch, "bce").item() - ref) > 1e-4);
+    close(hardLoss(student, ends).item(), student.loss(ends).item());
+    endStep();
+  });
+
+  test("distillationLoss weights the chosen hard loss and refuses unknown ones", () => {
+    const student = new BPRMF({ dim: 3, seed: 5, initStd: 0.8 }, context);
+    const bce = hardLoss(student, batch, "bce").item();
+    const bpr = student.loss(batch).item();
+    const { total, parts } = distillationLoss(student, batch, null, { hard: 0.7, hardLoss: "bce" });
+    close(parts.hard!, bce);
+    close(total.item(), 0.7 * bce);
+    close(distillationLoss(student, batch, null, { hard: 0.7 }).parts.hard!, bpr);
+    assert.notEqual(bce, bpr);
+    const bad = { hardLoss: "hinge" } as unknown as { hardLoss: "bce" };
+    assert.throws(() => distillationLoss(student, batch, null, bad), /unknown hard loss "hinge" \(known: bpr, bce\)/);
     endStep();
   });
 });

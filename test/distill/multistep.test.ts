@@ -137,6 +137,22 @@ describe("multi-step distillation", () => {
     assert.ok(after.sameTop > before.sameTop + 0.3, report);
   });
 
+  test("a hint step learns from the previous stage's model, not the chain's teacher", async () => {
+    // BPR-MF has no representation: the hint step can only run against the two-tower assistant.
+    const teacher = (await train({ ...shared(), model: { kind: "bpr-mf", dim: 16, seed: 1 }, epochs: 1 })).model;
+    const chain = await distillChain({
+      teacher,
+      steps: [
+        { name: "assistant", spec: { kind: "two-tower", dim: 8, seed: 2 }, weights: { hard: 1, listwise: 1 } },
+        { name: "student", spec: { kind: "two-tower", dim: 4, seed: 3 }, weights: { hard: 0, hint: 1 } },
+      ],
+      softLabelOptions,
+      trainOptions: { ...shared(), lr: 0.01 },
+    });
+    const losses = chain.stages[1]!.result.history.map((r) => r.loss);
+    assert.ok(losses[2]! < losses[0]!, `hint losses ${losses.map((l) => l.toFixed(4))}`);
+  });
+
   test("an empty chain is refused", async () => {
     const teacher = createModel({ kind: "bpr-mf", dim: 4 }, context);
     await assert.rejects(distillChain({ teacher, steps: [], softLabelOptions, trainOptions: shared() }), /no steps/);

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Ids } from "../../src/engine/ops/embedding.js";
-import { endStep } from "../../src/engine/tensor.js";
+import { endStep, noGrad } from "../../src/engine/tensor.js";
 import { createModel, type ModelSpec } from "../../src/models/index.js";
 import { gradCheck } from "../helpers/gradcheck.js";
 
@@ -47,6 +47,31 @@ describe("model zoo", () => {
 
   test("bpr-mf FLOPs per item are 2·dim", () => {
     assert.equal(createModel(specs[0]!, context).flopsPerItem(), 12);
+  });
+
+  test("representationDim is the width representation() returns, and null where there is none", () => {
+    const histories = {
+      offsets: Int32Array.from([0, 2, 3, 3, 5, 6, 6, 8]),
+      items: Int32Array.from([1, 2, 0, 4, 5, 3, 7, 8]),
+    };
+    const withHistory = { ...context, histories };
+    const cases: [ModelSpec, number | null][] = [
+      [specs[0]!, null],
+      [specs[1]!, null],
+      [{ kind: "two-tower", dim: 5, userLayers: [7], seed: 3 }, 10],
+      [{ kind: "mlp-ranker", dim: 4, hidden: [9, 6], seed: 4 }, 6],
+      [{ kind: "mlp-ranker", dim: 4, hidden: [], seed: 4 }, 12],
+      [{ kind: "deep-ranker", embeddingDim: 4, deepSizes: [8, 3], seed: 5 }, 4 * 4 + 3],
+      [{ kind: "deep-ranker", embeddingDim: 4, deepSizes: [8], experts: 2, expertSizes: [6, 5], seed: 6 }, 5],
+    ];
+    for (const [spec, dim] of cases) {
+      const model = createModel(spec, withHistory);
+      const pairs = { users: new Ids(Int32Array.from([0, 3, 6])), items: new Ids(Int32Array.from([1, 8, 2])) };
+      assert.equal(model.representationDim, dim, spec.kind);
+      const repr = noGrad(() => model.representation(pairs));
+      assert.deepEqual(repr?.shape ?? null, dim === null ? null : [3, dim], spec.kind);
+      endStep();
+    }
   });
 
   test("unknown kinds are refused by name", () => {
