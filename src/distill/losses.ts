@@ -11,7 +11,7 @@ import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { Rng } from "../engine/random.js";
 import { Tensor, accumulate, noGrad, record } from "../engine/tensor.js";
-import type { PairwiseBatch, Pairs, Recommender } from "../models/recommender.js";
+import { listPairs, type PairwiseBatch, type Pairs, type Recommender } from "../models/recommender.js";
 import { sigmoidProbabilities, softLabelRowIndex, type SoftLabels } from "./soft-labels.js";
 
 function fmt(t: Tensor): string {
@@ -437,28 +437,22 @@ function addListTerms(
       throw new RangeError(`distillationLoss: list row ${r} is outside the ${labels.users.length} soft-label rows`);
     }
   }
-  const users = new Int32Array(R * L);
-  rows.forEach((r, k) => users.fill(labels.users[r]!, k * L, (k + 1) * L));
+  const users = Int32Array.from(rows, (r) => labels.users[r]!);
   const items = new Int32Array(R * L);
   rows.forEach((r, k) => items.set(labels.items.subarray(r * L, (r + 1) * L), k * L));
-  let historyEnd: Int32Array | undefined;
   const ends = batch.lists?.historyEnd;
-  if (ends) {
-    if (ends.length !== R) throw new RangeError(`distillationLoss: ${ends.length} history ends for ${R} list rows`);
-    historyEnd = new Int32Array(R * L);
-    ends.forEach((e, k) => historyEnd!.fill(e, k * L, (k + 1) * L));
+  if (ends && ends.length !== R) {
+    throw new RangeError(`distillationLoss: ${ends.length} history ends for ${R} list rows`);
   }
-  const pairs: Pairs = { users: new Ids(users), items: new Ids(items), historyEnd };
 
   let heads: Record<string, Tensor> | null = null;
-  let flat: Tensor;
+  let scores: Tensor;
   if (w.multiTask !== 0) {
-    heads = student.forwardTasks(pairs);
-    flat = Object.values(heads)[0]!;
+    heads = student.forwardTasks(listPairs(users, items, ends));
+    scores = Object.values(heads)[0]!.reshape([R, L]);
   } else {
-    flat = student.forward(pairs);
+    scores = student.scoreLists(users, items, ends);
   }
-  const scores = flat.reshape([R, L]);
   const teacher = gatherRows(labels.teacherScores, rows, L);
 
   if (w.pointwise !== 0) addTerm("pointwise", w.pointwise, pointwiseSoftLoss(scores, teacher, T));

@@ -147,11 +147,11 @@ export abstract class Optimizer {
         counters,
       );
       if (bad !== 0) {
-        const id = rt.i32[(part.indices >> 2) + bad - 1];
+        const id = rt.i32[(part.indices >>> 2) + bad - 1];
         throw new RangeError(`optimizer: sparse gradient row ${id} is outside ${describe(param)}'s ${rows} rows`);
       }
     }
-    this.updateRows(index, param, ids, grads, rt.i32[counters >> 2]!);
+    this.updateRows(index, param, ids, grads, rt.i32[counters >>> 2]!);
   }
 }
 

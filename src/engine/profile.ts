@@ -12,8 +12,8 @@ export function matmulGflops(size: number, seconds: number): number {
   const scratch = rt.alloc(packedBytes);
   const f32 = rt.f32;
   for (let i = 0; i < size * size; i++) {
-    f32[(a >> 2) + i] = Math.sin(i);
-    f32[(b >> 2) + i] = Math.cos(i);
+    f32[(a >>> 2) + i] = Math.sin(i);
+    f32[(b >>> 2) + i] = Math.cos(i);
   }
   const multiply = (): void => void k.matmulNN!(a, b, c, size, size, size, 0, scratch);
   multiply(); // warm up: compile the kernel and touch every page

@@ -71,7 +71,7 @@ export class Runtime {
     this.f32View = new Float32Array(this.buffer);
     this.i32View = new Int32Array(this.buffer);
     this.u8View = new Uint8Array(this.buffer);
-    if (fresh) Atomics.store(this.i32View, TOP_ADDR >> 2, HEAP_START);
+    if (fresh) Atomics.store(this.i32View, TOP_ADDR >>> 2, HEAP_START);
     this.scratch = new Arena(this);
   }
 
@@ -207,13 +207,13 @@ export class Runtime {
   /** Copy a JS array into the scratch arena (for indices and batch inputs). */
   scratchI32(values: ArrayLike<number>): number {
     const ptr = this.scratch.alloc(values.length * 4);
-    this.i32.set(values, ptr >> 2);
+    this.i32.set(values, ptr >>> 2);
     return ptr;
   }
 
   scratchF32(values: ArrayLike<number>): number {
     const ptr = this.scratch.alloc(values.length * 4);
-    this.f32.set(values, ptr >> 2);
+    this.f32.set(values, ptr >>> 2);
     return ptr;
   }
 }

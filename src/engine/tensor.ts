@@ -121,7 +121,7 @@ export class Tensor {
     if (this.epoch !== -1 && this.epoch !== this.rt.scratch.epoch) {
       throw new Error("distillrec: a scratch tensor was used after endStep() released it; use .persist() to keep it");
     }
-    return this.rt.f32.subarray(this.ptr >> 2, (this.ptr >> 2) + this.size);
+    return this.rt.f32.subarray(this.ptr >>> 2, (this.ptr >>> 2) + this.size);
   }
 
   toArray(): number[] {

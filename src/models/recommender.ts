@@ -60,6 +60,16 @@ export abstract class Recommender extends Module {
   /** Logits for the pairs: [n]. */
   abstract forward(pairs: Pairs): Tensor;
 
+  /**
+   * Logits of R candidate lists of L items: `users` [R], `items` [R·L] row-major, `historyEnd` [R] (the
+   * visible history of each list's user) → [R, L]. The default scores every (user, item) pair; models whose
+   * user side does not depend on the item override it to encode each user once per list.
+   */
+  scoreLists(users: Int32Array, items: Int32Array, historyEnd?: Int32Array): Tensor {
+    const [rows, length] = listShape(users, items, historyEnd);
+    return this.forward(listPairs(users, items, historyEnd)).reshape([rows, length]);
+  }
+
   /** Logits per task head (multi-task models); the first entry is the main (ranking) task. */
   forwardTasks(pairs: Pairs): Record<string, Tensor> {
     return { main: this.forward(pairs) };
@@ -134,4 +144,35 @@ export function repeatBag(history: Int32Array, n: number): HistoryBag {
     offsets[k] = k * history.length;
   }
   return { ids, offsets };
+}
+
+/** [R, L] of a list batch, checked: `items` holds R·L ids and `historyEnd` (if any) R entries. */
+export function listShape(users: Int32Array, items: Int32Array, historyEnd?: Int32Array): [number, number] {
+  const rows = users.length;
+  const length = rows > 0 ? items.length / rows : 0;
+  if (!Number.isInteger(length) || (rows === 0 && items.length > 0)) {
+    throw new RangeError(`scoreLists: ${items.length} items do not split into ${rows} equal lists`);
+  }
+  if (historyEnd && historyEnd.length !== rows) {
+    throw new RangeError(`scoreLists: ${historyEnd.length} history ends for ${rows} lists`);
+  }
+  return [rows, length];
+}
+
+/** Per list item, the index of its list (row r repeated L times): to spread one vector per list over its items. */
+export function listIndex(rows: number, length: number): Int32Array {
+  const out = new Int32Array(rows * length);
+  for (let r = 0; r < rows; r++) out.fill(r, r * length, (r + 1) * length);
+  return out;
+}
+
+/** Every (user, item) pair of R lists of L items, each pair seeing its list's history end. */
+export function listPairs(users: Int32Array, items: Int32Array, historyEnd?: Int32Array): Pairs {
+  const [rows, length] = listShape(users, items, historyEnd);
+  const index = listIndex(rows, length);
+  return {
+    users: new Ids(Int32Array.from(index, (r) => users[r]!)),
+    items: new Ids(items),
+    historyEnd: historyEnd && Int32Array.from(index, (r) => historyEnd[r]!),
+  };
 }

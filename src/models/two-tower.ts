@@ -13,7 +13,7 @@ import { Rng } from "../engine/random.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
 import { historyBag, type HistoryBag, type ModelContext } from "./context.js";
 import { FeatureEncoder } from "./features.js";
-import { Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
+import { listIndex, listShape, Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
 
 export interface TwoTowerConfig {
   /** Width of every embedding and of the final user and item vectors (default 32). */
@@ -146,6 +146,15 @@ export class TwoTower extends Recommender {
     return ops.rowDot(this.userVectors(pairs.users, pairs.history, pairs.historyEnd), this.itemVectors(pairs.items));
   }
 
+  /** Each list's user vector is computed once and spread over its items (the history is the costly part). */
+  override scoreLists(users: Int32Array, items: Int32Array, historyEnd?: Int32Array): Tensor {
+    const [rows, length] = listShape(users, items, historyEnd);
+    const u = this.userVectors(new Ids(users), undefined, historyEnd);
+    return ops
+      .rowDot(ops.embedding(u, listIndex(rows, length)), this.itemVectors(new Ids(items)))
+      .reshape([rows, length]);
+  }
+
   /** concat(userVector, itemVector): [n, 2·dim], the input of the final dot product. */
   override representation(pairs: Pairs): Tensor {
     const u = this.userVectors(pairs.users, pairs.history, pairs.historyEnd);
@@ -220,7 +229,7 @@ export class TwoTowerScorer implements Scorer {
       const rows = this.items.shape[0]!;
       const out = rt.scratch.alloc(rows * 4);
       rt.kernels.matVec!(this.items.ptr, u.ptr, rows, this.dim, out);
-      const scores = rt.f32.slice(out >> 2, (out >> 2) + rows);
+      const scores = rt.f32.slice(out >>> 2, (out >>> 2) + rows);
       endStep();
       return scores;
     });
@@ -239,7 +248,7 @@ export class TwoTowerScorer implements Scorer {
       rt.kernels.gather!(this.items.ptr, idx, items.length, this.dim, gathered);
       const out = rt.scratch.alloc(items.length * 4);
       rt.kernels.matVec!(gathered, u.ptr, items.length, this.dim, out);
-      const scores = rt.f32.slice(out >> 2, (out >> 2) + items.length);
+      const scores = rt.f32.slice(out >>> 2, (out >>> 2) + items.length);
       endStep();
       return scores;
     });
