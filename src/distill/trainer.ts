@@ -185,6 +185,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const started = performance.now();
       const result = await pool.epoch(order, batchSize);
       const seconds = (performance.now() - started) / 1000;
+      // A diverged model would otherwise be validated, checkpointed and saved as if it were a result.
+      if (!Number.isFinite(result.loss)) {
+        throw new Error(
+          `train: the loss diverged (${result.loss}) in epoch ${epoch}; lower the learning rate or the loss weights`,
+        );
+      }
       const metrics = options.validate ? validateIn(model, options.validate) : {};
       const record: EpochRecord = {
         epoch,

@@ -329,6 +329,13 @@ describe("train", () => {
     assert.ok(losses[3]! < losses[0]! * 0.9, `losses ${losses.map((l) => l.toFixed(3))}`);
   });
 
+  test("a diverging run stops with an error instead of saving a broken model", async () => {
+    await assert.rejects(
+      train(options({ optimizer: "sgd", lr: 1e30, epochs: 3, validate: makeValidator() })),
+      /loss diverged .* in epoch \d; lower the learning rate/,
+    );
+  });
+
   test("soft-label weights without soft labels are refused", async () => {
     await assert.rejects(train(options({ weights: { hard: 1, listwise: 1 } })), /softLabels/);
   });
