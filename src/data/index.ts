@@ -1,4 +1,4 @@
-// The data layer: readers, id maps, shaping, splits, samplers, histories and the synthetic generator.
+// The data layer: readers, id maps, shaping, splits, samplers, histories, task labels and the synthetic generator.
 export * from "./readers.js";
 export { mergeReports, type BadRowPolicy } from "./errors.js";
 export { IdMap } from "./idmap.js";
@@ -8,4 +8,5 @@ export * from "./shaping.js";
 export * from "./splits.js";
 export * from "./sampling.js";
 export * from "./history.js";
+export * from "./labels.js";
 export * from "./synthetic.js";

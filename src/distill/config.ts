@@ -48,9 +48,11 @@ export interface TrainSettings {
 /** The hard-label losses a method may name (see distill/losses.ts hardLoss). */
 export const HARD_LOSSES = ["bpr", "bce"] as const;
 
-/** Loss weights of a distillation method (see distill/losses.ts); absent terms are 0. */
+/** Loss weights of a distillation method (see distill/losses.ts); absent terms are 0, except hard and hardTasks (1). */
 export interface MethodWeights {
   hard?: number;
+  /** The extra heads' task labels, for a multi-task student (default 1). */
+  hardTasks?: number;
   /** The hard-label loss (default "bpr"). */
   hardLoss?: (typeof HARD_LOSSES)[number];
   pointwise?: number;
@@ -158,10 +160,17 @@ const weightsSchema = {
   type: "object",
   properties: {
     ...Object.fromEntries(
-      ["hard", "pointwise", "listwise", "ranking", "relaxedRanking", "hint", "multiTask", "rankingLambda"].map((k) => [
-        k,
-        nonNegative,
-      ]),
+      [
+        "hard",
+        "hardTasks",
+        "pointwise",
+        "listwise",
+        "ranking",
+        "relaxedRanking",
+        "hint",
+        "multiTask",
+        "rankingLambda",
+      ].map((k) => [k, nonNegative]),
     ),
     hardLoss: { enum: [...HARD_LOSSES] },
   },

@@ -5,7 +5,9 @@
  * For hint distillation the teacher's parameters travel as one shared array (`teacherWeights`): every
  * thread rebuilds the frozen teacher beside the student, with a trained projection between their
  * representations. Each step computes distillationLoss for the batch, back-propagates and takes an
- * optimiser step. With pure hard-label weights ({hard: 1}) it is exactly pairwise BPR training.
+ * optimiser step. When the shared data has task labels (`conversions`), a multi-task model's extra heads
+ * also learn them (the `hardTasks` term). With pure hard-label weights ({hard: 1}) and a single-head model
+ * it is exactly pairwise BPR training.
  */
 import { Adagrad, Adam, AdamW, SGD, type Optimizer } from "../engine/optim.js";
 import type { SharedData, Trainable, TrainProgram } from "../engine/parallel.js";
@@ -14,7 +16,7 @@ import type { Module } from "../engine/nn.js";
 import type { Tensor } from "../engine/tensor.js";
 import type { ModelContext } from "../models/context.js";
 import { createModel, type ModelSpec } from "../models/index.js";
-import type { PairwiseBatch, Recommender } from "../models/recommender.js";
+import type { Recommender } from "../models/recommender.js";
 import {
   HintProjection,
   distillationLoss,
@@ -114,7 +116,7 @@ export function needsTeacher(weights: DistillWeights): boolean {
 
 /**
  * Whether `weights` only ask for the hard BPR term with weight 1 (the defaults of `hard` and `hardLoss`):
- * then training is plain pairwise training.
+ * then training is plain pairwise training, unless a multi-task model has task labels to learn.
  */
 export function isPureHard(weights: DistillWeights): boolean {
   return (weights.hard ?? 1) === 1 && (weights.hardLoss ?? "bpr") === "bpr" && !hasSoftTerms(weights);
@@ -257,7 +259,11 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = {
     const positives = data.positives as Int32Array;
     const negatives = data.negatives as Int32Array;
     const positions = data.historyEnd as Int32Array | undefined;
-    const hardOnly = isPureHard(weights);
+    const conversions =
+      (weights.hardTasks ?? 1) !== 0 && model.tasks.length > 1
+        ? (data.conversions as Uint8Array | undefined)
+        : undefined;
+    const hardOnly = isPureHard(weights) && !conversions;
     const lists = needsSoftLabels(weights);
     const labels = config.labelFields ? softLabelsFrom(data, config.labelFields) : null;
     const listRowOfUser = data.listRowOfUser as Int32Array | undefined;
@@ -268,7 +274,7 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = {
       ? { teacherRepresentation: teacherRepresentation(hint.teacher), projection: hint.projection }
       : {};
     // Terms that learn from every batch, whether or not its users have soft-label lists.
-    const batchTerms = (weights.hard ?? 1) !== 0 || hint !== null;
+    const batchTerms = (weights.hard ?? 1) !== 0 || hint !== null || conversions !== undefined;
     return {
       model,
       optimizer,
@@ -279,14 +285,16 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = {
         const p = new Int32Array(n);
         const q = new Int32Array(n);
         const ends = positions ? new Int32Array(n) : undefined;
+        const taskLabels = conversions ? new Float32Array(n) : undefined;
         for (let k = 0; k < n; k++) {
           const s = batch[k]!;
           u[k] = users[s]!;
           p[k] = positives[s]!;
           q[k] = negatives[s]!;
           if (ends) ends[k] = positions![s]!;
+          if (taskLabels) taskLabels[k] = conversions![s]!;
         }
-        const pairs: PairwiseBatch = { users: u, positives: p, negatives: q, historyEnd: ends };
+        const pairs: DistillBatch = { users: u, positives: p, negatives: q, historyEnd: ends, taskLabels };
         let loss: Tensor;
         if (hardOnly) {
           loss = model.loss(pairs);

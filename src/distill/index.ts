@@ -27,5 +27,12 @@ export {
   type PipelineConfig,
   type TrainSettings,
 } from "./config.js";
-export { runPipeline, loadData, prepareData, type PipelineOptions, type PreparedData } from "./pipeline.js";
+export {
+  runPipeline,
+  loadData,
+  prepareData,
+  type PipelineOptions,
+  type PreparedData,
+  type TestSet,
+} from "./pipeline.js";
 export { renderReport, writeReport, type ModelSummary, type RunSummary } from "./report.js";

@@ -227,10 +227,16 @@ export function multiTaskSoftLoss(
 /** The hard-label losses: BPR on (positive, negative) pairs, or binary cross-entropy on each score. */
 export type HardLossKind = "bpr" | "bce";
 
-/** Weights of each term of `distillationLoss` (0 or absent = off, except `hard`, which defaults to 1). */
+/** Weights of each term of `distillationLoss` (0 or absent = off, except `hard` and `hardTasks`: default 1). */
 export interface DistillWeights {
   /** α, the weight of the student's own hard-label loss on the batch (default 1). */
   hard?: number;
+  /**
+   * Weight of the extra heads' own task labels (default 1): every head after the main one of a multi-task
+   * student learns the batch's `taskLabels` (see {@link hardTaskLosses}); no term for single-head students or
+   * batches without labels.
+   */
+  hardTasks?: number;
   /** Which hard-label loss (default "bpr"); see {@link hardLoss}. */
   hardLoss?: HardLossKind;
   pointwise?: number;
@@ -256,22 +262,64 @@ export function hardLoss(student: Recommender, batch: PairwiseBatch, kind: HardL
   if (kind === "bpr") return student.loss(batch);
   if (kind !== "bce") throw new RangeError(`hardLoss: unknown hard loss "${String(kind)}" (known: bpr, bce)`);
   const n = batch.users.length;
+  return ops.bceWithLogits(student.forward(bothHalves(batch)), new Float32Array(2 * n).fill(1, 0, n));
+}
+
+/**
+ * The hard-label loss of a batch together with the task-label loss of a multi-task student's extra heads, from
+ * one forwardTasks over the batch's positives and negatives ([2n] pairs): `hard` is the main head's loss as
+ * {@link hardLoss} computes it ("bpr": −mean log σ(s⁺ − s⁻), "bce": positives 1, negatives 0); `tasks` sums,
+ * over every head after the main one, BCE with logits of the positives against `taskLabels` (e.g. conversion)
+ * and of the negatives against 0 (an item the user never engaged with did not convert either).
+ */
+export function hardTaskLosses(
+  student: Recommender,
+  batch: PairwiseBatch,
+  taskLabels: Float32Array,
+  kind: HardLossKind = "bpr",
+): { hard: Tensor; tasks: Tensor } {
+  const n = batch.users.length;
+  if (taskLabels.length !== n) {
+    throw new RangeError(`hardTaskLosses: ${taskLabels.length} task labels for ${n} triples`);
+  }
+  const [main, ...extra] = student.tasks;
+  if (extra.length === 0) throw new RangeError(`hardTaskLosses: the student (${student.kind}) has a single head`);
+  const heads = student.forwardTasks(bothHalves(batch));
+  const mainLogits = heads[main!]!;
+  const hard =
+    kind === "bpr"
+      ? ops.bprLoss(ops.sliceLastDim(mainLogits, 0, n), ops.sliceLastDim(mainLogits, n, 2 * n))
+      : ops.bceWithLogits(mainLogits, new Float32Array(2 * n).fill(1, 0, n));
+  const targets = new Float32Array(2 * n);
+  targets.set(taskLabels);
+  let tasks: Tensor | null = null;
+  for (const task of extra) {
+    const term = ops.bceWithLogits(heads[task]!, targets);
+    tasks = tasks ? ops.add(tasks, term) : term;
+  }
+  return { hard, tasks: tasks! };
+}
+
+/** A batch's positive pairs followed by its negative pairs: [2n] pairs, each half seeing the same history ends. */
+function bothHalves(batch: PairwiseBatch): Pairs {
+  const n = batch.users.length;
   const twice = (a: Int32Array, b: Int32Array): Int32Array => {
     const out = new Int32Array(2 * n);
     out.set(a);
     out.set(b, n);
     return out;
   };
-  const logits = student.forward({
+  return {
     users: new Ids(twice(batch.users, batch.users)),
     items: new Ids(twice(batch.positives, batch.negatives)),
     historyEnd: batch.historyEnd && twice(batch.historyEnd, batch.historyEnd),
-  });
-  return ops.bceWithLogits(logits, new Float32Array(2 * n).fill(1, 0, n));
+  };
 }
 
 /** A training batch, plus which soft-label rows (lists) it trains on. */
 export interface DistillBatch extends PairwiseBatch {
+  /** The task label of each triple's positive (1 = converted), learned by a multi-task student's extra heads. */
+  taskLabels?: Float32Array;
   /**
    * Rows of the SoftLabels for this batch; default: the rows of the batch's distinct users (users
    * without a row are skipped). `historyEnd` (per row) bounds history-aware students' visible history.
@@ -348,9 +396,11 @@ export function teacherRepresentation(teacher: Recommender): (pairs: Pairs) => F
 }
 
 /**
- * The distillation objective of one batch: α · hardLoss(student, batch, weights.hardLoss) plus every
- * enabled soft term, each weighted. The list terms score the soft-label lists of the batch (`batch.lists.rows`, else the distinct
- * entries of `batch.rows`, else the rows of its distinct users) with one `student.forward` over [R × L] pairs (users repeated L times), viewed as [R, L]:
+ * The distillation objective of one batch: α · hardLoss(student, batch, weights.hardLoss), plus for a
+ * multi-task student given `batch.taskLabels` the extra heads' task-label term (hardTaskLosses, weight
+ * `hardTasks`), plus every enabled soft term, each weighted. The list terms score the soft-label lists of
+ * the batch (`batch.lists.rows`, else the distinct entries of `batch.rows`, else the rows of its distinct
+ * users) with one `student.forward` over [R × L] pairs (users repeated L times), viewed as [R, L]:
  *
  * - pointwise, listwise: the whole list (observed, top-K and negative slices), temperature T;
  * - ranking: the top-K slice [P, P + K), in the teacher's order (λ = rankingLambda);
@@ -380,7 +430,15 @@ export function distillationLoss(
   };
 
   const alpha = weights.hard ?? 1;
-  if (alpha !== 0) addTerm("hard", alpha, hardLoss(student, batch, weights.hardLoss));
+  const taskWeight = weights.hardTasks ?? 1;
+  if (taskWeight !== 0 && batch.taskLabels && student.tasks.length > 1) {
+    // The main head's loss comes from the same forward pass as the extra heads'.
+    const { hard, tasks } = hardTaskLosses(student, batch, batch.taskLabels, weights.hardLoss);
+    if (alpha !== 0) addTerm("hard", alpha, hard);
+    addTerm("hardTasks", taskWeight, tasks);
+  } else if (alpha !== 0) {
+    addTerm("hard", alpha, hardLoss(student, batch, weights.hardLoss));
+  }
 
   const w = {
     pointwise: weights.pointwise ?? 0,

@@ -1,36 +1,56 @@
 /**
  * The whole pipeline as a library function (`distillrec run`): load or generate the data, split it
  * leave-one-out, train every teacher with early stopping on a sampled validation protocol, evaluate it on
- * test (sampled and full ranking), generate soft labels from the best teacher (cached), train the student
- * alone and under every distillation method (hints learn from the best teacher itself; optionally through
- * a teacher assistant), profile every model, save each as an artefact, and write summary.json and
- * report.html.
+ * test (sampled and full ranking, segments, task heads), generate soft labels from the best teacher
+ * (cached), train the student alone and under every distillation method (hints learn from the best teacher
+ * itself; optionally through a teacher assistant), measure each student's fidelity to the teacher, profile
+ * every model, save each as an artefact, and write summary.json and report.html.
  *
- * The building blocks (prepareData, trainModel, evaluateModel, profile) are exported for the CLI's
- * single-step commands.
+ * The building blocks (prepareData, trainModel, evaluateModel, fidelityMetrics, profile) are exported for
+ * the CLI's single-step commands.
  */
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { buildUserHistories, type UserHistories } from "../data/history.js";
 import { IdMap } from "../data/idmap.js";
+import { CONVERSION_RATING, conversionIndex, conversionLabels } from "../data/labels.js";
 import { readDataset, readInteractions } from "../data/readers.js";
+import { DataRng } from "../data/rng.js";
 import { buildUserItemIndex, UniformSampler, type UserItemIndex } from "../data/sampling.js";
 import { makeInteractions, select } from "../data/shaping.js";
 import { leaveOneOut } from "../data/splits.js";
 import { generateEcommerce } from "../data/synthetic.js";
 import type { Dataset, Interactions } from "../data/types.js";
-import { evaluateFullRanking, evaluateSampled } from "../eval/protocol.js";
+import {
+  coldUserSegment,
+  countOccurrences,
+  evaluateFullRanking,
+  evaluateSampled,
+  evaluateTasks,
+  fidelity,
+  longTailSegment,
+  rankSegments,
+  type SegmentOf,
+  type TaskScorer,
+} from "../eval/protocol.js";
 import { profileModel } from "../eval/profile.js";
 import { saveArtefact, type ArtefactManifest } from "../models/artefact.js";
 import { featureInputs, historyInputs, type ModelContext } from "../models/context.js";
 import type { ModelSpec } from "../models/index.js";
-import type { Recommender } from "../models/recommender.js";
+import { scoreTasks, type Recommender, type UserQuery } from "../models/recommender.js";
 import type { DataConfig, MethodWeights, PipelineConfig, TrainSettings } from "./config.js";
 import { hasSoftTerms, needsSoftLabels, needsTeacher } from "./distill-program.js";
 import type { DistillWeights } from "./losses.js";
 import { distillChain } from "./multistep.js";
-import { FULL_RANKING_PREFIX, writeReport, type ModelSummary, type RunSummary } from "./report.js";
+import {
+  FIDELITY_PREFIX,
+  FULL_RANKING_PREFIX,
+  SEGMENT_PREFIX,
+  writeReport,
+  type ModelSummary,
+  type RunSummary,
+} from "./report.js";
 import { generateSoftLabels, loadOrGenerate, modelFingerprint, type SoftLabels } from "./soft-labels.js";
 import { train, type TrainResult } from "./trainer.js";
 import { buildTrainingData, type TrainingData } from "./training-data.js";
@@ -58,14 +78,64 @@ export interface PreparedData {
   test: Interactions;
   /** Train histories: the models' context (training, validation). */
   histories: UserHistories;
-  /** Train + validation histories: what history-aware models read when scoring the test item. */
-  testHistories: UserHistories;
   context: ModelContext;
   /** Train items per user (validation masks these; negatives avoid them). */
   trainSeen: UserItemIndex;
-  /** Train and validation items per user (test masks these). */
-  testSeen: UserItemIndex;
+  /** Everything test evaluation reads. */
+  testSet: TestSet;
+  /** Training samples, with conversion labels when the data has them. */
   samples: TrainingData;
+}
+
+/** What test evaluation reads beside the model (see testSetOf). */
+export interface TestSet {
+  test: Interactions;
+  /** Train and validation items per user: masked, never sampled as negatives. */
+  seen: UserItemIndex;
+  numItems: number;
+  /** Train + validation histories: what history-aware models read as the user's past when scoring the test item. */
+  histories?: UserHistories;
+  /** The segmentations results are broken down by (sampled protocol): cold users, long-tail items. */
+  segments: SegmentOf[];
+  /** The conversion label of each test row (data/labels.ts); absent when the data has none. */
+  conversions?: Uint8Array;
+}
+
+/** Share of the test users with the fewest train interactions that form the "cold users" segment. */
+export const COLD_USER_SHARE = 0.2;
+/** Share of the catalogue, by train popularity, that forms the "head items" segment (the rest: long tail). */
+export const HEAD_ITEM_SHARE = 0.2;
+/** Test users, sampled once per run, over whom students' fidelity to the teacher is measured. */
+export const FIDELITY_USERS = 300;
+
+/**
+ * The test set of a leave-one-out split: train + validation items masked and read as the users' histories;
+ * "cold users" are the COLD_USER_SHARE of test users with the fewest train interactions (every user with at
+ * most as many as the one at that quantile, so ties stay together), "long-tail items" the items outside the
+ * HEAD_ITEM_SHARE most popular in train; conversion labels from `converted` (conversionIndex of the whole log).
+ */
+export function testSetOf(
+  split: { train: Interactions; valid: Interactions; test: Interactions },
+  numUsers: number,
+  numItems: number,
+  converted: UserItemIndex | null,
+): TestSet {
+  const { train, valid, test } = split;
+  const past = concat(train, valid);
+  const trainCounts = countOccurrences(train.users, numUsers);
+  const testCounts = Int32Array.from(test.users, (u) => trainCounts[u]!).sort();
+  const coldThreshold = testCounts[Math.max(0, Math.ceil(COLD_USER_SHARE * testCounts.length) - 1)] ?? 0;
+  return {
+    test,
+    seen: buildUserItemIndex(past, numUsers),
+    numItems,
+    histories: buildUserHistories(past, numUsers),
+    segments: [
+      coldUserSegment(trainCounts, coldThreshold),
+      longTailSegment(countOccurrences(train.items, numItems), HEAD_ITEM_SHARE),
+    ],
+    ...(converted ? { conversions: conversionLabels(test.users, test.items, converted) } : {}),
+  };
 }
 
 /** Read (or generate) the dataset a data config names. */
@@ -98,17 +168,17 @@ export function prepareData(dataset: Dataset): PreparedData {
   const context: ModelContext = { numUsers, numItems, histories: historyInputs(histories) };
   if (dataset.userFeatures) context.userFeatures = featureInputs(dataset.userFeatures);
   if (dataset.itemFeatures) context.itemFeatures = featureInputs(dataset.itemFeatures);
+  const converted = conversionIndex(dataset.interactions, numUsers);
   return {
     dataset,
     train,
     valid,
     test,
     histories,
-    testHistories: buildUserHistories(concat(train, valid), numUsers),
     context,
     trainSeen: buildUserItemIndex(train, numUsers),
-    testSeen: buildUserItemIndex(concat(train, valid), numUsers),
-    samples: buildTrainingData(train, context, histories),
+    testSet: testSetOf({ train, valid, test }, numUsers, numItems, converted),
+    samples: buildTrainingData(train, context, histories, converted),
   };
 }
 
@@ -163,37 +233,91 @@ export function validator(
     }).metrics;
 }
 
+/** The query of a test user: history-aware models read everything before the test item, as serving would. */
+function testQuery(testSet: TestSet): ((user: number) => UserQuery) | undefined {
+  const { histories } = testSet;
+  return histories ? (user) => ({ user, history: histories.recent(user, Infinity) }) : undefined;
+}
+
 /**
- * Test metrics: sampled (keys "NDCG@10", …) and, when asked, full ranking (keys "full:NDCG@10", …); the
- * train and validation items of each user are masked. `count` entries are dropped.
+ * Test metrics, the train and validation items of each user masked:
+ * - sampled ranking ("NDCG@10", …) and, when asked, full ranking ("full:NDCG@10", …);
+ * - sampled NDCG@k and HR@k per segment ("segment:cold users:NDCG@10", with "segment:cold users:count");
+ * - task heads as classification on the sampled lists (evaluateTasks): the main head as a click-style task
+ *   ("main:AUC", "main:GAUC"; its logits are ranking scores, not calibrated probabilities, so only the ranking
+ *   metrics of classification apply) and, when the test set has conversion labels, every extra head of a
+ *   multi-task model on them ("conversion:AUC", "conversion:GAUC", "conversion:LogLoss", "conversion:F1", …).
  */
 export function evaluateModel(
   model: Recommender,
-  test: Interactions,
-  seen: UserItemIndex,
-  numItems: number,
+  testSet: TestSet,
   evaluation: EvaluationSettings,
   seed: number,
-  histories?: UserHistories,
 ): Record<string, number> {
   model.eval();
+  const { test, seen, numItems } = testSet;
   const out: Record<string, number> = {};
-  // History-aware models read everything before the test item (train + validation), as serving would.
-  const query = histories ? (user: number) => ({ user, history: histories.recent(user, Infinity) }) : undefined;
-  const sampled = evaluateSampled(model.scorer(), test, {
-    seen,
-    numItems,
-    negatives: evaluation.negatives,
-    seed,
-    ks: evaluation.ks,
-    query,
-  });
+  const query = testQuery(testSet);
+  const options = { seen, numItems, negatives: evaluation.negatives, seed, ks: evaluation.ks, query };
+  const sampled = evaluateSampled(model.scorer(), test, options);
   for (const [k, v] of Object.entries(sampled.metrics)) if (k !== "count") out[k] = v;
   if (evaluation.fullRanking) {
     const full = evaluateFullRanking(model.scorer(), test, { seen, numItems, ks: evaluation.ks, query });
     for (const [k, v] of Object.entries(full.metrics)) if (k !== "count") out[`${FULL_RANKING_PREFIX}${k}`] = v;
   }
+  for (const segmentOf of testSet.segments) {
+    for (const [segment, metrics] of Object.entries(rankSegments(sampled, segmentOf, evaluation.ks))) {
+      for (const [k, v] of Object.entries(metrics)) {
+        if (k === "count" || k.startsWith("NDCG@") || k.startsWith("HR@")) out[`${SEGMENT_PREFIX}${segment}:${k}`] = v;
+      }
+    }
+  }
+  const [main, ...extra] = model.tasks;
+  const labels: Record<string, ArrayLike<number>> = { [main!]: new Uint8Array(test.length).fill(1) };
+  if (testSet.conversions) for (const task of extra) labels[task] = testSet.conversions;
+  for (const [task, metrics] of Object.entries(evaluateTasks(taskScorer(model), test, labels, options))) {
+    for (const [k, v] of Object.entries(metrics)) {
+      if (k !== "count" && (task !== main || k === "AUC" || k === "GAUC")) out[`${task}:${k}`] = v;
+    }
+  }
   return out;
+}
+
+/** Every head's logits for a user's candidates; a single-head model's come from its scorer (its fast path). */
+function taskScorer(model: Recommender): TaskScorer {
+  if (model.tasks.length > 1) return (query, items) => scoreTasks(model, query, items);
+  const scorer = model.scorer();
+  return (query, items) => ({ [model.tasks[0]!]: scorer.scoreCandidates(query, items) });
+}
+
+/**
+ * A student's fidelity to its teacher ("fidelity:overlap@10", "fidelity:spearman", "fidelity:kendall"; see
+ * eval/protocol.ts fidelity) over FIDELITY_USERS test users drawn with `seed`, both models reading the same
+ * histories, each user's train and validation items excluded.
+ */
+export function fidelityMetrics(
+  teacher: Recommender,
+  student: Recommender,
+  testSet: TestSet,
+  seed: number,
+): Record<string, number> {
+  teacher.eval();
+  student.eval();
+  const testUsers = Int32Array.from(new Set(testSet.test.users)).sort();
+  const users = new DataRng(seed).shuffle(testUsers).slice(0, FIDELITY_USERS).sort();
+  const k = 10;
+  const result = fidelity(teacher.scorer(), student.scorer(), users, {
+    numItems: testSet.numItems,
+    k,
+    seen: testSet.seen,
+    seed,
+    query: testQuery(testSet),
+  });
+  return {
+    [`${FIDELITY_PREFIX}overlap@${k}`]: result.topKOverlap,
+    [`${FIDELITY_PREFIX}spearman`]: result.spearman,
+    [`${FIDELITY_PREFIX}kendall`]: result.kendall,
+  };
 }
 
 /**
@@ -298,6 +422,8 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   );
 
   const models: ModelSummary[] = [];
+  /** The teacher with the best validation NDCG@10 so far: the one students learn from. */
+  let best: { name: string; model: Recommender; manifest: ArtefactManifest; valid: number } | undefined;
   const common = { seed, evaluation, threads, log, progress: options.progress };
   const finish = (
     name: string,
@@ -308,15 +434,11 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
     lineage: Record<string, unknown>,
     method?: string,
   ): ArtefactManifest => {
-    const metrics = evaluateModel(
-      model,
-      prepared.test,
-      prepared.testSeen,
-      context.numItems,
-      evaluation,
-      seed,
-      prepared.testHistories,
-    );
+    // Every model but a teacher learnt from the best teacher, directly or through the assistant.
+    const metrics = {
+      ...evaluateModel(model, prepared.testSet, evaluation, seed),
+      ...(role === "teacher" ? {} : fidelityMetrics(best!.model, model, prepared.testSet, seed)),
+    };
     const sized = profile(model, context.numUsers);
     const dir = join(paths.models, name);
     const validation = Object.fromEntries(Object.entries(result.bestMetrics).map(([k, v]) => [`valid:${k}`, v]));
@@ -342,7 +464,6 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   };
 
   // Teachers.
-  let best: { name: string; model: Recommender; manifest: ArtefactManifest; valid: number } | undefined;
   for (const teacher of config.teachers) {
     log.info({ model: teacher.name, spec: teacher.model }, "training teacher");
     const result = await trainModel(prepared, teacher.model, teacher.train, { ...common, name: teacher.name });
@@ -500,12 +621,17 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
 /** The evaluation protocol in words, for the report. */
 export function protocolText(evaluation: EvaluationSettings): string {
   const full = evaluation.fullRanking ? " and against the whole catalogue (full ranking)" : "";
+  const percent = (share: number) => `${Math.round(share * 100)}%`;
   return (
     `leave-one-out per user (last item test, second-to-last validation, the rest train); ` +
     `test: each user's held-out item ranked against ${evaluation.negatives} sampled unseen items${full}, ` +
     `train and validation items masked, history-aware models reading the train and validation items as the ` +
     `user's past; early stopping on validation NDCG@10 against ` +
-    `${evaluation.validationNegatives} sampled items; metrics at k = ${evaluation.ks.join(", ")}`
+    `${evaluation.validationNegatives} sampled items; metrics at k = ${evaluation.ks.join(", ")}; ` +
+    `segments: cold users (the ${percent(COLD_USER_SHARE)} of test users with the fewest train interactions, ` +
+    `ties included) and long-tail items (outside the ${percent(HEAD_ITEM_SHARE)} most popular in train); ` +
+    `task heads scored as classifiers on the sampled lists (a pair converts when any of its events is a cart or ` +
+    `purchase, or a rating ≥ ${CONVERSION_RATING}); fidelity to the teacher over ${FIDELITY_USERS} test users`
   );
 }
 

@@ -2,7 +2,8 @@
  * The HTML report of a pipeline run: one self-contained page (inline CSS, inline SVG charts rendered
  * offline with vega-lite → vega → SVG; no scripts, no external URLs) comparing every model the run
  * trained — teachers, the student alone and the student under each distillation method — on quality,
- * size, cost and latency, with their training curves.
+ * size, cost and latency, with their training curves; a second section breaks quality down by segment,
+ * by task head (classification) and by fidelity to the teacher.
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -11,6 +12,10 @@ import { compile, type TopLevelSpec } from "vega-lite";
 
 /** Prefix of full-ranking metrics in `RunSummary` models' metrics ("full:NDCG@20"); sampled ones have none. */
 export const FULL_RANKING_PREFIX = "full:";
+/** Prefix of per-segment sampled metrics: "segment:<segment>:<metric>" ("segment:cold users:NDCG@10"). */
+export const SEGMENT_PREFIX = "segment:";
+/** Prefix of a student's fidelity to its teacher ("fidelity:overlap@10", "fidelity:kendall"). */
+export const FIDELITY_PREFIX = "fidelity:";
 
 /** The role a model plays in a run. */
 export type ModelRole = "teacher" | "assistant" | "student" | "distilled";
@@ -29,7 +34,10 @@ export interface ModelSummary {
   role: ModelRole;
   /** Distillation method (students). */
   method?: string;
-  /** Test metrics: sampled ("NDCG@10") and full ranking ("full:NDCG@10"). */
+  /**
+   * Test metrics: sampled ("NDCG@10"), full ranking ("full:NDCG@10"), per segment ("segment:cold users:NDCG@10"),
+   * per task head ("main:AUC", "conversion:LogLoss") and fidelity to the teacher ("fidelity:overlap@10").
+   */
   metrics: Record<string, number>;
   parameters: number;
   bytes: number;
@@ -56,6 +64,14 @@ export interface RunSummary {
 interface MetricColumn {
   header: string;
   key: string;
+  /** Whether smaller values are better (LogLoss). */
+  lower?: boolean;
+}
+
+/** Columns under a common header ("cold users", "conversion"). */
+interface ColumnGroup {
+  header: string;
+  columns: MetricColumn[];
 }
 
 const METRIC_COLUMNS: MetricColumn[] = [
@@ -102,7 +118,7 @@ export async function renderReport(run: RunSummary): Promise<string> {
 <h2>Models</h2>
 ${modelTable(run)}
 </section>
-<section>
+${breakdownSection(run)}<section>
 <h2>Quality versus size</h2>
 ${scatter}
 </section>
@@ -127,8 +143,19 @@ export async function writeReport(path: string, run: RunSummary): Promise<void> 
 
 // ---- table --------------------------------------------------------------------------------------
 
+/** The metric cells of one model's row; the best value of each column among `models` in bold. */
+function metricCells(model: ModelSummary, models: ModelSummary[], columns: MetricColumn[]): string[] {
+  return columns.map(({ key, lower }) => {
+    const value = model.metrics[key];
+    if (value === undefined || !Number.isFinite(value)) return `<td class="num">–</td>`;
+    const values = models.map((m) => m.metrics[key]).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    const best = lower ? Math.min(...values) : Math.max(...values);
+    const cls = value === best && values.length > 1 ? "num best" : "num";
+    return `<td class="${cls}">${value.toFixed(4)}</td>`;
+  });
+}
+
 function modelTable(run: RunSummary): string {
-  const best = METRIC_COLUMNS.map(({ key }) => Math.max(...run.models.map((m) => m.metrics[key] ?? -Infinity)));
   const header = [
     "model",
     "role",
@@ -140,12 +167,6 @@ function modelTable(run: RunSummary): string {
     "latency p50",
   ];
   const rows = run.models.map((m) => {
-    const metricCells = METRIC_COLUMNS.map(({ key }, c) => {
-      const value = m.metrics[key];
-      if (value === undefined || !Number.isFinite(value)) return `<td class="num">–</td>`;
-      const cls = value === best[c] && run.models.length > 1 ? "num best" : "num";
-      return `<td class="${cls}">${value.toFixed(4)}</td>`;
-    });
     const name = m.artefact
       ? `${escapeHtml(m.name)}<div class="artefact">${escapeHtml(m.artefact)}</div>`
       : escapeHtml(m.name);
@@ -154,7 +175,7 @@ function modelTable(run: RunSummary): string {
       `<td>${name}</td>`,
       `<td>${m.role}</td>`,
       `<td>${escapeHtml(m.method ?? "")}</td>`,
-      ...metricCells,
+      ...metricCells(m, run.models, METRIC_COLUMNS),
       `<td class="num">${formatCount(m.parameters)}</td>`,
       `<td class="num">${formatBytes(m.bytes)}</td>`,
       `<td class="num">${formatCount(m.flopsPerItem)}</td>`,
@@ -169,6 +190,107 @@ function modelTable(run: RunSummary): string {
     "</table>",
     '<p class="note">NDCG@10 and HR@10: sampled protocol; (full): ranked against the whole catalogue. ' +
       "Best value per column in bold. Latency: one request (score every item, take the top 10) on one thread.</p>",
+  ].join("\n");
+}
+
+// ---- breakdown ----------------------------------------------------------------------------------
+
+/** Segments, task heads and fidelity, one table each for the models that have them; "" when none has any. */
+function breakdownSection(run: RunSummary): string {
+  const keys = [...new Set(run.models.flatMap((m) => Object.keys(m.metrics)))];
+  const segments = distinct(keys, (k) => k.match(new RegExp(`^${SEGMENT_PREFIX}(.+):NDCG@10$`))?.[1]);
+  const tasks = distinct(keys, (k) => (isTaskMetric(k) ? k.match(/^([^:]+):AUC$/)?.[1] : undefined));
+  const parts = [
+    groupedTable(
+      run,
+      "Segments",
+      segments.map((segment) => {
+        const count = run.models.find((m) => m.metrics[`${SEGMENT_PREFIX}${segment}:count`] !== undefined);
+        const n = count?.metrics[`${SEGMENT_PREFIX}${segment}:count`];
+        return {
+          header: n === undefined ? segment : `${segment} (n = ${formatCount(n)})`,
+          columns: ["NDCG@10", "HR@10"].map((metric) => ({
+            header: metric,
+            key: `${SEGMENT_PREFIX}${segment}:${metric}`,
+          })),
+        };
+      }),
+      "Sampled protocol, per segment of the test cases (n: cases; the protocol above defines the segments).",
+    ),
+    groupedTable(
+      run,
+      "Task heads",
+      tasks.map((task) => ({
+        header: task,
+        // The main head has no LogLoss (its scores are not probabilities): its group leaves the column out.
+        columns: ["AUC", "GAUC", "LogLoss"]
+          .filter((metric) => keys.includes(`${task}:${metric}`))
+          .map((metric) => ({ header: metric, key: `${task}:${metric}`, lower: metric === "LogLoss" })),
+      })),
+      "Each head as a classifier on the sampled lists: the held-out item (labelled 1 for the main, click-style " +
+        "task; its conversion label for extra heads) against the sampled items (0). The main head's scores are " +
+        "ranking scores, so only its AUC and GAUC (per user) apply; summary.json also holds the extra heads' " +
+        "accuracy, precision, recall and F1 at 0.5.",
+    ),
+    groupedTable(
+      run,
+      "Fidelity to the teacher",
+      [
+        {
+          header: "against the best teacher",
+          columns: [
+            { header: "top-10 overlap", key: `${FIDELITY_PREFIX}overlap@10` },
+            { header: "Spearman", key: `${FIDELITY_PREFIX}spearman` },
+            { header: "Kendall", key: `${FIDELITY_PREFIX}kendall` },
+          ],
+        },
+      ],
+      "How closely each model reproduces the teacher it learnt from (directly or through the assistant): overlap " +
+        "of the two top-10 lists over the whole catalogue and rank correlations over a sample of unseen items, " +
+        "averaged over a fixed sample of test users.",
+    ),
+  ].filter((part) => part !== "");
+  return parts.length === 0 ? "" : `<section>\n<h2>Breakdown</h2>\n${parts.join("\n")}\n</section>\n`;
+}
+
+/** Whether a metric key is a task head's ("<task>:<metric>", "conversion:AUC"), not another prefix's. */
+export function isTaskMetric(key: string): boolean {
+  return (
+    key.split(":").length === 2 &&
+    ![FULL_RANKING_PREFIX, SEGMENT_PREFIX, FIDELITY_PREFIX, "valid:"].some((prefix) => key.startsWith(prefix))
+  );
+}
+
+/** The distinct defined values of `pick` over `keys`, in order of first appearance. */
+function distinct(keys: string[], pick: (key: string) => string | undefined): string[] {
+  return [...new Set(keys.map(pick).filter((v): v is string => v !== undefined))];
+}
+
+/** A table of the models with any of the groups' metrics: one header row of groups, one of columns. */
+function groupedTable(run: RunSummary, title: string, groups: ColumnGroup[], note: string): string {
+  const columns = groups.flatMap((g) => g.columns);
+  const models = run.models.filter((m) => columns.some(({ key }) => m.metrics[key] !== undefined));
+  if (models.length === 0) return "";
+  const groupRow = groups.map((g) => `<th colspan="${g.columns.length}" class="group">${escapeHtml(g.header)}</th>`);
+  const rows = models.map((m) =>
+    [
+      `<tr class="role-${m.role}">`,
+      `<td>${escapeHtml(m.name)}</td>`,
+      `<td>${m.role}</td>`,
+      ...metricCells(m, models, columns),
+      "</tr>",
+    ].join(""),
+  );
+  return [
+    `<h3>${escapeHtml(title)}</h3>`,
+    "<table>",
+    "<thead>",
+    `<tr><th rowspan="2">model</th><th rowspan="2">role</th>${groupRow.join("")}</tr>`,
+    `<tr>${columns.map((c) => `<th>${escapeHtml(c.header)}</th>`).join("")}</tr>`,
+    "</thead>",
+    `<tbody>\n${rows.join("\n")}\n</tbody>`,
+    "</table>",
+    `<p class="note">${escapeHtml(note)} Best value per column in bold.</p>`,
   ].join("\n");
 }
 
@@ -294,6 +416,7 @@ main { max-width: 1180px; margin: 0 auto; padding: 24px 32px 48px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h1 .name { color: #3559b5; }
 h2 { font-size: 17px; margin: 28px 0 10px; border-bottom: 1px solid #d8dce4; padding-bottom: 4px; }
+h3 { font-size: 14.5px; margin: 18px 0 8px; }
 .meta, .note { color: #5b6475; font-size: 12.5px; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0; }
 dt { color: #5b6475; }
@@ -301,6 +424,7 @@ dd { margin: 0; }
 table { border-collapse: collapse; background: white; width: 100%; font-size: 13px; }
 th, td { padding: 6px 9px; border-bottom: 1px solid #e4e7ed; text-align: left; vertical-align: top; }
 th { background: #eef1f6; font-weight: 600; }
+th.group { text-align: center; border-left: 1px solid #d8dce4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.best { font-weight: 700; }
 tr.role-teacher td:first-child { border-left: 3px solid #c0392b; }

@@ -2,8 +2,9 @@
  * The training loop for teachers and students: epochs of Hogwild training (engine/parallel.ts) with the
  * distillation program, fresh negatives and a fresh sample order every epoch, validation after each
  * epoch, early stopping, and the best epoch's parameters restored at the end. With the default weights
- * ({hard: 1}) and no soft labels this is plain BPR training, so the same loop trains the teacher. Hint
- * distillation runs the teacher itself inside the pool, frozen, from a shared copy of its parameters.
+ * ({hard: 1}) and no soft labels this is plain BPR training (plus the extra heads' task labels for a
+ * multi-task model), so the same loop trains the teacher. Hint distillation runs the teacher itself inside
+ * the pool, frozen, from a shared copy of its parameters.
  */
 import { availableParallelism } from "node:os";
 import cliProgress from "cli-progress";
@@ -43,7 +44,7 @@ export interface TrainOptions {
    * its spec and parameters inside the pool and never updated.
    */
   teacher?: Recommender;
-  /** Loss weights (default {hard: 1}: plain BPR). */
+  /** Loss weights (default {hard: 1}: plain BPR, and a multi-task model's extra heads learn the task labels). */
   weights?: DistillWeights;
   epochs: number;
   /** Samples per optimiser step (default 1024). */
@@ -137,6 +138,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     positives: options.data.positives,
     negatives: options.data.negatives,
     historyEnd: options.data.historyEnd,
+    ...(options.data.conversions ? { conversions: options.data.conversions } : {}),
   };
   const config: DistillConfig = {
     model: options.model,

@@ -2,12 +2,15 @@
  * The samples a training pool learns from: one (user, positive, negative) triple per training row, in
  * shared memory so every Hogwild worker reads the same arrays. Samples are laid out like the users'
  * chronological histories (CSR), so a sample's index is also the position of its positive item in the
- * histories: history-aware models are shown only what the user did before it (`historyEnd`).
+ * histories: history-aware models are shown only what the user did before it (`historyEnd`). When the data
+ * has task labels, each sample also carries its positive's conversion label, which the extra heads of
+ * multi-task models learn.
  */
 import { shareArray } from "../engine/parallel.js";
 import type { UserHistories } from "../data/history.js";
+import { conversionLabels } from "../data/labels.js";
 import type { DataRng } from "../data/rng.js";
-import type { NegativeSampler } from "../data/sampling.js";
+import type { NegativeSampler, UserItemIndex } from "../data/sampling.js";
 import type { Interactions } from "../data/types.js";
 import type { ModelContext } from "../models/context.js";
 
@@ -19,6 +22,8 @@ export interface TrainingData {
   historyEnd: Int32Array;
   /** One negative per sample, redrawn before every epoch (see redrawNegatives). */
   negatives: Int32Array;
+  /** 1 when the sample's (user, positive) pair converted (see data/labels.ts); absent when the data has no labels. */
+  conversions?: Uint8Array;
 }
 
 /** Number of samples in `data`. */
@@ -30,9 +35,15 @@ export function sampleCount(data: TrainingData): number {
  * One sample per training row, ordered like `histories` (built from `train`, the same histories as
  * `context.histories`): sample k is the k-th entry of the CSR, its user the row's user, its positive the
  * row's item and its `historyEnd` k, so only strictly earlier interactions are visible. Negatives start
- * at 0; draw them with {@link redrawNegatives} before training.
+ * at 0; draw them with {@link redrawNegatives} before training. With `converted` (conversionIndex of the
+ * whole log), every sample gets its pair's conversion label.
  */
-export function buildTrainingData(train: Interactions, context: ModelContext, histories: UserHistories): TrainingData {
+export function buildTrainingData(
+  train: Interactions,
+  context: ModelContext,
+  histories: UserHistories,
+  converted?: UserItemIndex | null,
+): TrainingData {
   const { offsets, items } = histories;
   const total = items.length;
   if (total !== train.length) {
@@ -67,6 +78,7 @@ export function buildTrainingData(train: Interactions, context: ModelContext, hi
     positives: shareArray(positives),
     historyEnd: shareArray(historyEnd),
     negatives: shareArray(new Int32Array(total)),
+    ...(converted ? { conversions: shareArray(conversionLabels(users, positives, converted)) } : {}),
   };
 }
 

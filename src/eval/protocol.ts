@@ -153,21 +153,41 @@ export function sampledCandidates(
  */
 export function evaluateSampled(scorer: Scorer, test: Interactions, options: SampledOptions): RankingResult {
   const { ks = DEFAULT_KS, query = (user: number) => ({ user }), segmentOf } = options;
-  const testIndex = buildUserItemIndex(test, maxIndex(test.users) + 1);
-  const occurrences = new Map<number, number>();
   const ranks = new Int32Array(test.length);
-  for (let r = 0; r < test.length; r++) {
-    const user = test.users[r]!;
-    const item = test.items[r]!;
-    const occurrence = occurrences.get(user) ?? 0;
-    occurrences.set(user, occurrence + 1);
-    const candidates = sampledCandidates(user, item, { ...options, occurrence }, testIndex.itemsOf(user));
-    const scores = scorer.scoreCandidates(query(user), candidates);
-    ranks[r] = rankOfFirst(scores);
+  for (const { row, user, candidates } of sampledCases(test, options)) {
+    ranks[row] = rankOfFirst(scorer.scoreCandidates(query(user), candidates));
   }
   const users = test.users.slice();
   const items = test.items.slice();
   return { ...summarise(ranks, users, items, ks, segmentOf), ranks, users, items };
+}
+
+/** Every test row's candidate list of the sampled protocol (its test item first), in row order. */
+function* sampledCases(
+  test: Interactions,
+  options: SampledOptions,
+): Generator<{ row: number; user: number; candidates: Int32Array }> {
+  const testIndex = buildUserItemIndex(test, maxIndex(test.users) + 1);
+  const occurrences = new Map<number, number>();
+  for (let row = 0; row < test.length; row++) {
+    const user = test.users[row]!;
+    const occurrence = occurrences.get(user) ?? 0;
+    occurrences.set(user, occurrence + 1);
+    const candidates = sampledCandidates(user, test.items[row]!, { ...options, occurrence }, testIndex.itemsOf(user));
+    yield { row, user, candidates };
+  }
+}
+
+/**
+ * Segment metrics of a sampled protocol's cases (as evaluateSampled's `segments`, from its one-positive ranks)
+ * under another segmentation, so one run of the protocol can be broken down several ways.
+ */
+export function rankSegments(
+  result: Pick<RankingResult, "ranks" | "users" | "items">,
+  segmentOf: SegmentOf,
+  ks: readonly number[] = DEFAULT_KS,
+): Record<string, Record<string, number>> {
+  return summarise(result.ranks, result.users, result.items, ks, segmentOf).segments;
 }
 
 /** The first score's rank among the rest: those above it (NaN counts as above), plus half of the ties. */
@@ -333,7 +353,8 @@ export interface ClassificationRows {
 
 /**
  * Classification metrics of predicted probabilities: `AUC`, `GAUC`, `LogLoss`, and at `threshold` (default
- * 0.5) `Accuracy`, `Precision`, `Recall`, `F1`; plus `count`. `predict` gets the rows in chunks of `batchSize`.
+ * 0.5) `Accuracy`, `Precision`, `Recall`, `F1`; plus `count`. `predict` gets the rows in chunks of `batchSize`;
+ * {@link classificationMetrics} does the same from probabilities at hand.
  */
 export function evaluateClassification(
   predict: (users: Int32Array, items: Int32Array) => Float32Array,
@@ -354,17 +375,73 @@ export function evaluateClassification(
     if (part.length !== end - start) throw new RangeError(`predict returned ${part.length} for ${end - start} rows`);
     probabilities.set(part, start);
   }
-  const binary = binaryMetrics(probabilities, rows.labels, threshold);
+  return classificationMetrics(probabilities, rows.labels, rows.groups ?? rows.users, threshold);
+}
+
+/** The metrics of {@link evaluateClassification} from probabilities, labels and GAUC groups (one per row). */
+export function classificationMetrics(
+  probabilities: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  groups: ArrayLike<number>,
+  threshold = 0.5,
+): Record<string, number> {
+  const binary = binaryMetrics(probabilities, labels, threshold);
   return {
-    AUC: auc(probabilities, rows.labels),
-    GAUC: gauc(probabilities, rows.labels, rows.groups ?? rows.users),
-    LogLoss: logLoss(probabilities, rows.labels),
+    AUC: auc(probabilities, labels),
+    GAUC: gauc(probabilities, labels, groups),
+    LogLoss: logLoss(probabilities, labels),
     Accuracy: binary.accuracy,
     Precision: binary.precision,
     Recall: binary.recall,
     F1: binary.f1,
-    count: n,
+    count: probabilities.length,
   };
+}
+
+/** Logits of every task head (keyed by task) for one user's candidates. */
+export type TaskScorer = (query: UserQuery, items: Int32Array) => Record<string, Float32Array>;
+
+/**
+ * Classification metrics (see {@link classificationMetrics}) of task heads on the sampled protocol's lists:
+ * every test row is a case labelled `labels[task][row]` (e.g. 1 for the main, click-style task: the user did
+ * interact; the row's conversion label for a conversion head), and every negative it is ranked against in
+ * {@link evaluateSampled} (the same options give the same lists) a case labelled 0, so that AUC compares
+ * engaged items with items the user never touched. Probabilities are σ(logit); GAUC groups by user. Only the
+ * tasks in `labels` are evaluated, each of which `score` must return.
+ */
+export function evaluateTasks(
+  score: TaskScorer,
+  test: Interactions,
+  labels: Record<string, ArrayLike<number>>,
+  options: SampledOptions,
+): Record<string, Record<string, number>> {
+  const { query = (user: number) => ({ user }) } = options;
+  const tasks = Object.keys(labels);
+  for (const task of tasks) {
+    if (labels[task]!.length !== test.length) {
+      throw new RangeError(`evaluateTasks: ${labels[task]!.length} "${task}" labels for ${test.length} test rows`);
+    }
+  }
+  const probabilities: Record<string, number[]> = Object.fromEntries(tasks.map((t) => [t, []]));
+  const targets: Record<string, number[]> = Object.fromEntries(tasks.map((t) => [t, []]));
+  const groups: number[] = [];
+  for (const { row, user, candidates } of sampledCases(test, options)) {
+    const logits = score(query(user), candidates);
+    for (const task of tasks) {
+      const values = logits[task];
+      if (!values) throw new Error(`evaluateTasks: the scorer gave no logits for task "${task}"`);
+      const out = probabilities[task]!;
+      const target = targets[task]!;
+      for (let k = 0; k < candidates.length; k++) {
+        out.push(1 / (1 + Math.exp(-values[k]!)));
+        target.push(k === 0 ? labels[task]![row]! : 0);
+      }
+    }
+    for (let k = 0; k < candidates.length; k++) groups.push(user);
+  }
+  return Object.fromEntries(
+    tasks.map((task) => [task, classificationMetrics(probabilities[task]!, targets[task]!, groups)]),
+  );
 }
 
 /** Options of {@link fidelity}. */

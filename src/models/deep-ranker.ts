@@ -155,7 +155,7 @@ export class DeepRanker extends Recommender {
   }
 
   /** Task names, main first. */
-  get tasks(): readonly string[] {
+  override get tasks(): readonly string[] {
     return this.settings.tasks;
   }
 

@@ -70,7 +70,12 @@ export abstract class Recommender extends Module {
     return this.forward(listPairs(users, items, historyEnd)).reshape([rows, length]);
   }
 
-  /** Logits per task head (multi-task models); the first entry is the main (ranking) task. */
+  /** Names of the task heads, the main (ranking) task first; single-head models have only "main". */
+  get tasks(): readonly string[] {
+    return ["main"];
+  }
+
+  /** Logits per task head (multi-task models), keyed like `tasks`; the first entry is the main (ranking) task. */
   forwardTasks(pairs: Pairs): Record<string, Tensor> {
     return { main: this.forward(pairs) };
   }
@@ -133,6 +138,28 @@ export class PairScorer implements Scorer {
       Int32Array.from({ length: this.model.numItems }, (_, i) => i),
     );
   }
+}
+
+/** Every task head's logits for one user's candidates, keyed like `model.tasks`: forwardTasks in chunks, no graph. */
+export function scoreTasks(
+  model: Recommender,
+  query: UserQuery,
+  items: Int32Array,
+  chunk = 4096,
+): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const task of model.tasks) out[task] = new Float32Array(items.length);
+  noGrad(() => {
+    for (let start = 0; start < items.length; start += chunk) {
+      const part = items.subarray(start, Math.min(items.length, start + chunk));
+      const users = new Int32Array(part.length).fill(query.user);
+      const history = query.history ? repeatBag(query.history, part.length) : undefined;
+      const heads = model.forwardTasks({ users: new Ids(users), items: new Ids(part), history });
+      for (const task of model.tasks) out[task]!.set(heads[task]!.data, start);
+      endStep();
+    }
+  });
+  return out;
 }
 
 /** The same history for `n` pairs. */

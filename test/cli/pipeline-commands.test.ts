@@ -4,7 +4,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
-import { UsageError, metricsTable, specFor, type CommandDeps } from "../../src/cli/commands/common.js";
+import {
+  UsageError,
+  breakdownTables,
+  metricsReport,
+  metricsTable,
+  specFor,
+  type CommandDeps,
+} from "../../src/cli/commands/common.js";
 import { distill, distillCommand } from "../../src/cli/commands/distill.js";
 import { evaluate, evaluateCommand } from "../../src/cli/commands/evaluate.js";
 import { runCommand, runConfig } from "../../src/cli/commands/run.js";
@@ -89,6 +96,38 @@ describe("pipeline commands: user errors", () => {
       ],
     );
   });
+
+  test("breakdown tables: one grid per segment, task head and fidelity; the ranking table leaves them out", () => {
+    const metrics = {
+      "NDCG@10": 0.5,
+      "segment:cold users:NDCG@10": 0.25,
+      "segment:cold users:count": 12,
+      "segment:long-tail items:NDCG@10": 0.125,
+      "segment:long-tail items:count": 30,
+      "main:AUC": 0.75,
+      "conversion:AUC": 0.625,
+      "conversion:LogLoss": 0.5,
+      "fidelity:overlap@10": 0.375,
+    };
+    const rows = breakdownTables(metrics)
+      .split("\n")
+      .map((l) => l.trim().split(/ {2,}/));
+    assert.deepEqual(rows, [
+      ["segment", "NDCG@10", "count"],
+      ["cold users", "0.2500", "12"],
+      ["long-tail items", "0.1250", "30"],
+      [""],
+      ["task", "AUC", "LogLoss"],
+      ["main", "0.7500", "–"],
+      ["conversion", "0.6250", "0.5000"],
+      [""],
+      ["fidelity", "overlap@10"],
+      ["to teacher", "0.3750"],
+    ]);
+    assert.equal(breakdownTables({ "NDCG@10": 0.5, "full:NDCG@10": 0.25 }), "");
+    assert.equal(metricsReport(metrics), `${metricsTable(metrics)}\n\n${breakdownTables(metrics)}`);
+    assert.doesNotMatch(metricsTable(metrics), /cold|AUC|overlap/);
+  });
 });
 
 describe("end-to-end: a tiny pipeline", () => {
@@ -120,6 +159,12 @@ describe("end-to-end: a tiny pipeline", () => {
     for (const m of summary.models) {
       assert.ok(m.metrics["NDCG@10"]! >= 0 && m.metrics["NDCG@10"]! <= 1);
       assert.ok(m.metrics["full:Recall@20"] !== undefined);
+      for (const key of ["main:AUC", "main:GAUC", "segment:cold users:NDCG@10", "segment:long-tail items:HR@10"]) {
+        assert.ok(Number.isFinite(m.metrics[key]), `${m.name} ${key}`);
+      }
+      // Single-head BPR-MF models have no conversion head; only students have a teacher to be faithful to.
+      assert.equal(m.metrics["conversion:AUC"], undefined);
+      assert.equal(m.metrics["fidelity:overlap@10"] !== undefined, m.role !== "teacher");
       assert.equal(m.history.length, 2);
       const loaded = loadArtefact(m.artefact!);
       assert.equal(loaded.manifest.parameters, m.parameters);
@@ -134,6 +179,7 @@ describe("end-to-end: a tiny pipeline", () => {
     const html = readFileSync(join(out, "report.html"), "utf8");
     assert.match(html, /student-ranking/);
     assert.match(html, /<svg/);
+    assert.match(html, /<h3>Fidelity to the teacher<\/h3>/);
     assert.ok(existsSync(join(out, "soft-labels", "teacher.soft")));
   });
 
@@ -160,6 +206,28 @@ describe("end-to-end: a tiny pipeline", () => {
     assert.equal(evaluated.kind, "bpr-mf");
     assert.equal(evaluated.droppedRows, 0);
     assert.ok(evaluated.metrics["NDCG@10"]! >= 0);
+    assert.ok(evaluated.metrics["segment:cold users:NDCG@10"]! >= 0 && evaluated.metrics["main:AUC"]! >= 0);
+    // Its teacher lives elsewhere: no fidelity unless --teacher names it.
+    assert.equal(evaluated.teacher, undefined);
+    assert.equal(evaluated.metrics["fidelity:overlap@10"], undefined);
+    const teacherDir = join(out, "models", "teacher");
+    const against = await evaluate({ model: studentDir, teacher: teacherDir, json: true, negatives: 50 }, deps);
+    assert.equal(against.teacher, teacherDir);
+    assert.equal(against.metrics["fidelity:overlap@10"], result.metrics["fidelity:overlap@10"]);
+  });
+
+  test("evaluate finds the lineage's teacher beside a run's student and prints every table", async () => {
+    let printed = "";
+    const deps: CommandDeps = { log: silent, print: (t) => (printed += `${t}\n`) };
+    const student = join(out, "models", "student-ranking");
+    const evaluated = await evaluate({ model: student, negatives: 50, fullRanking: false }, deps);
+    assert.equal(evaluated.teacher, join(out, "models", "teacher"));
+    const recorded = summary.models.find((m) => m.name === "student-ranking")!.metrics;
+    assert.equal(evaluated.metrics["fidelity:kendall"], recorded["fidelity:kendall"]);
+    assert.equal(evaluated.metrics["main:GAUC"], recorded["main:GAUC"]);
+    for (const heading of [/^metric +sampled$/m, /^segment +HR@10 +NDCG@10/m, /^task +AUC +GAUC$/m, /^to teacher /m]) {
+      assert.match(printed, heading);
+    }
   });
 });
 

@@ -141,6 +141,18 @@ describe("pipeline config", () => {
     ]);
   });
 
+  test("a method may weigh a multi-task student's task labels (hardTasks ≥ 0)", () => {
+    const raw = (hardTasks: number) => ({
+      name: "tasks",
+      data: { kind: "synthetic" },
+      teachers: [{ name: "t", model: { kind: "bpr-mf", dim: 8 } }],
+      student: { model: { kind: "deep-ranker", embeddingDim: 4 } },
+      distillation: { methods: [{ name: "m", weights: { hard: 1, hardTasks } }] },
+    });
+    assert.equal(validatePipelineConfig(raw(0.5)).distillation.methods[0]!.weights.hardTasks, 0.5);
+    assert.deepEqual(problemsOf(raw(-1)), ["config.yaml: /distillation/methods/0/weights/hardTasks must be >= 0"]);
+  });
+
   test("the default pipeline validates and compares several methods", () => {
     const config = defaultPipelineConfig();
     assert.equal(config.data.kind, "synthetic");

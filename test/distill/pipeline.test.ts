@@ -1,7 +1,16 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateEcommerce } from "../../src/data/synthetic.js";
-import { concat, evaluateModel, feasibleLabelNegatives, prepareData } from "../../src/distill/pipeline.js";
+import {
+  COLD_USER_SHARE,
+  FIDELITY_USERS,
+  concat,
+  evaluateModel,
+  feasibleLabelNegatives,
+  fidelityMetrics,
+  prepareData,
+} from "../../src/distill/pipeline.js";
+import { countOccurrences } from "../../src/eval/protocol.js";
 import { createModel } from "../../src/models/index.js";
 import type { Scorer, UserQuery } from "../../src/models/recommender.js";
 
@@ -22,7 +31,7 @@ describe("prepareData", () => {
     for (let r = 0; r < valid.length; r++) {
       const user = valid.users[r]!;
       const trainHistory = Array.from(prepared.histories.recent(user, Infinity));
-      const testHistory = Array.from(prepared.testHistories.recent(user, Infinity));
+      const testHistory = Array.from(prepared.testSet.histories!.recent(user, Infinity));
       assert.deepEqual(trainHistory.slice().sort(), itemsOf(train, user).sort());
       assert.deepEqual(testHistory.slice(0, -1), trainHistory);
       assert.equal(testHistory.at(-1), valid.items[r]);
@@ -33,8 +42,8 @@ describe("prepareData", () => {
     for (let r = 0; r < testRows.length; r++) {
       const user = testRows.users[r]!;
       assert.equal(prepared.histories.length(user), itemsOf(train, user).length);
-      assert.equal(prepared.testHistories.length(user), itemsOf(train, user).length + itemsOf(valid, user).length);
-      const h = prepared.testHistories;
+      assert.equal(prepared.testSet.histories!.length(user), itemsOf(train, user).length + itemsOf(valid, user).length);
+      const h = prepared.testSet.histories!;
       for (const t of h.timestamps.subarray(h.offsets[user]!, h.offsets[user + 1]!))
         assert.ok(t <= testRows.timestamps[r]!);
     }
@@ -71,18 +80,10 @@ describe("evaluateModel", () => {
 
   test("history-aware scoring reads train + validation items as the user's past", () => {
     const { model, queries } = spied();
-    const metrics = evaluateModel(
-      model,
-      testRows,
-      prepared.testSeen,
-      context.numItems,
-      evaluation,
-      0,
-      prepared.testHistories,
-    );
-    assert.equal(queries.length, 2 * testRows.length); // sampled, then full ranking
+    const metrics = evaluateModel(model, prepared.testSet, evaluation, 0);
+    assert.equal(queries.length, 3 * testRows.length); // sampled, full ranking, then the main head's classification
     for (const q of queries) {
-      assert.deepEqual(Array.from(q.history!), Array.from(prepared.testHistories.recent(q.user, Infinity)));
+      assert.deepEqual(Array.from(q.history!), Array.from(prepared.testSet.histories!.recent(q.user, Infinity)));
     }
     assert.ok(metrics["NDCG@10"]! >= 0 && metrics["full:NDCG@10"]! >= 0);
     assert.equal(metrics.count, undefined);
@@ -90,8 +91,78 @@ describe("evaluateModel", () => {
 
   test("without histories the model's own context is used", () => {
     const { model, queries } = spied();
-    evaluateModel(model, testRows, prepared.testSeen, context.numItems, { ...evaluation, fullRanking: false }, 0);
-    assert.equal(queries.length, testRows.length);
+    const testSet = { ...prepared.testSet, histories: undefined };
+    evaluateModel(model, testSet, { ...evaluation, fullRanking: false }, 0);
+    assert.equal(queries.length, 2 * testRows.length);
     for (const q of queries) assert.equal(q.history, undefined);
+  });
+});
+
+describe("test segments", () => {
+  test("cold users are the fewest-train-rows fifth of test users, ties kept together", () => {
+    const [cold] = prepared.testSet.segments;
+    const counts = countOccurrences(train.users, context.numUsers);
+    const users = Array.from(testRows.users);
+    const coldCounts = users.filter((u) => cold!(u, 0) === "cold users").map((u) => counts[u]!);
+    const warmCounts = users.filter((u) => cold!(u, 0) === "warm users").map((u) => counts[u]!);
+    assert.ok(coldCounts.length >= COLD_USER_SHARE * users.length);
+    assert.ok(warmCounts.length > 0);
+    assert.ok(Math.max(...coldCounts) < Math.min(...warmCounts));
+  });
+
+  test("evaluateModel reports sampled NDCG and HR per segment, each segmentation covering every test case", () => {
+    const model = createModel({ kind: "bpr-mf", dim: 4, seed: 1 }, context);
+    const metrics = evaluateModel(model, prepared.testSet, { ...evaluation, fullRanking: false }, 0);
+    const count = (segment: string) => metrics[`segment:${segment}:count`]!;
+    assert.equal(count("cold users") + count("warm users"), testRows.length);
+    assert.equal(count("head items") + count("long-tail items"), testRows.length);
+    for (const segment of ["cold users", "warm users", "head items", "long-tail items"]) {
+      for (const metric of ["NDCG@10", "HR@10"]) {
+        const value = metrics[`segment:${segment}:${metric}`]!;
+        assert.ok(value >= 0 && value <= 1, `${segment} ${metric}`);
+      }
+    }
+    // The overall value is the case-weighted mean of a segmentation's values.
+    const weighted =
+      (metrics["segment:cold users:HR@10"]! * count("cold users") +
+        metrics["segment:warm users:HR@10"]! * count("warm users")) /
+      testRows.length;
+    assert.ok(Math.abs(weighted - metrics["HR@10"]!) < 1e-9);
+  });
+});
+
+describe("fidelityMetrics", () => {
+  test("a model is perfectly faithful to itself and less so to another", () => {
+    const teacher = createModel({ kind: "bpr-mf", dim: 8, seed: 1 }, context);
+    const other = createModel({ kind: "bpr-mf", dim: 8, seed: 2 }, context);
+    assert.deepEqual(fidelityMetrics(teacher, teacher, prepared.testSet, 0), {
+      "fidelity:overlap@10": 1,
+      "fidelity:spearman": 1,
+      "fidelity:kendall": 1,
+    });
+    const metrics = fidelityMetrics(teacher, other, prepared.testSet, 0);
+    assert.ok(metrics["fidelity:overlap@10"]! < 1 && metrics["fidelity:kendall"]! < 0.5);
+  });
+
+  test("scores a fixed sample of at most FIDELITY_USERS test users, with their test histories", () => {
+    const teacher = createModel({ kind: "bpr-mf", dim: 8, seed: 1 }, context);
+    const queries: UserQuery[] = [];
+    const inner = teacher.scorer();
+    teacher.scorer = () => ({
+      scoreAll: (q) => (queries.push(q), inner.scoreAll(q)),
+      scoreCandidates: (q, items) => inner.scoreCandidates(q, items),
+    });
+    fidelityMetrics(teacher, teacher, prepared.testSet, 0);
+    const first = queries.map((q) => q.user);
+    assert.equal(first.length, Math.min(FIDELITY_USERS, testRows.length) * 2); // teacher and student
+    for (const q of queries) {
+      assert.deepEqual(Array.from(q.history!), Array.from(prepared.testSet.histories!.recent(q.user, Infinity)));
+    }
+    queries.length = 0;
+    fidelityMetrics(teacher, teacher, prepared.testSet, 0);
+    assert.deepEqual(
+      queries.map((q) => q.user),
+      first,
+    );
   });
 });

@@ -63,6 +63,52 @@ describe("HTML report", () => {
     assert.doesNotMatch(html, /https?:\/\//);
   });
 
+  test("a breakdown section shows segments, task heads and fidelity, each for the models that have them", async () => {
+    const breakdown = (m: ModelSummary, extra: Record<string, number>): ModelSummary => ({
+      ...m,
+      metrics: {
+        ...m.metrics,
+        "segment:cold users:NDCG@10": m.metrics["NDCG@10"]! / 2,
+        "segment:cold users:HR@10": 0.2,
+        "segment:cold users:count": 250,
+        "segment:long-tail items:NDCG@10": 0.05,
+        "segment:long-tail items:HR@10": 0.1,
+        "main:AUC": 0.8,
+        "main:GAUC": 0.85,
+        ...extra,
+      },
+    });
+    const [teacher, student, distilled] = run.models as [ModelSummary, ModelSummary, ModelSummary];
+    const html = await renderReport({
+      ...run,
+      models: [
+        breakdown(teacher, { "conversion:AUC": 0.7, "conversion:GAUC": 0.65, "conversion:LogLoss": 0.3 }),
+        breakdown(student, { "fidelity:overlap@10": 0.4, "fidelity:spearman": 0.6, "fidelity:kendall": 0.45 }),
+        breakdown(distilled, {
+          "conversion:LogLoss": 0.2,
+          "fidelity:overlap@10": 0.5,
+          "fidelity:spearman": 0.7,
+          "fidelity:kendall": 0.55,
+        }),
+      ],
+    });
+    const section = html.slice(html.indexOf("<h2>Breakdown</h2>"), html.indexOf("<h2>Quality versus size</h2>"));
+    const tables = section.split("<h3>").slice(1);
+    assert.deepEqual(
+      tables.map((t) => t.slice(0, t.indexOf("</h3>"))),
+      ["Segments", "Task heads", "Fidelity to the teacher"],
+    );
+    const [segments, tasks, fidelity] = tables as [string, string, string];
+    assert.match(segments, /<th colspan="2" class="group">cold users \(n = 250\)<\/th>/);
+    assert.match(segments, /<th colspan="2" class="group">long-tail items<\/th>/);
+    assert.match(tasks, /<th colspan="2" class="group">main<\/th><th colspan="3" class="group">conversion<\/th>/);
+    assert.match(tasks, /<td class="num best">0\.2000<\/td>/, "the lowest LogLoss is the best");
+    assert.doesNotMatch(fidelity, /teacher-mf/, "teachers have no fidelity row");
+    assert.match(fidelity, /<td class="num best">0\.5000<\/td>/);
+    assert.equal((html.match(/<table>/g) ?? []).length, 4);
+    assert.doesNotMatch(await renderReport(run), /Breakdown/, "no section without breakdown metrics");
+  });
+
   test("a run without history still renders, saying so", async () => {
     const bare = { ...run, models: run.models.map((m) => ({ ...m, history: [] })) };
     const html = await renderReport(bare);

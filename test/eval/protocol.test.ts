@@ -8,9 +8,12 @@ import {
   evaluateClassification,
   evaluateFullRanking,
   evaluateSampled,
+  evaluateTasks,
   fidelity,
   longTailSegment,
+  rankSegments,
   sampledCandidates,
+  type TaskScorer,
 } from "../../src/eval/protocol.js";
 import { auc, gauc, logLoss } from "../../src/eval/metrics.js";
 import { readDataset } from "../../src/data/readers.js";
@@ -171,6 +174,55 @@ describe("evaluateSampled", () => {
     assert.equal(result.segments["cold users"]!["count"], 1);
     assert.equal(result.segments["cold users"]!["HR@1"], 0);
     close(result.metrics["HR@1"]!, 2 / 3);
+  });
+
+  test("rankSegments breaks one run down like the segmentOf option, for any number of segmentations", () => {
+    const scorer = new StubScorer(NUM_ITEMS, (user, item) => Math.sin(user * 3 + item));
+    const plain = evaluateSampled(scorer, testLog, options);
+    const segmentations = [coldUserSegment(countOccurrences(seenLog.users, 3), 5), longTailSegment(range(0, 40), 0.2)];
+    for (const segmentOf of segmentations) {
+      const direct = evaluateSampled(scorer, testLog, { ...options, segmentOf });
+      assert.deepEqual(rankSegments(plain, segmentOf, options.ks), direct.segments);
+    }
+  });
+});
+
+describe("evaluateTasks", () => {
+  const options = { seen, numItems: NUM_ITEMS, negatives: 10, seed: 3, ks: [10] };
+  const main = new StubScorer(NUM_ITEMS, (user, item) => Math.sin(item * 1.3 + user));
+  const conversion = (user: number, item: number) => Math.cos(item + 2 * user);
+  const score: TaskScorer = (query, items) => ({
+    main: main.scoreCandidates(query, items),
+    conversion: Float32Array.from(items, (item) => conversion(query.user, item)),
+    unused: new Float32Array(items.length),
+  });
+  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+  test("scores the sampled protocol's lists: each test row labelled per task, each negative 0", () => {
+    const labels = { main: [1, 1, 1], conversion: [1, 0, 1] };
+    const result = evaluateTasks(score, testLog, labels, options);
+    assert.deepEqual(Object.keys(result), ["main", "conversion"]);
+    const ranked = new StubScorer(NUM_ITEMS, (user, item) => Math.sin(item * 1.3 + user));
+    const sampled = evaluateSampled(ranked, testLog, options);
+    assert.deepEqual(main.lists, ranked.lists, "the same lists as the sampled protocol");
+    // With one positive per user and no ties, per-user AUC = 1 − rank / negatives.
+    const meanRank = Array.from(sampled.ranks).reduce((a, b) => a + b, 0) / 3;
+    close(result.main!["GAUC"]!, 1 - meanRank / 10);
+    const probabilities = main.lists.flatMap(({ user, items }) => items.map((i) => sigmoid(conversion(user, i))));
+    const targets = main.lists.flatMap(({ user, items }) =>
+      items.map((_, k) => (k === 0 ? labels.conversion[user]! : 0)),
+    );
+    close(result.conversion!["AUC"]!, auc(probabilities, targets), 1e-6);
+    close(result.conversion!["LogLoss"]!, logLoss(probabilities, targets), 1e-6);
+    assert.equal(result.conversion!["count"], 33);
+  });
+
+  test("labels must cover the test rows, and every labelled task needs logits", () => {
+    assert.throws(() => evaluateTasks(score, testLog, { main: [1, 1] }, options), /2 "main" labels for 3 test rows/);
+    assert.throws(
+      () => evaluateTasks(score, testLog, { purchase: [1, 1, 1] }, options),
+      /no logits for task "purchase"/,
+    );
   });
 });
 

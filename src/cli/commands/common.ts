@@ -9,7 +9,7 @@ import { pino } from "pino";
 import type { DataConfig } from "../../distill/config.js";
 import type { ModelSpec } from "../../models/index.js";
 import type { PipelineLog } from "../../distill/pipeline.js";
-import { FULL_RANKING_PREFIX } from "../../distill/report.js";
+import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX, isTaskMetric } from "../../distill/report.js";
 
 /**
  * A mistake in how a command was used (bad option, missing file, mismatched artefacts): main.ts prints
@@ -118,15 +118,71 @@ export function metricsTable(metrics: Record<string, number>): string {
     fmt(metrics[name]),
     ...(hasFull ? [fmt(metrics[`${FULL_RANKING_PREFIX}${name}`])] : []),
   ]);
-  const header = ["metric", "sampled", ...(hasFull ? ["full ranking"] : [])];
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  return [header, ...rows]
-    .map((cells) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "))
-    .join("\n");
+  return table(["metric", "sampled", ...(hasFull ? ["full ranking"] : [])], rows);
 }
 
 function fmt(value: number | undefined): string {
   return value === undefined ? "–" : value.toFixed(4);
+}
+
+/** The ranking table followed by the breakdown tables (segments, task heads, fidelity). */
+export function metricsReport(metrics: Record<string, number>): string {
+  return [metricsTable(metrics), breakdownTables(metrics)].filter((t) => t !== "").join("\n\n");
+}
+
+/**
+ * The metrics beside the ranking table, one grid each when present: per segment ("segment:<segment>:<metric>"),
+ * per task head ("<task>:<metric>") and the fidelity to a teacher ("fidelity:<metric>"). Empty when none is.
+ */
+export function breakdownTables(metrics: Record<string, number>): string {
+  const keys = Object.keys(metrics);
+  const segments = new Set<string>();
+  const tasks = new Set<string>();
+  for (const key of keys) {
+    if (key.startsWith(SEGMENT_PREFIX)) {
+      segments.add(key.slice(SEGMENT_PREFIX.length, key.lastIndexOf(":")));
+    } else if (isTaskMetric(key)) {
+      tasks.add(key.slice(0, key.indexOf(":")));
+    }
+  }
+  const grids = [
+    grid(
+      metrics,
+      "segment",
+      [...segments].map((name) => [name, `${SEGMENT_PREFIX}${name}:`]),
+    ),
+    grid(
+      metrics,
+      "task",
+      [...tasks].map((name) => [name, `${name}:`]),
+    ),
+    grid(metrics, "fidelity", keys.some((k) => k.startsWith(FIDELITY_PREFIX)) ? [["to teacher", FIDELITY_PREFIX]] : []),
+  ];
+  return grids.filter((g) => g !== "").join("\n\n");
+}
+
+/** A table of the metrics "<prefix><column>" of each row (label, prefix); columns in order of appearance. */
+function grid(metrics: Record<string, number>, title: string, rows: [string, string][]): string {
+  if (rows.length === 0) return "";
+  const columns: string[] = [];
+  for (const [, prefix] of rows) {
+    for (const key of Object.keys(metrics)) {
+      const column = key.slice(prefix.length);
+      if (key.startsWith(prefix) && !column.includes(":") && !columns.includes(column)) columns.push(column);
+    }
+  }
+  const cell = (value: number | undefined, column: string) =>
+    column === "count" && value !== undefined ? String(value) : fmt(value);
+  const body = rows.map(([label, prefix]) => [label, ...columns.map((c) => cell(metrics[`${prefix}${c}`], c))]);
+  return table([title, ...columns], body);
+}
+
+/** Cells in aligned columns: the first left-aligned, the others right-aligned. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  return [header, ...rows]
+    .map((cells) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "))
+    .join("\n");
 }
 
 /** The print function of a command: deps.print, else the command's configured stdout. */

@@ -1,7 +1,8 @@
 /**
  * `distillrec distill`: train a student from a teacher artefact with one distillation method, evaluate it
- * and save it as an artefact whose lineage names the teacher. The data defaults to the data the teacher
- * was trained on (recorded in its manifest); it must have the teacher's user and item ids.
+ * (with its fidelity to the teacher) and save it as an artefact whose lineage names the teacher. The data
+ * defaults to the data the teacher was trained on (recorded in its manifest); it must have the teacher's
+ * user and item ids.
  */
 import { dirname, join, resolve } from "node:path";
 import { Command, Option } from "commander";
@@ -11,6 +12,7 @@ import type { DistillWeights } from "../../distill/losses.js";
 import {
   evaluateModel,
   feasibleLabelNegatives,
+  fidelityMetrics,
   loadData,
   prepareData,
   profile,
@@ -24,7 +26,7 @@ import {
   createLogger,
   dataFromPath,
   describeData,
-  metricsTable,
+  metricsReport,
   nonNegativeInt,
   positiveInt,
   positiveNumber,
@@ -131,15 +133,10 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
     log,
     progress: opts.progress ?? !opts.quiet,
   });
-  const metrics = evaluateModel(
-    result.model,
-    prepared.test,
-    prepared.testSeen,
-    prepared.context.numItems,
-    evaluation,
-    seed,
-    prepared.testHistories,
-  );
+  const metrics = {
+    ...evaluateModel(result.model, prepared.testSet, evaluation, seed),
+    ...fidelityMetrics(teacher.model, result.model, prepared.testSet, seed),
+  };
   const sized = profile(result.model, prepared.context.numUsers);
   const manifest = saveArtefact(out, {
     model: result.model,
@@ -162,7 +159,7 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
   if (opts.json) {
     print(JSON.stringify({ artefact: out, id: manifest.id, teacher: teacher.manifest.id, metrics, ...sized }, null, 2));
   } else {
-    print(metricsTable(metrics));
+    print(metricsReport(metrics));
     print("");
     const ratio = teacher.manifest.parameters / Math.max(1, sized.parameters);
     print(

@@ -1,19 +1,30 @@
 /**
  * `distillrec evaluate`: evaluate a model artefact on the leave-one-out test split of a dataset (by default
- * the data it was trained on) — sampled and full-ranking metrics, size and latency — as a table or JSON.
+ * the data it was trained on) — sampled and full-ranking metrics, segments, task heads, size and latency, and
+ * the fidelity to the teacher its lineage names when that teacher can be loaded — as tables or JSON.
  */
+import { readdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { Command } from "commander";
-import { buildUserHistories } from "../../data/history.js";
-import { buildUserItemIndex } from "../../data/sampling.js";
+import { conversionIndex } from "../../data/labels.js";
 import { leaveOneOut } from "../../data/splits.js";
-import { concat, evaluateModel, loadData, profile, alignToIds } from "../../distill/pipeline.js";
-import { loadArtefact, type ArtefactManifest } from "../../models/artefact.js";
+import {
+  alignToIds,
+  evaluateModel,
+  fidelityMetrics,
+  loadData,
+  profile,
+  sameIds,
+  testSetOf,
+  type PipelineLog,
+} from "../../distill/pipeline.js";
+import { loadArtefact, readManifest, type ArtefactManifest, type LoadedArtefact } from "../../models/artefact.js";
 import {
   createLogger,
   dataFromPath,
   describeData,
   intList,
-  metricsTable,
+  metricsReport,
   positiveInt,
   printerOf,
   UsageError,
@@ -29,6 +40,8 @@ export interface EvaluateOptions {
   ks?: number[];
   fullRanking?: boolean;
   seed?: number;
+  /** The teacher artefact to measure fidelity against (default: the lineage's teacher, found beside the model). */
+  teacher?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -45,12 +58,15 @@ export interface EvaluateResult {
   latencyMs: number;
   /** Test rows whose user or item the model does not know (left out). */
   droppedRows: number;
+  /** The artefact fidelity was measured against (absent: none was found or given). */
+  teacher?: string;
 }
 
 /** Evaluate a model artefact. */
 export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): Promise<EvaluateResult> {
   const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
   const { model, users, items, manifest } = loadArtefact(opts.model);
+  const teacher = findTeacher(opts, manifest, log);
   const recorded = teacherData(manifest as ArtefactManifest);
   if (opts.data === undefined && !recorded) {
     throw new UsageError(`${opts.model}: the artefact does not record its data; give --data`);
@@ -63,15 +79,19 @@ export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): P
   if (dropped > 0) log.warn({ dropped }, "rows with users or items the model does not know were left out");
   const split = leaveOneOut(interactions);
   if (split.test.length === 0) throw new UsageError(`${describeData(data)}: no user has a test item`);
-  const seen = buildUserItemIndex(concat(split.train, split.valid), users.size);
+  const testSet = testSetOf(split, users.size, items.size, conversionIndex(interactions, users.size));
   const evaluation = {
     negatives: opts.negatives ?? 499,
     validationNegatives: 99,
     ks: opts.ks ?? [10, 20],
     fullRanking: opts.fullRanking ?? true,
   };
-  const histories = buildUserHistories(concat(split.train, split.valid), users.size);
-  const metrics = evaluateModel(model, split.test, seen, items.size, evaluation, seed, histories);
+  const metrics = evaluateModel(model, testSet, evaluation, seed);
+  const comparable = teacher && sameIds(teacher.artefact.users, users) && sameIds(teacher.artefact.items, items);
+  if (teacher && !comparable) {
+    log.warn({ teacher: teacher.dir }, "the teacher has other user or item ids than the model: no fidelity");
+  }
+  if (teacher && comparable) Object.assign(metrics, fidelityMetrics(teacher.artefact.model, model, testSet, seed));
   const sized = profile(model, users.size);
   const result: EvaluateResult = {
     model: opts.model,
@@ -80,6 +100,7 @@ export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): P
     metrics,
     ...sized,
     droppedRows: dropped,
+    ...(teacher && comparable ? { teacher: teacher.dir } : {}),
   };
   const print = printerOf(deps);
   if (opts.json) {
@@ -87,7 +108,7 @@ export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): P
   } else {
     print(`${manifest.id} (${manifest.kind}) on ${describeData(data)}: ${split.test.length} test users`);
     print("");
-    print(metricsTable(metrics));
+    print(metricsReport(metrics));
     print("");
     print(
       `parameters ${sized.parameters}  bytes ${sized.bytes}  FLOPs/item ${sized.flopsPerItem}  ` +
@@ -97,16 +118,45 @@ export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): P
   return result;
 }
 
+/**
+ * The teacher to measure fidelity against: `--teacher`, else the artefact the lineage names (by id) among the
+ * model's sibling directories, where `run` and `distill` put teachers and students; undefined when there is none.
+ */
+function findTeacher(
+  opts: EvaluateOptions,
+  manifest: ArtefactManifest,
+  log: PipelineLog,
+): { dir: string; artefact: LoadedArtefact } | undefined {
+  if (opts.teacher !== undefined) return { dir: resolve(opts.teacher), artefact: loadArtefact(opts.teacher) };
+  const id = manifest.lineage.teacher;
+  if (typeof id !== "string") return undefined;
+  const parent = dirname(resolve(opts.model));
+  for (const entry of readdirSync(parent, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const dir = join(parent, entry.name);
+    try {
+      if (readManifest(dir).id === id) return { dir, artefact: loadArtefact(dir) };
+    } catch {
+      // Not an artefact (or a broken one): keep looking.
+    }
+  }
+  log.info({ teacher: id }, "the lineage's teacher is not beside the model: no fidelity (give --teacher)");
+  return undefined;
+}
+
 /** The `evaluate` subcommand. */
 export function evaluateCommand(deps: CommandDeps = {}): Command {
   return new Command("evaluate")
-    .description("evaluate a model artefact on a dataset's leave-one-out test split (sampled and full ranking)")
+    .description(
+      "evaluate a model artefact on a dataset's leave-one-out test split (ranking, segments, task heads, fidelity)",
+    )
     .requiredOption("--model <dir>", "model artefact directory")
     .option("--data <path>", "RecBole dataset directory or interaction file (default: the model's training data)")
     .option("--negatives <n>", "sampled negatives per test user (default 499)", positiveInt)
     .option("--ks <list>", "cut-offs of the @k metrics (default 10,20)", intList)
     .option("--no-full-ranking", "skip the full-catalogue ranking")
     .option("--seed <n>", "seed of the sampled candidates (default: the model's)", positiveInt)
+    .option("--teacher <dir>", "teacher artefact for fidelity (default: the lineage's teacher, if beside the model)")
     .option("--json", "print the result as JSON")
     .option("--quiet", "only warnings on stderr")
     .action(async (opts: EvaluateOptions) => {

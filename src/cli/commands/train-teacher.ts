@@ -15,7 +15,7 @@ import {
   dataFromPath,
   describeData,
   intList,
-  metricsTable,
+  metricsReport,
   nonNegativeInt,
   positiveInt,
   positiveNumber,
@@ -111,15 +111,7 @@ export async function trainTeacher(opts: TrainTeacherOptions, deps: CommandDeps 
     log,
     progress: opts.progress ?? !opts.quiet,
   });
-  const metrics = evaluateModel(
-    result.model,
-    prepared.test,
-    prepared.testSeen,
-    prepared.context.numItems,
-    evaluation,
-    seed,
-    prepared.testHistories,
-  );
+  const metrics = evaluateModel(result.model, prepared.testSet, evaluation, seed);
   const sized = profile(result.model, prepared.context.numUsers);
   const validation = Object.fromEntries(Object.entries(result.bestMetrics).map(([k, v]) => [`valid:${k}`, v]));
   const manifest = saveArtefact(out, {
@@ -135,7 +127,7 @@ export async function trainTeacher(opts: TrainTeacherOptions, deps: CommandDeps 
   if (opts.json) {
     print(JSON.stringify({ artefact: out, id: manifest.id, metrics, ...sized }, null, 2));
   } else {
-    print(metricsTable(metrics));
+    print(metricsReport(metrics));
     print("");
     print(`teacher ${manifest.id}: ${sized.parameters} parameters, best epoch ${result.bestEpoch}`);
     print(`saved to ${out}`);
