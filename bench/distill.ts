@@ -71,10 +71,9 @@ function roles(summary: RunSummary) {
   const valid = (m: ModelSummary) => m.metrics["valid:NDCG@10"] ?? -Infinity;
   const byValid = (a: ModelSummary, b: ModelSummary) => valid(b) - valid(a);
   const teacher = summary.models.filter((m) => m.role === "teacher").sort(byValid)[0]!;
-  const students = summary.models.filter((m) => m.role === "student");
-  const alone = students.find((m) => m.method === "none");
+  const alone = summary.models.find((m) => m.role === "student" && m.method === "none");
   // The distilled student is chosen on validation, never on test.
-  const distilled = students.filter((m) => m.method !== "none").sort(byValid)[0];
+  const distilled = summary.models.filter((m) => m.role === "distilled").sort(byValid)[0];
   return { teacher, alone, distilled };
 }
 

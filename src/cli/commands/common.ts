@@ -39,7 +39,8 @@ export interface CommandDeps {
 /** A pino logger on stderr ("warn" with --quiet, "debug" with --verbose, else "info"). */
 export function createLogger(options: LogOptions = {}): PipelineLog {
   const level = options.quiet ? "warn" : options.verbose ? "debug" : "info";
-  return pino({ level, base: undefined }, pino.destination(2));
+  // Synchronous: training keeps the event loop busy for minutes, and buffered lines would arrive late.
+  return pino({ level, base: undefined }, pino.destination({ dest: 2, sync: true }));
 }
 
 /** Commander parser for a positive integer option. */
