@@ -4,7 +4,8 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { loadPipelineConfig, type PipelineConfig } from "../src/distill/config.js";
-import { runPipeline } from "../src/distill/pipeline.js";
+import { loadData, prepareData, runPipeline } from "../src/distill/pipeline.js";
+import { evaluateFullRanking, evaluateSampled } from "../src/eval/protocol.js";
 import type { ModelSummary, RunSummary } from "../src/distill/report.js";
 import {
   atLeast,
@@ -48,21 +49,35 @@ async function run(cfg: PipelineConfig): Promise<{ summary: RunSummary; seconds:
   return { summary, seconds: (performance.now() - start) / 1000 };
 }
 
-function table(summary: RunSummary): void {
-  const metric = (m: ModelSummary, key: string) => m.metrics[key] ?? "—";
+/**
+ * The popularity baseline (train interaction counts) on the pipeline's test protocol: what any learned
+ * model must clearly beat.
+ */
+async function popularity(cfg: PipelineConfig): Promise<Record<string, number>> {
+  const prepared = prepareData(await loadData(cfg.data, cfg.seed));
+  const { test, seen, numItems } = prepared.testSet;
+  const counts = new Float32Array(numItems);
+  for (const item of prepared.train.items) counts[item]! += 1;
+  const scorer = {
+    scoreAll: () => counts.slice(),
+    scoreCandidates: (_query: unknown, items: Int32Array) => Float32Array.from(items, (i) => counts[i]!),
+  };
+  const { ks, negatives } = cfg.evaluation;
+  const sampled = evaluateSampled(scorer, test, { seen, numItems, negatives, seed: cfg.seed, ks }).metrics;
+  const full = evaluateFullRanking(scorer, test, { seen, numItems, ks }).metrics;
+  return { ...sampled, ...Object.fromEntries(Object.entries(full).map(([k, v]) => [`full:${k}`, v])) };
+}
+
+function table(summary: RunSummary, baseline: Record<string, number>): void {
+  const metric = (metrics: Record<string, number>, key: string) => metrics[key] ?? "—";
+  const quality = (metrics: Record<string, number>) =>
+    ["NDCG@10", "HR@10", "full:Recall@20", "full:NDCG@20"].map((k) => metric(metrics, k));
   printTable(
     ["model", "role", "NDCG@10", "HR@10", "Recall@20 full", "NDCG@20 full", "params", "bytes", "latency ms"],
-    summary.models.map((m) => [
-      m.name,
-      m.role,
-      metric(m, "NDCG@10"),
-      metric(m, "HR@10"),
-      metric(m, "full:Recall@20"),
-      metric(m, "full:NDCG@20"),
-      m.parameters,
-      m.bytes,
-      m.latencyMs,
-    ]),
+    [
+      ["popularity", "baseline", ...quality(baseline), "—", "—", "—"],
+      ...summary.models.map((m) => [m.name, m.role, ...quality(m.metrics), m.parameters, m.bytes, m.latencyMs]),
+    ],
   );
 }
 
@@ -89,6 +104,10 @@ function studentTargets(dataset: string, summary: RunSummary): Target[] {
   ];
 }
 
+function rounded(metrics: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, round(v)]));
+}
+
 function slim(summary: RunSummary) {
   return {
     dataset: summary.dataset,
@@ -97,7 +116,7 @@ function slim(summary: RunSummary) {
       name: m.name,
       role: m.role,
       method: m.method ?? null,
-      metrics: Object.fromEntries(Object.entries(m.metrics).map(([k, v]) => [k, round(v)])),
+      metrics: rounded(m.metrics),
       parameters: m.parameters,
       bytes: m.bytes,
       flopsPerItem: m.flopsPerItem,
@@ -114,7 +133,9 @@ async function main(): Promise<void> {
 
   if (existsSync(join(ML100K, "ml-100k.inter"))) {
     console.log("ml-100k: distillrec pipeline (bench/configs/ml-100k.yaml)");
-    const { summary, seconds } = await run(config("ml-100k"));
+    const cfg = config("ml-100k");
+    const { summary, seconds } = await run(cfg);
+    const baseline = await popularity(cfg);
     let peer: PeerResult | null = null;
     if (torchAvailable()) {
       console.log("ml-100k: the PyTorch reference (../shared/peer/torch_reference.py)");
@@ -123,7 +144,7 @@ async function main(): Promise<void> {
       console.log("  PyTorch not installed (apt-get install -y python3-torch): no reference this run");
     }
     console.log(`\nml-100k (${summary.protocol}; pipeline ${seconds.toFixed(0)} s)\n`);
-    table(summary);
+    table(summary, baseline);
     if (peer) {
       console.log();
       printTable(
@@ -141,17 +162,28 @@ async function main(): Promise<void> {
       );
     }
     targets.push(...studentTargets("ml-100k", summary));
-    results["ml-100k"] = { ...slim(summary), pipelineSeconds: round(seconds), pytorch: peer };
+    results["ml-100k"] = {
+      ...slim(summary),
+      popularity: rounded(baseline),
+      pipelineSeconds: round(seconds),
+      pytorch: peer,
+    };
   } else {
     console.log(`ml-100k not found at ${ML100K}: skipped`);
   }
 
   console.log("\nsynthetic: distillrec pipeline (bench/configs/synthetic.yaml)");
-  const synthetic = await run(config("synthetic"));
+  const syntheticConfig = config("synthetic");
+  const synthetic = await run(syntheticConfig);
+  const syntheticBaseline = await popularity(syntheticConfig);
   console.log(`\nsynthetic (${synthetic.summary.protocol}; pipeline ${synthetic.seconds.toFixed(0)} s)\n`);
-  table(synthetic.summary);
+  table(synthetic.summary, syntheticBaseline);
   targets.push(...studentTargets("synthetic", synthetic.summary));
-  results.synthetic = { ...slim(synthetic.summary), pipelineSeconds: round(synthetic.seconds) };
+  results.synthetic = {
+    ...slim(synthetic.summary),
+    popularity: rounded(syntheticBaseline),
+    pipelineSeconds: round(synthetic.seconds),
+  };
 
   console.log();
   printTable(
