@@ -9,12 +9,15 @@ import { extname } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { parse as parseYaml } from "yaml";
 import type { SyntheticConfig } from "../data/synthetic.js";
+import type { ScheduleSpec } from "../engine/schedule.js";
 import type { ModelSpec } from "../models/index.js";
 
 /** Model kinds a config may name (the zoo of src/models/index.ts). */
 export const MODEL_KINDS = ["bpr-mf", "neumf", "two-tower", "deep-ranker", "mlp-ranker"] as const;
 /** Optimisers a config may name. */
 export const OPTIMIZERS = ["adam", "adamw", "adagrad", "sgd"] as const;
+/** Learning-rate schedules a config may name (engine/schedule.ts). */
+export const SCHEDULE_KINDS = ["step", "exponential", "warmup"] as const;
 /** File formats of `data.kind: "file"`. */
 export const DATA_FORMATS = ["auto", "recbole", "movielens", "csv", "tsv", "jsonl"] as const;
 
@@ -43,6 +46,8 @@ export interface TrainSettings {
   optimizer: (typeof OPTIMIZERS)[number];
   /** Epochs without validation improvement before stopping. */
   patience: number;
+  /** How `lr` changes, stepped once per epoch (stepSize and warmupSteps count epochs); default constant. */
+  schedule?: ScheduleSpec;
 }
 
 /** The hard-label losses a method may name (see distill/losses.ts hardLoss). */
@@ -142,6 +147,42 @@ const modelSpec = {
   additionalProperties: true,
 } as const;
 
+/**
+ * A schedule of one of `kinds`: each kind requires its own settings and refuses the others' by name (a
+ * `gamma` on a warm-up would otherwise be silently ignored).
+ */
+function scheduleSchema(kinds: readonly (typeof SCHEDULE_KINDS)[number][]): Record<string, unknown> {
+  const settings = {
+    step: { required: ["stepSize"], optional: ["gamma"] },
+    exponential: { required: ["gamma"], optional: [] },
+    warmup: { required: ["warmupSteps"], optional: ["then"] },
+  } as const;
+  const properties = {
+    stepSize: positiveInt,
+    gamma: { type: "number", exclusiveMinimum: 0 },
+    warmupSteps: positiveInt,
+    // A warm-up hands over to a schedule without a warm-up of its own.
+    ...(kinds.includes("warmup") ? { then: scheduleSchema(["step", "exponential"]) } : {}),
+  };
+  return {
+    type: "object",
+    required: ["kind"],
+    properties: { kind: { enum: [...kinds] }, ...properties },
+    additionalProperties: false,
+    allOf: kinds.map((kind) => {
+      const own: readonly string[] = [...settings[kind].required, ...settings[kind].optional];
+      const others = Object.keys(properties).filter((key) => !own.includes(key));
+      return {
+        if: { required: ["kind"], properties: { kind: { const: kind } } },
+        then: {
+          required: [...settings[kind].required],
+          properties: Object.fromEntries(others.map((key) => [key, false])),
+        },
+      };
+    }),
+  };
+}
+
 const trainSettings = {
   type: "object",
   properties: {
@@ -151,6 +192,7 @@ const trainSettings = {
     weightDecay: nonNegative,
     optimizer: { enum: [...OPTIMIZERS], default: "adam" },
     patience: { ...positiveInt, default: 3 },
+    schedule: scheduleSchema(SCHEDULE_KINDS),
   },
   additionalProperties: false,
   default: {},
@@ -330,6 +372,8 @@ export function describeAjvError(error: ErrorObject): string {
       return `${path} must be ${JSON.stringify(params.allowedValue)}`;
     case "not":
       return `${path} has settings that do not apply to this kind`;
+    case "false schema":
+      return `${path} does not apply to this kind`;
     default:
       return `${path} ${error.message ?? "is invalid"}`;
   }

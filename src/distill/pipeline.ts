@@ -352,6 +352,7 @@ export async function trainModel(
     epochs: settings.epochs,
     batchSize: settings.batchSize,
     lr: settings.lr,
+    ...(settings.schedule === undefined ? {} : { schedule: settings.schedule }),
     ...(settings.weightDecay === undefined ? {} : { weightDecay: settings.weightDecay }),
     optimizer: settings.optimizer,
     patience: settings.patience,
@@ -363,7 +364,14 @@ export async function trainModel(
     progress: options.progress ?? false,
     onEpoch: (r) =>
       log.info(
-        { model: options.name, epoch: r.epoch, loss: round(r.loss), ...roundAll(r.metrics), seconds: round(r.seconds) },
+        {
+          model: options.name,
+          epoch: r.epoch,
+          loss: round(r.loss),
+          lr: r.lr,
+          ...roundAll(r.metrics),
+          seconds: round(r.seconds),
+        },
         "epoch",
       ),
   });
@@ -642,6 +650,7 @@ function settingsOf(s: TrainSettings) {
     lr: s.lr,
     optimizer: s.optimizer,
     patience: s.patience,
+    ...(s.schedule === undefined ? {} : { schedule: s.schedule }),
     ...(s.weightDecay === undefined ? {} : { weightDecay: s.weightDecay }),
   };
 }

@@ -1,14 +1,16 @@
 /**
  * The training loop for teachers and students: epochs of Hogwild training (engine/parallel.ts) with the
- * distillation program, fresh negatives and a fresh sample order every epoch, validation after each
- * epoch, early stopping, and the best epoch's parameters restored at the end. With the default weights
- * ({hard: 1}) and no soft labels this is plain BPR training (plus the extra heads' task labels for a
- * multi-task model), so the same loop trains the teacher. Hint distillation runs the teacher itself inside
- * the pool, frozen, from a shared copy of its parameters.
+ * distillation program, fresh negatives and a fresh sample order every epoch, an optional learning-rate
+ * schedule stepped once per epoch, validation after each epoch, early stopping, and the best epoch's
+ * parameters restored at the end. With the default weights ({hard: 1}) and no soft labels this is plain
+ * BPR training (plus the extra heads' task labels for a multi-task model), so the same loop trains the
+ * teacher. Hint distillation runs the teacher itself inside the pool, frozen, from a shared copy of its
+ * parameters.
  */
 import { availableParallelism } from "node:os";
 import cliProgress from "cli-progress";
 import { TrainingPool, type SharedData } from "../engine/parallel.js";
+import { createSchedule, type ScheduleSpec } from "../engine/schedule.js";
 import { DataRng } from "../data/rng.js";
 import { UniformSampler, type NegativeSampler } from "../data/sampling.js";
 import type { ModelContext } from "../models/context.js";
@@ -49,8 +51,10 @@ export interface TrainOptions {
   epochs: number;
   /** Samples per optimiser step (default 1024). */
   batchSize?: number;
-  /** Learning rate (default 1e-3). */
+  /** Learning rate (default 1e-3); the base lr of `schedule`. */
   lr?: number;
+  /** How the lr changes, stepped once per epoch (stepSize, warmupSteps in epochs); default constant. */
+  schedule?: ScheduleSpec;
   /** Weight decay; when omitted the optimiser's own default (0, AdamW 0.01). */
   weightDecay?: number;
   /** Default "adam". */
@@ -86,6 +90,8 @@ export interface EpochRecord {
   epoch: number;
   /** Mean training loss per sample. */
   loss: number;
+  /** The learning rate of the epoch's optimiser steps. */
+  lr: number;
   /** Wall time of the training pass (without validation). */
   seconds: number;
   samplesPerSecond: number;
@@ -159,6 +165,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     config.teacher = { model: specOf(teacher), projectionSeed: options.seed };
   }
 
+  // The schedule drives a stand-in for the optimisers: every thread has its own, and pool.epoch sets them all.
+  const rate = { lr: config.lr };
+  const schedule = options.schedule ? createSchedule(options.schedule, rate) : undefined;
+
   const n = sampleCount(options.data);
   const rng = new DataRng(options.seed);
   const negativeRng = options.sampler instanceof UniformSampler ? new DataRng(options.seed ^ 0x6e656761) : undefined;
@@ -184,9 +194,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
       redrawNegatives(options.data, options.sampler, negativeRng);
       rng.shuffle(order);
+      const lr = rate.lr;
       const started = performance.now();
-      const result = await pool.epoch(order, batchSize);
+      const result = await pool.epoch(order, batchSize, { lr });
       const seconds = (performance.now() - started) / 1000;
+      schedule?.step();
       // A diverged model would otherwise be validated, checkpointed and saved as if it were a result.
       if (!Number.isFinite(result.loss)) {
         throw new Error(
@@ -197,6 +209,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const record: EpochRecord = {
         epoch,
         loss: result.samples > 0 ? result.loss / result.samples : 0,
+        lr,
         seconds,
         samplesPerSecond: seconds > 0 ? result.samples / seconds : 0,
         metrics,

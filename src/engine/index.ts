@@ -37,6 +37,7 @@ export {
   type Trainable,
   type TrainProgram,
   type PoolOptions,
+  type EpochOptions,
   type EpochResult,
 } from "./parallel.js";
 export { matmulGflops } from "./profile.js";

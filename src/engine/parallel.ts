@@ -9,6 +9,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { runtime } from "./runtime.js";
+import type { HasLearningRate } from "./schedule.js";
 import { endStep } from "./tensor.js";
 
 /** Typed arrays over SharedArrayBuffers, visible to every worker. */
@@ -18,6 +19,8 @@ export type SharedData = Record<string, Int32Array | Float32Array | Float64Array
 export interface Trainable {
   /** Train on the samples `batch` (indices into the shared data); returns the summed loss. */
   step(batch: Int32Array): number;
+  /** The optimiser `step` uses; every thread has its own, so the pool sets their lr (EpochOptions). */
+  optimizer: HasLearningRate;
 }
 
 export interface TrainProgram<Config, Built extends Trainable> {
@@ -37,6 +40,11 @@ export interface PoolOptions<Config> {
   samples?: number;
   /** Threads including the calling one; 1 = single-threaded and deterministic. */
   threads: number;
+}
+
+export interface EpochOptions {
+  /** Learning rate for every thread's optimiser from this epoch on (default: leave it as it is). */
+  lr?: number;
 }
 
 export interface EpochResult {
@@ -97,11 +105,18 @@ export class TrainingPool<Built extends Trainable> {
 
   /**
    * Train one pass over `samples` (indices into the shared data, in the order to visit them), in
-   * batches of `batchSize`. Each thread takes a contiguous shard.
+   * batches of `batchSize`. Each thread takes a contiguous shard. `options.lr` reaches every thread's
+   * optimiser before its shard.
    */
-  async epoch(samples: Int32Array, batchSize: number): Promise<EpochResult> {
+  async epoch(samples: Int32Array, batchSize: number, options: EpochOptions = {}): Promise<EpochResult> {
     if (samples.length > this.order.length) {
       throw new RangeError(`epoch: ${samples.length} samples exceed the pool's ${this.order.length}`);
+    }
+    if (options.lr !== undefined) {
+      if (!(options.lr >= 0 && Number.isFinite(options.lr))) {
+        throw new RangeError(`epoch: lr must be a non-negative number, got ${options.lr}`);
+      }
+      this.local.optimizer.lr = options.lr;
     }
     this.order.set(samples);
     const n = samples.length;
@@ -112,7 +127,7 @@ export class TrainingPool<Built extends Trainable> {
       Math.min(n, Math.round((batches * s) / shards) * batchSize),
     );
     const pending = this.workers.map((worker, w) => {
-      worker.postMessage({ start: bounds[w + 1], end: bounds[w + 2], batchSize });
+      worker.postMessage({ start: bounds[w + 1], end: bounds[w + 2], batchSize, lr: options.lr });
       return reply(worker) as Promise<EpochResult>;
     });
     const mine = runShard(this.local, this.order, bounds[0]!, bounds[1]!, batchSize);

@@ -112,3 +112,29 @@ function checkGamma(gamma: number): number {
   if (!(gamma > 0 && Number.isFinite(gamma))) throw new RangeError(`schedule: gamma must be positive, got ${gamma}`);
   return gamma;
 }
+
+/**
+ * A schedule as plain data (for configs): the options of StepLR, ExponentialLR or LinearWarmup, whose
+ * `then` is the schedule that follows the warm-up.
+ */
+export type ScheduleSpec =
+  | { kind: "step"; stepSize: number; gamma?: number }
+  | { kind: "exponential"; gamma: number }
+  | { kind: "warmup"; warmupSteps: number; then?: Exclude<ScheduleSpec, { kind: "warmup" }> };
+
+/** Build the schedule `spec` describes over `optimizer` (its current lr is the base lr). */
+export function createSchedule(spec: ScheduleSpec, optimizer: HasLearningRate): Schedule {
+  switch (spec.kind) {
+    case "step":
+      return new StepLR(optimizer, spec);
+    case "exponential":
+      return new ExponentialLR(optimizer, spec);
+    case "warmup": {
+      // Built first, so that it captures the base lr before the warm-up lowers it.
+      const then = spec.then && createSchedule(spec.then, optimizer);
+      return new LinearWarmup(optimizer, { warmupSteps: spec.warmupSteps, then });
+    }
+    default:
+      throw new Error(`unknown schedule kind "${(spec as { kind: string }).kind}" (known: step, exponential, warmup)`);
+  }
+}

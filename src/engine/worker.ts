@@ -20,8 +20,9 @@ try {
   const rt = attachRuntime(init.memory);
   const { program } = (await import(init.programUrl)) as { program: TrainProgram<unknown, Trainable> };
   const built = rt.replayAllocations(init.blocks, () => program.build(init.config, init.data, init.thread));
-  port.on("message", (msg: { start: number; end: number; batchSize: number }) => {
+  port.on("message", (msg: { start: number; end: number; batchSize: number; lr?: number }) => {
     try {
+      if (msg.lr !== undefined) built.optimizer.lr = msg.lr;
       port.postMessage({ ok: true, value: runShard(built, init.order, msg.start, msg.end, msg.batchSize) });
     } catch (err) {
       port.postMessage({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });

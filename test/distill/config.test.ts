@@ -153,6 +153,50 @@ describe("pipeline config", () => {
     assert.deepEqual(problemsOf(raw(-1)), ["config.yaml: /distillation/methods/0/weights/hardTasks must be >= 0"]);
   });
 
+  test("teachers and the student accept a learning-rate schedule", () => {
+    const config = validatePipelineConfig({
+      name: "scheduled",
+      data: { kind: "synthetic" },
+      teachers: [{ name: "t", model: { kind: "bpr-mf", dim: 8 }, train: { schedule: { kind: "step", stepSize: 2 } } }],
+      student: {
+        model: { kind: "bpr-mf", dim: 4 },
+        train: { schedule: { kind: "warmup", warmupSteps: 2, then: { kind: "exponential", gamma: 0.9 } } },
+      },
+      distillation: { methods: [{ name: "none" }] },
+    });
+    assert.deepEqual(config.teachers[0]!.train.schedule, { kind: "step", stepSize: 2 });
+    assert.deepEqual(config.student.train.schedule, {
+      kind: "warmup",
+      warmupSteps: 2,
+      then: { kind: "exponential", gamma: 0.9 },
+    });
+    assert.equal(defaultPipelineConfig().student.train.schedule, undefined, "no schedule unless configured");
+  });
+
+  test("a bad schedule is refused with a message naming the field", () => {
+    const raw = (schedule: unknown) => ({
+      name: "scheduled",
+      data: { kind: "synthetic" },
+      teachers: [{ name: "t", model: { kind: "bpr-mf", dim: 8 } }],
+      student: { model: { kind: "bpr-mf", dim: 4 }, train: { schedule } },
+      distillation: { methods: [{ name: "none" }] },
+    });
+    const at = "config.yaml: /student/train/schedule";
+    assert.deepEqual(problemsOf(raw({ kind: "step", stepSize: 0 })), [`${at}/stepSize must be >= 1`]);
+    assert.deepEqual(problemsOf(raw({ kind: "step" })), [`${at} must have required property 'stepSize'`]);
+    assert.deepEqual(problemsOf(raw({ kind: "exponential", gamma: 0 })), [`${at}/gamma must be > 0`]);
+    assert.deepEqual(problemsOf(raw({ kind: "warmup", warmupSteps: 2, gamma: 0.5 })), [
+      `${at}/gamma does not apply to this kind`,
+    ]);
+    assert.deepEqual(problemsOf(raw({ kind: "cosine" })), [
+      `${at}/kind must be equal to one of the allowed values ("step", "exponential", "warmup")`,
+    ]);
+    assert.deepEqual(problemsOf(raw({ stepSize: 2 })), [`${at} must have required property 'kind'`]);
+    assert.deepEqual(problemsOf(raw({ kind: "warmup", warmupSteps: 1, then: { kind: "warmup", warmupSteps: 1 } })), [
+      `${at}/then/kind must be equal to one of the allowed values ("step", "exponential")`,
+    ]);
+  });
+
   test("the default pipeline validates and compares several methods", () => {
     const config = defaultPipelineConfig();
     assert.equal(config.data.kind, "synthetic");

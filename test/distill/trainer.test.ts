@@ -2,7 +2,13 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { buildUserHistories } from "../../src/data/history.js";
 import { DataRng } from "../../src/data/rng.js";
-import { buildUserItemIndex, sampleCandidates, UniformSampler } from "../../src/data/sampling.js";
+import {
+  buildUserItemIndex,
+  itemPopularity,
+  PopularitySampler,
+  sampleCandidates,
+  UniformSampler,
+} from "../../src/data/sampling.js";
 import { makeInteractions } from "../../src/data/shaping.js";
 import { leaveOneOut } from "../../src/data/splits.js";
 import { generateEcommerce } from "../../src/data/synthetic.js";
@@ -346,6 +352,83 @@ describe("train", () => {
     assert.ok(losses[2]! < losses[0]! * 0.9, `losses ${losses.map((l) => l.toFixed(3))}`);
     const bpr = await train(options({ weights: { hard: 1 }, lr: 0.05 }));
     assert.notDeepEqual(params(bce.model), params(bpr.model));
+  });
+});
+
+describe("learning-rate schedules in train()", () => {
+  /** A seeded sampler with its own generator, so that a loop by hand can draw the same negatives as train(). */
+  const popularity = itemPopularity(shop.split.train, NUM_ITEMS);
+  const sampler = () => new PopularitySampler(shop.seen, popularity, { seed: 5 });
+
+  test("one thread: a step schedule sets each epoch's lr, as a loop applying those lrs by hand", async () => {
+    const lr = 0.04;
+    const result = await train(
+      options({ epochs: 5, lr, schedule: { kind: "step", stepSize: 2, gamma: 0.5 }, sampler: sampler() }),
+    );
+    const lrs = [1, 1, 0.5, 0.5, 0.25].map((factor) => lr * factor);
+    assert.deepEqual(
+      result.history.map((r) => r.lr),
+      lrs,
+    );
+
+    // train()'s loop by hand: fresh negatives, then a fresh order from the seed, every epoch.
+    const { data, context } = shop;
+    const pool = await TrainingPool.start<DistillConfig, DistillTrainer>({
+      programUrl: distillProgramUrl,
+      config: { model: spec, context, lr, optimizer: "adam", weights: { hard: 1 } },
+      data: {
+        users: data.users,
+        positives: data.positives,
+        negatives: data.negatives,
+        historyEnd: data.historyEnd,
+        ...(data.conversions ? { conversions: data.conversions } : {}),
+      },
+      threads: 1,
+    });
+    try {
+      const negatives = sampler();
+      const rng = new DataRng(options().seed);
+      const order = Int32Array.from({ length: data.users.length }, (_, i) => i);
+      for (const epochLr of lrs) {
+        redrawNegatives(data, negatives);
+        rng.shuffle(order);
+        pool.local.optimizer.lr = epochLr;
+        await pool.epoch(order, options().batchSize!);
+      }
+      assert.deepEqual(params(result.model), params(pool.local.model));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test("two threads: every worker trains at the epoch's lr (0 freezes the shared model)", async () => {
+    // Epoch 1 warms up at lr 0, epoch 2 runs at the base lr, then the lr decays below float32's smallest
+    // value, to an update of exactly 0. A worker left at the base lr would move the shared parameters.
+    const after: Float32Array[][] = [];
+    const result = await train(
+      options({
+        threads: 2,
+        epochs: 4,
+        lr: 0.05,
+        schedule: { kind: "warmup", warmupSteps: 1, then: { kind: "step", stepSize: 1, gamma: 1e-50 } },
+        validate: (model) => {
+          after.push(params(model));
+          return { "NDCG@10": after.length };
+        },
+      }),
+    );
+    assert.deepEqual(
+      result.history.map((r) => r.lr),
+      [0, 0.05, 0.05 * 1e-50, 0.05 * 1e-100],
+    );
+    assert.deepEqual(after[0], params(createModel(spec, shop.context)), "epoch 1 (lr 0) left the model as built");
+    assert.notDeepEqual(after[1], after[0], "epoch 2 trained");
+    assert.deepEqual(after[2], after[1], "epoch 3 (lr ≈ 0) left the model as it was");
+    assert.deepEqual(after[3], after[1], "epoch 4 (lr ≈ 0) left the model as it was");
+  });
+
+  test("an invalid schedule is refused before training", async () => {
+    await assert.rejects(train(options({ schedule: { kind: "step", stepSize: 0 } })), /stepSize must be a positive/);
   });
 });
 

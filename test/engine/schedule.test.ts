@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { SGD } from "../../src/engine/optim.js";
-import { ExponentialLR, LinearWarmup, StepLR, type Schedule } from "../../src/engine/schedule.js";
+import { createSchedule, ExponentialLR, LinearWarmup, StepLR, type Schedule } from "../../src/engine/schedule.js";
 import { Tensor } from "../../src/engine/tensor.js";
 
 function optimizer(lr: number): SGD {
@@ -68,6 +68,16 @@ describe("learning-rate schedules", () => {
       schedule.step();
     }
     assert.equal(param.data[0], 1 - 1 - 0.5);
+  });
+
+  test("createSchedule builds the schedule a plain spec describes", () => {
+    const opt = optimizer(1);
+    const spec = { kind: "warmup", warmupSteps: 2, then: { kind: "exponential", gamma: 0.5 } } as const;
+    const schedule = createSchedule(structuredClone(spec), opt);
+    assert.ok(schedule instanceof LinearWarmup && schedule.then instanceof ExponentialLR);
+    assertSequence(sequence(schedule, opt, 5), [0, 0.5, 1, 0.5, 0.25, 0.125]);
+    assert.ok(createSchedule({ kind: "step", stepSize: 3 }, optimizer(1)) instanceof StepLR);
+    assert.throws(() => createSchedule({ kind: "cosine" } as never, opt), /unknown schedule kind "cosine"/);
   });
 
   test("rejects invalid settings", () => {
