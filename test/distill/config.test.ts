@@ -7,6 +7,7 @@ import {
   ConfigError,
   defaultPipelineConfig,
   loadPipelineConfig,
+  METHOD_PRESETS,
   validatePipelineConfig,
 } from "../../src/distill/config.js";
 
@@ -200,10 +201,16 @@ describe("pipeline config", () => {
   test("the default pipeline validates and compares several methods", () => {
     const config = defaultPipelineConfig();
     assert.equal(config.data.kind, "synthetic");
-    assert.ok(config.teachers.some((t) => t.model.kind === "bpr-mf"));
+    assert.deepEqual(
+      config.teachers.map((t) => t.model.kind),
+      ["two-tower", "deep-ranker"],
+    );
+    // The student is a fraction of every teacher's width, so there is something to distil.
+    assert.equal(config.student.model.kind, "two-tower");
     assert.deepEqual(
       config.distillation.methods.map((m) => m.name),
-      ["none", "ranking", "listwise", "relaxed-ranking"],
+      ["none", "listwise", "ranking", "relaxed-ranking"],
     );
+    for (const m of config.distillation.methods) assert.deepEqual(m.weights, METHOD_PRESETS[m.name]);
   });
 });

@@ -78,7 +78,7 @@ export function teacherData(manifest: ArtefactManifest): { data: DataConfig; see
 /** Distil a student from a teacher artefact. */
 export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Promise<DistillResult> {
   const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
-  const method = opts.method ?? "ranking";
+  const method = opts.method ?? "listwise";
   const weights = METHOD_PRESETS[method];
   if (!weights) throw new UsageError(`unknown method "${method}" (known: ${DISTILL_METHODS.join(", ")})`);
   const teacher = loadArtefact(opts.teacher);
@@ -179,7 +179,7 @@ export function distillCommand(deps: CommandDeps = {}): Command {
     .requiredOption("--teacher <dir>", "teacher model artefact directory")
     .addOption(new Option("--student <kind>", "student model (default two-tower)").choices([...CLI_MODEL_KINDS]))
     .option("--dim <n>", "student width (default 16)", positiveInt)
-    .addOption(new Option("--method <name>", "distillation method (default ranking)").choices(DISTILL_METHODS))
+    .addOption(new Option("--method <name>", "distillation method (default listwise)").choices(DISTILL_METHODS))
     .option("--data <path>", "dataset (default: the data the teacher was trained on)")
     .option("--epochs <n>", "maximum epochs (default 10)", nonNegativeInt)
     .option("--batch-size <n>", "samples per step (default 1024)", positiveInt)
