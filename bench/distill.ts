@@ -1,7 +1,7 @@
 // bench:distill — every teacher, the student alone and the student under every distillation method, on
 // MovieLens 100K (the protocol of ../shared/peer/torch_reference.py, which runs in the same process tree)
 // and on the built-in synthetic shop. Quality, parameters, bytes and latency per model; the issue's targets.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { loadPipelineConfig, type PipelineConfig } from "../src/distill/config.js";
 import { loadData, prepareData, runPipeline } from "../src/distill/pipeline.js";
@@ -39,7 +39,15 @@ function config(name: string): PipelineConfig {
   return cfg;
 }
 
-async function run(cfg: PipelineConfig): Promise<{ summary: RunSummary; seconds: number }> {
+/** `--from-runs`: recompute tables and targets from the last run's summaries instead of training again. */
+const fromRuns = process.argv.includes("--from-runs");
+
+async function run(cfg: PipelineConfig): Promise<{ summary: RunSummary; seconds: number | null }> {
+  if (fromRuns) {
+    const path = join(cfg.output.dir, "summary.json");
+    if (!existsSync(path)) throw new Error(`--from-runs: ${path} is missing; run the benchmark without it first`);
+    return { summary: JSON.parse(readFileSync(path, "utf8")) as RunSummary, seconds: null };
+  }
   const start = performance.now();
   const log = {
     info: (fields: object, message?: string) => console.error(`  ${message ?? ""} ${JSON.stringify(fields)}`),
@@ -68,6 +76,19 @@ async function popularity(cfg: PipelineConfig): Promise<Record<string, number>> 
   return { ...sampled, ...Object.fromEntries(Object.entries(full).map(([k, v]) => [`full:${k}`, v])) };
 }
 
+/** The PyTorch reference on ml-100k, kept beside the run's summary (and read back with --from-runs). */
+function pytorchReference(path: string): PeerResult | null {
+  if (fromRuns) return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as PeerResult) : null;
+  if (!torchAvailable()) {
+    console.log("  PyTorch not installed (apt-get install -y python3-torch): no reference this run");
+    return null;
+  }
+  console.log("ml-100k: the PyTorch reference (../shared/peer/torch_reference.py)");
+  const peer = runPython(PEER, ["--inter", join(ML100K, "ml-100k.inter")]) as PeerResult;
+  writeFileSync(path, JSON.stringify(peer, null, 2) + "\n");
+  return peer;
+}
+
 function table(summary: RunSummary, baseline: Record<string, number>): void {
   const metric = (metrics: Record<string, number>, key: string) => metrics[key] ?? "—";
   const quality = (metrics: Record<string, number>) =>
@@ -81,9 +102,13 @@ function table(summary: RunSummary, baseline: Record<string, number>): void {
   );
 }
 
+/** A model's validation NDCG@10 at its best epoch (the checkpoint the pipeline kept). */
+function valid(m: ModelSummary): number {
+  return Math.max(-Infinity, ...m.history.map((h) => h.metrics["NDCG@10"] ?? -Infinity));
+}
+
 /** The teacher the pipeline distilled from (best validation NDCG@10), the undistilled and the best distilled student. */
 function roles(summary: RunSummary) {
-  const valid = (m: ModelSummary) => m.metrics["valid:NDCG@10"] ?? -Infinity;
   const byValid = (a: ModelSummary, b: ModelSummary) => valid(b) - valid(a);
   const teacher = summary.models.filter((m) => m.role === "teacher").sort(byValid)[0]!;
   const alone = summary.models.find((m) => m.role === "student" && m.method === "none");
@@ -104,6 +129,10 @@ function studentTargets(dataset: string, summary: RunSummary): Target[] {
   ];
 }
 
+function took(seconds: number | null): string {
+  return seconds === null ? "from the last run" : `pipeline ${seconds.toFixed(0)} s`;
+}
+
 function rounded(metrics: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, round(v)]));
 }
@@ -116,7 +145,7 @@ function slim(summary: RunSummary) {
       name: m.name,
       role: m.role,
       method: m.method ?? null,
-      metrics: rounded(m.metrics),
+      metrics: rounded({ ...m.metrics, "valid:NDCG@10": valid(m) }),
       parameters: m.parameters,
       bytes: m.bytes,
       flopsPerItem: m.flopsPerItem,
@@ -136,14 +165,8 @@ async function main(): Promise<void> {
     const cfg = config("ml-100k");
     const { summary, seconds } = await run(cfg);
     const baseline = await popularity(cfg);
-    let peer: PeerResult | null = null;
-    if (torchAvailable()) {
-      console.log("ml-100k: the PyTorch reference (../shared/peer/torch_reference.py)");
-      peer = runPython(PEER, ["--inter", join(ML100K, "ml-100k.inter")]) as PeerResult;
-    } else {
-      console.log("  PyTorch not installed (apt-get install -y python3-torch): no reference this run");
-    }
-    console.log(`\nml-100k (${summary.protocol}; pipeline ${seconds.toFixed(0)} s)\n`);
+    const peer = pytorchReference(join(cfg.output.dir, "pytorch.json"));
+    console.log(`\nml-100k (${summary.protocol}; ${took(seconds)})\n`);
     table(summary, baseline);
     if (peer) {
       console.log();
@@ -165,7 +188,7 @@ async function main(): Promise<void> {
     results["ml-100k"] = {
       ...slim(summary),
       popularity: rounded(baseline),
-      pipelineSeconds: round(seconds),
+      pipelineSeconds: seconds === null ? null : round(seconds),
       pytorch: peer,
     };
   } else {
@@ -176,13 +199,13 @@ async function main(): Promise<void> {
   const syntheticConfig = config("synthetic");
   const synthetic = await run(syntheticConfig);
   const syntheticBaseline = await popularity(syntheticConfig);
-  console.log(`\nsynthetic (${synthetic.summary.protocol}; pipeline ${synthetic.seconds.toFixed(0)} s)\n`);
+  console.log(`\nsynthetic (${synthetic.summary.protocol}; ${took(synthetic.seconds)})\n`);
   table(synthetic.summary, syntheticBaseline);
   targets.push(...studentTargets("synthetic", synthetic.summary));
   results.synthetic = {
     ...slim(synthetic.summary),
     popularity: rounded(syntheticBaseline),
-    pipelineSeconds: round(synthetic.seconds),
+    pipelineSeconds: synthetic.seconds === null ? null : round(synthetic.seconds),
   };
 
   console.log();
