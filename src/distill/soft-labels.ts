@@ -15,7 +15,8 @@
  *
  * ## Cache file format (version 1)
  *
- * All integers little-endian.
+ * The container of parameter files (src/engine/container.ts, docs/FORMAT.md), with its own magic and
+ * header. All integers little-endian.
  *
  * | bytes              | content                                                                      |
  * | ------------------ | ---------------------------------------------------------------------------- |
@@ -36,11 +37,17 @@
  * inconsistent files are refused with a `SoftLabelFileError` naming the file.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { TextDecoder } from "node:util";
-import { crc32 } from "node:zlib";
+import { existsSync, readFileSync } from "node:fs";
 import { DataRng } from "../data/rng.js";
 import { UniformSampler, sampleCandidates, type UserItemIndex } from "../data/sampling.js";
+import {
+  decodeContainer,
+  encodeContainer,
+  HeaderProblem,
+  isCount,
+  isPlainObject,
+  writeFileAtomic,
+} from "../engine/container.js";
 import type { Module } from "../engine/nn.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { endStep, noGrad } from "../engine/tensor.js";
@@ -413,15 +420,10 @@ export class SoftLabelFileError extends Error {
 }
 
 export const SOFT_LABEL_FORMAT_VERSION = 1;
-const MAGIC = Buffer.from("DRECSOFT", "ascii");
-const PREFIX_BYTES = 16;
-const ALIGN = 64;
-const CRC_BYTES = 4;
+const MAGIC = "DRECSOFT";
 type ArrayDtype = "i32" | "f32" | "u8";
 const DTYPE_BYTES: Record<ArrayDtype, number> = { i32: 4, f32: 4, u8: 1 };
 const TASK_PREFIX = "task:";
-const align = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
-const hex32 = (n: number): string => `0x${n.toString(16).padStart(8, "0")}`;
 
 interface ArrayEntry {
   name: string;
@@ -469,65 +471,38 @@ export function encodeSoftLabels(labels: SoftLabels, meta: Record<string, unknow
     throw new RangeError(`encodeSoftLabels: P ${positives} + K ${topK} + N ${negatives} ≠ listLength ${listLength}`);
   }
   const arrays = namedArrays(labels);
-  let dataLength = 0;
-  const entries: ArrayEntry[] = arrays.map(([name, dtype, values]) => {
+  const blocks = arrays.map(([name, , values]) => {
     const want = expectedLength(name, rows, listLength, topK)!;
     if (values.length !== want) {
       throw new RangeError(`encodeSoftLabels: array "${name}" has ${values.length} values, expected ${want}`);
     }
-    const entry = { name, dtype, offset: dataLength, byteLength: values.length * DTYPE_BYTES[dtype] };
-    dataLength = align(dataLength + entry.byteLength);
-    return entry;
+    return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   });
-  let json: string;
-  try {
-    json = JSON.stringify({ rows, listLength, topK, positives, negatives, arrays: entries, meta });
-  } catch (err) {
-    throw new TypeError(`encodeSoftLabels: meta is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
-  }
-  const header = Buffer.from(json, "utf8");
-  const dataStart = align(PREFIX_BYTES + header.length);
-  const file = Buffer.alloc(dataStart + dataLength + CRC_BYTES);
-  MAGIC.copy(file, 0);
-  file.writeUInt32LE(SOFT_LABEL_FORMAT_VERSION, 8);
-  file.writeUInt32LE(header.length, 12);
-  header.copy(file, PREFIX_BYTES);
-  entries.forEach((entry, i) => {
-    const values = arrays[i]![2];
-    file.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), dataStart + entry.offset);
+  return encodeContainer({
+    magic: MAGIC,
+    version: SOFT_LABEL_FORMAT_VERSION,
+    blocks,
+    header: (offsets) => {
+      const entries: ArrayEntry[] = arrays.map(([name, dtype], i) => ({
+        name,
+        dtype,
+        offset: offsets[i]!,
+        byteLength: blocks[i]!.byteLength,
+      }));
+      try {
+        return JSON.stringify({ rows, listLength, topK, positives, negatives, arrays: entries, meta });
+      } catch (err) {
+        throw new TypeError(`encodeSoftLabels: meta is not JSON-serialisable: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+    },
   });
-  file.writeUInt32LE(crc32(file.subarray(0, file.length - CRC_BYTES)), file.length - CRC_BYTES);
-  return file;
 }
 
 /** Write a soft-label cache atomically: to `path.tmp`, flushed, then renamed over `path`. */
 export function saveSoftLabels(path: string, labels: SoftLabels, meta: Record<string, unknown> = {}): void {
-  const file = encodeSoftLabels(labels, meta);
-  const tmp = `${path}.tmp`;
-  try {
-    const fd = openSync(tmp, "w");
-    try {
-      let written = 0;
-      while (written < file.length) written += writeSync(fd, file, written);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isCount(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
+  writeFileAtomic(path, encodeSoftLabels(labels, meta));
 }
 
 /** Parse and verify a cache file image; `source` names it in error messages. */
@@ -535,90 +510,51 @@ export function decodeSoftLabels(
   buf: Buffer,
   source = "<buffer>",
 ): { labels: SoftLabels; meta: Record<string, unknown> } {
-  const refuse = (reason: string): never => {
-    throw new SoftLabelFileError(source, reason);
-  };
-  if (buf.length === 0) refuse("truncated: the file is empty");
-  const seenMagic = Math.min(buf.length, MAGIC.length);
-  if (!buf.subarray(0, seenMagic).equals(MAGIC.subarray(0, seenMagic))) {
-    refuse(
-      `not a distillrec soft-label file (magic is ${JSON.stringify(buf.subarray(0, seenMagic).toString("latin1"))})`,
-    );
-  }
-  if (buf.length < PREFIX_BYTES + CRC_BYTES) {
-    refuse(`truncated: ${buf.length} bytes, shorter than the ${PREFIX_BYTES}-byte prefix and checksum`);
-  }
-  const version = buf.readUInt32LE(8);
-  if (version !== SOFT_LABEL_FORMAT_VERSION) {
-    refuse(`unsupported soft-label format version ${version} (this build reads ${SOFT_LABEL_FORMAT_VERSION})`);
-  }
-  const headerLength = buf.readUInt32LE(12);
-  if (PREFIX_BYTES + headerLength + CRC_BYTES > buf.length) {
-    refuse(`truncated: the header needs ${PREFIX_BYTES + headerLength + CRC_BYTES} bytes, the file has ${buf.length}`);
-  }
-  const stored = buf.readUInt32LE(buf.length - CRC_BYTES);
-  const computed = crc32(buf.subarray(0, buf.length - CRC_BYTES));
-  const mismatch = `corrupted: checksum mismatch (stored ${hex32(stored)}, computed ${hex32(computed)})`;
-
-  let header: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(utf8.decode(buf.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength)));
-    if (!isPlainObject(parsed)) throw new Error("not a JSON object");
-    header = parsed;
-  } catch (err) {
-    return refuse(stored === computed ? `malformed header: ${(err as Error).message}` : mismatch);
-  }
-  const problem = headerProblem(header);
-  if (problem) return refuse(stored === computed ? `malformed header: ${problem}` : mismatch);
-  const listLength = header.listLength as number;
-  const topK = header.topK as number;
+  const { header, blocks } = decodeContainer(buf, {
+    magic: MAGIC,
+    version: SOFT_LABEL_FORMAT_VERSION,
+    what: "soft-label file",
+    noun: "array",
+    error: SoftLabelFileError,
+    source,
+    readHeader: (json) => {
+      const problem = headerProblem(json);
+      if (problem) throw new HeaderProblem(`malformed header: ${problem}`);
+      return { header: json, blocks: json.arrays as ArrayEntry[] };
+    },
+  });
   const entries = header.arrays as ArrayEntry[];
-
-  const dataStart = align(PREFIX_BYTES + headerLength);
-  const dataLength = entries.reduce((end, e) => Math.max(end, align(e.offset + e.byteLength)), 0);
-  const expectedBytes = dataStart + dataLength + CRC_BYTES;
-  // A file cut short is reported as truncated, not as a checksum failure.
-  if (buf.length < expectedBytes)
-    refuse(`truncated: the header describes ${expectedBytes} bytes, the file has ${buf.length}`);
-  if (buf.length > expectedBytes) {
-    refuse(`unexpected trailing data: the header describes ${expectedBytes} bytes, the file has ${buf.length}`);
-  }
-  if (stored !== computed) refuse(mismatch);
-
-  const read = (e: ArrayEntry): AnyArray => {
-    const bytes = buf.subarray(dataStart + e.offset, dataStart + e.offset + e.byteLength);
+  const read = (i: number): AnyArray => {
+    const { dtype, byteLength } = entries[i]!;
     const out =
-      e.dtype === "u8"
-        ? new Uint8Array(e.byteLength)
-        : e.dtype === "i32"
-          ? new Int32Array(e.byteLength / 4)
-          : new Float32Array(e.byteLength / 4);
-    new Uint8Array(out.buffer).set(bytes);
+      dtype === "u8"
+        ? new Uint8Array(byteLength)
+        : dtype === "i32"
+          ? new Int32Array(byteLength / 4)
+          : new Float32Array(byteLength / 4);
+    new Uint8Array(out.buffer).set(blocks[i]!);
     return out;
   };
-  const byName = new Map(entries.map((e) => [e.name, e]));
-  for (const name of ["users", "items", "teacherScores", "kinds", "topKItems"]) {
-    if (!byName.has(name)) refuse(`malformed header: array "${name}" is missing`);
-  }
+  const index = new Map(entries.map((e, i) => [e.name, i]));
   const labels: SoftLabels = {
-    users: read(byName.get("users")!) as Int32Array,
-    listLength,
+    users: read(index.get("users")!) as Int32Array,
+    listLength: header.listLength as number,
     positives: header.positives as number,
-    topK,
+    topK: header.topK as number,
     negatives: header.negatives as number,
-    items: read(byName.get("items")!) as Int32Array,
-    teacherScores: read(byName.get("teacherScores")!) as Float32Array,
-    kinds: read(byName.get("kinds")!) as Uint8Array,
-    topKItems: read(byName.get("topKItems")!) as Int32Array,
+    items: read(index.get("items")!) as Int32Array,
+    teacherScores: read(index.get("teacherScores")!) as Float32Array,
+    kinds: read(index.get("kinds")!) as Uint8Array,
+    topKItems: read(index.get("topKItems")!) as Int32Array,
   };
-  for (const e of entries) {
-    if (!e.name.startsWith(TASK_PREFIX)) continue;
-    (labels.taskScores ??= {})[e.name.slice(TASK_PREFIX.length)] = read(e) as Float32Array;
-  }
+  entries.forEach((e, i) => {
+    if (e.name.startsWith(TASK_PREFIX))
+      (labels.taskScores ??= {})[e.name.slice(TASK_PREFIX.length)] = read(i) as Float32Array;
+  });
   return { labels, meta: header.meta as Record<string, unknown> };
 }
 
-/** Why a parsed header is unusable, or undefined when it is consistent. */
+/** Why a parsed header is unusable, or undefined when it is consistent (block layout is the container's). */
 function headerProblem(h: Record<string, unknown>): string | undefined {
   const { rows, listLength, topK, positives, negatives, arrays, meta } = h;
   if (![rows, listLength, topK, positives, negatives].every(isCount)) {
@@ -630,25 +566,21 @@ function headerProblem(h: Record<string, unknown>): string | undefined {
   if (!isPlainObject(meta)) return "meta is not a JSON object";
   if (!Array.isArray(arrays)) return "no arrays list";
   const names = new Set<string>();
-  const spans: [number, number, string][] = [];
   for (const [i, raw] of arrays.entries()) {
     if (!isPlainObject(raw)) return `array #${i} is not an object`;
-    const { name, dtype, offset, byteLength } = raw;
+    const { name, dtype, byteLength } = raw;
     if (typeof name !== "string" || name === "") return `array #${i} has no name`;
     if (names.has(name)) return `duplicate array "${name}"`;
     names.add(name);
     const want = expectedDtype(name);
     if (want === undefined) return `unknown array "${name}"`;
     if (dtype !== want) return `array "${name}" has dtype ${JSON.stringify(dtype)}, expected "${want}"`;
-    if (!isCount(offset) || !isCount(byteLength)) return `array "${name}" has an invalid offset or byteLength`;
-    if (offset % ALIGN !== 0) return `array "${name}" offset ${offset} is not 64-byte aligned`;
     const bytes = expectedLength(name, rows as number, listLength as number, topK as number)! * DTYPE_BYTES[want];
-    if (byteLength !== bytes) return `array "${name}" has ${byteLength} bytes, the dimensions need ${bytes}`;
-    spans.push([offset, offset + byteLength, name]);
+    if (byteLength !== bytes)
+      return `array "${name}" has ${JSON.stringify(byteLength)} bytes, the dimensions need ${bytes}`;
   }
-  spans.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i - 1]![1] > spans[i]![0]) return `arrays "${spans[i - 1]![2]}" and "${spans[i]![2]}" overlap`;
+  for (const name of ["users", "items", "teacherScores", "kinds", "topKItems"]) {
+    if (!names.has(name)) return `array "${name}" is missing`;
   }
   return undefined;
 }

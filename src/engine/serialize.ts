@@ -1,14 +1,20 @@
 /**
- * The parameter file format (docs/FORMAT.md): a fixed prefix, a JSON header describing every tensor,
- * 64-byte aligned data blocks and a trailing CRC-32. Decoding returns host Float32Arrays, so reading a
+ * The parameter file format (docs/FORMAT.md): the shared container (./container.ts) with a JSON header
+ * describing every tensor, one data block per tensor. Decoding returns host Float32Arrays, so reading a
  * file never touches the WebAssembly runtime; `loadInto` copies them into a model's tensors.
  *
  * Like WebAssembly memory, the data blocks are little-endian; the byte copies below assume a
  * little-endian host, as every typed-array view of the engine's memory already does.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { TextDecoder } from "node:util";
-import { crc32 } from "node:zlib";
+import { readFileSync } from "node:fs";
+import {
+  decodeContainer,
+  encodeContainer,
+  HeaderProblem,
+  isCount,
+  isPlainObject,
+  writeFileAtomic,
+} from "./container.js";
 import type { Shape } from "./tensor.js";
 
 /** Element types a file can store; both decode to Float32Array. "i8" is reserved (docs/FORMAT.md). */
@@ -54,11 +60,7 @@ export class ParameterFileError extends Error {
 }
 
 export const FORMAT_VERSION = 1;
-const MAGIC = Buffer.from("DRECPARM", "ascii");
-/** Magic, version and header length. */
-const PREFIX_BYTES = 16;
-const ALIGN = 64;
-const CRC_BYTES = 4;
+const MAGIC = "DRECPARM";
 const DTYPE_BYTES: Record<Dtype, number> = { f32: 4, f16: 2 };
 const RESERVED_DTYPES = new Set(["i8"]);
 
@@ -76,10 +78,8 @@ interface HeaderEntry {
   byteLength: number;
 }
 
-const align = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
 const elementsOf = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
 const formatShape = (shape: readonly number[]): string => `[${shape.join(", ")}]`;
-const hex32 = (n: number): string => `0x${n.toString(16).padStart(8, "0")}`;
 
 // ---- encoding -----------------------------------------------------------------------------------
 
@@ -94,8 +94,7 @@ export function encodeParameters(
   if (!isPlainObject(meta)) throw new TypeError("encodeParameters: meta must be a plain object");
   const entries = namedEntries(tensors, "encodeParameters");
 
-  let dataLength = 0;
-  const layout: HeaderEntry[] = entries.map(([name, tensor]) => {
+  const blocks = entries.map(([name, tensor]) => {
     const shape = [...tensor.shape];
     if (!shape.every(isCount)) {
       throw new RangeError(`encodeParameters: tensor "${name}" has invalid shape ${formatShape(shape)}`);
@@ -105,31 +104,31 @@ export function encodeParameters(
         `encodeParameters: tensor "${name}" has ${tensor.data.length} values for shape ${formatShape(shape)}`,
       );
     }
-    const entry = { name, dtype, shape, offset: dataLength, byteLength: tensor.data.length * DTYPE_BYTES[dtype] };
-    dataLength = align(dataLength + entry.byteLength);
-    return entry;
+    const stored = dtype === "f16" ? toFloat16(tensor.data) : tensor.data;
+    return new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
   });
 
-  let headerJson: string;
-  try {
-    headerJson = JSON.stringify({ tensors: layout, meta });
-  } catch (err) {
-    throw new TypeError(`encodeParameters: meta is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
-  }
-  const header = Buffer.from(headerJson, "utf8");
-  const dataStart = align(PREFIX_BYTES + header.length);
-  const file = Buffer.alloc(dataStart + dataLength + CRC_BYTES);
-  MAGIC.copy(file, 0);
-  file.writeUInt32LE(FORMAT_VERSION, 8);
-  file.writeUInt32LE(header.length, 12);
-  header.copy(file, PREFIX_BYTES);
-  layout.forEach((entry, i) => {
-    const values = entries[i]![1].data;
-    const stored = dtype === "f16" ? toFloat16(values) : values;
-    file.set(new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength), dataStart + entry.offset);
+  return encodeContainer({
+    magic: MAGIC,
+    version: FORMAT_VERSION,
+    blocks,
+    header: (offsets) => {
+      const layout: HeaderEntry[] = entries.map(([name, tensor], i) => ({
+        name,
+        dtype,
+        shape: [...tensor.shape],
+        offset: offsets[i]!,
+        byteLength: blocks[i]!.byteLength,
+      }));
+      try {
+        return JSON.stringify({ tensors: layout, meta });
+      } catch (err) {
+        throw new TypeError(`encodeParameters: meta is not JSON-serialisable: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+    },
   });
-  file.writeUInt32LE(crc32(file.subarray(0, file.length - CRC_BYTES)), file.length - CRC_BYTES);
-  return file;
 }
 
 /** Write a parameter file atomically: to `path.tmp`, flushed to disk, then renamed over `path`. */
@@ -139,93 +138,31 @@ export function saveParameters(
   meta: Record<string, unknown> = {},
   options: EncodeOptions = {},
 ): void {
-  const file = encodeParameters(tensors, meta, options);
-  const tmp = `${path}.tmp`;
-  try {
-    const fd = openSync(tmp, "w");
-    try {
-      let written = 0;
-      while (written < file.length) written += writeSync(fd, file, written);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomic(path, encodeParameters(tensors, meta, options));
 }
 
 // ---- decoding -----------------------------------------------------------------------------------
 
 /** Parse and verify a parameter file image; `source` names it in error messages. */
 export function decodeParameters(buf: Buffer, source = "<buffer>"): DecodedParameters {
-  const refuse = (reason: string): never => {
-    throw new ParameterFileError(source, reason);
-  };
-  if (buf.length < PREFIX_BYTES) {
-    const seen = Math.min(buf.length, MAGIC.length);
-    if (!buf.subarray(0, seen).equals(MAGIC.subarray(0, seen))) refuse("not a distillrec parameter file (bad magic)");
-    refuse(`truncated: ${buf.length} bytes, shorter than the ${PREFIX_BYTES}-byte prefix`);
-  }
-  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) {
-    refuse(`not a distillrec parameter file (magic is ${buf.subarray(0, MAGIC.length).toString("hex")})`);
-  }
-  const version = buf.readUInt32LE(8);
-  if (version !== FORMAT_VERSION) {
-    refuse(`unsupported format version ${version} (this build reads version ${FORMAT_VERSION})`);
-  }
-  const headerLength = buf.readUInt32LE(12);
-  if (PREFIX_BYTES + headerLength + CRC_BYTES > buf.length) {
-    refuse(`truncated: the header needs ${PREFIX_BYTES + headerLength + CRC_BYTES} bytes, the file has ${buf.length}`);
-  }
-
-  // The checksum is checked early but reported late: a file cut short is "truncated", not "corrupted".
-  const stored = buf.readUInt32LE(buf.length - CRC_BYTES);
-  const computed = crc32(buf.subarray(0, buf.length - CRC_BYTES));
-  const checksumMismatch = `corrupted: checksum mismatch (stored ${hex32(stored)}, computed ${hex32(computed)})`;
-
-  let header: { entries: HeaderEntry[]; meta: Record<string, unknown> };
-  try {
-    header = parseHeader(buf.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength));
-  } catch (err) {
-    if (!(err instanceof HeaderProblem)) throw err;
-    // A header bit flip is far likelier than a writer bug, so a failing checksum takes precedence.
-    return refuse(
-      stored === computed ? err.message : `${checksumMismatch}; the header is also invalid: ${err.message}`,
-    );
-  }
-
-  const dataStart = align(PREFIX_BYTES + headerLength);
-  const last = header.entries.reduce<HeaderEntry | undefined>(
-    (a, e) => (a && a.offset + a.byteLength >= e.offset + e.byteLength ? a : e),
-    undefined,
-  );
-  const dataEnd = dataStart + align(last ? last.offset + last.byteLength : 0);
-  const expectedLength = dataEnd + CRC_BYTES;
-  if (buf.length < expectedLength) {
-    // An intact checksum means the file was written this way: its header points past its own data.
-    const lastEnd = last ? dataStart + last.offset + last.byteLength : 0;
-    if (stored === computed && lastEnd > buf.length - CRC_BYTES) {
-      refuse(
-        `tensor block out of bounds: "${last!.name}" ends at byte ${lastEnd}, ` +
-          `past the end of the data at ${buf.length - CRC_BYTES}`,
-      );
-    }
-    refuse(`truncated: the header describes ${expectedLength} bytes, the file has ${buf.length}`);
-  }
-  if (buf.length > expectedLength) {
-    refuse(`unexpected trailing data: the header describes ${expectedLength} bytes, the file has ${buf.length}`);
-  }
-  if (stored !== computed) refuse(checksumMismatch);
-
+  const { version, checksum, header, blocks } = decodeContainer(buf, {
+    magic: MAGIC,
+    version: FORMAT_VERSION,
+    what: "parameter file",
+    noun: "tensor",
+    error: ParameterFileError,
+    source,
+    readHeader: (json) => {
+      const header = parseHeader(json);
+      return { header, blocks: header.entries };
+    },
+  });
   const tensors = new Map<string, DecodedTensor>();
-  for (const { name, dtype, shape, offset, byteLength } of header.entries) {
-    const bytes = buf.subarray(dataStart + offset, dataStart + offset + byteLength);
+  header.entries.forEach(({ name, dtype, shape }, i) => {
+    const bytes = blocks[i]!;
     tensors.set(name, { shape, dtype, data: dtype === "f16" ? fromFloat16(bytes) : copyFloat32(bytes) });
-  }
-  return { version, checksum: stored, tensors, meta: header.meta };
+  });
+  return { version, checksum, tensors, meta: header.meta };
 }
 
 /** Read and verify a parameter file. */
@@ -259,19 +196,8 @@ export function loadInto(path: string, named: NamedTensors<HostTensor>): Record<
 
 // ---- header -------------------------------------------------------------------------------------
 
-/** A reason the header is invalid; decodeParameters decides how to report it. */
-class HeaderProblem extends Error {}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function parseHeader(bytes: Uint8Array): { entries: HeaderEntry[]; meta: Record<string, unknown> } {
-  let json: unknown;
-  try {
-    json = JSON.parse(utf8.decode(bytes));
-  } catch (err) {
-    throw new HeaderProblem(`malformed header JSON: ${(err as Error).message}`, { cause: err });
-  }
-  if (!isPlainObject(json)) throw new HeaderProblem("malformed header: not a JSON object");
+/** The tensor entries and metadata of a header; block offsets and overlaps are the container's to check. */
+function parseHeader(json: Record<string, unknown>): { entries: HeaderEntry[]; meta: Record<string, unknown> } {
   if (!Array.isArray(json.tensors)) throw new HeaderProblem("malformed header: no tensors array");
   if (!isPlainObject(json.meta)) throw new HeaderProblem("malformed header: meta is not a JSON object");
 
@@ -291,38 +217,18 @@ function parseHeader(bytes: Uint8Array): { entries: HeaderEntry[]; meta: Record<
     if (!Array.isArray(shape) || !shape.every(isCount)) {
       throw new HeaderProblem(`malformed header: tensor "${name}" has invalid shape ${JSON.stringify(shape)}`);
     }
-    if (!isCount(offset) || !isCount(byteLength)) {
-      throw new HeaderProblem(`malformed header: tensor "${name}" has an invalid offset or byteLength`);
-    }
-    if (offset % ALIGN !== 0) throw new HeaderProblem(`tensor "${name}" block offset ${offset} is not 64-byte aligned`);
     const needed = elementsOf(shape) * DTYPE_BYTES[dtype as Dtype];
     if (byteLength !== needed) {
       throw new HeaderProblem(
-        `tensor "${name}" shape ${formatShape(shape)} of ${dtype} needs ${needed} bytes, but byteLength is ${byteLength}`,
+        `tensor "${name}" shape ${formatShape(shape)} of ${dtype} needs ${needed} bytes, but byteLength is ${JSON.stringify(byteLength)}`,
       );
     }
-    return { name, dtype: dtype as Dtype, shape, offset, byteLength };
+    return { name, dtype: dtype as Dtype, shape, offset: offset as number, byteLength: needed };
   });
-
-  const byOffset = [...entries].sort((a, b) => a.offset - b.offset);
-  for (let i = 1; i < byOffset.length; i++) {
-    const [a, b] = [byOffset[i - 1]!, byOffset[i]!];
-    if (a.offset + a.byteLength > b.offset)
-      throw new HeaderProblem(`tensor blocks "${a.name}" and "${b.name}" overlap`);
-  }
   return { entries, meta: json.meta };
 }
 
 // ---- helpers ------------------------------------------------------------------------------------
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** A non-negative integer that doubles represent exactly. */
-function isCount(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
-}
 
 function namedEntries<T>(named: NamedTensors<T>, caller: string): (readonly [string, T])[] {
   const entries = Array.isArray(named) ? [...named] : Object.entries(named as Record<string, T>);
