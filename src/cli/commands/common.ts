@@ -1,12 +1,13 @@
 /**
  * What the pipeline commands (train-teacher, distill, evaluate, run) share: the user-error type main.ts
- * reports without a stack trace, option parsers, data-source resolution, the logger and metric tables.
+ * reports without a stack trace, option parsers and definitions, data-source resolution, the logger, metric
+ * tables and result printing.
  */
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { pino } from "pino";
-import type { DataConfig } from "../../distill/config.js";
+import type { DataConfig, TrainSettings } from "../../distill/config.js";
 import type { ModelSpec } from "../../models/index.js";
 import type { PipelineLog } from "../../distill/pipeline.js";
 import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX, isTaskMetric } from "../../distill/report.js";
@@ -41,6 +42,75 @@ export function createLogger(options: LogOptions = {}): PipelineLog {
   const level = options.quiet ? "warn" : options.verbose ? "debug" : "info";
   // Synchronous: training keeps the event loop busy for minutes, and buffered lines would arrive late.
   return pino({ level, base: undefined }, pino.destination({ dest: 2, sync: true }));
+}
+
+/** The training options of train-teacher and distill as commander parses them. */
+export interface TrainOptions {
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  patience?: number;
+  seed?: number;
+  threads?: number;
+}
+
+/** The evaluation options of train-teacher and evaluate as commander parses them. */
+export interface EvaluationOptions {
+  negatives?: number;
+  ks?: number[];
+  fullRanking?: boolean;
+}
+
+/** The output options of the pipeline commands as commander parses them. */
+export interface OutputOptions {
+  json?: boolean;
+  quiet?: boolean;
+  progress?: boolean;
+}
+
+/**
+ * Adds --epochs, --batch-size, --lr, --patience, --seed and --threads. The help names the command's own
+ * defaults, which trainSettings applies, so the two cannot drift apart.
+ */
+export function addTrainOptions(command: Command, defaults: TrainSettings, seedDefault: string): Command {
+  return command
+    .option("--epochs <n>", `maximum epochs (default ${defaults.epochs})`, nonNegativeInt)
+    .option("--batch-size <n>", `samples per step (default ${defaults.batchSize})`, positiveInt)
+    .option("--lr <rate>", `learning rate (default ${defaults.lr})`, positiveNumber)
+    .option("--patience <n>", `epochs without improvement before stopping (default ${defaults.patience})`, positiveInt)
+    .option("--seed <n>", `random seed (${seedDefault})`, nonNegativeInt)
+    .option("--threads <n>", "training threads (default: every core)", positiveInt);
+}
+
+/** The training settings: the base (a command's defaults or a config's) with the options given overriding it. */
+export function trainSettings(opts: TrainOptions, base: TrainSettings): TrainSettings {
+  return {
+    ...base,
+    ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }),
+    ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }),
+    ...(opts.lr === undefined ? {} : { lr: opts.lr }),
+    ...(opts.patience === undefined ? {} : { patience: opts.patience }),
+  };
+}
+
+/** Adds --negatives, --ks and --no-full-ranking (whose help each command words for what it skips). */
+export function addEvaluationOptions(command: Command, fullRankingHelp: string): Command {
+  return command
+    .option("--negatives <n>", "sampled negatives per test user (default 499)", positiveInt)
+    .option("--ks <list>", "cut-offs of the @k metrics (default 10,20)", intList)
+    .option("--no-full-ranking", fullRankingHelp);
+}
+
+/** Adds --json, --quiet and, unless progress is false (nothing to show one for), --no-progress. */
+export function addOutputOptions(
+  command: Command,
+  {
+    json = "print the result as JSON",
+    progress = "no progress bar",
+  }: { json?: string; progress?: string | false } = {},
+): Command {
+  command.option("--json", json).option("--quiet", "only warnings on stderr");
+  return progress === false ? command : command.option("--no-progress", progress);
 }
 
 /** Commander parser for a positive integer option. */
@@ -189,6 +259,27 @@ function table(header: string[], rows: string[][]): string {
 /** The print function of a command: deps.print, else the command's configured stdout. */
 export function printerOf(deps: CommandDeps): (text: string) => void {
   return deps.print ?? ((text: string) => process.stdout.write(`${text}\n`));
+}
+
+/**
+ * Prints a command's result: its JSON with --json, else the lines before (if any), the metric tables and the
+ * lines after, separated by blank lines.
+ */
+export function printResult(
+  deps: CommandDeps,
+  opts: { json?: boolean },
+  result: { json: unknown; metrics: Record<string, number>; before?: string[]; after: string[] },
+): void {
+  const print = printerOf(deps);
+  if (opts.json) {
+    print(JSON.stringify(result.json, null, 2));
+    return;
+  }
+  for (const line of result.before ?? []) print(line);
+  if (result.before?.length) print("");
+  print(metricsReport(result.metrics));
+  print("");
+  for (const line of result.after) print(line);
 }
 
 /** Model kinds the commands accept. */

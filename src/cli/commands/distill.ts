@@ -22,42 +22,39 @@ import {
 import { generateSoftLabels } from "../../distill/soft-labels.js";
 import { loadArtefact, saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
 import {
+  addOutputOptions,
+  addTrainOptions,
   CLI_MODEL_KINDS,
   createLogger,
   dataFromPath,
   describeData,
-  metricsReport,
   nonNegativeInt,
   positiveInt,
-  positiveNumber,
-  printerOf,
+  printResult,
   specFor,
+  trainSettings,
   UsageError,
   type CommandDeps,
+  type OutputOptions,
+  type TrainOptions,
 } from "./common.js";
 
 /** Distillation methods `--method` accepts. */
 export const DISTILL_METHODS = Object.keys(METHOD_PRESETS);
 
+/** Training settings of `distill` before its options override them. */
+const DEFAULT_TRAIN: TrainSettings = { epochs: 10, batchSize: 1024, lr: 0.003, optimizer: "adam", patience: 3 };
+
 /** Options of `distill` as commander parses them. */
-export interface DistillOptions {
+export interface DistillOptions extends TrainOptions, OutputOptions {
   teacher: string;
   student?: string;
   dim?: number;
   method?: string;
   data?: string;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  patience?: number;
-  seed?: number;
-  threads?: number;
   topK?: number;
   labelNegatives?: number;
   out?: string;
-  json?: boolean;
-  quiet?: boolean;
-  progress?: boolean;
 }
 
 /** What distill produced. */
@@ -89,13 +86,7 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
   const data = opts.data !== undefined ? dataFromPath(opts.data) : recorded!.data;
   const seed = opts.seed ?? recorded?.seed ?? 0;
   const spec = specFor(opts.student ?? "two-tower", opts.dim ?? 16, seed + 1);
-  const settings: TrainSettings = {
-    epochs: opts.epochs ?? 10,
-    batchSize: opts.batchSize ?? 1024,
-    lr: opts.lr ?? 0.003,
-    optimizer: "adam",
-    patience: opts.patience ?? 3,
-  };
+  const settings = trainSettings(opts, DEFAULT_TRAIN);
   const evaluation = { negatives: 499, validationNegatives: 99, ks: [10, 20], fullRanking: true };
   const name = `student-${method}`;
   const out = resolve(opts.out ?? join(dirname(resolve(opts.teacher)), name));
@@ -154,46 +145,35 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
     },
   });
 
-  const print = printerOf(deps);
   const teacherNdcg = teacher.manifest.metrics["NDCG@10"];
-  if (opts.json) {
-    print(JSON.stringify({ artefact: out, id: manifest.id, teacher: teacher.manifest.id, metrics, ...sized }, null, 2));
-  } else {
-    print(metricsReport(metrics));
-    print("");
-    const ratio = teacher.manifest.parameters / Math.max(1, sized.parameters);
-    print(
+  const ratio = teacher.manifest.parameters / Math.max(1, sized.parameters);
+  printResult(deps, opts, {
+    json: { artefact: out, id: manifest.id, teacher: teacher.manifest.id, metrics, ...sized },
+    metrics,
+    after: [
       `student ${manifest.id} (${method}): ${sized.parameters} parameters, ${ratio.toFixed(1)}× smaller than ` +
         `teacher ${teacher.manifest.id}` +
         (teacherNdcg === undefined ? "" : ` (teacher NDCG@10 ${teacherNdcg.toFixed(4)})`),
-    );
-    print(`saved to ${out}`);
-  }
+      `saved to ${out}`,
+    ],
+  });
   return { out, manifest, metrics };
 }
 
 /** The `distill` subcommand. */
 export function distillCommand(deps: CommandDeps = {}): Command {
-  return new Command("distill")
+  const command = new Command("distill")
     .description("distil a teacher artefact into a small student with one method, evaluate and save it")
     .requiredOption("--teacher <dir>", "teacher model artefact directory")
     .addOption(new Option("--student <kind>", "student model (default two-tower)").choices([...CLI_MODEL_KINDS]))
     .option("--dim <n>", "student width (default 16)", positiveInt)
     .addOption(new Option("--method <name>", "distillation method (default listwise)").choices(DISTILL_METHODS))
-    .option("--data <path>", "dataset (default: the data the teacher was trained on)")
-    .option("--epochs <n>", "maximum epochs (default 10)", nonNegativeInt)
-    .option("--batch-size <n>", "samples per step (default 1024)", positiveInt)
-    .option("--lr <rate>", "learning rate (default 0.003)", positiveNumber)
-    .option("--patience <n>", "epochs without improvement before stopping (default 3)", positiveInt)
-    .option("--seed <n>", "random seed (default: the teacher's)", nonNegativeInt)
-    .option("--threads <n>", "training threads (default: every core)", positiveInt)
+    .option("--data <path>", "dataset (default: the data the teacher was trained on)");
+  addTrainOptions(command, DEFAULT_TRAIN, "default: the teacher's")
     .option("--top-k <n>", "teacher top-K items per user in the soft labels (default 10)", nonNegativeInt)
     .option("--label-negatives <n>", "sampled negatives per user in the soft labels (default 100)", nonNegativeInt)
-    .option("--out <dir>", "student artefact directory (default: student-<method> next to the teacher)")
-    .option("--json", "print the result as JSON")
-    .option("--quiet", "only warnings on stderr")
-    .option("--no-progress", "no progress bar")
-    .action(async (opts: DistillOptions) => {
-      await distill(opts, deps);
-    });
+    .option("--out <dir>", "student artefact directory (default: student-<method> next to the teacher)");
+  return addOutputOptions(command).action(async (opts: DistillOptions) => {
+    await distill(opts, deps);
+  });
 }

@@ -20,30 +20,27 @@ import {
 } from "../../distill/pipeline.js";
 import { loadArtefact, readManifest, type ArtefactManifest, type LoadedArtefact } from "../../models/artefact.js";
 import {
+  addEvaluationOptions,
+  addOutputOptions,
   createLogger,
   dataFromPath,
   describeData,
-  intList,
-  metricsReport,
   positiveInt,
-  printerOf,
+  printResult,
   UsageError,
   type CommandDeps,
+  type EvaluationOptions,
+  type OutputOptions,
 } from "./common.js";
 import { teacherData } from "./distill.js";
 
 /** Options of `evaluate` as commander parses them. */
-export interface EvaluateOptions {
+export interface EvaluateOptions extends EvaluationOptions, Omit<OutputOptions, "progress"> {
   model: string;
   data?: string;
-  negatives?: number;
-  ks?: number[];
-  fullRanking?: boolean;
   seed?: number;
   /** The teacher artefact to measure fidelity against (default: the lineage's teacher, found beside the model). */
   teacher?: string;
-  json?: boolean;
-  quiet?: boolean;
 }
 
 /** What evaluate measured. */
@@ -102,19 +99,15 @@ export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): P
     droppedRows: dropped,
     ...(teacher && comparable ? { teacher: teacher.dir } : {}),
   };
-  const print = printerOf(deps);
-  if (opts.json) {
-    print(JSON.stringify(result, null, 2));
-  } else {
-    print(`${manifest.id} (${manifest.kind}) on ${describeData(data)}: ${split.test.length} test users`);
-    print("");
-    print(metricsReport(metrics));
-    print("");
-    print(
+  printResult(deps, opts, {
+    json: result,
+    metrics,
+    before: [`${manifest.id} (${manifest.kind}) on ${describeData(data)}: ${split.test.length} test users`],
+    after: [
       `parameters ${sized.parameters}  bytes ${sized.bytes}  FLOPs/item ${sized.flopsPerItem}  ` +
         `latency p50 ${sized.latencyMs.toFixed(3)} ms`,
-    );
-  }
+    ],
+  });
   return result;
 }
 
@@ -146,20 +139,16 @@ function findTeacher(
 
 /** The `evaluate` subcommand. */
 export function evaluateCommand(deps: CommandDeps = {}): Command {
-  return new Command("evaluate")
+  const command = new Command("evaluate")
     .description(
       "evaluate a model artefact on a dataset's leave-one-out test split (ranking, segments, task heads, fidelity)",
     )
     .requiredOption("--model <dir>", "model artefact directory")
-    .option("--data <path>", "RecBole dataset directory or interaction file (default: the model's training data)")
-    .option("--negatives <n>", "sampled negatives per test user (default 499)", positiveInt)
-    .option("--ks <list>", "cut-offs of the @k metrics (default 10,20)", intList)
-    .option("--no-full-ranking", "skip the full-catalogue ranking")
+    .option("--data <path>", "RecBole dataset directory or interaction file (default: the model's training data)");
+  addEvaluationOptions(command, "skip the full-catalogue ranking")
     .option("--seed <n>", "seed of the sampled candidates (default: the model's)", positiveInt)
-    .option("--teacher <dir>", "teacher artefact for fidelity (default: the lineage's teacher, if beside the model)")
-    .option("--json", "print the result as JSON")
-    .option("--quiet", "only warnings on stderr")
-    .action(async (opts: EvaluateOptions) => {
-      await evaluate(opts, deps);
-    });
+    .option("--teacher <dir>", "teacher artefact for fidelity (default: the lineage's teacher, if beside the model)");
+  return addOutputOptions(command, { progress: false }).action(async (opts: EvaluateOptions) => {
+    await evaluate(opts, deps);
+  });
 }

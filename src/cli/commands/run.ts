@@ -7,16 +7,20 @@ import { Command } from "commander";
 import { defaultPipelineConfig, loadPipelineConfig, type PipelineConfig } from "../../distill/config.js";
 import { pipelinePaths, runPipeline } from "../../distill/pipeline.js";
 import type { RunSummary } from "../../distill/report.js";
-import { createLogger, positiveInt, printerOf, type CommandDeps } from "./common.js";
+import {
+  addOutputOptions,
+  createLogger,
+  positiveInt,
+  printerOf,
+  type CommandDeps,
+  type OutputOptions,
+} from "./common.js";
 
 /** Options of `run` as commander parses them. */
-export interface RunOptions {
+export interface RunOptions extends OutputOptions {
   config?: string;
   out?: string;
   threads?: number;
-  json?: boolean;
-  quiet?: boolean;
-  progress?: boolean;
 }
 
 /** The config a `run` invocation uses: the file's (or the default one) with the command-line overrides. */
@@ -61,17 +65,16 @@ export async function run(opts: RunOptions, deps: CommandDeps = {}): Promise<Run
 
 /** The `run` subcommand. */
 export function runCommand(deps: CommandDeps = {}): Command {
-  return new Command("run")
+  const command = new Command("run")
     .description(
       "run the whole pipeline: train teachers, distil students with every method, save artefacts and a report",
     )
     .option("--config <file>", "pipeline config, JSON or YAML (default: the built-in synthetic pipeline)")
     .option("--out <dir>", "output directory (default: the config's output.dir, runs/<name>)")
-    .option("--threads <n>", "training threads (default: the config's, else every core)", positiveInt)
-    .option("--json", "print the output locations as JSON")
-    .option("--quiet", "only warnings on stderr")
-    .option("--no-progress", "no progress bars")
-    .action(async (opts: RunOptions) => {
+    .option("--threads <n>", "training threads (default: the config's, else every core)", positiveInt);
+  return addOutputOptions(command, { json: "print the output locations as JSON", progress: "no progress bars" }).action(
+    async (opts: RunOptions) => {
       await run(opts, deps);
-    });
+    },
+  );
 }

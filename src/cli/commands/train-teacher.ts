@@ -10,41 +10,35 @@ import { evaluateModel, loadData, prepareData, profile, trainModel } from "../..
 import { saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
 import type { ModelSpec } from "../../models/index.js";
 import {
+  addEvaluationOptions,
+  addOutputOptions,
+  addTrainOptions,
   CLI_MODEL_KINDS,
   createLogger,
   dataFromPath,
   describeData,
-  intList,
-  metricsReport,
-  nonNegativeInt,
   positiveInt,
-  positiveNumber,
-  printerOf,
+  printResult,
   specFor,
+  trainSettings,
   UsageError,
   type CommandDeps,
+  type EvaluationOptions,
+  type OutputOptions,
+  type TrainOptions,
 } from "./common.js";
 
+/** Training settings of `train-teacher` without a config, before its options override them. */
+const DEFAULT_TRAIN: TrainSettings = { epochs: 10, batchSize: 1024, lr: 0.002, optimizer: "adam", patience: 3 };
+
 /** Options of `train-teacher` as commander parses them. */
-export interface TrainTeacherOptions {
+export interface TrainTeacherOptions extends TrainOptions, EvaluationOptions, OutputOptions {
   config?: string;
   teacher?: string;
   data?: string;
   model?: string;
   dim?: number;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  patience?: number;
-  seed?: number;
-  threads?: number;
-  negatives?: number;
-  ks?: number[];
-  fullRanking?: boolean;
   out?: string;
-  json?: boolean;
-  quiet?: boolean;
-  progress?: boolean;
 }
 
 /** What train-teacher produced. */
@@ -75,20 +69,7 @@ export async function trainTeacher(opts: TrainTeacherOptions, deps: CommandDeps 
   } else {
     spec = fromConfig.model;
   }
-  const base: TrainSettings = fromConfig?.train ?? {
-    epochs: 10,
-    batchSize: 1024,
-    lr: 0.002,
-    optimizer: "adam",
-    patience: 3,
-  };
-  const settings: TrainSettings = {
-    ...base,
-    ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }),
-    ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }),
-    ...(opts.lr === undefined ? {} : { lr: opts.lr }),
-    ...(opts.patience === undefined ? {} : { patience: opts.patience }),
-  };
+  const settings = trainSettings(opts, fromConfig?.train ?? DEFAULT_TRAIN);
   const evaluation = {
     negatives: opts.negatives ?? config?.evaluation.negatives ?? 499,
     validationNegatives: config?.evaluation.validationNegatives ?? 99,
@@ -123,15 +104,14 @@ export async function trainTeacher(opts: TrainTeacherOptions, deps: CommandDeps 
     lineage: { role: "teacher", data, seed, dataset: dataset.name, name },
   });
 
-  const print = printerOf(deps);
-  if (opts.json) {
-    print(JSON.stringify({ artefact: out, id: manifest.id, metrics, ...sized }, null, 2));
-  } else {
-    print(metricsReport(metrics));
-    print("");
-    print(`teacher ${manifest.id}: ${sized.parameters} parameters, best epoch ${result.bestEpoch}`);
-    print(`saved to ${out}`);
-  }
+  printResult(deps, opts, {
+    json: { artefact: out, id: manifest.id, metrics, ...sized },
+    metrics,
+    after: [
+      `teacher ${manifest.id}: ${sized.parameters} parameters, best epoch ${result.bestEpoch}`,
+      `saved to ${out}`,
+    ],
+  });
   return { out, manifest, metrics };
 }
 
@@ -141,27 +121,19 @@ function failUsage(message: string): never {
 
 /** The `train-teacher` subcommand. */
 export function trainTeacherCommand(deps: CommandDeps = {}): Command {
-  return new Command("train-teacher")
+  const command = new Command("train-teacher")
     .description("train a teacher model with early stopping, evaluate it on test and save it as a model artefact")
     .option("--config <file>", "pipeline config (JSON or YAML) supplying data, evaluation and the teacher")
     .option("--teacher <name>", "which teacher of --config to train (default: the first)")
     .option("--data <path>", "RecBole dataset directory or interaction file (default: synthetic e-commerce data)")
     .addOption(new Option("--model <kind>", "model to train (default bpr-mf)").choices([...CLI_MODEL_KINDS]))
-    .option("--dim <n>", "embedding width (default 128)", positiveInt)
-    .option("--epochs <n>", "maximum epochs (default 10)", nonNegativeInt)
-    .option("--batch-size <n>", "samples per step (default 1024)", positiveInt)
-    .option("--lr <rate>", "learning rate (default 0.002)", positiveNumber)
-    .option("--patience <n>", "epochs without improvement before stopping (default 3)", positiveInt)
-    .option("--seed <n>", "random seed (default 0)", nonNegativeInt)
-    .option("--threads <n>", "training threads (default: every core)", positiveInt)
-    .option("--negatives <n>", "sampled negatives per test user (default 499)", positiveInt)
-    .option("--ks <list>", "cut-offs of the @k metrics (default 10,20)", intList)
-    .option("--no-full-ranking", "skip the full-catalogue ranking evaluation")
-    .option("--out <dir>", "artefact directory to write (required without --config)")
-    .option("--json", "print the result as JSON")
-    .option("--quiet", "only warnings on stderr")
-    .option("--no-progress", "no progress bar")
-    .action(async (opts: TrainTeacherOptions) => {
-      await trainTeacher(opts, deps);
-    });
+    .option("--dim <n>", "embedding width (default 128)", positiveInt);
+  addTrainOptions(command, DEFAULT_TRAIN, "default 0");
+  addEvaluationOptions(command, "skip the full-catalogue ranking evaluation").option(
+    "--out <dir>",
+    "artefact directory to write (required without --config)",
+  );
+  return addOutputOptions(command).action(async (opts: TrainTeacherOptions) => {
+    await trainTeacher(opts, deps);
+  });
 }
