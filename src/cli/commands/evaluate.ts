@@ -25,7 +25,7 @@ import {
   createLogger,
   dataFromPath,
   describeData,
-  positiveInt,
+  nonNegativeInt,
   printResult,
   UsageError,
   type CommandDeps,
@@ -146,7 +146,7 @@ export function evaluateCommand(deps: CommandDeps = {}): Command {
     .requiredOption("--model <dir>", "model artefact directory")
     .option("--data <path>", "RecBole dataset directory or interaction file (default: the model's training data)");
   addEvaluationOptions(command, "skip the full-catalogue ranking")
-    .option("--seed <n>", "seed of the sampled candidates (default: the model's)", positiveInt)
+    .option("--seed <n>", "seed of the sampled candidates (default: the model's)", nonNegativeInt)
     .option("--teacher <dir>", "teacher artefact for fidelity (default: the lineage's teacher, if beside the model)");
   return addOutputOptions(command, { progress: false }).action(async (opts: EvaluateOptions) => {
     await evaluate(opts, deps);
