@@ -7,3 +7,4 @@ export * from "./reduce";
 export * from "./optim";
 export * from "./bags";
 export * from "./matmul";
+export * from "./quantized";
