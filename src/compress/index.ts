@@ -1,2 +1,13 @@
-// Model compression: post-training quantisation.
+// Model compression: post-training quantisation, low-rank factorisation and magnitude pruning.
 export { quantizeInt8, dequantizeInt8, int8MatVec, toFloat16, fromFloat16, type Int8Matrix } from "./quantize.js";
+export { lowRank, reconstruct, lowRankParams, lowRankBytes, type LowRank } from "./lowrank.js";
+export {
+  pruneMagnitude,
+  toCsr,
+  fromCsr,
+  sparseBytes,
+  pruneColumns,
+  pruneRows,
+  type CsrMatrix,
+  type StructuredPrune,
+} from "./prune.js";
