@@ -1,4 +1,4 @@
-// Model compression: post-training quantisation, low-rank factorisation and magnitude pruning.
+// Model compression: post-training quantisation, low-rank factorisation, magnitude pruning and compositional embeddings.
 export { quantizeInt8, dequantizeInt8, int8MatVec, toFloat16, fromFloat16, type Int8Matrix } from "./quantize.js";
 export { lowRank, reconstruct, lowRankParams, lowRankBytes, type LowRank } from "./lowrank.js";
 export {
@@ -11,3 +11,11 @@ export {
   type CsrMatrix,
   type StructuredPrune,
 } from "./prune.js";
+export {
+  QREmbedding,
+  HashedEmbedding,
+  hashId,
+  type QRCombine,
+  type QREmbeddingOptions,
+  type HashedEmbeddingOptions,
+} from "./hashed.js";
