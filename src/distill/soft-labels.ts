@@ -53,6 +53,7 @@ import { Ids } from "../engine/ops/embedding.js";
 import { endStep, noGrad } from "../engine/tensor.js";
 import type { HistoryInputs } from "../models/context.js";
 import type { Recommender } from "../models/recommender.js";
+import { FileError } from "../engine/errors.js";
 
 /** Slot kinds in `SoftLabels.kinds`. */
 export const KIND_OBSERVED = 0;
@@ -409,15 +410,7 @@ export function softLabelRowIndex(labels: SoftLabels, numUsers?: number): Int32A
 // ---- cache file ----------------------------------------------------------------------------------
 
 /** A file (or buffer) that is not a valid soft-label cache. */
-export class SoftLabelFileError extends Error {
-  constructor(
-    readonly source: string,
-    reason: string,
-  ) {
-    super(`${source}: ${reason}`);
-    this.name = "SoftLabelFileError";
-  }
-}
+export class SoftLabelFileError extends FileError {}
 
 export const SOFT_LABEL_FORMAT_VERSION = 1;
 const MAGIC = "DRECSOFT";

@@ -41,3 +41,4 @@ export {
   type EpochResult,
 } from "./parallel.js";
 export { matmulGflops } from "./profile.js";
+export { FileError } from "./errors.js";

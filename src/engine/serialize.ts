@@ -17,6 +17,7 @@ import {
 } from "./container.js";
 import { fromFloat16, toFloat16 } from "./float16.js";
 import type { Shape } from "./tensor.js";
+import { FileError } from "./errors.js";
 
 export { float16Bits, float16Value } from "./float16.js";
 
@@ -52,15 +53,7 @@ export interface EncodeOptions {
 }
 
 /** A file (or buffer) that is not a valid parameter file, or does not fit the model it is loaded into. */
-export class ParameterFileError extends Error {
-  constructor(
-    readonly source: string,
-    reason: string,
-  ) {
-    super(`${source}: ${reason}`);
-    this.name = "ParameterFileError";
-  }
-}
+export class ParameterFileError extends FileError {}
 
 export const FORMAT_VERSION = 1;
 const MAGIC = "DRECPARM";

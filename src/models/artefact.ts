@@ -16,6 +16,7 @@ import { loadInto, ParameterFileError, saveParameters } from "../engine/serializ
 import type { FeatureInputs, ModelContext } from "./context.js";
 import { createModel, type ModelSpec } from "./index.js";
 import type { Recommender } from "./recommender.js";
+import { FileError } from "../engine/errors.js";
 
 /** The `format` of every artefact manifest. */
 export const ARTEFACT_FORMAT = "distillrec-model";
@@ -78,15 +79,7 @@ export interface LoadedArtefact {
 }
 
 /** An artefact directory that is missing, corrupted, or inconsistent; the message names the file and reason. */
-export class ArtefactError extends Error {
-  constructor(
-    readonly path: string,
-    reason: string,
-  ) {
-    super(`${path}: ${reason}`);
-    this.name = "ArtefactError";
-  }
-}
+export class ArtefactError extends FileError {}
 
 // ---- manifest schema ----------------------------------------------------------------------------
 
@@ -314,8 +307,7 @@ export function loadArtefact(dir: string): LoadedArtefact {
     loadInto(join(dir, "weights.bin"), model.namedParameters());
   } catch (err) {
     if (err instanceof ParameterFileError) {
-      const reason = err.message.startsWith(`${err.source}: `) ? err.message.slice(err.source.length + 2) : err.message;
-      throw new ArtefactError(join(dir, "weights.bin"), `parameter mismatch or invalid weights: ${reason}`);
+      throw new ArtefactError(join(dir, "weights.bin"), `parameter mismatch or invalid weights: ${err.reason}`);
     }
     throw err;
   }
