@@ -11,6 +11,7 @@ import { parse as parseYaml } from "yaml";
 import type { SyntheticConfig } from "../data/synthetic.js";
 import type { ScheduleSpec } from "../engine/schedule.js";
 import type { ModelSpec } from "../models/index.js";
+import { HARD_LOSSES, type DistillWeights } from "./losses.js";
 
 /** Model kinds a config may name (the zoo of src/models/index.ts). */
 export const MODEL_KINDS = ["bpr-mf", "neumf", "two-tower", "deep-ranker", "mlp-ranker"] as const;
@@ -50,25 +51,8 @@ export interface TrainSettings {
   schedule?: ScheduleSpec;
 }
 
-/** The hard-label losses a method may name (see distill/losses.ts hardLoss). */
-export const HARD_LOSSES = ["bpr", "bce"] as const;
-
-/** Loss weights of a distillation method (see distill/losses.ts); absent terms are 0, except hard and hardTasks (1). */
-export interface MethodWeights {
-  hard?: number;
-  /** The extra heads' task labels, for a multi-task student (default 1). */
-  hardTasks?: number;
-  /** The hard-label loss (default "bpr"). */
-  hardLoss?: (typeof HARD_LOSSES)[number];
-  pointwise?: number;
-  listwise?: number;
-  ranking?: number;
-  relaxedRanking?: number;
-  hint?: number;
-  multiTask?: number;
-  temperature?: number;
-  rankingLambda?: number;
-}
+/** Loss weights of a distillation method: distillationLoss's weights, per-head task weights aside. */
+export type MethodWeights = Omit<DistillWeights, "taskWeights">;
 
 /** One distillation method to compare (the student is trained once per method). */
 export interface MethodConfig {

@@ -225,7 +225,8 @@ export function multiTaskSoftLoss(
 // ---- the combined objective -----------------------------------------------------------------------
 
 /** The hard-label losses: BPR on (positive, negative) pairs, or binary cross-entropy on each score. */
-export type HardLossKind = "bpr" | "bce";
+export const HARD_LOSSES = ["bpr", "bce"] as const;
+export type HardLossKind = (typeof HARD_LOSSES)[number];
 
 /** Weights of each term of `distillationLoss` (0 or absent = off, except `hard` and `hardTasks`: default 1). */
 export interface DistillWeights {
@@ -260,7 +261,8 @@ export interface DistillWeights {
  */
 export function hardLoss(student: Recommender, batch: PairwiseBatch, kind: HardLossKind = "bpr"): Tensor {
   if (kind === "bpr") return student.loss(batch);
-  if (kind !== "bce") throw new RangeError(`hardLoss: unknown hard loss "${String(kind)}" (known: bpr, bce)`);
+  if (kind !== "bce")
+    throw new RangeError(`hardLoss: unknown hard loss "${String(kind)}" (known: ${HARD_LOSSES.join(", ")})`);
   const n = batch.users.length;
   return ops.bceWithLogits(student.forward(bothHalves(batch)), new Float32Array(2 * n).fill(1, 0, n));
 }

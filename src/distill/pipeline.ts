@@ -41,7 +41,6 @@ import type { ModelSpec } from "../models/index.js";
 import { scoreTasks, type Recommender, type UserQuery } from "../models/recommender.js";
 import type { DataConfig, MethodWeights, PipelineConfig, TrainSettings } from "./config.js";
 import { hasSoftTerms, needsSoftLabels, needsTeacher } from "./distill-program.js";
-import type { DistillWeights } from "./losses.js";
 import { distillChain } from "./multistep.js";
 import {
   FIDELITY_PREFIX,
@@ -341,7 +340,7 @@ export async function trainModel(
   },
 ): Promise<TrainResult> {
   const log = options.log ?? silent;
-  const weights = (options.weights ?? { hard: 1 }) as DistillWeights;
+  const weights = options.weights ?? { hard: 1 };
   return train({
     model: spec,
     context: prepared.context,
@@ -484,8 +483,7 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
 
   // Soft labels of the best teacher (cached).
   const methods = config.distillation.methods;
-  const needsLabels =
-    methods.some((m) => needsSoftLabels(m.weights as DistillWeights)) || !!config.distillation.assistant;
+  const needsLabels = methods.some((m) => needsSoftLabels(m.weights)) || !!config.distillation.assistant;
   const labelSettings = config.distillation.softLabels;
   const labelOptions = {
     users: Int32Array.from({ length: context.numUsers }, (_, u) => u).filter((u) => prepared.trainSeen.count(u) > 0),
@@ -532,7 +530,7 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   // Students: alone ("none" / pure hard weights) and with every distillation method.
   const student = config.student;
   for (const method of methods) {
-    const weights = method.weights as DistillWeights;
+    const weights = method.weights;
     const role = hasSoftTerms(weights) ? "distilled" : "student";
     const name = `student-${method.name}`;
     log.info({ model: name, method: method.name, weights }, "training student");
@@ -557,11 +555,11 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   // Optional teacher → assistant → student chain, with the first method that distils.
   const assistant = config.distillation.assistant;
   if (assistant) {
-    const method = methods.find((m) => hasSoftTerms(m.weights as DistillWeights));
+    const method = methods.find((m) => hasSoftTerms(m.weights));
     if (!method) {
       log.warn({}, "assistant configured but no distillation method has soft terms: skipping the chain");
     } else {
-      const weights = method.weights as DistillWeights;
+      const weights = method.weights;
       log.info({ method: method.name }, "training the assistant chain");
       const chain = await distillChain({
         teacher: teacher.model,

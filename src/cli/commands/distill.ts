@@ -8,7 +8,6 @@ import { dirname, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { METHOD_PRESETS, type DataConfig, type TrainSettings } from "../../distill/config.js";
 import { hasSoftTerms, needsSoftLabels } from "../../distill/distill-program.js";
-import type { DistillWeights } from "../../distill/losses.js";
 import {
   evaluateModel,
   feasibleLabelNegatives,
@@ -100,7 +99,7 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
     );
   }
   const prepared = prepareData(dataset);
-  const softLabels = needsSoftLabels(weights as DistillWeights)
+  const softLabels = needsSoftLabels(weights)
     ? generateSoftLabels(teacher.model, {
         users: Int32Array.from({ length: prepared.context.numUsers }, (_, u) => u).filter(
           (u) => prepared.trainSeen.count(u) > 0,
@@ -136,7 +135,7 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
     items: dataset.items,
     metrics: { ...metrics, bestEpoch: result.bestEpoch, latencyMs: sized.latencyMs },
     lineage: {
-      role: hasSoftTerms(weights as DistillWeights) ? "distilled" : "student",
+      role: hasSoftTerms(weights) ? "distilled" : "student",
       teacher: teacher.manifest.id,
       method,
       data,
