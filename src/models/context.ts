@@ -95,3 +95,39 @@ export function historyBag(
   }
   return { ids, offsets };
 }
+
+/** Each bag cut to its last `max` ids (the most recent items); the bag itself when none is longer. */
+export function lastItems(bag: HistoryBag, max: number): HistoryBag {
+  const n = bag.offsets.length;
+  const end = (b: number): number => (b + 1 < n ? bag.offsets[b + 1]! : bag.ids.length);
+  let total = 0;
+  for (let b = 0; b < n; b++) total += Math.min(max, end(b) - bag.offsets[b]!);
+  if (total === bag.ids.length) return bag;
+  const ids = new Int32Array(total);
+  const offsets = new Int32Array(n);
+  let at = 0;
+  for (let b = 0; b < n; b++) {
+    const e = end(b);
+    const s = Math.max(bag.offsets[b]!, e - max);
+    offsets[b] = at;
+    ids.set(bag.ids.subarray(s, e), at);
+    at += e - s;
+  }
+  return { ids, offsets };
+}
+
+/**
+ * The recent items each pair's user reads: an explicit `history` (one bag per pair; its last `max` ids), else
+ * the user's last `max` items before `ends` in the context's histories, else (no histories) empty bags.
+ */
+export function recentItems(
+  context: ModelContext,
+  users: Int32Array,
+  max: number,
+  history?: HistoryBag,
+  ends?: Int32Array,
+): HistoryBag {
+  if (history) return lastItems(history, max);
+  if (!context.histories) return { ids: new Int32Array(0), offsets: new Int32Array(users.length) };
+  return historyBag(context.histories, users, max, ends);
+}

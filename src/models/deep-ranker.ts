@@ -11,7 +11,7 @@ import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { Rng } from "../engine/random.js";
 import { Tensor } from "../engine/tensor.js";
-import { historyBag, type HistoryBag, type ModelContext } from "./context.js";
+import { recentItems, type HistoryBag, type ModelContext } from "./context.js";
 import { FeatureEncoder } from "./features.js";
 import { Recommender, type Pairs } from "./recommender.js";
 
@@ -211,8 +211,7 @@ export class DeepRanker extends Recommender {
   /** The pairs' history bags: explicit ones, else the last maxHistory items before historyEnd. */
   private historyOf(pairs: Pairs): HistoryBag | null {
     if (!this.usesHistory) return null;
-    if (pairs.history) return clipBag(pairs.history, this.settings.maxHistory);
-    return historyBag(this.context.histories!, pairs.users.values, this.settings.maxHistory, pairs.historyEnd);
+    return recentItems(this.context, pairs.users.values, this.settings.maxHistory, pairs.history, pairs.historyEnd);
   }
 
   /** x0 = concat of every field: [n, inputDim]. */
@@ -268,30 +267,4 @@ export class DeepRanker extends Recommender {
         .reshape([n]),
     );
   }
-}
-
-/** Keep only the last `max` items of every bag (explicit histories may be longer than the model attends to). */
-function clipBag(bag: HistoryBag, max: number): HistoryBag {
-  const { ids, offsets } = bag;
-  const n = offsets.length;
-  let fits = true;
-  for (let b = 0; b < n && fits; b++) fits = (b + 1 < n ? offsets[b + 1]! : ids.length) - offsets[b]! <= max;
-  if (fits) return bag;
-  const spans: [number, number][] = [];
-  let total = 0;
-  for (let b = 0; b < n; b++) {
-    const end = b + 1 < n ? offsets[b + 1]! : ids.length;
-    const from = Math.max(offsets[b]!, end - max);
-    spans.push([from, end]);
-    total += end - from;
-  }
-  const outIds = new Int32Array(total);
-  const outOffsets = new Int32Array(n);
-  let at = 0;
-  spans.forEach(([from, end], b) => {
-    outOffsets[b] = at;
-    outIds.set(ids.subarray(from, end), at);
-    at += end - from;
-  });
-  return { ids: outIds, offsets: outOffsets };
 }

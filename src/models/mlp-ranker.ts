@@ -7,10 +7,9 @@ import { Embedding, MLP, activate } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Rng } from "../engine/random.js";
 import type { Tensor } from "../engine/tensor.js";
-import { historyBag, type HistoryBag, type ModelContext } from "./context.js";
+import { recentItems, type ModelContext } from "./context.js";
 import { Recommender, type Pairs } from "./recommender.js";
 import { FeatureEncoder } from "./features.js";
-import { lastItems } from "./two-tower.js";
 
 export interface MLPRankerConfig {
   /** Width of every embedding field (default 16). */
@@ -67,7 +66,7 @@ export class MLPRanker extends Recommender {
   /** The MLP's input: every field concatenated, [n, fields·dim]. */
   features(pairs: Pairs): Tensor {
     const { users, items } = pairs;
-    const bag = pairs.history ? lastItems(pairs.history, this.maxHistory) : this.contextHistory(pairs);
+    const bag = recentItems(this.context, users.values, this.maxHistory, pairs.history, pairs.historyEnd);
     const table = (this.historyEmbedding ?? this.itemEmbedding).weight;
     const fields = [
       this.userEmbedding.forward(users),
@@ -101,11 +100,5 @@ export class MLPRanker extends Recommender {
     let macs = 0;
     for (let i = 0; i + 1 < this.sizes.length; i++) macs += this.sizes[i]! * this.sizes[i + 1]!;
     return 2 * macs;
-  }
-
-  private contextHistory(pairs: Pairs): HistoryBag {
-    const users = pairs.users.values;
-    if (!this.context.histories) return { ids: new Int32Array(0), offsets: new Int32Array(users.length) };
-    return historyBag(this.context.histories, users, this.maxHistory, pairs.historyEnd);
   }
 }

@@ -11,7 +11,7 @@ import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { Rng } from "../engine/random.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
-import { historyBag, type HistoryBag, type ModelContext } from "./context.js";
+import { recentItems, type HistoryBag, type ModelContext } from "./context.js";
 import { FeatureEncoder } from "./features.js";
 import { listIndex, listShape, Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
 
@@ -33,26 +33,6 @@ export interface TwoTowerConfig {
   /** Standard deviation of the initial embeddings (default 0.1). */
   initStd?: number;
   seed?: number;
-}
-
-/** Each bag cut to its last `max` ids (the most recent items); the bag itself when none is longer. */
-export function lastItems(bag: HistoryBag, max: number): HistoryBag {
-  const n = bag.offsets.length;
-  const end = (b: number): number => (b + 1 < n ? bag.offsets[b + 1]! : bag.ids.length);
-  let total = 0;
-  for (let b = 0; b < n; b++) total += Math.min(max, end(b) - bag.offsets[b]!);
-  if (total === bag.ids.length) return bag;
-  const ids = new Int32Array(total);
-  const offsets = new Int32Array(n);
-  let at = 0;
-  for (let b = 0; b < n; b++) {
-    const e = end(b);
-    const s = Math.max(bag.offsets[b]!, e - max);
-    offsets[b] = at;
-    ids.set(bag.ids.subarray(s, e), at);
-    at += e - s;
-  }
-  return { ids, offsets };
 }
 
 /** Field tensors [n, dim] joined into one tower input: summed when there is no MLP, else concatenated. */
@@ -122,7 +102,7 @@ export class TwoTower extends Recommender {
    * items before `historyEnd`, or none when the context has no histories).
    */
   userVectors(users: Ids, history?: HistoryBag, historyEnd?: Int32Array): Tensor {
-    const bag = history ? lastItems(history, this.maxHistory) : this.contextHistory(users.values, historyEnd);
+    const bag = recentItems(this.context, users.values, this.maxHistory, history, historyEnd);
     const fields: Tensor[] = [];
     if (this.userEmbedding) fields.push(this.userEmbedding.forward(users));
     const table = (this.historyEmbedding ?? this.itemEmbedding).weight;
@@ -172,11 +152,6 @@ export class TwoTower extends Recommender {
 
   override scorer(): TwoTowerScorer {
     return new TwoTowerScorer(this);
-  }
-
-  private contextHistory(users: Int32Array, ends?: Int32Array): HistoryBag {
-    if (!this.context.histories) return { ids: new Int32Array(0), offsets: new Int32Array(users.length) };
-    return historyBag(this.context.histories, users, this.maxHistory, ends);
   }
 }
 
