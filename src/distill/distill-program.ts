@@ -20,6 +20,7 @@ import type { Recommender } from "../models/recommender.js";
 import {
   HintProjection,
   distillationLoss,
+  distinctRows,
   teacherRepresentation,
   type DistillBatch,
   type DistillExtras,
@@ -315,16 +316,7 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = {
 
 /** The soft-label rows of the batch's distinct users with a row, in order of first appearance. */
 export function listRows(users: Int32Array, listRowOfUser: Int32Array): Int32Array {
-  const rows: number[] = [];
-  const taken = new Set<number>();
-  for (const user of users) {
-    const row = user < listRowOfUser.length ? listRowOfUser[user]! : -1;
-    if (row >= 0 && !taken.has(row)) {
-      taken.add(row);
-      rows.push(row);
-    }
-  }
-  return Int32Array.from(rows);
+  return distinctRows(Array.from(users, (user) => (user < listRowOfUser.length ? listRowOfUser[user]! : -1)));
 }
 
 /** URL of this module, for TrainingPool.start({ programUrl }). */

@@ -354,7 +354,7 @@ export interface DistillationResult {
 const userRowIndexes = new WeakMap<SoftLabels, Int32Array>();
 
 /** The distinct non-negative entries of `candidates`, in order of first appearance. */
-function distinctRows(candidates: ArrayLike<number>): Int32Array {
+export function distinctRows(candidates: ArrayLike<number>): Int32Array {
   const rows: number[] = [];
   const taken = new Set<number>();
   for (let k = 0; k < candidates.length; k++) {
