@@ -1,5 +1,14 @@
 // Model compression: post-training quantisation, low-rank factorisation, magnitude pruning and compositional embeddings.
-export { quantizeInt8, dequantizeInt8, int8MatVec, toFloat16, fromFloat16, type Int8Matrix } from "./quantize.js";
+export {
+  quantizeInt8,
+  dequantizeInt8,
+  storedRowsPerScale,
+  int8MatVec,
+  toFloat16,
+  fromFloat16,
+  type Int8Matrix,
+  type QuantizeOptions,
+} from "./quantize.js";
 export { lowRank, reconstruct, lowRankParams, lowRankBytes, type LowRank } from "./lowrank.js";
 export {
   pruneMagnitude,
