@@ -86,7 +86,10 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
 
 export interface ContainerFormat<H> {
   magic: string;
+  /** The newest version this build reads (and writes). */
   version: number;
+  /** The oldest version this build still reads (default: `version` only). */
+  oldestVersion?: number;
   /** "parameter file", "soft-label file": completes "not a distillrec …". */
   what: string;
   /** What a block holds ("tensor", "array"), for block errors. */
@@ -123,8 +126,10 @@ export function decodeContainer<H>(buf: Buffer, format: ContainerFormat<H>): Dec
     refuse(`truncated: ${buf.length} bytes, shorter than the ${PREFIX_BYTES}-byte prefix and checksum`);
   }
   const version = buf.readUInt32LE(8);
-  if (version !== format.version) {
-    refuse(`unsupported format version ${version} (this build reads version ${format.version})`);
+  const oldest = format.oldestVersion ?? format.version;
+  if (version < oldest || version > format.version) {
+    const readable = oldest === format.version ? `version ${oldest}` : `versions ${oldest} to ${format.version}`;
+    refuse(`unsupported format version ${version} (this build reads ${readable})`);
   }
   const headerLength = buf.readUInt32LE(12);
   if (PREFIX_BYTES + headerLength + CRC_BYTES > buf.length) {

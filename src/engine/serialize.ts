@@ -1,7 +1,10 @@
 /**
  * The parameter file format (docs/FORMAT.md): the shared container (./container.ts) with a JSON header
- * describing every tensor, one data block per tensor. Decoding returns host Float32Arrays, so reading a
- * file never touches the WebAssembly runtime; `loadInto` copies them into a model's tensors.
+ * describing every tensor, one data block per tensor. A tensor is stored in one of three layouts — dense,
+ * sparse (a bitmap of the non-zeros and their values) or low-rank (two factors) — with its values as f32,
+ * f16 or i8 (row-group scales). Decoding always returns dense host Float32Arrays, so a compressed file
+ * loads into a model unchanged and reading never touches the WebAssembly runtime; `loadInto` copies them
+ * into a model's tensors.
  *
  * Like WebAssembly memory, the data blocks are little-endian; the byte copies below assume a
  * little-endian host, as every typed-array view of the engine's memory already does.
@@ -16,18 +19,39 @@ import {
   writeFileAtomic,
 } from "./container.js";
 import { fromFloat16, toFloat16 } from "./float16.js";
+import { dequantizeInt8, quantizeInt8, storedRowsPerScale } from "./int8.js";
 import type { Shape } from "./tensor.js";
 import { FileError } from "./errors.js";
 
 export { float16Bits, float16Value } from "./float16.js";
 
-/** Element types a file can store; both decode to Float32Array. "i8" is reserved (docs/FORMAT.md). */
-export type Dtype = "f32" | "f16";
+/** Element types a file can store; all decode to Float32Array. */
+export type Dtype = "f32" | "f16" | "i8";
+
+/** How a tensor's values are laid out in its block. */
+export type Layout = "dense" | "sparse" | "lowrank";
+
+/** A rank-k factorisation of a tensor seen as [rows, cols]: left [rows, rank] · right [rank, cols]. */
+export interface Factors {
+  readonly left: Float32Array;
+  readonly right: Float32Array;
+  readonly rank: number;
+}
 
 /** Anything with a shape and float32 values: an engine Tensor, or a decoded tensor. */
 export interface HostTensor {
   readonly shape: Shape;
   readonly data: Float32Array;
+}
+
+/**
+ * A tensor and how to store it: `dtype` overrides the file's default; `sparse` stores only its non-zero
+ * values; `factors` stores a low-rank factorisation instead of the values (which should be its product).
+ */
+export interface StoredTensor extends HostTensor {
+  readonly dtype?: Dtype;
+  readonly sparse?: boolean;
+  readonly factors?: Factors;
 }
 
 /** Tensors by name, as an object or as ordered pairs (the order is kept in the file). */
@@ -36,6 +60,13 @@ export type NamedTensors<T> = Readonly<Record<string, T>> | readonly (readonly [
 export interface DecodedTensor {
   shape: number[];
   dtype: Dtype;
+  layout: Layout;
+  /** Stored values (non-zeros of a sparse tensor, factor entries of a low-rank one). */
+  stored: number;
+  /** The factorisation's rank, for low-rank tensors. */
+  rank?: number;
+  /** Bytes of its block in the file. */
+  bytes: number;
   data: Float32Array;
 }
 
@@ -48,27 +79,31 @@ export interface DecodedParameters {
 }
 
 export interface EncodeOptions {
-  /** Storage type of every tensor (default "f32"); "f16" halves the file and rounds to nearest even. */
+  /**
+   * Storage type of tensors without their own (default "f32"): "f16" halves the file, rounding to nearest
+   * even; "i8" quarters it, each value within half its row group's scale.
+   */
   dtype?: Dtype;
 }
 
 /** A file (or buffer) that is not a valid parameter file, or does not fit the model it is loaded into. */
 export class ParameterFileError extends FileError {}
 
-export const FORMAT_VERSION = 1;
+/** Version 2 added i8 values and the sparse and low-rank layouts; version 1 files (dense f32/f16) still load. */
+export const FORMAT_VERSION = 2;
+const OLDEST_VERSION = 1;
 const MAGIC = "DRECPARM";
-const DTYPE_BYTES: Record<Dtype, number> = { f32: 4, f16: 2 };
-const RESERVED_DTYPES = new Set(["i8"]);
-
-/** Bytes per stored element of a dtype. */
-export function dtypeBytes(dtype: Dtype): number {
-  return DTYPE_BYTES[dtype];
-}
+const DTYPE_BYTES: Record<Dtype, number> = { f32: 4, f16: 2, i8: 1 };
+const LAYOUTS: readonly Layout[] = ["dense", "sparse", "lowrank"];
 
 interface HeaderEntry {
   name: string;
   dtype: Dtype;
   shape: number[];
+  layout: Layout;
+  /** Non-zeros (sparse) or rank (low-rank); absent for dense tensors. */
+  nonZeros?: number;
+  rank?: number;
   /** Relative to the start of the data section. */
   offset: number;
   byteLength: number;
@@ -81,7 +116,7 @@ const formatShape = (shape: readonly number[]): string => `[${shape.join(", ")}]
 
 /** Serialise named tensors and JSON metadata into one parameter file image. */
 export function encodeParameters(
-  tensors: NamedTensors<HostTensor>,
+  tensors: NamedTensors<StoredTensor>,
   meta: Record<string, unknown> = {},
   options: EncodeOptions = {},
 ): Buffer {
@@ -90,7 +125,7 @@ export function encodeParameters(
   if (!isPlainObject(meta)) throw new TypeError("encodeParameters: meta must be a plain object");
   const entries = namedEntries(tensors, "encodeParameters");
 
-  const blocks = entries.map(([name, tensor]) => {
+  const encoded = entries.map(([name, tensor]) => {
     const shape = [...tensor.shape];
     if (!shape.every(isCount)) {
       throw new RangeError(`encodeParameters: tensor "${name}" has invalid shape ${formatShape(shape)}`);
@@ -100,9 +135,13 @@ export function encodeParameters(
         `encodeParameters: tensor "${name}" has ${tensor.data.length} values for shape ${formatShape(shape)}`,
       );
     }
-    const stored = dtype === "f16" ? toFloat16(tensor.data) : tensor.data;
-    return new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
+    try {
+      return encodeTensor(tensor, tensor.dtype ?? dtype);
+    } catch (err) {
+      throw new RangeError(`encodeParameters: tensor "${name}": ${(err as Error).message}`, { cause: err });
+    }
   });
+  const blocks = encoded.map((e) => e.bytes);
 
   return encodeContainer({
     magic: MAGIC,
@@ -111,8 +150,8 @@ export function encodeParameters(
     header: (offsets) => {
       const layout: HeaderEntry[] = entries.map(([name, tensor], i) => ({
         name,
-        dtype,
         shape: [...tensor.shape],
+        ...encoded[i]!.entry,
         offset: offsets[i]!,
         byteLength: blocks[i]!.byteLength,
       }));
@@ -130,7 +169,7 @@ export function encodeParameters(
 /** Write a parameter file atomically: to `path.tmp`, flushed to disk, then renamed over `path`. */
 export function saveParameters(
   path: string,
-  tensors: NamedTensors<HostTensor>,
+  tensors: NamedTensors<StoredTensor>,
   meta: Record<string, unknown> = {},
   options: EncodeOptions = {},
 ): void {
@@ -144,6 +183,7 @@ export function decodeParameters(buf: Buffer, source = "<buffer>"): DecodedParam
   const { version, checksum, header, blocks } = decodeContainer(buf, {
     magic: MAGIC,
     version: FORMAT_VERSION,
+    oldestVersion: OLDEST_VERSION,
     what: "parameter file",
     noun: "tensor",
     error: ParameterFileError,
@@ -154,9 +194,13 @@ export function decodeParameters(buf: Buffer, source = "<buffer>"): DecodedParam
     },
   });
   const tensors = new Map<string, DecodedTensor>();
-  header.entries.forEach(({ name, dtype, shape }, i) => {
-    const bytes = blocks[i]!;
-    tensors.set(name, { shape, dtype, data: dtype === "f16" ? fromFloat16(halvesOf(bytes)) : copyFloat32(bytes) });
+  header.entries.forEach((entry, i) => {
+    try {
+      tensors.set(entry.name, decodeTensor(entry, blocks[i]!));
+    } catch (err) {
+      if (!(err instanceof HeaderProblem)) throw err;
+      throw new ParameterFileError(source, err.message);
+    }
   });
   return { version, checksum, tensors, meta: header.meta };
 }
@@ -204,22 +248,45 @@ function parseHeader(json: Record<string, unknown>): { entries: HeaderEntry[]; m
     if (typeof name !== "string" || name === "") throw new HeaderProblem(`malformed header: tensor #${i} has no name`);
     if (names.has(name)) throw new HeaderProblem(`duplicate tensor name "${name}"`);
     names.add(name);
-    if (typeof dtype === "string" && RESERVED_DTYPES.has(dtype)) {
-      throw new HeaderProblem(`tensor "${name}" has dtype "${dtype}", reserved but not supported by this version`);
-    }
     if (typeof dtype !== "string" || !(dtype in DTYPE_BYTES)) {
       throw new HeaderProblem(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
     }
     if (!Array.isArray(shape) || !shape.every(isCount)) {
       throw new HeaderProblem(`malformed header: tensor "${name}" has invalid shape ${JSON.stringify(shape)}`);
     }
-    const needed = elementsOf(shape) * DTYPE_BYTES[dtype as Dtype];
+    const layout = raw.layout ?? "dense";
+    if (!LAYOUTS.includes(layout as Layout)) {
+      throw new HeaderProblem(`tensor "${name}" has unknown layout ${JSON.stringify(layout)}`);
+    }
+    const entry: HeaderEntry = {
+      name,
+      dtype: dtype as Dtype,
+      shape,
+      layout: layout as Layout,
+      offset: 0,
+      byteLength: 0,
+    };
+    const [rows, cols] = matrixOf(shape);
+    if (layout === "sparse") {
+      if (!isCount(raw.nonZeros) || raw.nonZeros > rows * cols) {
+        throw new HeaderProblem(`tensor "${name}" has an invalid nonZeros ${JSON.stringify(raw.nonZeros)}`);
+      }
+      entry.nonZeros = raw.nonZeros;
+    }
+    if (layout === "lowrank") {
+      if (!isCount(raw.rank) || raw.rank < 1 || raw.rank > Math.min(rows, cols)) {
+        throw new HeaderProblem(`tensor "${name}" has an invalid rank ${JSON.stringify(raw.rank)}`);
+      }
+      entry.rank = raw.rank;
+    }
+    const needed = blockBytes(entry);
     if (byteLength !== needed) {
+      const layoutText = layout === "dense" ? "" : ` ${layout}`;
       throw new HeaderProblem(
-        `tensor "${name}" shape ${formatShape(shape)} of ${dtype} needs ${needed} bytes, but byteLength is ${JSON.stringify(byteLength)}`,
+        `tensor "${name}" shape ${formatShape(shape)} of${layoutText} ${dtype} needs ${needed} bytes, but byteLength is ${JSON.stringify(byteLength)}`,
       );
     }
-    return { name, dtype: dtype as Dtype, shape, offset: offset as number, byteLength: needed };
+    return { ...entry, offset: offset as number, byteLength: needed };
   });
   return { entries, meta: json.meta };
 }
@@ -235,6 +302,174 @@ function namedEntries<T>(named: NamedTensors<T>, caller: string): (readonly [str
     seen.add(name);
   }
   return entries;
+}
+
+// ---- tensor codec -------------------------------------------------------------------------------
+
+/** A tensor seen as a matrix: [shape[0], the rest] for 2+ dimensions, one row otherwise. */
+export function matrixOf(shape: readonly number[]): [number, number] {
+  const n = elementsOf(shape);
+  if (shape.length < 2) return [1, n];
+  const rows = shape[0]!;
+  return [rows, rows === 0 ? 0 : n / rows];
+}
+
+/** Bytes of `count` values of a [rows, cols] matrix (all of it, or `count` of them when sparse) stored as dtype. */
+function valueBytes(dtype: Dtype, rows: number, cols: number, count = rows * cols): number {
+  return dtype === "i8" ? 2 * Math.ceil(rows / storedRowsPerScale(cols)) + count : count * DTYPE_BYTES[dtype];
+}
+
+/** The block size a header entry implies. */
+function blockBytes(entry: Omit<HeaderEntry, "offset" | "byteLength">): number {
+  const [rows, cols] = matrixOf(entry.shape);
+  if (entry.layout === "sparse")
+    return Math.ceil((rows * cols) / 8) + valueBytes(entry.dtype, rows, cols, entry.nonZeros);
+  if (entry.layout === "lowrank") {
+    return valueBytes(entry.dtype, rows, entry.rank!) + valueBytes(entry.dtype, entry.rank!, cols);
+  }
+  return valueBytes(entry.dtype, rows, cols);
+}
+
+/** Bytes a tensor takes in a parameter file (its block, without alignment padding or header). */
+export function storedBytes(tensor: StoredTensor, dtype: Dtype = tensor.dtype ?? "f32"): number {
+  return encodeTensor(tensor, dtype).bytes.byteLength;
+}
+
+/**
+ * The values a stored tensor decodes to: what a model loading the file will hold. Compression applies
+ * this to a model's own parameters, so that it evaluates exactly what it saves.
+ */
+export function roundTrip(tensor: StoredTensor, dtype: Dtype = tensor.dtype ?? "f32"): Float32Array {
+  const { entry, bytes } = encodeTensor(tensor, dtype);
+  return decodeTensor({ ...entry, shape: [...tensor.shape], name: "", offset: 0, byteLength: bytes.length }, bytes)
+    .data;
+}
+
+type EncodedEntry = Omit<HeaderEntry, "name" | "shape" | "offset" | "byteLength">;
+
+function encodeTensor(tensor: StoredTensor, dtype: Dtype): { entry: EncodedEntry; bytes: Uint8Array } {
+  if (!(dtype in DTYPE_BYTES)) throw new RangeError(`cannot store dtype "${dtype}"`);
+  const [rows, cols] = matrixOf(tensor.shape);
+  if (tensor.factors) {
+    const { left, right, rank } = tensor.factors;
+    if (!Number.isInteger(rank) || rank < 1 || rank > Math.min(rows, cols)) {
+      throw new RangeError(`factor rank ${rank} is not in [1, ${Math.min(rows, cols)}]`);
+    }
+    if (left.length !== rows * rank || right.length !== rank * cols) {
+      throw new RangeError(
+        `factors of ${left.length} and ${right.length} values do not fit [${rows}, ${rank}]·[${rank}, ${cols}]`,
+      );
+    }
+    const bytes = concatBytes([encodeValues(left, rows, rank, dtype), encodeValues(right, rank, cols, dtype)]);
+    return { entry: { dtype, layout: "lowrank", rank }, bytes };
+  }
+  const values = tensor.data;
+  if (!tensor.sparse) return { entry: { dtype, layout: "dense" }, bytes: encodeValues(values, rows, cols, dtype) };
+  const bitmap = new Uint8Array(Math.ceil(values.length / 8));
+  let nonZeros = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] !== 0) {
+      bitmap[i >>> 3]! |= 1 << (i & 7);
+      nonZeros++;
+    }
+  }
+  const kept = (all: ArrayLike<number>): number[] =>
+    Array.from({ length: values.length }, (_, i) => i)
+      .filter((i) => values[i] !== 0)
+      .map((i) => all[i]!);
+  let payload: Uint8Array;
+  if (dtype === "i8") {
+    // Scales come from the whole rows (zeros included), the codes only for the kept positions.
+    const q = quantizeInt8(values, rows, cols, { rowsPerScale: storedRowsPerScale(cols), halfScales: true });
+    payload = concatBytes([bytesOf(toFloat16(q.scales)), bytesOf(Int8Array.from(kept(q.data)))]);
+  } else {
+    payload = encodeValues(Float32Array.from(kept(values)), 1, nonZeros, dtype);
+  }
+  return { entry: { dtype, layout: "sparse", nonZeros }, bytes: concatBytes([bitmap, payload]) };
+}
+
+function decodeTensor(entry: HeaderEntry, bytes: Uint8Array): DecodedTensor {
+  const { shape, dtype, layout } = entry;
+  const [rows, cols] = matrixOf(shape);
+  if (layout === "lowrank") {
+    const rank = entry.rank!;
+    const split = valueBytes(dtype, rows, rank);
+    const left = decodeValues(bytes.subarray(0, split), rows, rank, dtype);
+    const right = decodeValues(bytes.subarray(split), rank, cols, dtype);
+    const data = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < cols; j++) {
+        let sum = 0;
+        for (let k = 0; k < rank; k++) sum += left[r * rank + k]! * right[k * cols + j]!;
+        data[r * cols + j] = sum;
+      }
+    }
+    return { shape, dtype, layout, stored: left.length + right.length, rank, bytes: bytes.length, data };
+  }
+  if (layout === "dense") {
+    return {
+      shape,
+      dtype,
+      layout,
+      stored: rows * cols,
+      bytes: bytes.length,
+      data: decodeValues(bytes, rows, cols, dtype),
+    };
+  }
+  const n = rows * cols;
+  const bitmapBytes = Math.ceil(n / 8);
+  const positions: number[] = [];
+  for (let i = 0; i < n; i++) if (bytes[i >>> 3]! & (1 << (i & 7))) positions.push(i);
+  if (positions.length !== entry.nonZeros) {
+    throw new HeaderProblem(
+      `tensor "${entry.name}": its bitmap marks ${positions.length} values, the header says ${entry.nonZeros}`,
+    );
+  }
+  const data = new Float32Array(n);
+  const payload = bytes.subarray(bitmapBytes);
+  if (dtype === "i8") {
+    const rowsPerScale = storedRowsPerScale(cols);
+    const groups = Math.ceil(rows / rowsPerScale);
+    const scales = fromFloat16(halvesOf(payload.subarray(0, 2 * groups)));
+    const codes = new Int8Array(payload.buffer, payload.byteOffset + 2 * groups, positions.length);
+    positions.forEach((p, k) => (data[p] = codes[k]! * scales[Math.floor(Math.floor(p / cols) / rowsPerScale)]!));
+  } else {
+    const values = decodeValues(payload, 1, positions.length, dtype);
+    positions.forEach((p, k) => (data[p] = values[k]!));
+  }
+  return { shape, dtype, layout, stored: positions.length, bytes: bytes.length, data };
+}
+
+/** A [rows, cols] matrix's values as dtype: raw f32 or f16, or i8 as float16 group scales then the codes. */
+function encodeValues(values: Float32Array, rows: number, cols: number, dtype: Dtype): Uint8Array {
+  if (dtype === "f32") return bytesOf(values);
+  if (dtype === "f16") return bytesOf(toFloat16(values));
+  const q = quantizeInt8(values, rows, cols, { rowsPerScale: storedRowsPerScale(cols), halfScales: true });
+  return concatBytes([bytesOf(toFloat16(q.scales)), bytesOf(q.data)]);
+}
+
+function decodeValues(bytes: Uint8Array, rows: number, cols: number, dtype: Dtype): Float32Array {
+  if (dtype === "f32") return copyFloat32(bytes);
+  if (dtype === "f16") return fromFloat16(halvesOf(bytes));
+  const rowsPerScale = storedRowsPerScale(cols);
+  const groups = Math.ceil(rows / rowsPerScale);
+  const scales = fromFloat16(halvesOf(bytes.subarray(0, 2 * groups)));
+  const data = new Int8Array(bytes.buffer, bytes.byteOffset + 2 * groups, rows * cols);
+  return dequantizeInt8({ data, scales, rows, dim: cols, rowsPerScale });
+}
+
+function bytesOf(values: Float32Array | Uint16Array | Int8Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
 }
 
 function copyFloat32(bytes: Uint8Array): Float32Array {

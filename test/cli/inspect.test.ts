@@ -44,21 +44,23 @@ describe("distillrec inspect", () => {
   test("describes version, meta, every tensor and the checksum", () => {
     const lines = describeParameterFile(path).split("\n");
     assert.match(lines[0]!, /^file +.*model\.params \([\d,]+ bytes\)$/);
-    assert.ok(lines.includes("format    distillrec parameters, version 1"));
+    assert.ok(lines.includes("format    distillrec parameters, version 2"));
     assert.ok(lines.includes('meta      {"model":"two-tower","epoch":3}'));
     const row = (name: string) => lines.find((l) => l.startsWith(`${name} `))!.split(/ {2,}/);
-    assert.deepEqual(row("name"), ["name", "dtype", "shape", "elements", "bytes"]);
-    assert.deepEqual(row("user.embedding"), ["user.embedding", "f32", "[1000, 16]", "16,000", "64,000"]);
-    assert.deepEqual(row("bias"), ["bias", "f32", "[]", "1", "4"]);
-    assert.deepEqual(row("total"), ["total (2 tensors)", "16,001", "64,004"]);
+    assert.deepEqual(row("name"), ["name", "dtype", "layout", "shape", "elements", "stored", "bytes"]);
+    assert.deepEqual(row("user.embedding"), ["user.embedding", "f32", "dense", "[1000, 16]", "16,000", "16,000", "64,000"]);
+    assert.deepEqual(row("bias"), ["bias", "f32", "dense", "[]", "1", "1", "4"]);
+    assert.deepEqual(row("total"), ["total (2 tensors)", "16,001", "16,001", "64,004"]);
     assert.match(lines.at(-1)!, /^checksum OK \(crc32 0x[0-9a-f]{8}\)$/);
   });
 
   test("summarises f16 tensors with their stored size", () => {
     const summary = summarizeParameterFile(halfPath);
-    assert.equal(summary.version, 1);
+    assert.equal(summary.version, 2);
     assert.equal(summary.bytes, readFileSync(halfPath).length);
-    assert.deepEqual(summary.tensors, [{ name: "w", dtype: "f16", shape: [3, 5], elements: 15, bytes: 30 }]);
+    assert.deepEqual(summary.tensors, [
+      { name: "w", dtype: "f16", layout: "dense", stored: 15, shape: [3, 5], elements: 15, bytes: 30 },
+    ]);
   });
 
   test("is a subcommand named inspect with a description, a file argument and --json", () => {

@@ -13,7 +13,9 @@ import {
   loadInto,
   loadParameters,
   ParameterFileError,
+  roundTrip,
   saveParameters,
+  storedBytes,
   type HostTensor,
 } from "../../src/engine/serialize.js";
 
@@ -54,7 +56,7 @@ function assertBitExact(actual: Float32Array, expected: Float32Array): void {
 }
 
 /** A file with an arbitrary header and data section and a correct checksum. */
-function rawFile(header: string | Buffer, data: Uint8Array = new Uint8Array(), version = 1): Buffer {
+function rawFile(header: string | Buffer, data: Uint8Array = new Uint8Array(), version = 2): Buffer {
   const headerBytes = typeof header === "string" ? Buffer.from(header, "utf8") : header;
   const dataStart = Math.ceil((16 + headerBytes.length) / 64) * 64;
   const file = Buffer.alloc(dataStart + data.length + 4);
@@ -80,7 +82,7 @@ describe("parameter files: encoding", () => {
     const tensors = sample();
     const meta = { model: "two-tower", epoch: 3, nested: { lr: 0.01, tags: ["a", "ü"] } };
     const decoded = decodeParameters(encodeParameters(tensors, meta));
-    assert.equal(decoded.version, 1);
+    assert.equal(decoded.version, 2);
     assert.deepEqual(decoded.meta, meta);
     assert.deepEqual(
       [...decoded.tensors.keys()],
@@ -105,7 +107,7 @@ describe("parameter files: encoding", () => {
   test("lays out the prefix, aligned blocks and trailing CRC as documented", () => {
     const file = encodeParameters(sample(), { k: 1 });
     assert.equal(file.subarray(0, 8).toString("ascii"), "DRECPARM");
-    assert.equal(file.readUInt32LE(8), 1);
+    assert.equal(file.readUInt32LE(8), 2);
     const headerLength = file.readUInt32LE(12);
     const header = JSON.parse(file.subarray(16, 16 + headerLength).toString("utf8"));
     const dataStart = Math.ceil((16 + headerLength) / 64) * 64;
@@ -144,6 +146,96 @@ describe("parameter files: encoding", () => {
     assert.throws(() => encodeParameters([["", t]]), /non-empty name/);
     assert.throws(() => encodeParameters({ a: { shape: [3], data: new Float32Array(2) } }), /2 values for shape \[3\]/);
     assert.throws(() => encodeParameters({ a: t }, { n: 1n }), /meta is not JSON-serialisable/);
+  });
+});
+
+describe("parameter files: compressed encodings", () => {
+  const rows = 40;
+  const cols = 16;
+  const table = (seed: number) => {
+    const data = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.7 + seed) * (1 + (i % cols)));
+    return { shape: [rows, cols], data };
+  };
+
+  test("i8 stores a quarter plus one float16 scale per 32 values, each value within half its scale", () => {
+    const t = table(1);
+    const file = decodeParameters(encodeParameters([["t", t]], {}, { dtype: "i8" }));
+    const decoded = file.tensors.get("t")!;
+    assert.equal(decoded.dtype, "i8");
+    // 16-wide rows: two rows share a scale, so 20 scales of 2 bytes.
+    assert.equal(decoded.bytes, rows * cols + 2 * (rows / 2));
+    assert.ok(decoded.bytes / (rows * cols * 4) <= 0.27);
+    for (let g = 0; g < rows / 2; g++) {
+      const group = t.data.subarray(g * 2 * cols, (g + 1) * 2 * cols);
+      const max = Math.max(...Array.from(group, Math.abs));
+      for (let k = g * 2 * cols; k < (g + 1) * 2 * cols; k++) {
+        // The stored scale is the float16 value at or just above max / 127: at most 2^-10 relatively above.
+        assert.ok(Math.abs(decoded.data[k]! - t.data[k]!) <= (max / 127) * (1 + 2 ** -10) * 0.5 + 1e-7, `value ${k}`);
+      }
+    }
+  });
+
+  test("the float16 scales keep the codes in range and reproduce exactly on a second round trip", () => {
+    const t = table(2);
+    const once = roundTrip({ ...t, dtype: "i8" });
+    assertBitExact(roundTrip({ shape: t.shape, data: once, dtype: "i8" }), once);
+  });
+
+  test("sparse tensors store a bitmap and their non-zeros, and decode to the same zeros", () => {
+    const t = table(3);
+    t.data.forEach((_, i) => {
+      if (i % 3 !== 0) t.data[i] = 0;
+    });
+    const nonZeros = t.data.filter((v) => v !== 0).length;
+    for (const dtype of ["f32", "f16", "i8"] as const) {
+      const decoded = decodeParameters(encodeParameters([["t", { ...t, dtype, sparse: true }]])).tensors.get("t")!;
+      assert.equal(decoded.layout, "sparse");
+      assert.equal(decoded.stored, nonZeros);
+      const valueBytes = dtype === "i8" ? nonZeros + 2 * (rows / 2) : nonZeros * (dtype === "f32" ? 4 : 2);
+      assert.equal(decoded.bytes, (rows * cols) / 8 + valueBytes);
+      decoded.data.forEach((v, i) => {
+        if (t.data[i] === 0) assert.equal(v, 0, `position ${i}`);
+        else assert.ok(Math.abs(v - t.data[i]!) <= 0.05 * Math.abs(t.data[i]!) + 0.1, `${dtype} position ${i}`);
+      });
+      if (dtype === "f32") assertBitExact(decoded.data, t.data);
+      // Sparse i8 decodes to exactly what dense i8 decodes to at the kept positions.
+      if (dtype === "i8") {
+        const dense = roundTrip({ ...t, dtype: "i8" });
+        decoded.data.forEach((v, i) => assert.equal(v, dense[i]));
+      }
+    }
+  });
+
+  test("low-rank tensors store their factors and decode to the factors' product", () => {
+    const rank = 3;
+    const left = values(rows * rank, 4);
+    const right = values(rank * cols, 5);
+    const product = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < cols; j++) {
+        let sum = 0;
+        for (let k = 0; k < rank; k++) sum += left[r * rank + k]! * right[k * cols + j]!;
+        product[r * cols + j] = sum;
+      }
+    }
+    const stored = { shape: [rows, cols], data: product, factors: { left, right, rank } };
+    const decoded = decodeParameters(encodeParameters([["t", stored]])).tensors.get("t")!;
+    assert.equal(decoded.layout, "lowrank");
+    assert.equal(decoded.rank, rank);
+    assert.equal(decoded.bytes, 4 * rank * (rows + cols));
+    assert.equal(storedBytes(stored), decoded.bytes);
+    assertBitExact(decoded.data, product);
+    assert.throws(
+      () => encodeParameters([["t", { ...stored, factors: { left, right, rank: 2 } }]]),
+      /tensor "t": factors of 120 and 48 values do not fit \[40, 2\]·\[2, 16\]/,
+    );
+  });
+
+  test("version 1 files still load", () => {
+    const file = encodeParameters(sample());
+    file.writeUInt32LE(1, 8);
+    file.writeUInt32LE(crc32(file.subarray(0, file.length - 4)), file.length - 4);
+    assert.equal(decodeParameters(file).version, 1);
   });
 });
 
@@ -285,7 +377,10 @@ describe("parameter files: refusals", () => {
     bad.write("PK", 0, "ascii");
     refuses(bad, /not a distillrec parameter file/);
     refuses(Buffer.from("hello"), /not a distillrec parameter file/);
-    refuses(rawFile(JSON.stringify({ tensors: [], meta: {} }), undefined, 99), /unsupported format version 99/);
+    refuses(
+      rawFile(JSON.stringify({ tensors: [], meta: {} }), undefined, 99),
+      /unsupported format version 99 \(this build reads versions 1 to 2\)/,
+    );
   });
 
   test("malformed headers are refused", () => {
@@ -314,7 +409,20 @@ describe("parameter files: refusals", () => {
     refuses(rawFile(header(entry("a", [4]), entry("b", [4], 8)), data), /not 64-byte aligned/);
     refuses(rawFile(header(entry("a", [20]), entry("b", [4], 64)), data), /blocks "a" and "b" overlap/);
     refuses(rawFile(header(entry("a", [4], 128)), data), /tensor block out of bounds: "a"/);
-    refuses(rawFile(header({ ...entry("a", [4]), dtype: "i8", byteLength: 4 }), data), /dtype "i8", reserved/);
+    refuses(
+      rawFile(header({ ...entry("a", [4, 8]), dtype: "i8", byteLength: 32 }), data),
+      /of i8 needs 34 bytes, but byteLength is 32/,
+    );
+    refuses(rawFile(header({ ...entry("a", [4]), layout: "blocked" }), data), /unknown layout "blocked"/);
+    refuses(rawFile(header({ ...entry("a", [4]), layout: "sparse", nonZeros: 5 }), data), /invalid nonZeros 5/);
+    refuses(rawFile(header({ ...entry("a", [4, 4]), layout: "lowrank", rank: 5 }), data), /invalid rank 5/);
+    // One bitmap byte marking 3 values, but the header promises 2 (and a block sized for 2).
+    const sparse = new Uint8Array(64);
+    sparse[0] = 0b111;
+    refuses(
+      rawFile(header({ ...entry("a", [8], 0, 1 + 8), layout: "sparse", nonZeros: 2 }), sparse),
+      /bitmap marks 3 values, the header says 2/,
+    );
     refuses(rawFile(header({ ...entry("a", [4]), dtype: "q4" }), data), /unknown dtype "q4"/);
   });
 

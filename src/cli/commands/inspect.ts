@@ -4,11 +4,16 @@
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { decodeParameters, dtypeBytes, ParameterFileError, type Dtype } from "../../engine/serialize.js";
+import { decodeParameters, ParameterFileError, type Dtype, type Layout } from "../../engine/serialize.js";
 
 export interface TensorSummary {
   name: string;
   dtype: Dtype;
+  /** "dense", "sparse" (with its non-zeros) or "lowrank" (with its rank). */
+  layout: Layout;
+  /** Values actually stored: every element, the non-zeros, or the factors' entries. */
+  stored: number;
+  rank?: number;
   shape: number[];
   elements: number;
   /** Bytes of the tensor's data block, without alignment padding. */
@@ -36,12 +41,15 @@ export function summarizeParameterFile(path: string): ParameterFileSummary {
     version,
     checksum: `0x${checksum.toString(16).padStart(8, "0")}`,
     meta,
-    tensors: [...tensors].map(([name, { dtype, shape, data }]) => ({
+    tensors: [...tensors].map(([name, { dtype, layout, stored, rank, shape, data, bytes }]) => ({
       name,
       dtype,
+      layout,
+      stored,
+      ...(rank === undefined ? {} : { rank }),
       shape,
       elements: data.length,
-      bytes: data.length * dtypeBytes(dtype),
+      bytes,
     })),
   };
 }
@@ -52,16 +60,29 @@ export function describeParameterFile(path: string): string {
   const rows = summary.tensors.map((t) => [
     t.name,
     t.dtype,
+    t.layout === "lowrank" ? `lowrank ${t.rank}` : t.layout,
     `[${t.shape.join(", ")}]`,
     count(t.elements),
+    count(t.stored),
     count(t.bytes),
   ]);
-  const total = (key: "elements" | "bytes") => count(summary.tensors.reduce((sum, t) => sum + t[key], 0));
+  const total = (key: "elements" | "stored" | "bytes") => count(summary.tensors.reduce((sum, t) => sum + t[key], 0));
   const plural = summary.tensors.length === 1 ? "" : "s";
   const table = formatTable(
-    ["name", "dtype", "shape", "elements", "bytes"],
-    [...rows, [`total (${summary.tensors.length} tensor${plural})`, "", "", total("elements"), total("bytes")]],
-    [false, false, false, true, true],
+    ["name", "dtype", "layout", "shape", "elements", "stored", "bytes"],
+    [
+      ...rows,
+      [
+        `total (${summary.tensors.length} tensor${plural})`,
+        "",
+        "",
+        "",
+        total("elements"),
+        total("stored"),
+        total("bytes"),
+      ],
+    ],
+    [false, false, false, false, true, true, true],
   );
   return [
     `file      ${summary.file} (${count(summary.bytes)} bytes)`,
