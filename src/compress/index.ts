@@ -3,7 +3,7 @@ export {
   quantizeInt8,
   dequantizeInt8,
   storedRowsPerScale,
-  int8MatVec,
+  Int8Table,
   toFloat16,
   fromFloat16,
   type Int8Matrix,

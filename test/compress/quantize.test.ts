@@ -1,6 +1,13 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { dequantizeInt8, fromFloat16, int8MatVec, quantizeInt8, toFloat16 } from "../../src/compress/index.js";
+import {
+  Int8Table,
+  dequantizeInt8,
+  fromFloat16,
+  quantizeInt8,
+  toFloat16,
+  type Int8Matrix,
+} from "../../src/compress/index.js";
 import { Rng } from "../../src/engine/random.js";
 import { runtime } from "../../src/engine/runtime.js";
 import { endStep } from "../../src/engine/tensor.js";
@@ -22,6 +29,25 @@ function fp32MatVec(table: Float32Array, rows: number, dim: number, query: Float
   const scores = rt.f32.slice(out >>> 2, (out >>> 2) + rows);
   endStep();
   return scores;
+}
+
+/** Every row's int8 score against `query`, from a table made resident for this one call. */
+function scoreOnce(q: Int8Matrix, query: Float32Array): Float32Array {
+  const table = new Int8Table(q);
+  try {
+    return table.scoreAll(query);
+  } finally {
+    table.dispose();
+  }
+}
+
+/** The kernel's result computed exactly: the int8 dot product in integers, times both scales in float32. */
+function exactInt8Score(q: Int8Matrix, row: number, query: Float32Array): number {
+  const x = quantizeInt8(query, 1, q.dim);
+  let dot = 0;
+  for (let k = 0; k < q.dim; k++) dot += q.data[row * q.dim + k]! * x.data[k]!;
+  const scale = q.scales[Math.floor(row / q.rowsPerScale)]!;
+  return Math.fround(Math.fround(dot) * Math.fround(scale * x.scales[0]!));
 }
 
 describe("int8 quantisation", () => {
@@ -80,7 +106,6 @@ describe("int8 quantisation", () => {
     assert.throws(() => quantizeInt8(new Float32Array(5), 2, 3), /5 values for shape \[2, 3\]/);
     assert.throws(() => quantizeInt8(new Float32Array(0), -1, 0), /invalid shape/);
     assert.throws(() => quantizeInt8(new Float32Array([1, NaN]), 1, 2), /non-finite value NaN in row 0/);
-    assert.throws(() => int8MatVec(quantizeInt8(new Float32Array(6), 2, 3), new Float32Array(4)), /dim 3/);
   });
 
   test("int8 storage takes 1/4 + 1/dim of fp32, at most 27% from dim 50", () => {
@@ -145,14 +170,8 @@ describe("int8 scoring kernel", () => {
       const rows = 9;
       const q = quantizeInt8(randomTable(rows, dim, 10 + dim), rows, dim);
       const query = randomTable(1, dim, 100 + dim);
-      const x = quantizeInt8(query, 1, dim);
-      const scores = int8MatVec(q, query);
-      for (let r = 0; r < rows; r++) {
-        let dot = 0;
-        for (let k = 0; k < dim; k++) dot += q.data[r * dim + k]! * x.data[k]!;
-        const expected = Math.fround(Math.fround(dot) * Math.fround(q.scales[r]! * x.scales[0]!));
-        assert.equal(scores[r], expected, `row ${r}`);
-      }
+      const scores = scoreOnce(q, query);
+      for (let r = 0; r < rows; r++) assert.equal(scores[r], exactInt8Score(q, r, query), `row ${r}`);
     });
 
     test(`agrees with the fp32 matVec within the quantisation bound (dim ${dim})`, () => {
@@ -161,7 +180,7 @@ describe("int8 scoring kernel", () => {
       const query = randomTable(1, dim, 200 + dim, 2);
       const q = quantizeInt8(table, rows, dim);
       const xScale = quantizeInt8(query, 1, dim).scales[0]!;
-      const scores = int8MatVec(q, query);
+      const scores = scoreOnce(q, query);
       const reference = fp32MatVec(table, rows, dim, query);
       for (let r = 0; r < rows; r++) {
         let sumW = 0;
@@ -187,9 +206,85 @@ describe("int8 scoring kernel", () => {
     const table = randomTable(4, dim, 7);
     table.fill(0, dim, 2 * dim);
     const q = quantizeInt8(table, 4, dim);
-    const scores = int8MatVec(q, randomTable(1, dim, 8));
+    const scores = scoreOnce(q, randomTable(1, dim, 8));
     assert.equal(scores[1], 0);
     assert.ok(scores.some((v) => v !== 0));
-    assert.deepEqual(Array.from(int8MatVec(q, new Float32Array(dim))), [0, 0, 0, 0]);
+    assert.deepEqual(Array.from(scoreOnce(q, new Float32Array(dim))), [0, 0, 0, 0]);
+  });
+});
+
+describe("Int8Table", () => {
+  test("rows sharing a scale score with their group's scale", () => {
+    const rows = 11;
+    const dim = 20;
+    const q = quantizeInt8(randomTable(rows, dim, 30), rows, dim, { rowsPerScale: 3 });
+    const query = randomTable(1, dim, 31);
+    const scores = scoreOnce(q, query);
+    for (let r = 0; r < rows; r++) assert.equal(scores[r], exactInt8Score(q, r, query), `row ${r}`);
+  });
+
+  for (const dim of [7, 16, 33]) {
+    test(`scoreRows gives scoreAll's values at the rows, in their order, repeats included (dim ${dim})`, () => {
+      const q = quantizeInt8(randomTable(40, dim, 40 + dim), 40, dim);
+      const table = new Int8Table(q);
+      const query = randomTable(1, dim, 41);
+      const all = table.scoreAll(query);
+      const rows = new Int32Array([39, 0, 17, 17, 5, 39]);
+      assert.deepEqual(
+        Array.from(table.scoreRows(query, rows)),
+        Array.from(rows, (r) => all[r]!),
+      );
+      assert.deepEqual(Array.from(table.scoreRows(query, new Int32Array(0))), []);
+      table.dispose();
+    });
+  }
+
+  test("keeps its own copy: later changes to the source matrix do not change the scores", () => {
+    const q = quantizeInt8(randomTable(6, 12, 50), 6, 12);
+    const table = new Int8Table(q);
+    const query = randomTable(1, 12, 51);
+    const before = table.scoreAll(query);
+    q.data.fill(0);
+    q.scales.fill(0);
+    assert.deepEqual(table.scoreAll(query), before);
+    table.dispose();
+  });
+
+  test("toMatrix gives back the codes and scales it was built from", () => {
+    for (const rowsPerScale of [1, 4]) {
+      const q = quantizeInt8(randomTable(10, 5, 60), 10, 5, { rowsPerScale });
+      const table = new Int8Table(q);
+      assert.deepEqual(table.toMatrix(), q);
+      table.dispose();
+    }
+  });
+
+  test("refuses a query of the wrong width, rows outside the table, an inconsistent matrix and use after dispose", () => {
+    const table = new Int8Table(quantizeInt8(randomTable(2, 3, 70), 2, 3));
+    assert.throws(() => table.scoreAll(new Float32Array(4)), /query has 4 values for a table of dim 3/);
+    assert.throws(
+      () => table.scoreRows(new Float32Array(3), new Int32Array([1, 2])),
+      /row 2 at position 1 is outside the table's 2 rows/,
+    );
+    assert.throws(() => table.scoreRows(new Float32Array(3), new Int32Array([-1])), /row -1 at position 0/);
+    const broken = { data: new Int8Array(5), scales: new Float32Array(2), rows: 2, dim: 3, rowsPerScale: 1 };
+    assert.throws(() => new Int8Table(broken), /5 codes and 2 scales do not fit \[2, 3\]/);
+    table.dispose();
+    assert.throws(() => table.scoreAll(new Float32Array(3)), /used after dispose/);
+    assert.throws(() => table.toMatrix(), /used after dispose/);
+  });
+
+  test("a second dispose frees nothing twice: two later tables get memory of their own", () => {
+    const disposed = new Int8Table(quantizeInt8(randomTable(2, 3, 80), 2, 3));
+    disposed.dispose();
+    disposed.dispose();
+    const query = randomTable(1, 3, 81);
+    const first = new Int8Table(quantizeInt8(randomTable(2, 3, 82), 2, 3));
+    const expected = first.scoreAll(query);
+    const second = new Int8Table(quantizeInt8(randomTable(2, 3, 83), 2, 3));
+    assert.notDeepEqual(second.scoreAll(query), expected);
+    assert.deepEqual(first.scoreAll(query), expected);
+    first.dispose();
+    second.dispose();
   });
 });

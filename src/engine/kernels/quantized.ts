@@ -14,6 +14,28 @@ export function int8MatVec(m: usize, x: usize, scales: usize, xScale: f32, n: i3
   }
 }
 
+/**
+ * int8MatVec over chosen rows: out[k] = scales[r] · xScale · Σ_j m[r, j] · x[j] for r = rows[k], k < count
+ * (candidate lists), reading the rows in place instead of gathering them first.
+ */
+export function int8MatVecRows(
+  m: usize,
+  rows: usize,
+  x: usize,
+  scales: usize,
+  xScale: f32,
+  count: i32,
+  dim: i32,
+  out: usize,
+): void {
+  const rowBytes = <usize>dim;
+  for (let k = 0; k < count; k++) {
+    const r = <usize>load<i32>(rows + ((<usize>k) << 2));
+    const dot = <f32>int8Dot(m + r * rowBytes, x, dim);
+    store<f32>(out + ((<usize>k) << 2), dot * (load<f32>(scales + (r << 2)) * xScale));
+  }
+}
+
 function int8Dot(a: usize, b: usize, dim: i32): i32 {
   let acc0 = i32x4.splat(0);
   let acc1 = i32x4.splat(0);
