@@ -10,7 +10,7 @@
  * the CLI's single-step commands.
  */
 import { availableParallelism } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { buildUserHistories, type UserHistories } from "../data/history.js";
 import { IdMap } from "../data/idmap.js";
@@ -50,7 +50,13 @@ import {
   type ModelSummary,
   type RunSummary,
 } from "./report.js";
-import { generateSoftLabels, loadOrGenerate, modelFingerprint, type SoftLabels } from "./soft-labels.js";
+import {
+  generateSoftLabels,
+  loadOrGenerate,
+  modelFingerprint,
+  type SoftLabelOptions,
+  type SoftLabels,
+} from "./soft-labels.js";
 import { train, type TrainResult } from "./trainer.js";
 import { buildTrainingData, type TrainingData } from "./training-data.js";
 
@@ -337,6 +343,9 @@ export async function trainModel(
     teacher?: Recommender;
     log?: PipelineLog;
     progress?: boolean;
+    /** Fine-tune this model (built from `spec`) instead of training from scratch (see TrainOptions). */
+    initial?: Recommender;
+    constrain?: (model: Recommender) => void;
   },
 ): Promise<TrainResult> {
   const log = options.log ?? silent;
@@ -361,6 +370,8 @@ export async function trainModel(
     validate: validator(prepared, options.evaluation, options.seed),
     monitor: "NDCG@10",
     progress: options.progress ?? false,
+    ...(options.initial ? { initial: options.initial } : {}),
+    ...(options.constrain ? { constrain: options.constrain } : {}),
     onEpoch: (r) =>
       log.info(
         {
@@ -485,47 +496,17 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   const methods = config.distillation.methods;
   const needsLabels = methods.some((m) => needsSoftLabels(m.weights)) || !!config.distillation.assistant;
   const labelSettings = config.distillation.softLabels;
-  const labelOptions = {
-    users: Int32Array.from({ length: context.numUsers }, (_, u) => u).filter((u) => prepared.trainSeen.count(u) > 0),
-    seen: prepared.trainSeen,
-    positivesPerUser: labelSettings.positivesPerUser,
-    negatives: feasibleLabelNegatives(prepared, labelSettings.topK, labelSettings.negatives),
-    topK: labelSettings.topK,
+  const labelOptions = softLabelOptions(prepared, labelSettings, {
     seed,
-    numItems: context.numItems,
     tasks: methods.some((m) => (m.weights.multiTask ?? 0) > 0),
-  };
-  let softLabels: SoftLabels | undefined;
-  if (needsLabels && labelOptions.negatives < labelSettings.negatives) {
-    log.warn(
-      { requested: labelSettings.negatives, used: labelOptions.negatives },
-      "the catalogue is too small for that many soft-label negatives per user: using fewer",
-    );
-  }
-  if (needsLabels) {
-    teacher.model.eval();
-    const generate = () => generateSoftLabels(teacher.model, labelOptions);
-    if (labelSettings.cache) {
-      mkdirSync(paths.softLabels, { recursive: true });
-      const path = join(paths.softLabels, `${teacher.name}.soft`);
-      const meta = {
-        teacher: modelFingerprint(teacher.model),
-        users: labelOptions.users.length,
-        positivesPerUser: labelOptions.positivesPerUser,
-        negatives: labelOptions.negatives,
-        topK: labelOptions.topK,
-        seed,
-        numItems: labelOptions.numItems,
-        tasks: labelOptions.tasks,
-      };
-      const cached = loadOrGenerate(path, meta, generate);
-      softLabels = cached.labels;
-      log.info({ path, cached: cached.cached, reason: cached.reason }, "soft labels");
-    } else {
-      softLabels = generate();
-      log.info({ rows: softLabels.users.length }, "soft labels generated");
-    }
-  }
+  });
+  const softLabels = needsLabels
+    ? teacherSoftLabels(teacher.model, labelOptions, {
+        log,
+        requestedNegatives: labelSettings.negatives,
+        ...(labelSettings.cache ? { cachePath: join(paths.softLabels, `${teacher.name}.soft`) } : {}),
+      })
+    : undefined;
 
   // Students: alone ("none" / pure hard weights) and with every distillation method.
   const student = config.student;
@@ -622,6 +603,76 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   await writeReport(paths.report, summary);
   log.info({ summary: paths.summary, report: paths.report, models: paths.models }, "done");
   return summary;
+}
+
+/** The data an artefact was trained on, from its lineage (undefined when it was not recorded). */
+export function recordedData(manifest: ArtefactManifest): { data: DataConfig; seed: number } | undefined {
+  const data = manifest.lineage.data as DataConfig | undefined;
+  if (!data || typeof data !== "object" || typeof data.kind !== "string") return undefined;
+  const seed = typeof manifest.lineage.seed === "number" ? manifest.lineage.seed : 0;
+  return { data, seed };
+}
+
+/** Soft-label settings (see PipelineConfig.distillation.softLabels). */
+export interface SoftLabelSettings {
+  negatives: number;
+  topK: number;
+  positivesPerUser: number;
+}
+
+/** Soft-label options for every user with train interactions; fewer negatives when the catalogue is too small. */
+export function softLabelOptions(
+  prepared: PreparedData,
+  settings: SoftLabelSettings,
+  options: { seed: number; tasks?: boolean },
+): SoftLabelOptions {
+  const { context, trainSeen } = prepared;
+  return {
+    users: Int32Array.from({ length: context.numUsers }, (_, u) => u).filter((u) => trainSeen.count(u) > 0),
+    seen: trainSeen,
+    positivesPerUser: settings.positivesPerUser,
+    negatives: feasibleLabelNegatives(prepared, settings.topK, settings.negatives),
+    topK: settings.topK,
+    seed: options.seed,
+    numItems: context.numItems,
+    tasks: options.tasks ?? false,
+  };
+}
+
+/** A teacher's soft labels, reused from (or saved to) `cachePath` when given and still valid for this teacher. */
+export function teacherSoftLabels(
+  teacher: Recommender,
+  labelOptions: SoftLabelOptions,
+  options: { cachePath?: string; log?: PipelineLog; requestedNegatives?: number } = {},
+): SoftLabels {
+  const log = options.log ?? silent;
+  if (options.requestedNegatives !== undefined && labelOptions.negatives < options.requestedNegatives) {
+    log.warn(
+      { requested: options.requestedNegatives, used: labelOptions.negatives },
+      "the catalogue is too small for that many soft-label negatives per user: using fewer",
+    );
+  }
+  teacher.eval();
+  const generate = () => generateSoftLabels(teacher, labelOptions);
+  if (!options.cachePath) {
+    const labels = generate();
+    log.info({ rows: labels.users.length }, "soft labels generated");
+    return labels;
+  }
+  mkdirSync(dirname(options.cachePath), { recursive: true });
+  const meta = {
+    teacher: modelFingerprint(teacher),
+    users: labelOptions.users.length,
+    positivesPerUser: labelOptions.positivesPerUser,
+    negatives: labelOptions.negatives,
+    topK: labelOptions.topK,
+    seed: labelOptions.seed,
+    numItems: labelOptions.numItems,
+    tasks: labelOptions.tasks ?? false,
+  };
+  const cached = loadOrGenerate(options.cachePath, meta, generate);
+  log.info({ path: options.cachePath, cached: cached.cached, reason: cached.reason }, "soft labels");
+  return cached.labels;
 }
 
 /** The evaluation protocol in words, for the report. */

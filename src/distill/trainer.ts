@@ -82,6 +82,14 @@ export interface TrainOptions {
   progress?: boolean;
   /** Called after every epoch's validation. */
   onEpoch?: (record: EpochRecord) => void;
+  /** Start from this model's parameters (built from the same spec) instead of a fresh initialisation: fine-tuning. */
+  initial?: Recommender;
+  /**
+   * Called on the shared parameters after every epoch's training pass, before validation: projects them
+   * back onto what the model may hold (a pruning mask, a rank, a quantisation grid), so that every
+   * validated and kept epoch satisfies the constraint.
+   */
+  constrain?: (model: Recommender) => void;
 }
 
 /** What one epoch did. */
@@ -189,6 +197,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   });
   const model = pool.local.model;
   const params = model.parameters();
+  if (options.initial) copyParameters(options.initial, model);
   const bar = options.progress !== false && process.stderr.isTTY ? progressBar(options.epochs, monitor) : null;
   try {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
@@ -205,6 +214,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           `train: the loss diverged (${result.loss}) in epoch ${epoch}; lower the learning rate or the loss weights`,
         );
       }
+      options.constrain?.(model);
       const metrics = options.validate ? validateIn(model, options.validate) : {};
       const record: EpochRecord = {
         epoch,
@@ -245,6 +255,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   if (best) params.forEach((p, i) => p.data.set(best![i]!));
   return { model, history, bestEpoch, bestMetrics, stoppedEarly };
+}
+
+/** Copy `from`'s parameters into `to` (the same architecture), checking names and shapes. */
+function copyParameters(from: Recommender, to: Recommender): void {
+  const source = new Map(from.namedParameters());
+  for (const [name, target] of to.namedParameters()) {
+    const values = source.get(name);
+    if (!values || values.data.length !== target.data.length) {
+      throw new Error(`train: the initial model does not match the spec (parameter ${name})`);
+    }
+    target.data.set(values.data);
+  }
 }
 
 /** Copy every parameter's values (into `into` when given, reusing its arrays). */

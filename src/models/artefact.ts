@@ -6,13 +6,14 @@
  * verifies every file and refuses, naming the file and the reason, anything that does not add up.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { crc32 } from "node:zlib";
 import { Ajv, type ErrorObject } from "ajv";
 import { IdMap } from "../data/idmap.js";
-import { loadInto, ParameterFileError, saveParameters } from "../engine/serialize.js";
+import { writeFileAtomic } from "../engine/container.js";
+import { encodeParameters, loadInto, ParameterFileError, type Dtype, type Factors } from "../engine/serialize.js";
 import type { FeatureInputs, ModelContext } from "./context.js";
 import { createModel, type ModelSpec } from "./index.js";
 import type { Recommender } from "./recommender.js";
@@ -68,6 +69,27 @@ export interface SaveArtefactOptions {
   items: IdMap;
   metrics?: Record<string, number>;
   lineage?: ArtefactLineage;
+  /** How to store each parameter (by name; default f32 dense): what compression produced. */
+  storage?: ParameterStorage;
+}
+
+/** How one parameter is stored in weights.bin (see docs/FORMAT.md): its dtype and layout. */
+export interface TensorStorage {
+  dtype: Dtype;
+  /** Stored as a bitmap and its non-zeros. */
+  sparse?: boolean;
+  /** Stored as these factors (their product is the parameter's value). */
+  factors?: Factors;
+}
+
+export type ParameterStorage = ReadonlyMap<string, TensorStorage>;
+
+/** weights.bin of a model: its parameters, stored as `storage` says, with its kind and spec as metadata. */
+export function encodeWeights(model: Recommender, spec: ModelSpec, storage?: ParameterStorage): Buffer {
+  const tensors = model
+    .namedParameters()
+    .map(([name, t]) => [name, { ...storage?.get(name), shape: t.shape, data: t.data }] as const);
+  return encodeParameters(tensors, { kind: model.kind, spec });
 }
 
 /** A loaded, verified artefact. */
@@ -178,7 +200,7 @@ export function saveArtefact(dir: string, options: SaveArtefactOptions): Artefac
   mkdirSync(tmp);
   try {
     const metrics = options.metrics ?? {};
-    saveParameters(join(tmp, "weights.bin"), model.namedParameters(), { kind: model.kind, spec });
+    writeFileAtomic(join(tmp, "weights.bin"), encodeWeights(model, spec, options.storage));
     writeFileSync(join(tmp, "ids.json"), JSON.stringify({ users: users.toJSON(), items: items.toJSON() }));
     writeFileSync(join(tmp, "context.bin"), encodeContext(model.context));
     writeFileSync(join(tmp, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
@@ -313,6 +335,26 @@ export function loadArtefact(dir: string): LoadedArtefact {
   }
   model.eval();
   return { model, users, items, manifest };
+}
+
+/**
+ * The directory of the teacher an artefact's lineage names (by id) among the artefact's sibling
+ * directories, where the pipeline and `distill` put teachers and students; undefined when there is none.
+ */
+export function findTeacherBeside(dir: string, manifest: ArtefactManifest): string | undefined {
+  const id = manifest.lineage.teacher;
+  if (typeof id !== "string") return undefined;
+  const parent = dirname(resolve(dir));
+  for (const entry of readdirSync(parent, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const sibling = join(parent, entry.name);
+    try {
+      if (readManifest(sibling).id === id) return sibling;
+    } catch {
+      // Not an artefact (or a broken one): keep looking.
+    }
+  }
+  return undefined;
 }
 
 function parseIds(bytes: Buffer, path: string): { users: IdMap; items: IdMap } {

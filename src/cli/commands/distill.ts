@@ -6,19 +6,20 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { Command, Option } from "commander";
-import { METHOD_PRESETS, type DataConfig, type TrainSettings } from "../../distill/config.js";
+import { METHOD_PRESETS, type TrainSettings } from "../../distill/config.js";
 import { hasSoftTerms, needsSoftLabels } from "../../distill/distill-program.js";
 import {
   evaluateModel,
-  feasibleLabelNegatives,
   fidelityMetrics,
   loadData,
   prepareData,
   profile,
+  recordedData,
   sameIds,
+  softLabelOptions,
+  teacherSoftLabels,
   trainModel,
 } from "../../distill/pipeline.js";
-import { generateSoftLabels } from "../../distill/soft-labels.js";
 import { loadArtefact, saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
 import {
   addOutputOptions,
@@ -63,14 +64,6 @@ export interface DistillResult {
   metrics: Record<string, number>;
 }
 
-/** The data a teacher artefact was trained on, from its lineage (undefined when it was not recorded). */
-export function teacherData(manifest: ArtefactManifest): { data: DataConfig; seed: number } | undefined {
-  const data = manifest.lineage.data as DataConfig | undefined;
-  if (!data || typeof data !== "object" || typeof data.kind !== "string") return undefined;
-  const seed = typeof manifest.lineage.seed === "number" ? manifest.lineage.seed : 0;
-  return { data, seed };
-}
-
 /** Distil a student from a teacher artefact. */
 export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Promise<DistillResult> {
   const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
@@ -78,7 +71,7 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
   const weights = METHOD_PRESETS[method];
   if (!weights) throw new UsageError(`unknown method "${method}" (known: ${DISTILL_METHODS.join(", ")})`);
   const teacher = loadArtefact(opts.teacher);
-  const recorded = teacherData(teacher.manifest);
+  const recorded = recordedData(teacher.manifest);
   if (opts.data === undefined && !recorded) {
     throw new UsageError(`${opts.teacher}: the teacher does not record its data; give --data`);
   }
@@ -99,17 +92,11 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
     );
   }
   const prepared = prepareData(dataset);
+  const labelSettings = { negatives: opts.labelNegatives ?? 100, topK: opts.topK ?? 10, positivesPerUser: 1 };
   const softLabels = needsSoftLabels(weights)
-    ? generateSoftLabels(teacher.model, {
-        users: Int32Array.from({ length: prepared.context.numUsers }, (_, u) => u).filter(
-          (u) => prepared.trainSeen.count(u) > 0,
-        ),
-        seen: prepared.trainSeen,
-        positivesPerUser: 1,
-        negatives: opts.labelNegatives ?? feasibleLabelNegatives(prepared, opts.topK ?? 10, 100),
-        topK: opts.topK ?? 10,
-        seed,
-        numItems: prepared.context.numItems,
+    ? teacherSoftLabels(teacher.model, softLabelOptions(prepared, labelSettings, { seed }), {
+        log,
+        requestedNegatives: labelSettings.negatives,
       })
     : undefined;
   const result = await trainModel(prepared, spec, settings, {

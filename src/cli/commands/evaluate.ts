@@ -3,8 +3,7 @@
  * the data it was trained on) — sampled and full-ranking metrics, segments, task heads, size and latency, and
  * the fidelity to the teacher its lineage names when that teacher can be loaded — as tables or JSON.
  */
-import { readdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { Command } from "commander";
 import { conversionIndex } from "../../data/labels.js";
 import { leaveOneOut } from "../../data/splits.js";
@@ -14,11 +13,12 @@ import {
   fidelityMetrics,
   loadData,
   profile,
+  recordedData,
   sameIds,
   testSetOf,
   type PipelineLog,
 } from "../../distill/pipeline.js";
-import { loadArtefact, readManifest, type ArtefactManifest, type LoadedArtefact } from "../../models/artefact.js";
+import { findTeacherBeside, loadArtefact, type ArtefactManifest, type LoadedArtefact } from "../../models/artefact.js";
 import {
   addEvaluationOptions,
   addOutputOptions,
@@ -32,7 +32,6 @@ import {
   type EvaluationOptions,
   type OutputOptions,
 } from "./common.js";
-import { teacherData } from "./distill.js";
 
 /** Options of `evaluate` as commander parses them. */
 export interface EvaluateOptions extends EvaluationOptions, Omit<OutputOptions, "progress"> {
@@ -64,7 +63,7 @@ export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): P
   const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
   const { model, users, items, manifest } = loadArtefact(opts.model);
   const teacher = findTeacher(opts, manifest, log);
-  const recorded = teacherData(manifest as ArtefactManifest);
+  const recorded = recordedData(manifest as ArtefactManifest);
   if (opts.data === undefined && !recorded) {
     throw new UsageError(`${opts.model}: the artefact does not record its data; give --data`);
   }
@@ -121,18 +120,10 @@ function findTeacher(
   log: PipelineLog,
 ): { dir: string; artefact: LoadedArtefact } | undefined {
   if (opts.teacher !== undefined) return { dir: resolve(opts.teacher), artefact: loadArtefact(opts.teacher) };
+  const dir = findTeacherBeside(opts.model, manifest);
+  if (dir) return { dir, artefact: loadArtefact(dir) };
   const id = manifest.lineage.teacher;
   if (typeof id !== "string") return undefined;
-  const parent = dirname(resolve(opts.model));
-  for (const entry of readdirSync(parent, { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue;
-    const dir = join(parent, entry.name);
-    try {
-      if (readManifest(dir).id === id) return { dir, artefact: loadArtefact(dir) };
-    } catch {
-      // Not an artefact (or a broken one): keep looking.
-    }
-  }
   log.info({ teacher: id }, "the lineage's teacher is not beside the model: no fidelity (give --teacher)");
   return undefined;
 }
