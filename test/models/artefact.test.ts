@@ -13,7 +13,7 @@ import {
   readManifest,
   saveArtefact,
 } from "../../src/models/artefact.js";
-import { createModel, type ModelContext } from "../../src/models/index.js";
+import { createModel, TwoTower, TwoTowerScorer, type ModelContext } from "../../src/models/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "distillrec-artefact-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -81,6 +81,23 @@ describe("model artefacts", () => {
     assert.deepEqual(loaded.model.context.histories!.items, context.histories!.items);
     assert.deepEqual(loaded.model.context.itemFeatures, context.itemFeatures);
     assert.equal(loaded.model.context.userFeatures, undefined);
+  });
+
+  test("a two-tower saved with int8 retrieval is served in int8 after loading, with the same scores", () => {
+    const twoTower = new TwoTower({ dim: 8, seed: 4, initStd: 0.5, retrieval: "int8" }, context);
+    const dir = join(root, "two-tower-int8");
+    saveArtefact(dir, { model: twoTower, users, items });
+    const loaded = loadArtefact(dir);
+    const spec = loaded.manifest.spec;
+    assert.ok(spec.kind === "two-tower");
+    assert.equal(spec.retrieval, "int8");
+    const served = loaded.model.scorer();
+    assert.ok(served instanceof TwoTowerScorer);
+    assert.equal(served.retrieval, "int8");
+    const original = twoTower.scorer();
+    for (let u = 0; u < 5; u++) assert.deepEqual(served.scoreAll({ user: u }), original.scoreAll({ user: u }));
+    served.dispose();
+    original.dispose();
   });
 
   test("saving leaves no temporary directories and replaces an existing artefact", () => {

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as ops from "../../src/engine/ops/index.js";
 import { Ids } from "../../src/engine/ops/embedding.js";
 import { endStep, noGrad } from "../../src/engine/tensor.js";
+import { dequantizeInt8, quantizeInt8 } from "../../src/compress/index.js";
 import { createModel, unknownUser } from "../../src/models/index.js";
 import { TwoTower, TwoTowerScorer, type TwoTowerConfig } from "../../src/models/two-tower.js";
 import { gradCheck } from "../helpers/gradcheck.js";
@@ -162,11 +163,66 @@ describe("TwoTower", () => {
     assert.equal(tiny({ dim: 32 }).flopsPerItem(), 64);
   });
 
+  test("int8 retrieval on a trained model: scores within the quantisation bound of float32, same top 10", () => {
+    const { model } = trainBriefly((context) =>
+      createModel({ kind: "two-tower", dim: 8, pooling: "attention", userLayers: [16], seed: 1 }, context),
+    );
+    const trained = model as TwoTower;
+    const twin = new TwoTower({ ...trained.config, retrieval: "int8" }, trained.context);
+    twin.parameters().forEach((p, k) => p.data.set(trained.parameters()[k]!.data));
+    const f32 = trained.scorer();
+    const int8 = twin.scorer();
+    assert.equal(f32.retrieval, "f32");
+    assert.equal(int8.retrieval, "int8");
+    const items = f32.itemVectors();
+    const numItems = trained.numItems;
+    let overlap = 0;
+    const users = 50;
+    for (let user = 0; user < users; user++) {
+      const exact = f32.scoreAll({ user });
+      const approx = int8.scoreAll({ user });
+      const u = f32.userVector({ user });
+      const userScale = Math.max(...u.map(Math.abs)) / 127;
+      const sumU = u.reduce((a, v) => a + Math.abs(v), 0);
+      for (let i = 0; i < numItems; i++) {
+        const v = items.subarray(i * 8, (i + 1) * 8);
+        const itemScale = Math.max(...v.map(Math.abs)) / 127;
+        const sumV = v.reduce((a, x) => a + Math.abs(x), 0);
+        // (v − e)·(u − d) with |e| ≤ itemScale / 2 and |d| ≤ userScale / 2 per element, plus float32 rounding.
+        const bound = (itemScale / 2) * sumU + (userScale / 2) * sumV + (8 * itemScale * userScale) / 4 + 1e-5;
+        assert.ok(Math.abs(approx[i]! - exact[i]!) <= bound, `user ${user}, item ${i}: ${approx[i]} vs ${exact[i]}`);
+      }
+      const exactTop = new Set(topK(exact, 10));
+      overlap += topK(approx, 10).filter((i) => exactTop.has(i)).length;
+    }
+    assert.ok(overlap / (10 * users) >= 0.95, `top-10 overlap ${overlap / (10 * users)}`);
+    f32.dispose();
+    int8.dispose();
+  });
+
+  test("int8 retrieval: candidates score exactly as in scoreAll; item vectors are the dequantised ones", () => {
+    const model = tiny({ pooling: "attention", itemLayers: [5], retrieval: "int8" });
+    const scorer = model.scorer();
+    const query = { user: 2, history: new Int32Array([4, 1]) };
+    const all = scorer.scoreAll(query);
+    const candidates = new Int32Array([6, 0, 6, 3]);
+    assert.deepEqual(
+      Array.from(scorer.scoreCandidates(query, candidates)),
+      Array.from(candidates, (i) => all[i]!),
+    );
+    assert.throws(() => scorer.scoreCandidates(query, new Int32Array([7])), /item 7 is outside the catalogue of 7/);
+    const exact = tiny({ pooling: "attention", itemLayers: [5] }).scorer();
+    assert.deepEqual(scorer.itemVectors(), dequantizeInt8(quantizeInt8(exact.itemVectors(), 7, 4)));
+    exact.dispose();
+    scorer.dispose();
+  });
+
   test("createModel builds it; bad pooling is refused", () => {
     const model = createModel({ kind: "two-tower", dim: 4 }, tinyContext());
     assert.ok(model instanceof TwoTower);
     assert.equal(model.kind, "two-tower");
     assert.throws(() => tiny({ pooling: "max" as "mean" }), /pooling must be "mean" or "attention"/);
+    assert.throws(() => tiny({ retrieval: "int4" as "int8" }), /retrieval must be "f32" or "int8", got "int4"/);
     // Parameter paths are dotted, so a dotted feature name must not break registration.
     const context = tinyContext();
     context.itemFeatures!.categorical[0]!.name = "category.level1";
@@ -186,3 +242,10 @@ describe("TwoTower", () => {
     });
   }
 });
+
+/** Indices of the k largest scores, best first. */
+function topK(scores: Float32Array, k: number): number[] {
+  return Array.from(scores.keys())
+    .sort((a, b) => scores[b]! - scores[a]!)
+    .slice(0, k);
+}
