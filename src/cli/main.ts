@@ -5,6 +5,7 @@ import { DataError } from "../data/errors.js";
 import { ConfigError } from "../distill/config.js";
 import { ArtefactError } from "../models/artefact.js";
 import { UsageError } from "./commands/common.js";
+import { compressCommand } from "./commands/compress.js";
 import { distillCommand } from "./commands/distill.js";
 import { evaluateCommand } from "./commands/evaluate.js";
 import { infoCommand } from "./commands/info.js";
@@ -21,7 +22,8 @@ const program = new Command("distillrec")
   .addCommand(runCommand())
   .addCommand(trainTeacherCommand())
   .addCommand(distillCommand())
-  .addCommand(evaluateCommand());
+  .addCommand(evaluateCommand())
+  .addCommand(compressCommand());
 
 /** Errors caused by the user's input: reported as one line, without a stack trace. */
 function isUserError(err: unknown): err is Error {

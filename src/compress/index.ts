@@ -28,3 +28,24 @@ export {
   type QREmbeddingOptions,
   type HashedEmbeddingOptions,
 } from "./hashed.js";
+export {
+  compress,
+  describeStep,
+  parseSteps,
+  project,
+  type CompressionStep,
+  type CompressOptions,
+  type CompressionResult,
+  type OnExceed,
+  type PlannedStorage,
+  type PruneStructure,
+  type Quality,
+  type StepReport,
+} from "./schedule.js";
+export {
+  compressArtefact,
+  COMPRESS_EVALUATION,
+  type CompressArtefactOptions,
+  type CompressArtefactResult,
+  type ModelRow,
+} from "./run.js";

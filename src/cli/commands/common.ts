@@ -305,3 +305,19 @@ export function specFor(kind: string, dim: number, seed: number): ModelSpec {
       throw new UsageError(`unknown model "${kind}" (known: ${CLI_MODEL_KINDS.join(", ")})`);
   }
 }
+
+/** An integer with thousands separators, independent of the locale: 16,000. */
+export function count(n: number): string {
+  return n.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/** Left- or right-aligned columns separated by two spaces, the header first. */
+export function formatTable(header: string[], rows: string[][], alignRight: boolean[]): string[] {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, c) => (alignRight[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join("  ")
+      .trimEnd();
+  return [header, ...rows].map(line);
+}

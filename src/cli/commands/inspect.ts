@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { decodeParameters, ParameterFileError, type Dtype, type Layout } from "../../engine/serialize.js";
+import { count, formatTable } from "./common.js";
 
 export interface TensorSummary {
   name: string;
@@ -119,20 +120,4 @@ export function inspectCommand(): Command {
 
 function isFileSystemError(err: unknown): err is NodeJS.ErrnoException {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === "string";
-}
-
-/** An integer with thousands separators, independent of the locale. */
-function count(n: number): string {
-  return n.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-}
-
-/** Left- or right-aligned columns separated by two spaces, the header first. */
-function formatTable(header: string[], rows: string[][], alignRight: boolean[]): string[] {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, c) => (alignRight[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
-      .join("  ")
-      .trimEnd();
-  return [header, ...rows].map(line);
 }
