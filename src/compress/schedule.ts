@@ -191,9 +191,12 @@ function plan(step: CompressionStep, state: CompressedState): string {
     return entry;
   };
   switch (step.kind) {
-    case "fp16":
-      for (const [name] of params) storageOf(name).dtype = "f16";
-      return `${params.length} tensors as f16`;
+    case "fp16": {
+      // Never raises precision: int8 tensors stay int8.
+      const converted = params.filter(([name]) => storageOf(name).dtype === "f32");
+      for (const [name] of converted) storageOf(name).dtype = "f16";
+      return `${converted.length} tensors as f16`;
+    }
     case "int8": {
       let matrices = 0;
       for (const [name, t] of params) {

@@ -12,6 +12,7 @@ import {
   specFor,
   type CommandDeps,
 } from "../../src/cli/commands/common.js";
+import { compressCommand, compressCommandAction } from "../../src/cli/commands/compress.js";
 import { distill, distillCommand } from "../../src/cli/commands/distill.js";
 import { evaluate, evaluateCommand } from "../../src/cli/commands/evaluate.js";
 import { runCommand, runConfig } from "../../src/cli/commands/run.js";
@@ -19,7 +20,9 @@ import { trainTeacherCommand } from "../../src/cli/commands/train-teacher.js";
 import { METHOD_PRESETS, validatePipelineConfig } from "../../src/distill/config.js";
 import { runPipeline } from "../../src/distill/pipeline.js";
 import type { RunSummary } from "../../src/distill/report.js";
+import type { StepReport } from "../../src/compress/schedule.js";
 import { loadArtefact } from "../../src/models/artefact.js";
+import { loadParameters } from "../../src/engine/serialize.js";
 
 const dir = mkdtempSync(join(tmpdir(), "distillrec-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,6 +52,7 @@ describe("pipeline commands: --help", () => {
     ],
     ["distill", distillCommand, ["--teacher <dir>", "--student <kind>", "--method <name>", "--out <dir>", "--data"]],
     ["evaluate", evaluateCommand, ["--model <dir>", "--data <path>", "--json", "--negatives <n>"]],
+    ["compress", compressCommand, ["--model <dir>", "--steps <list>", "--budget <fraction>", "--on-exceed", "--out"]],
   ];
   for (const [name, make, options] of cases) {
     test(`${name} --help lists its options`, () => {
@@ -214,6 +218,56 @@ describe("end-to-end: a tiny pipeline", () => {
     const against = await evaluate({ model: studentDir, teacher: teacherDir, json: true, negatives: 50 }, deps);
     assert.equal(against.teacher, teacherDir);
     assert.equal(against.metrics["fidelity:overlap@10"], result.metrics["fidelity:overlap@10"]);
+  });
+
+  test("compress saves an ordinary artefact stored as its steps say, fine-tuned from the lineage's teacher", async () => {
+    let printed = "";
+    const deps: CommandDeps = { log: silent, print: (t) => (printed += `${t}\n`) };
+    const student = join(out, "models", "student-ranking");
+    const compressed = join(dir, "compressed");
+    // A budget of 0.99 keeps every step, so the saved file shows each one.
+    const result = await compressCommandAction(
+      { model: student, steps: "int8,prune:0.5", budget: 0.99, fineTuneEpochs: 1, threads: 1, out: compressed },
+      deps,
+    );
+    assert.deepEqual(
+      result.steps.map((s) => [s.step, s.status]),
+      [
+        ["fp32 (start)", "start"],
+        ["int8", "kept"],
+        ["prune 50%", "kept"],
+      ],
+    );
+    assert.equal(result.teacher?.id, loadArtefact(join(out, "models", "teacher")).manifest.id);
+    assert.match(printed, /^step +status +weights bytes +vs teacher/m);
+    assert.match(printed, /saved to .*compressed/);
+    const [start, int8, pruned] = result.steps as [StepReport, StepReport, StepReport];
+    assert.ok(
+      int8.bytes < 0.35 * start.bytes && pruned.bytes < int8.bytes,
+      `${start.bytes} ${int8.bytes} ${pruned.bytes}`,
+    );
+
+    // The file stores every matrix as sparse int8 holding at most half its values.
+    const { tensors } = loadParameters(join(compressed, "weights.bin"));
+    for (const [name, t] of tensors) {
+      if (t.shape.length < 2) continue;
+      assert.equal(t.dtype, "i8", name);
+      assert.equal(t.layout, "sparse", name);
+      assert.ok(t.stored <= Math.round(0.5 * t.data.length), `${name}: ${t.stored} of ${t.data.length}`);
+    }
+    // Loading it gives back exactly what was evaluated, and the lineage records the steps.
+    const loaded = loadArtefact(compressed);
+    assert.equal(loaded.manifest.lineage.compressedFrom, loadArtefact(student).manifest.id);
+    assert.deepEqual(loaded.manifest.lineage.compression, ["fp32 (start): start", "int8: kept", "prune 50%: kept"]);
+    const evaluated = await evaluate({ model: compressed, negatives: 499, fullRanking: false }, deps);
+    assert.equal(evaluated.metrics["NDCG@10"], result.metrics["NDCG@10"]);
+  });
+
+  test("compress refuses unknown steps", async () => {
+    await assert.rejects(
+      compressCommandAction({ model: join(out, "models", "student-ranking"), steps: "int4" }, { log: silent }),
+      (err) => err instanceof UsageError && /unknown compression step "int4"/.test(err.message),
+    );
   });
 
   test("evaluate finds the lineage's teacher beside a run's student and prints every table", async () => {
