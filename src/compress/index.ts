@@ -12,12 +12,8 @@ export {
 export { lowRank, reconstruct, lowRankParams, lowRankBytes, type LowRank } from "./lowrank.js";
 export {
   pruneMagnitude,
-  toCsr,
-  fromCsr,
-  sparseBytes,
   pruneColumns,
   pruneRows,
-  type CsrMatrix,
   type StructuredPrune,
 } from "./prune.js";
 export {

@@ -1,18 +1,8 @@
 /**
- * Magnitude pruning of row-major float tables: unstructured (single weights, stored as CSR) and
- * structured (whole columns — embedding dimensions, input neurons — or whole rows — output neurons).
+ * Magnitude pruning of row-major float tables: unstructured (single weights) and structured (whole
+ * columns — embedding dimensions, input neurons — or whole rows — output neurons). Pruned tables are
+ * stored compactly by the parameter file's sparse layout (a bitmap and the non-zeros, docs/FORMAT.md).
  */
-
-/** A compressed sparse row table: row r holds values[rowOffsets[r] .. rowOffsets[r + 1]). */
-export interface CsrMatrix {
-  readonly rows: number;
-  readonly cols: number;
-  /** rows + 1 offsets into `columns` and `values`. */
-  readonly rowOffsets: Int32Array;
-  /** Column of each stored value, ascending within a row; 16-bit while cols ≤ 65 536. */
-  readonly columns: Uint16Array | Int32Array;
-  readonly values: Float32Array;
-}
 
 /** What structured pruning kept: the original indices (ascending) and the compacted table. */
 export interface StructuredPrune {
@@ -40,42 +30,6 @@ export function pruneMagnitude(values: Float32Array, rows: number, cols: number,
   const out = values.slice();
   for (let i = 0; i < pruned; i++) out[order[i]!] = 0;
   return out;
-}
-
-/** The non-zero entries of a row-major [rows, cols] table in CSR form. */
-export function toCsr(values: Float32Array, rows: number, cols: number): CsrMatrix {
-  checkShape("toCsr", values, rows, cols);
-  let nnz = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] !== 0) nnz++;
-  const rowOffsets = new Int32Array(rows + 1);
-  const columns = cols <= 65536 ? new Uint16Array(nnz) : new Int32Array(nnz);
-  const stored = new Float32Array(nnz);
-  let at = 0;
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < cols; j++) {
-      const v = values[r * cols + j]!;
-      if (v === 0) continue;
-      columns[at] = j;
-      stored[at++] = v;
-    }
-    rowOffsets[r + 1] = at;
-  }
-  return { rows, cols, rowOffsets, columns, values: stored };
-}
-
-/** The dense row-major table a CSR table stands for. */
-export function fromCsr(csr: CsrMatrix): Float32Array {
-  const out = new Float32Array(csr.rows * csr.cols);
-  for (let r = 0; r < csr.rows; r++) {
-    for (let k = csr.rowOffsets[r]!; k < csr.rowOffsets[r + 1]!; k++)
-      out[r * csr.cols + csr.columns[k]!] = csr.values[k]!;
-  }
-  return out;
-}
-
-/** Bytes of a CSR table's three arrays. */
-export function sparseBytes(csr: CsrMatrix): number {
-  return csr.rowOffsets.byteLength + csr.columns.byteLength + csr.values.byteLength;
 }
 
 /**

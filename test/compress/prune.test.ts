@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { fromCsr, pruneColumns, pruneMagnitude, pruneRows, sparseBytes, toCsr } from "../../src/compress/index.js";
+import { pruneColumns, pruneMagnitude, pruneRows } from "../../src/compress/index.js";
 import { Rng } from "../../src/engine/random.js";
 
 function randomTable(rows: number, cols: number, seed: number): Float32Array {
@@ -53,32 +53,13 @@ describe("unstructured magnitude pruning", () => {
     assert.equal(zeros(pruneMagnitude(values, 5, 7, 1)), 35);
   });
 
-  test("CSR round trip equals the pruned table and is smaller", () => {
-    const values = randomTable(30, 40, 4);
-    const pruned = pruneMagnitude(values, 30, 40, 0.8);
-    const csr = toCsr(pruned, 30, 40);
-    assert.ok(csr.columns instanceof Uint16Array);
-    assert.equal(csr.values.length, 240);
-    assert.equal(csr.rowOffsets.length, 31);
-    assert.equal(csr.rowOffsets[30], 240);
-    assert.deepEqual(fromCsr(csr), pruned);
-    assert.equal(sparseBytes(csr), 31 * 4 + 240 * 2 + 240 * 4);
-    assert.ok(sparseBytes(csr) < pruned.byteLength);
-    // Wide tables fall back to 32-bit column indices.
-    const wide = new Float32Array(70000);
-    wide[69999] = 5;
-    const wideCsr = toCsr(wide, 1, 70000);
-    assert.ok(wideCsr.columns instanceof Int32Array);
-    assert.deepEqual(fromCsr(wideCsr), wide);
-  });
-
   test("bad arguments are refused", () => {
     const values = randomTable(3, 4, 5);
     assert.throws(() => pruneMagnitude(values, 3, 4, -0.1), /sparsity must be in \[0, 1\], got -0.1/);
     assert.throws(() => pruneMagnitude(values, 3, 4, 1.5), /sparsity must be in \[0, 1\]/);
     assert.throws(() => pruneMagnitude(values, 3, 4, NaN), /sparsity must be in \[0, 1\], got NaN/);
     assert.throws(() => pruneMagnitude(values, 4, 4, 0.5), /12 values for shape \[4, 4\]/);
-    assert.throws(() => toCsr(values, -3, -4), /invalid shape/);
+    assert.throws(() => pruneMagnitude(values, -3, -4, 0.5), /invalid shape/);
     values[2] = Infinity;
     assert.throws(() => pruneMagnitude(values, 3, 4, 0.5), /non-finite value Infinity at 2/);
   });
