@@ -145,3 +145,51 @@ export class HashedEmbedding extends Module {
     return this.table.forward(this.bucketsOf(idValues(ids)));
   }
 }
+
+/**
+ * How a model embeds an id vocabulary (a plain JSON setting of model configs): one row per id (a full
+ * Embedding, the default), quotient-remainder rows, or hashed buckets.
+ */
+export type IdTableSpec =
+  | { kind: "full" }
+  | { kind: "qr"; remainderRows?: number; combine?: QRCombine }
+  | { kind: "hashed"; buckets: number; seed?: number };
+
+/** The module idTable builds for each kind of spec. */
+interface IdTableModules {
+  full: Embedding;
+  qr: QREmbedding;
+  hashed: HashedEmbedding;
+}
+
+/** The module idTable builds for specs of type S. */
+export type IdTableOf<S extends IdTableSpec> = IdTableModules[S["kind"]];
+
+/** Any module idTable builds. */
+export type IdTable = IdTableOf<IdTableSpec>;
+
+/** The id table of `rows` ids that `spec` describes; a full [rows, dim] Embedding without a spec. */
+export function idTable<S extends IdTableSpec>(
+  spec: S | undefined,
+  rows: number,
+  dim: number,
+  opts: EmbeddingOptions,
+): IdTableOf<S> {
+  const s: IdTableSpec = spec ?? { kind: "full" };
+  switch (s.kind) {
+    case "full":
+      return new Embedding(rows, dim, opts) as IdTableOf<S>;
+    case "qr":
+      return new QREmbedding(rows, dim, {
+        ...opts,
+        remainderRows: s.remainderRows,
+        combine: s.combine,
+      }) as IdTableOf<S>;
+    case "hashed":
+      return new HashedEmbedding(s.buckets, dim, { ...opts, seed: s.seed }) as IdTableOf<S>;
+    default:
+      throw new RangeError(
+        `id table kind must be "full", "qr" or "hashed", got "${String((s as { kind: unknown }).kind)}"`,
+      );
+  }
+}

@@ -10,16 +10,15 @@ export {
   type QuantizeOptions,
 } from "./quantize.js";
 export { lowRank, reconstruct, lowRankParams, lowRankBytes, type LowRank } from "./lowrank.js";
-export {
-  pruneMagnitude,
-  pruneColumns,
-  pruneRows,
-  type StructuredPrune,
-} from "./prune.js";
+export { pruneMagnitude, pruneColumns, pruneRows, type StructuredPrune } from "./prune.js";
 export {
   QREmbedding,
   HashedEmbedding,
   hashId,
+  idTable,
+  type IdTable,
+  type IdTableOf,
+  type IdTableSpec,
   type QRCombine,
   type QREmbeddingOptions,
   type HashedEmbeddingOptions,

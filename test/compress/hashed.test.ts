@@ -1,6 +1,14 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { HashedEmbedding, QREmbedding, hashId, type QRCombine } from "../../src/compress/index.js";
+import {
+  HashedEmbedding,
+  QREmbedding,
+  hashId,
+  idTable,
+  type IdTableSpec,
+  type QRCombine,
+} from "../../src/compress/index.js";
+import { Embedding } from "../../src/engine/nn.js";
 import { Ids } from "../../src/engine/ops/embedding.js";
 import * as ops from "../../src/engine/ops/index.js";
 import { Adam } from "../../src/engine/optim.js";
@@ -185,5 +193,43 @@ describe("HashedEmbedding", () => {
   test("refuses negative ids", () => {
     const emb = new HashedEmbedding(4, 2, { rng: new Rng(15) });
     assert.throws(() => emb.forward(new Int32Array([1, -3])), /id -3 at position 1 is negative/);
+  });
+});
+
+describe("idTable", () => {
+  test("builds a full table by default and the module each spec names, with its settings", () => {
+    const opts = { rng: new Rng(16), std: 0.3 };
+    const full = idTable(undefined, 10, 4, opts);
+    assert.ok(full instanceof Embedding);
+    assert.deepEqual(full.weight.shape, [10, 4]);
+    assert.ok(idTable({ kind: "full" }, 10, 4, opts) instanceof Embedding);
+    const qr = idTable({ kind: "qr", remainderRows: 3, combine: "add" }, 10, 4, opts);
+    assert.ok(qr instanceof QREmbedding);
+    assert.deepEqual([qr.rows, qr.remainderRows, qr.combine, qr.quotient.rows], [10, 3, "add", 4]);
+    const qrDefaults = idTable({ kind: "qr" }, 10, 4, opts);
+    assert.deepEqual([qrDefaults.remainderRows, qrDefaults.combine], [4, "mul"]);
+    const hashed = idTable({ kind: "hashed", buckets: 6, seed: 2 }, 10, 4, opts);
+    assert.ok(hashed instanceof HashedEmbedding);
+    assert.deepEqual([hashed.buckets, hashed.seed, hashed.dim], [6, 2, 4]);
+  });
+
+  test("the model's initStd is the composed vectors' std", () => {
+    const qr = idTable({ kind: "qr" }, 40_000, 8, { rng: new Rng(17), std: 0.2 });
+    const vectors = noGrad(() => qr.forward(Int32Array.from({ length: 40_000 }, (_, i) => i))).data;
+    const std = Math.sqrt(vectors.reduce((a, v) => a + v * v, 0) / vectors.length);
+    endStep();
+    assert.ok(Math.abs(std - 0.2) < 0.02, `std ${std}`);
+  });
+
+  test("refuses an unknown kind by name, and a hashed table without buckets", () => {
+    const opts = { rng: new Rng(18) };
+    assert.throws(
+      () => idTable({ kind: "bloom" } as unknown as IdTableSpec, 10, 4, opts),
+      /id table kind must be "full", "qr" or "hashed", got "bloom"/,
+    );
+    assert.throws(
+      () => idTable({ kind: "hashed" } as IdTableSpec, 10, 4, opts),
+      /buckets must be a positive int32, got undefined/,
+    );
   });
 });
