@@ -1,62 +1,82 @@
 /** BPR matrix factorisation (Rendle et al. 2009): s(u, i) = ⟨p_u, q_i⟩. Teacher at large dim, student at small. */
+import { QREmbedding, idTable, type IdTable, type IdTableOf, type IdTableSpec } from "../compress/hashed.js";
 import { Embedding } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Rng } from "../engine/random.js";
-import type { Tensor } from "../engine/tensor.js";
+import { endStep, noGrad, type Tensor } from "../engine/tensor.js";
 import type { ModelContext } from "./context.js";
 import { Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
 
-export interface BPRMFConfig {
+export interface BPRMFConfig<U extends IdTableSpec = IdTableSpec, I extends IdTableSpec = IdTableSpec> {
   dim: number;
+  /** How user ids are embedded (default a full table; "qr" or "hashed" for very many users). */
+  userTable?: U;
+  /** How item ids are embedded (default a full table). */
+  itemTable?: I;
   /** Standard deviation of the initial embeddings. */
   initStd?: number;
   seed?: number;
 }
 
-export class BPRMF extends Recommender {
+type FullTable = Extract<IdTableSpec, { kind: "full" }>;
+
+/** Typed by its table specs, so a BPR-MF with full tables (the default) exposes its factor matrices as Embeddings. */
+export class BPRMF<U extends IdTableSpec = FullTable, I extends IdTableSpec = FullTable> extends Recommender {
   readonly kind = "bpr-mf";
-  readonly userEmbedding: Embedding;
-  readonly itemEmbedding: Embedding;
+  readonly userEmbedding: IdTableOf<U>;
+  readonly itemEmbedding: IdTableOf<I>;
 
   constructor(
-    readonly config: BPRMFConfig,
+    readonly config: BPRMFConfig<U, I>,
     context: ModelContext,
   ) {
     super(context);
     const rng = new Rng(config.seed ?? 0);
-    const std = config.initStd ?? 0.1;
-    this.userEmbedding = this.child("user", new Embedding(context.numUsers + 1, config.dim, { rng, std }));
-    this.itemEmbedding = this.child("item", new Embedding(context.numItems, config.dim, { rng, std }));
+    const opts = { rng, std: config.initStd ?? 0.1 };
+    this.userEmbedding = idTable(config.userTable, context.numUsers + 1, config.dim, opts);
+    this.itemEmbedding = idTable(config.itemTable, context.numItems, config.dim, opts);
+    // Registered as plain id tables: child() cannot check a table type that depends on the spec type.
+    this.child<IdTable>("user", this.userEmbedding);
+    this.child<IdTable>("item", this.itemEmbedding);
   }
 
   forward(pairs: Pairs): Tensor {
     return ops.rowDot(this.userEmbedding.forward(pairs.users), this.itemEmbedding.forward(pairs.items));
   }
 
+  /** The dot product, plus composing the item's vector from its quotient and remainder rows for a QR item table. */
   flopsPerItem(): number {
-    return 2 * this.config.dim;
+    return (this.itemEmbedding instanceof QREmbedding ? 3 : 2) * this.config.dim;
   }
 
   override scorer(): Scorer {
-    return new DotScorer(this.userEmbedding.weight, this.itemEmbedding.weight);
+    // A compositional item table has no stored item vectors to scan: its items are scored through forward().
+    if (!(this.itemEmbedding instanceof Embedding)) return super.scorer();
+    return new DotScorer(this.userEmbedding, this.itemEmbedding.weight);
   }
 }
 
-/** Scores a user row against item rows with one SIMD scan (models whose score is a plain dot product). */
+/**
+ * Scores a user against item rows with one SIMD scan (models whose score is a plain dot product): the
+ * user's vector comes from its id table, the items' from a [numItems, dim] tensor.
+ */
 export class DotScorer implements Scorer {
   constructor(
-    private readonly users: Tensor,
+    private readonly users: IdTable,
     private readonly items: Tensor,
   ) {}
 
   scoreAll(query: UserQuery): Float32Array {
-    const [rows, dim] = this.items.shape as [number, number];
-    const rt = this.items.rt;
-    const out = rt.scratch.alloc(rows * 4);
-    rt.kernels.matVec!(this.items.ptr, this.users.ptr + query.user * dim * 4, rows, dim, out);
-    const scores = rt.f32.slice(out >> 2, (out >> 2) + rows);
-    rt.scratch.reset();
-    return scores;
+    return noGrad(() => {
+      const [rows, dim] = this.items.shape as [number, number];
+      const user = this.users.forward(new Int32Array([query.user]));
+      const rt = this.items.rt;
+      const out = rt.scratch.alloc(rows * 4);
+      rt.kernels.matVec!(this.items.ptr, user.ptr, rows, dim, out);
+      const scores = rt.f32.slice(out >>> 2, (out >>> 2) + rows);
+      endStep();
+      return scores;
+    });
   }
 
   scoreCandidates(query: UserQuery, items: Int32Array): Float32Array {

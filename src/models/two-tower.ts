@@ -7,6 +7,7 @@
  * whole catalogue and scoring a user is one SIMD scan (TwoTowerScorer) — the path serving uses, in float32 or,
  * with `retrieval: "int8"`, over int8 item vectors (a quarter of the memory, integer SIMD dot products).
  */
+import { idTable, type IdTable, type IdTableSpec } from "../compress/hashed.js";
 import { Int8Table, dequantizeInt8, quantizeInt8 } from "../compress/quantize.js";
 import { AttentionPooling, Embedding, MLP } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
@@ -30,6 +31,10 @@ export interface TwoTowerConfig {
   itemLayers?: number[];
   /** Give each user an id embedding (default true); without it users are their history and features. */
   useUserId?: boolean;
+  /** How user ids are embedded (default a full table; "qr" or "hashed" for very many users). */
+  userTable?: IdTableSpec;
+  /** How item ids are embedded, in the item tower and in a history table of their own (default a full table). */
+  itemTable?: IdTableSpec;
   /** History items look up the item id table (default true) instead of a table of their own. */
   shareItemEmbeddings?: boolean;
   /** Standard deviation of the initial embeddings (default 0.1). */
@@ -56,10 +61,10 @@ export class TwoTower extends Recommender {
   readonly maxHistory: number;
   readonly pooling: "mean" | "attention";
   readonly retrieval: "f32" | "int8";
-  readonly userEmbedding: Embedding | null;
-  readonly itemEmbedding: Embedding;
+  readonly userEmbedding: IdTable | null;
+  readonly itemEmbedding: IdTable;
   /** The history items' own table (null when they share the item id table). */
-  readonly historyEmbedding: Embedding | null;
+  readonly historyEmbedding: IdTable | null;
   readonly attention: AttentionPooling | null;
   readonly userFeatures: FeatureEncoder | null;
   readonly itemFeatures: FeatureEncoder | null;
@@ -84,11 +89,16 @@ export class TwoTower extends Recommender {
     const rng = new Rng(config.seed ?? 0);
     const std = config.initStd ?? 0.1;
     const opts = { rng, std };
-    this.userEmbedding =
-      (config.useUserId ?? true) ? this.child("user", new Embedding(context.numUsers + 1, dim, opts)) : null;
-    this.itemEmbedding = this.child("item", new Embedding(context.numItems, dim, opts));
+    const useUserId = config.useUserId ?? true;
+    if (config.userTable && !useUserId) throw new RangeError("TwoTower: a userTable needs useUserId");
+    this.userEmbedding = useUserId
+      ? this.child("user", idTable(config.userTable, context.numUsers + 1, dim, opts))
+      : null;
+    this.itemEmbedding = this.child("item", idTable(config.itemTable, context.numItems, dim, opts));
     this.historyEmbedding =
-      (config.shareItemEmbeddings ?? true) ? null : this.child("history", new Embedding(context.numItems, dim, opts));
+      (config.shareItemEmbeddings ?? true)
+        ? null
+        : this.child("history", idTable(config.itemTable, context.numItems, dim, opts));
     this.attention = this.pooling === "attention" ? this.child("attention", new AttentionPooling(dim, opts)) : null;
     this.userFeatures = context.userFeatures
       ? this.child("userFeatures", new FeatureEncoder(context.userFeatures, dim, opts))
@@ -117,14 +127,19 @@ export class TwoTower extends Recommender {
     const bag = recentItems(this.context, users.values, this.maxHistory, history, historyEnd);
     const fields: Tensor[] = [];
     if (this.userEmbedding) fields.push(this.userEmbedding.forward(users));
-    const table = (this.historyEmbedding ?? this.itemEmbedding).weight;
-    if (this.attention) {
-      fields.push(this.attention.forward(ops.embedding(table, bag.ids), bag.offsets));
-    } else {
-      fields.push(ops.embeddingBag(table, bag.ids, bag.offsets, "mean"));
-    }
+    fields.push(this.poolHistory(bag));
     if (this.userFeatures) fields.push(...this.userFeatures.forward(users.values));
     return combine(fields, this.userMlp);
+  }
+
+  /** Each bag's history items pooled into one vector: [bags, dim]. */
+  private poolHistory(bag: HistoryBag): Tensor {
+    const table = this.historyEmbedding ?? this.itemEmbedding;
+    if (this.attention) return this.attention.forward(table.forward(bag.ids), bag.offsets);
+    // A full table pools in one fused lookup; a compositional one composes the bag's rows first.
+    if (table instanceof Embedding) return ops.embeddingBag(table.weight, bag.ids, bag.offsets, "mean");
+    const positions = Int32Array.from({ length: bag.ids.length }, (_, k) => k);
+    return ops.embeddingBag(table.forward(bag.ids), positions, bag.offsets, "mean");
   }
 
   /** Item vectors [n, dim]. */

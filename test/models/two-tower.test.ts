@@ -20,6 +20,19 @@ const variants: [string, TwoTowerConfig][] = [
     "attention pooling, MLP towers, no user id",
     { pooling: "attention", userLayers: [6], itemLayers: [5], useUserId: false },
   ],
+  [
+    "mean pooling over a QR item table, QR user table",
+    { pooling: "mean", userTable: { kind: "qr", remainderRows: 2 }, itemTable: { kind: "qr", remainderRows: 3 } },
+  ],
+  [
+    "attention pooling, hashed user table, hashed item and history tables",
+    {
+      pooling: "attention",
+      userTable: { kind: "hashed", buckets: 4 },
+      itemTable: { kind: "hashed", buckets: 5, seed: 1 },
+      shareItemEmbeddings: false,
+    },
+  ],
 ];
 
 function tiny(config: TwoTowerConfig, context = tinyContext()): TwoTower {
@@ -161,6 +174,33 @@ describe("TwoTower", () => {
     assert.equal(tiny({ userLayers: [8], itemLayers: [2] }).parameterCount(), base + 204 + (16 * 2 + 2) + (2 * 4 + 4));
     assert.equal(tiny({}).flopsPerItem(), 8);
     assert.equal(tiny({ dim: 32 }).flopsPerItem(), 64);
+    // 6 user rows as ceil(6 / 2) + 2 = 5; 7 item rows as ceil(7 / 3) + 3 = 6, for the item and the history table
+    const qr = { userTable: { kind: "qr", remainderRows: 2 }, itemTable: { kind: "qr", remainderRows: 3 } } as const;
+    assert.equal(tiny(qr).parameterCount(), base - 4 - 4);
+    assert.equal(tiny({ ...qr, shareItemEmbeddings: false }).parameterCount(), base - 4 - 4 + 24);
+    // Item vectors are precomputed whatever the table, so one more item is still one dot product.
+    assert.equal(tiny(qr).flopsPerItem(), 8);
+  });
+
+  test("full id tables keep their parameter names; compositional ones are named by their parts", () => {
+    const names = (config: TwoTowerConfig): string[] =>
+      tiny(config, { numUsers: 5, numItems: 7 })
+        .namedParameters()
+        .map(([n]) => n);
+    assert.deepEqual(names({}), ["user.weight", "item.weight"]);
+    assert.deepEqual(names({ userTable: { kind: "qr" }, itemTable: { kind: "hashed", buckets: 3 } }), [
+      "user.quotient.weight",
+      "user.remainder.weight",
+      "item.table.weight",
+    ]);
+  });
+
+  test("a QR user table for a million users takes (ceil(n / m) + m) rows instead of n", () => {
+    const numUsers = 1_000_000;
+    const model = new TwoTower({ dim: 16, userTable: { kind: "qr" } }, { numUsers, numItems: 50 });
+    // n = numUsers + 1 (the unknown user's row), m = ceil(√n) = 1001, ceil(n / m) = 1000
+    assert.equal(model.parameterCount(), (1000 + 1001) * 16 + 50 * 16);
+    assert.ok(model.parameterCount() * 100 < (numUsers + 1) * 16);
   });
 
   test("int8 retrieval on a trained model: scores within the quantisation bound of float32, same top 10", () => {
@@ -223,6 +263,7 @@ describe("TwoTower", () => {
     assert.equal(model.kind, "two-tower");
     assert.throws(() => tiny({ pooling: "max" as "mean" }), /pooling must be "mean" or "attention"/);
     assert.throws(() => tiny({ retrieval: "int4" as "int8" }), /retrieval must be "f32" or "int8", got "int4"/);
+    assert.throws(() => tiny({ useUserId: false, userTable: { kind: "qr" } }), /a userTable needs useUserId/);
     // Parameter paths are dotted, so a dotted feature name must not break registration.
     const context = tinyContext();
     context.itemFeatures!.categorical[0]!.name = "category.level1";
@@ -241,6 +282,16 @@ describe("TwoTower", () => {
       assert.ok(after < before - 0.1, `loss ${before} → ${after}`);
     });
   }
+
+  test("a short BPR run with QR user and item tables lowers the loss", () => {
+    const { before, after } = trainBriefly((context) =>
+      createModel(
+        { kind: "two-tower", dim: 8, userLayers: [16], userTable: { kind: "qr" }, itemTable: { kind: "qr" }, seed: 1 },
+        context,
+      ),
+    );
+    assert.ok(after < before - 0.1, `loss ${before} → ${after}`);
+  });
 });
 
 /** Indices of the k largest scores, best first. */
