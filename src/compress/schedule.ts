@@ -4,7 +4,7 @@
  * the budget. Every step works on the model's own parameters through the parameter file's codec
  * (engine/serialize.ts roundTrip), so what is evaluated is exactly what the saved artefact loads.
  */
-import { matrixOf, roundTrip, type Dtype } from "../engine/serialize.js";
+import { matrixOf, roundTrip, storedBytes, type Dtype } from "../engine/serialize.js";
 import { createModel, type ModelSpec } from "../models/index.js";
 import type { Recommender } from "../models/recommender.js";
 import { encodeWeights, type ParameterStorage, type TensorStorage } from "../models/artefact.js";
@@ -182,57 +182,83 @@ function rankForEnergy(values: Float32Array, rows: number, cols: number, energy:
   return squares.length;
 }
 
-/** Change `state.storage` for one step (and the spec, for int8 retrieval); returns a note for the report. */
-function plan(step: CompressionStep, state: CompressedState): string {
+/**
+ * Change `state.storage` for one step (and the spec, for int8 retrieval). A step changes a tensor only
+ * where that makes it smaller; returns what changed, for the report (empty when nothing did).
+ */
+function plan(step: CompressionStep, state: CompressedState): string[] {
   const params = state.model.namedParameters();
   const storageOf = (name: string): PlannedStorage => {
     let entry = state.storage.get(name);
     if (!entry) state.storage.set(name, (entry = { dtype: "f32" }));
     return entry;
   };
+  const changed: string[] = [];
   switch (step.kind) {
-    case "fp16": {
+    case "fp16":
       // Never raises precision: int8 tensors stay int8.
-      const converted = params.filter(([name]) => storageOf(name).dtype === "f32");
-      for (const [name] of converted) storageOf(name).dtype = "f16";
-      return `${converted.length} tensors as f16`;
-    }
+      for (const [name] of params) {
+        const entry = storageOf(name);
+        if (entry.dtype !== "f32") continue;
+        entry.dtype = "f16";
+        changed.push(name);
+      }
+      return changed.length ? [`${changed.length} tensors as f16`] : [];
     case "int8": {
       let matrices = 0;
       for (const [name, t] of params) {
         // Vectors (biases, attention queries) are a few bytes and the most sensitive: they stay f16.
-        storageOf(name).dtype = isMatrix(t.shape) ? "i8" : "f16";
-        if (isMatrix(t.shape)) matrices++;
+        const dtype = isMatrix(t.shape) ? "i8" : "f16";
+        const entry = storageOf(name);
+        if (entry.dtype === dtype || entry.dtype === "i8") continue;
+        entry.dtype = dtype;
+        changed.push(name);
+        if (dtype === "i8") matrices++;
       }
-      if (state.spec.kind === "two-tower") state.spec = { ...state.spec, retrieval: "int8" } as ModelSpec;
-      return `${matrices} matrices as i8, ${params.length - matrices} vectors as f16${state.spec.kind === "two-tower" ? "; int8 retrieval" : ""}`;
+      if (!changed.length) return [];
+      const notes = [`${matrices} matrices as i8, ${changed.length - matrices} vectors as f16`];
+      if (state.spec.kind === "two-tower") {
+        state.spec = { ...state.spec, retrieval: "int8" } as ModelSpec;
+        notes.push("int8 retrieval");
+      }
+      return notes;
     }
     case "prune": {
-      let pruned = 0;
       for (const [name, t] of params) {
         const entry = storageOf(name);
         if (!isMatrix(t.shape) || entry.rank !== undefined) continue;
         const [rows, cols] = matrixOf(t.shape);
-        entry.mask = pruneMask(t.data, rows, cols, step.sparsity, step.structure ?? "weights");
-        pruned++;
+        const mask = pruneMask(t.data, rows, cols, step.sparsity, step.structure ?? "weights");
+        const pruned = t.data.map((v, i) => (mask[i] ? v : 0));
+        // The bitmap costs an eighth of a byte a value: at low sparsity a dense tensor is smaller.
+        if (storedBytes({ shape: t.shape, data: pruned, dtype: entry.dtype, sparse: true }) >= bytesOf(t, entry))
+          continue;
+        entry.mask = mask;
+        changed.push(name);
       }
-      return `${pruned} matrices pruned`;
+      return changed.length ? [`${changed.length} matrices pruned`] : [];
     }
     case "lowrank": {
-      const chosen: string[] = [];
       for (const [name, t] of params) {
         const entry = storageOf(name);
-        if (!isMatrix(t.shape) || entry.mask) continue;
+        if (!isMatrix(t.shape) || entry.rank !== undefined) continue;
         const [rows, cols] = matrixOf(t.shape);
         const rank = Math.min(step.rank ?? rankForEnergy(t.data, rows, cols, step.energy ?? 0.9), rows, cols);
-        // Factors only pay when rank · (rows + cols) < rows · cols.
-        if (rank * (rows + cols) >= rows * cols) continue;
+        const factors = { left: new Float32Array(rows * rank), right: new Float32Array(rank * cols), rank };
+        if (storedBytes({ shape: t.shape, data: t.data, dtype: entry.dtype, factors }) >= bytesOf(t, entry)) continue;
+        // Factors replace a pruned tensor's sparse layout: the factorisation is of its pruned values.
+        delete entry.mask;
         entry.rank = rank;
-        chosen.push(`${name} r${rank}`);
+        changed.push(`${name} r${rank}`);
       }
-      return chosen.length ? chosen.join(", ") : "no matrix where factors are smaller";
+      return changed;
     }
   }
+}
+
+/** Bytes of a parameter as currently stored. */
+function bytesOf(t: { shape: readonly number[]; data: Float32Array }, entry: PlannedStorage): number {
+  return storedBytes({ shape: t.shape, data: t.data, dtype: entry.dtype, sparse: !!entry.mask });
 }
 
 /** Kept positions of a [rows, cols] matrix after magnitude pruning. */
@@ -318,7 +344,18 @@ export async function compress(options: CompressOptions): Promise<CompressionRes
     }
     const began = performance.now();
     const before = snapshot(state);
-    let note = plan(step, state);
+    const changes = plan(step, state);
+    if (!changes.length) {
+      report({
+        step: name,
+        status: "skipped",
+        ...keptFields(kept, start),
+        seconds: 0,
+        note: "nothing it would shrink",
+      });
+      continue;
+    }
+    let note = changes.join(", ");
     if (state.spec !== before.spec) rebuild(state);
     stored = project(state.model, state.storage);
     const epochs = "fineTuneEpochs" in step ? (step.fineTuneEpochs ?? 0) : 0;

@@ -111,6 +111,22 @@ const positiveInt = { type: "integer", minimum: 1 } as const;
 const nonNegative = { type: "number", minimum: 0 } as const;
 const intList = { type: "array", items: positiveInt } as const;
 
+/** How an id vocabulary is embedded (compress/hashed.ts IdTableSpec). */
+const idTable = {
+  type: "object",
+  required: ["kind"],
+  properties: {
+    kind: { enum: ["full", "qr", "hashed"] },
+    remainderRows: positiveInt,
+    combine: { enum: ["mul", "add"] },
+    buckets: positiveInt,
+    seed: { type: "integer" },
+  },
+  additionalProperties: false,
+  if: { properties: { kind: { const: "hashed" } } },
+  then: { required: ["buckets"] },
+} as const;
+
 const modelSpec = {
   type: "object",
   required: ["kind"],
@@ -125,6 +141,9 @@ const modelSpec = {
     userLayers: intList,
     itemLayers: intList,
     initStd: { type: "number", exclusiveMinimum: 0 },
+    retrieval: { enum: ["f32", "int8"] },
+    userTable: idTable,
+    itemTable: idTable,
     seed: { type: "integer" },
   },
   // Model configs have many settings of their own; the model checks them when it is built.

@@ -189,6 +189,9 @@ export class TwoTower extends Recommender {
  * all items in one scan. Reflects the parameters at construction: build a new scorer after training.
  * Uses the scratch arena, so any live scratch tensors of the caller are released.
  */
+// Evaluation builds a scorer per call and drops it: a collected scorer's item vectors go back to the heap.
+const releaseItems = new FinalizationRegistry<{ dispose(): void }>((items) => items.dispose());
+
 export class TwoTowerScorer implements Scorer {
   readonly dim: number;
   readonly retrieval: "f32" | "int8";
@@ -214,6 +217,7 @@ export class TwoTowerScorer implements Scorer {
       this.retrieval === "int8"
         ? new Int8Table(quantizeInt8(vectors, n, this.dim))
         : Tensor.from(vectors, [n, this.dim], { persistent: true });
+    releaseItems.register(this, this.items, this);
   }
 
   /**
@@ -269,6 +273,7 @@ export class TwoTowerScorer implements Scorer {
 
   /** Release the item vectors. */
   dispose(): void {
+    releaseItems.unregister(this);
     this.items.dispose();
   }
 

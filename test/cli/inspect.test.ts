@@ -48,7 +48,15 @@ describe("distillrec inspect", () => {
     assert.ok(lines.includes('meta      {"model":"two-tower","epoch":3}'));
     const row = (name: string) => lines.find((l) => l.startsWith(`${name} `))!.split(/ {2,}/);
     assert.deepEqual(row("name"), ["name", "dtype", "layout", "shape", "elements", "stored", "bytes"]);
-    assert.deepEqual(row("user.embedding"), ["user.embedding", "f32", "dense", "[1000, 16]", "16,000", "16,000", "64,000"]);
+    assert.deepEqual(row("user.embedding"), [
+      "user.embedding",
+      "f32",
+      "dense",
+      "[1000, 16]",
+      "16,000",
+      "16,000",
+      "64,000",
+    ]);
     assert.deepEqual(row("bias"), ["bias", "f32", "dense", "[]", "1", "1", "4"]);
     assert.deepEqual(row("total"), ["total (2 tensors)", "16,001", "16,001", "64,004"]);
     assert.match(lines.at(-1)!, /^checksum OK \(crc32 0x[0-9a-f]{8}\)$/);

@@ -142,6 +142,24 @@ describe("pipeline config", () => {
     ]);
   });
 
+  test("a student may use int8 retrieval and compositional id tables; bad ones are refused by path", () => {
+    const raw = (model: Record<string, unknown>) => ({
+      name: "tables",
+      data: { kind: "synthetic" },
+      teachers: [{ name: "t", model: { kind: "bpr-mf", dim: 8 } }],
+      student: { model: { kind: "two-tower", dim: 4, ...model } },
+      distillation: { methods: [{ name: "m", weights: { hard: 1 } }] },
+    });
+    const ok = { retrieval: "int8", userTable: { kind: "qr", remainderRows: 50 }, itemTable: { kind: "full" } };
+    assert.deepEqual(validatePipelineConfig(raw(ok)).student.model, { kind: "two-tower", dim: 4, ...ok });
+    assert.deepEqual(problemsOf(raw({ retrieval: "int4" })), [
+      'config.yaml: /student/model/retrieval must be equal to one of the allowed values ("f32", "int8")',
+    ]);
+    assert.deepEqual(problemsOf(raw({ userTable: { kind: "hashed" } })), [
+      "config.yaml: /student/model/userTable must have required property 'buckets'",
+    ]);
+  });
+
   test("a method may weigh a multi-task student's task labels (hardTasks ≥ 0)", () => {
     const raw = (hardTasks: number) => ({
       name: "tasks",
