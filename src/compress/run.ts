@@ -202,7 +202,16 @@ export async function compressArtefact(options: CompressArtefactOptions): Promis
     lineage: {
       ...source.manifest.lineage,
       compressedFrom: source.manifest.id,
-      compression: result.steps.map((s) => `${s.step}: ${s.status}`),
+      // The report travels with the model: size, quality and latency after every step.
+      compression: result.steps.map((s) => ({
+        step: s.step,
+        status: s.status,
+        bytes: s.bytes,
+        validNDCG10: s.validation,
+        testNDCG10: s.test["NDCG@10"] ?? null,
+        latencyMs: s.latencyMs,
+        note: s.note,
+      })),
       budget: options.budget ?? 0.02,
     },
   });
