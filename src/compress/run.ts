@@ -4,21 +4,18 @@
  * after pruning or factorisation distils from the teacher's soft labels (listwise KL) when there is a
  * teacher, and learns from the hard labels alone otherwise.
  */
-import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import { METHOD_PRESETS, type DataConfig, type TrainSettings } from "../distill/config.js";
+import type { DataConfig, TrainSettings } from "../distill/config.js";
 import {
-  evaluateModel,
+  compressionHooks,
+  compressionRow,
   fidelityMetrics,
   loadData,
   prepareData,
-  profile,
   recordedData,
   sameIds,
   softLabelOptions,
   teacherSoftLabels,
-  trainModel,
-  validator,
   type EvaluationSettings,
   type PipelineLog,
   type SoftLabelSettings,
@@ -30,7 +27,6 @@ import {
   type ArtefactManifest,
   type LoadedArtefact,
 } from "../models/artefact.js";
-import type { Recommender } from "../models/recommender.js";
 import { compress, describeStep, type CompressionStep, type OnExceed, type StepReport } from "./schedule.js";
 
 export interface CompressArtefactOptions {
@@ -118,14 +114,7 @@ export async function compressArtefact(options: CompressArtefactOptions): Promis
     }
   }
   const prepared = prepareData(dataset);
-  const validate = validator(prepared, evaluation, seed);
-  const quality = (model: Recommender) => ({
-    validation: validate(model)["NDCG@10"]!,
-    test: evaluateModel(model, prepared.testSet, evaluation, seed),
-  });
-  const latency = (model: Recommender) => profile(model, prepared.context.numUsers).latencyMs;
-  const teacherRow = teacher && describeModel(teacher, quality(teacher.model).test, latency(teacher.model));
-
+  const settings = { ...DEFAULT_FINE_TUNE, ...options.fineTune };
   const needsFineTune = options.steps.some((s) => "fineTuneEpochs" in s && (s.fineTuneEpochs ?? 0) > 0);
   const labelSettings = options.softLabels ?? DEFAULT_SOFT_LABELS;
   const softLabels =
@@ -136,8 +125,17 @@ export async function compressArtefact(options: CompressArtefactOptions): Promis
           ...(options.softLabels?.cachePath ? { cachePath: options.softLabels.cachePath } : {}),
         })
       : undefined;
-  const weights = teacher ? METHOD_PRESETS.listwise! : { hard: 1 };
-  const settings = { ...DEFAULT_FINE_TUNE, ...options.fineTune };
+  const hooks = compressionHooks(prepared, {
+    evaluation,
+    seed,
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+    ...(softLabels ? { softLabels } : {}),
+    settings,
+    log,
+    progress: options.progress ?? false,
+  });
+  const teacherRow =
+    teacher && describeModel(teacher, hooks.evaluate(teacher.model).test, hooks.latency(teacher.model));
 
   log.info(
     { model: source.manifest.id, teacher: teacher?.manifest.id, steps: options.steps.map(describeStep) },
@@ -149,41 +147,8 @@ export async function compressArtefact(options: CompressArtefactOptions): Promis
     steps: options.steps,
     budget: options.budget ?? 0.02,
     onExceed: options.onExceed ?? "rollback",
-    evaluate: quality,
-    latency,
-    fineTune: async (state, epochs, constrain) =>
-      (
-        await trainModel(
-          prepared,
-          state.spec,
-          { ...settings, epochs },
-          {
-            name: "fine-tune",
-            seed,
-            evaluation,
-            threads: options.threads ?? availableParallelism(),
-            weights,
-            ...(softLabels ? { softLabels } : {}),
-            initial: state.model,
-            constrain,
-            log,
-            progress: options.progress ?? false,
-          },
-        )
-      ).model,
-    log: (r) =>
-      log.info(
-        {
-          step: r.step,
-          status: r.status,
-          bytes: r.bytes,
-          validNDCG10: round(r.validation),
-          testNDCG10: round(r.test["NDCG@10"] ?? NaN),
-          latencyMs: round(r.latencyMs),
-          note: r.note,
-        },
-        "compression step",
-      ),
+    ...hooks,
+    log: (r) => log.info(compressionRow(r), "compression step"),
   });
 
   const final = result.steps.filter((s) => s.status === "start" || s.status === "kept").at(-1)!;
@@ -198,20 +163,12 @@ export async function compressArtefact(options: CompressArtefactOptions): Promis
     users: source.users,
     items: source.items,
     storage: result.storage,
-    metrics: { ...metrics, latencyMs: latency(result.model) },
+    metrics: { ...metrics, latencyMs: hooks.latency(result.model) },
     lineage: {
       ...source.manifest.lineage,
       compressedFrom: source.manifest.id,
       // The report travels with the model: size, quality and latency after every step.
-      compression: result.steps.map((s) => ({
-        step: s.step,
-        status: s.status,
-        bytes: s.bytes,
-        validNDCG10: s.validation,
-        testNDCG10: s.test["NDCG@10"] ?? null,
-        latencyMs: s.latencyMs,
-        note: s.note,
-      })),
+      compression: result.steps.map(compressionRow),
       budget: options.budget ?? 0.02,
     },
   });
@@ -220,8 +177,4 @@ export async function compressArtefact(options: CompressArtefactOptions): Promis
 
 function describeModel(artefact: LoadedArtefact, test: Record<string, number>, latencyMs: number): ModelRow {
   return { id: artefact.manifest.id, bytes: artefact.manifest.files["weights.bin"].bytes, test, latencyMs };
-}
-
-function round(x: number): number {
-  return Math.round(x * 10000) / 10000;
 }

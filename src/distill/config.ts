@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { parse as parseYaml } from "yaml";
+import { parseSteps, type OnExceed } from "../compress/schedule.js";
 import type { SyntheticConfig } from "../data/synthetic.js";
 import type { ScheduleSpec } from "../engine/schedule.js";
 import type { ModelSpec } from "../models/index.js";
@@ -89,9 +90,24 @@ export interface PipelineConfig {
     /** A mid-sized model between teacher and student (teacher → assistant → student). */
     assistant?: { model: ModelSpec; train?: TrainSettings };
   };
+  /** Compress the best student (by validation NDCG@10) at the end of the run. */
+  compression?: CompressionConfig;
   output: { dir: string };
   /** Training threads (default: every core). */
   threads?: number;
+}
+
+/** The run's compression stage (see compress/schedule.ts). */
+export interface CompressionConfig {
+  /** Steps in order, as `distillrec compress --steps` takes them: "fp16", "int8", "prune:0.5", "lowrank:0.9". */
+  steps: string[];
+  /** Largest relative drop of validation NDCG@10 a step may leave (default 0.02). */
+  budget: number;
+  onExceed: OnExceed;
+  /** Distillation epochs after each pruning and low-rank step (default 2). */
+  fineTuneEpochs: number;
+  /** Fine-tuning learning rate (default 0.001). */
+  lr: number;
 }
 
 /** A config that does not validate; `problems` holds every "<source>: <pointer> <message>" line. */
@@ -349,6 +365,18 @@ export const pipelineConfigSchema = {
       },
       additionalProperties: false,
     },
+    compression: {
+      type: "object",
+      required: ["steps"],
+      properties: {
+        steps: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+        budget: { type: "number", minimum: 0, exclusiveMaximum: 1, default: 0.02 },
+        onExceed: { enum: ["rollback", "stop"], default: "rollback" },
+        fineTuneEpochs: { type: "integer", minimum: 0, default: 2 },
+        lr: { type: "number", exclusiveMinimum: 0, default: 0.001 },
+      },
+      additionalProperties: false,
+    },
     output: {
       type: "object",
       properties: { dir: { type: "string", minLength: 1 } },
@@ -409,6 +437,13 @@ export function validatePipelineConfig(raw: unknown, source = "config"): Pipelin
     if (methods.has(m.name)) problems.push(`${source}: /distillation/methods/${i}/name "${m.name}" is used twice`);
     methods.add(m.name);
   });
+  valid.compression?.steps.forEach((step, i) => {
+    try {
+      parseSteps(step);
+    } catch (err) {
+      problems.push(`${source}: /compression/steps/${i} ${(err as Error).message}`);
+    }
+  });
   if (problems.length) throw new ConfigError(source, problems);
   valid.output.dir ??= `runs/${valid.name}`;
   return valid;
@@ -453,9 +488,10 @@ export const METHOD_PRESETS: Readonly<Record<string, MethodWeights>> = {
 };
 
 /**
- * The built-in pipeline (`npm start`): the synthetic shop, a BPR-MF teacher (dim 128) and a deep-ranker
- * teacher, a two-tower student (dim 16), and four ways to train it: alone, ranking distillation (Tang &
- * Wang 2018), listwise KL and relaxed ranking. Sized to finish in a few minutes on two cores.
+ * The built-in pipeline (`npm start`): the synthetic shop, a two-tower teacher (dim 64) and a deep-ranker
+ * teacher, a two-tower student (dim 4), four ways to train it — alone, ranking distillation (Tang & Wang
+ * 2018), listwise KL and relaxed ranking — and the best student compressed (fp16, int8, pruning, low rank).
+ * Sized to finish in a few minutes on two cores.
  */
 export function defaultPipelineConfig(): PipelineConfig {
   const teacherTrain = { epochs: 10, batchSize: 512, lr: 0.002, optimizer: "adam", patience: 2 };
@@ -485,6 +521,7 @@ export function defaultPipelineConfig(): PipelineConfig {
         })),
         softLabels: { negatives: 100, topK: 20, positivesPerUser: 1, cache: true },
       },
+      compression: { steps: ["fp16", "int8", "prune:0.3", "lowrank:0.9"], budget: 0.02, fineTuneEpochs: 2 },
       output: { dir: "runs/default" },
     },
     "defaultPipelineConfig()",

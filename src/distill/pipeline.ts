@@ -39,7 +39,21 @@ import { saveArtefact, type ArtefactManifest } from "../models/artefact.js";
 import { featureInputs, historyInputs, type ModelContext } from "../models/context.js";
 import type { ModelSpec } from "../models/index.js";
 import { scoreTasks, type Recommender, type UserQuery } from "../models/recommender.js";
-import type { DataConfig, MethodWeights, PipelineConfig, TrainSettings } from "./config.js";
+import {
+  compress,
+  describeStep,
+  parseSteps,
+  type CompressionResult,
+  type CompressOptions,
+  type StepReport,
+} from "../compress/schedule.js";
+import {
+  METHOD_PRESETS,
+  type DataConfig,
+  type MethodWeights,
+  type PipelineConfig,
+  type TrainSettings,
+} from "./config.js";
 import { hasSoftTerms, needsSoftLabels, needsTeacher } from "./distill-program.js";
 import { distillChain } from "./multistep.js";
 import {
@@ -47,6 +61,7 @@ import {
   FULL_RANKING_PREFIX,
   SEGMENT_PREFIX,
   writeReport,
+  type CompressionRow,
   type ModelSummary,
   type RunSummary,
 } from "./report.js";
@@ -443,14 +458,17 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   /** The teacher with the best validation NDCG@10 so far: the one students learn from. */
   let best: { name: string; model: Recommender; manifest: ArtefactManifest; valid: number } | undefined;
   const common = { seed, evaluation, threads, log, progress: options.progress };
+  /** Students trained so far, for the compression stage to pick the best of. */
+  const students: { name: string; model: Recommender; spec: ModelSpec; valid: number; method?: string }[] = [];
   const finish = (
     name: string,
     role: ModelSummary["role"],
     model: Recommender,
-    result: TrainResult,
+    result: Pick<TrainResult, "bestMetrics" | "history"> & { bestEpoch?: number },
     spec: ModelSpec,
     lineage: Record<string, unknown>,
     method?: string,
+    compressed?: CompressionResult,
   ): ArtefactManifest => {
     // Every model but a teacher learnt from the best teacher, directly or through the assistant.
     const metrics = {
@@ -465,16 +483,32 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
       spec,
       users: dataset.users,
       items: dataset.items,
-      metrics: { ...metrics, ...validation, bestEpoch: result.bestEpoch },
+      metrics: {
+        ...metrics,
+        ...validation,
+        ...(result.bestEpoch === undefined ? {} : { bestEpoch: result.bestEpoch }),
+      },
       lineage: { ...lineage, ...(method ? { method } : {}), role, run: config.name, dataset: dataset.name },
+      ...(compressed ? { storage: compressed.storage } : {}),
     });
+    if (role === "student" || role === "distilled") {
+      students.push({
+        name,
+        model,
+        spec,
+        valid: result.bestMetrics["NDCG@10"] ?? -Infinity,
+        ...(method ? { method } : {}),
+      });
+    }
     models.push({
       name,
       role,
       ...(method ? { method } : {}),
       metrics,
       ...sized,
+      fileBytes: manifest.files["weights.bin"].bytes,
       history: result.history.map((h) => ({ epoch: h.epoch, loss: h.loss, metrics: h.metrics })),
+      ...(compressed ? { compression: compressed.steps.map(compressionRow) } : {}),
       artefact: dir,
     });
     log.info({ model: name, role, ...roundAll(metrics), ...sized, artefact: dir }, "evaluated");
@@ -494,7 +528,11 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
 
   // Soft labels of the best teacher (cached).
   const methods = config.distillation.methods;
-  const needsLabels = methods.some((m) => needsSoftLabels(m.weights)) || !!config.distillation.assistant;
+  const compression = config.compression;
+  const needsLabels =
+    methods.some((m) => needsSoftLabels(m.weights)) ||
+    !!config.distillation.assistant ||
+    (compression?.fineTuneEpochs ?? 0) > 0;
   const labelSettings = config.distillation.softLabels;
   const labelOptions = softLabelOptions(prepared, labelSettings, {
     seed,
@@ -587,6 +625,47 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
     }
   }
 
+  // Compression: the best student (by validation), step by step within the budget.
+  if (compression) {
+    const chosen = students.reduce((a, b) => (b.valid > a.valid ? b : a));
+    const steps = parseSteps(compression.steps.join(","), compression.fineTuneEpochs);
+    log.info({ model: chosen.name, steps: steps.map(describeStep), budget: compression.budget }, "compressing");
+    const compressed = await compress({
+      spec: chosen.spec,
+      model: chosen.model,
+      steps,
+      budget: compression.budget,
+      onExceed: compression.onExceed,
+      ...compressionHooks(prepared, {
+        evaluation,
+        seed,
+        threads,
+        ...(softLabels ? { softLabels } : {}),
+        settings: { ...config.student.train, lr: compression.lr },
+        log,
+        progress: options.progress ?? false,
+      }),
+      log: (r) => log.info({ model: chosen.name, ...compressionRow(r) }, "compression step"),
+    });
+    const kept = compressed.steps.filter((r) => r.status === "start" || r.status === "kept").at(-1)!;
+    finish(
+      `${chosen.name}-compressed`,
+      "compressed",
+      compressed.model,
+      { bestMetrics: { "NDCG@10": kept.validation }, history: [] },
+      compressed.spec,
+      {
+        teacher: teacher.manifest.id,
+        data: config.data,
+        seed,
+        compressedFrom: chosen.name,
+        compression: compressed.steps.map(compressionRow),
+      },
+      chosen.method,
+      compressed,
+    );
+  }
+
   const summary: RunSummary = {
     name: config.name,
     createdAt: new Date().toISOString(),
@@ -603,6 +682,67 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   await writeReport(paths.report, summary);
   log.info({ summary: paths.summary, report: paths.report, models: paths.models }, "done");
   return summary;
+}
+
+/**
+ * What a compression schedule needs from the data: quality (validation NDCG@10 and test metrics),
+ * top-10 latency, and fine-tuning — listwise distillation from `softLabels`, or the hard labels alone
+ * without them — that starts from the model and re-applies the schedule's constraint every epoch.
+ */
+export function compressionHooks(
+  prepared: PreparedData,
+  options: {
+    evaluation: EvaluationSettings;
+    seed: number;
+    threads?: number;
+    softLabels?: SoftLabels;
+    settings: Omit<TrainSettings, "epochs">;
+    log?: PipelineLog;
+    progress?: boolean;
+  },
+): Pick<CompressOptions, "evaluate" | "latency" | "fineTune"> {
+  const { evaluation, seed, softLabels } = options;
+  const validate = validator(prepared, evaluation, seed);
+  return {
+    evaluate: (model) => ({
+      validation: validate(model)["NDCG@10"]!,
+      test: evaluateModel(model, prepared.testSet, evaluation, seed),
+    }),
+    latency: (model) => profile(model, prepared.context.numUsers).latencyMs,
+    fineTune: async (state, epochs, constrain) =>
+      (
+        await trainModel(
+          prepared,
+          state.spec,
+          { ...options.settings, epochs },
+          {
+            name: "fine-tune",
+            seed,
+            evaluation,
+            threads: options.threads ?? availableParallelism(),
+            weights: softLabels ? METHOD_PRESETS.listwise! : { hard: 1 },
+            ...(softLabels ? { softLabels } : {}),
+            initial: state.model,
+            constrain,
+            ...(options.log ? { log: options.log } : {}),
+            progress: options.progress ?? false,
+          },
+        )
+      ).model,
+  };
+}
+
+/** A compression step as the summary, the report and the artefact's lineage record it. */
+export function compressionRow(r: StepReport): CompressionRow {
+  return {
+    step: r.step,
+    status: r.status,
+    bytes: r.bytes,
+    validNDCG10: r.validation,
+    testNDCG10: r.test["NDCG@10"] ?? null,
+    latencyMs: r.latencyMs,
+    note: r.note,
+  };
 }
 
 /** The data an artefact was trained on, from its lineage (undefined when it was not recorded). */

@@ -18,7 +18,19 @@ export const SEGMENT_PREFIX = "segment:";
 export const FIDELITY_PREFIX = "fidelity:";
 
 /** The role a model plays in a run. */
-export type ModelRole = "teacher" | "assistant" | "student" | "distilled";
+export type ModelRole = "teacher" | "assistant" | "student" | "distilled" | "compressed";
+
+/** One step of a compressed model's schedule (compress/schedule.ts StepReport, as recorded). */
+export interface CompressionRow {
+  step: string;
+  status: "start" | "kept" | "rolled back" | "skipped";
+  /** weights.bin bytes after the step. */
+  bytes: number;
+  validNDCG10: number;
+  testNDCG10: number | null;
+  latencyMs: number;
+  note: string;
+}
 
 /** One epoch of a model's training. */
 export interface HistoryPoint {
@@ -40,11 +52,16 @@ export interface ModelSummary {
    */
   metrics: Record<string, number>;
   parameters: number;
+  /** Parameter bytes in memory (float32). */
   bytes: number;
+  /** Bytes of the saved weights.bin (smaller than `bytes` once compressed). */
+  fileBytes?: number;
   flopsPerItem: number;
   /** Median latency of one request (score the catalogue + top-K), milliseconds. */
   latencyMs: number;
   history: HistoryPoint[];
+  /** The compression steps that produced a compressed model. */
+  compression?: CompressionRow[];
   /** The saved artefact's directory. */
   artefact?: string;
 }
@@ -118,7 +135,7 @@ export async function renderReport(run: RunSummary): Promise<string> {
 <h2>Models</h2>
 ${modelTable(run)}
 </section>
-${breakdownSection(run)}<section>
+${breakdownSection(run)}${compressionSection(run)}<section>
 <h2>Quality versus size</h2>
 ${scatter}
 </section>
@@ -163,6 +180,7 @@ function modelTable(run: RunSummary): string {
     ...METRIC_COLUMNS.map((c) => c.header),
     "parameters",
     "size",
+    "file",
     "FLOPs/item",
     "latency p50",
   ];
@@ -178,6 +196,7 @@ function modelTable(run: RunSummary): string {
       ...metricCells(m, run.models, METRIC_COLUMNS),
       `<td class="num">${formatCount(m.parameters)}</td>`,
       `<td class="num">${formatBytes(m.bytes)}</td>`,
+      `<td class="num">${m.fileBytes === undefined ? "–" : formatBytes(m.fileBytes)}</td>`,
       `<td class="num">${formatCount(m.flopsPerItem)}</td>`,
       `<td class="num">${Number.isFinite(m.latencyMs) ? `${m.latencyMs.toFixed(3)} ms` : "–"}</td>`,
       "</tr>",
@@ -189,8 +208,49 @@ function modelTable(run: RunSummary): string {
     `<tbody>\n${rows.join("\n")}\n</tbody>`,
     "</table>",
     '<p class="note">NDCG@10 and HR@10: sampled protocol; (full): ranked against the whole catalogue. ' +
-      "Best value per column in bold. Latency: one request (score every item, take the top 10) on one thread.</p>",
+      "Best value per column in bold. Size: parameters in memory (float32); file: the saved weights.bin. " +
+      "Latency: one request (score every item, take the top 10) on one thread.</p>",
   ].join("\n");
+}
+
+// ---- compression --------------------------------------------------------------------------------
+
+/** Each compressed model's steps: size, validation and test NDCG@10 and latency after every step. */
+function compressionSection(run: RunSummary): string {
+  const compressed = run.models.filter((m) => m.compression?.length);
+  if (!compressed.length) return "";
+  const tables = compressed.map((m) => {
+    const start = m.compression![0]!;
+    const rows = m.compression!.map((r) =>
+      [
+        `<tr class="step-${r.status.replace(" ", "-")}">`,
+        `<td>${escapeHtml(r.step)}</td>`,
+        `<td>${escapeHtml(r.status)}</td>`,
+        `<td class="num">${formatBytes(r.bytes)}</td>`,
+        `<td class="num">${(start.bytes / r.bytes).toFixed(1)}×</td>`,
+        `<td class="num">${r.validNDCG10.toFixed(4)}</td>`,
+        `<td class="num">${r.testNDCG10 === null ? "–" : r.testNDCG10.toFixed(4)}</td>`,
+        `<td class="num">${r.latencyMs.toFixed(3)} ms</td>`,
+        `<td>${escapeHtml(r.note)}</td>`,
+        "</tr>",
+      ].join(""),
+    );
+    const header = ["step", "status", "file", "smaller", "valid NDCG@10", "test NDCG@10", "latency p50", "what it did"];
+    return [
+      `<h3>${escapeHtml(m.name)}</h3>`,
+      "<table>",
+      `<thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead>`,
+      `<tbody>\n${rows.join("\n")}\n</tbody>`,
+      "</table>",
+    ].join("\n");
+  });
+  return `<section>
+<h2>Compression</h2>
+${tables.join("\n")}
+<p class="note">Each step is evaluated after it is applied (and fine-tuned); a step whose validation NDCG@10 drop
+from the start exceeds the budget is rolled back. Rows after a rollback show the model that was kept.</p>
+</section>
+`;
 }
 
 // ---- breakdown ----------------------------------------------------------------------------------
@@ -338,15 +398,21 @@ async function qualityVsSize(run: RunSummary): Promise<string> {
     .map((m) => ({
       model: m.name,
       role: m.role,
-      parameters: m.parameters,
+      // On disk: a compressed model has its source's parameters in fewer bytes.
+      bytes: m.fileBytes ?? m.bytes,
       ndcg: headlineMetric(m.metrics).value,
       latency: Number.isFinite(m.latencyMs) ? m.latencyMs : null,
     }))
-    .filter((v) => v.ndcg !== undefined && v.parameters > 0);
+    .filter((v) => v.ndcg !== undefined && v.bytes > 0);
   if (values.length === 0) return '<p class="note">No model has both a size and a test NDCG@10.</p>';
   const usesFull = run.models.some((m) => headlineMetric(m.metrics).key.startsWith(FULL_RANKING_PREFIX));
   const yTitle = usesFull ? "NDCG@10 (full ranking)" : "NDCG@10 (sampled)";
-  const x = { field: "parameters", type: "quantitative", scale: { type: "log" }, title: "parameters (log scale)" };
+  const x = {
+    field: "bytes",
+    type: "quantitative",
+    scale: { type: "log" },
+    title: "weights on disk, bytes (log scale)",
+  };
   const y = { field: "ndcg", type: "quantitative", title: yTitle, scale: { zero: false } };
   const spec: TopLevelSpec = {
     data: { values },
@@ -431,6 +497,8 @@ tr.role-teacher td:first-child { border-left: 3px solid #c0392b; }
 tr.role-assistant td:first-child { border-left: 3px solid #d68910; }
 tr.role-student td:first-child { border-left: 3px solid #7f8c8d; }
 tr.role-distilled td:first-child { border-left: 3px solid #2e86c1; }
+tr.role-compressed td:first-child { border-left: 3px solid #1e8449; }
+tr.step-rolled-back td, tr.step-skipped td { color: #7f8c8d; }
 .artefact { color: #8a93a3; font-size: 11px; }
 svg { max-width: 100%; height: auto; background: white; }
 `;

@@ -19,7 +19,7 @@ import { runCommand, runConfig } from "../../src/cli/commands/run.js";
 import { trainTeacherCommand } from "../../src/cli/commands/train-teacher.js";
 import { METHOD_PRESETS, validatePipelineConfig } from "../../src/distill/config.js";
 import { runPipeline } from "../../src/distill/pipeline.js";
-import type { RunSummary } from "../../src/distill/report.js";
+import type { ModelSummary, RunSummary } from "../../src/distill/report.js";
 import type { StepReport } from "../../src/compress/schedule.js";
 import { loadArtefact } from "../../src/models/artefact.js";
 import { loadParameters } from "../../src/engine/serialize.js";
@@ -147,6 +147,8 @@ describe("end-to-end: a tiny pipeline", () => {
       methods: [{ name: "ranking", weights: { hard: 1, ranking: 0.5 } }],
       softLabels: { negatives: 10, topK: 5 },
     },
+    // A budget of 0.99 keeps both steps, so the compressed model shows each.
+    compression: { steps: ["int8", "prune:0.5"], budget: 0.99, fineTuneEpochs: 1 },
     output: { dir: out },
   });
   let summary: RunSummary;
@@ -158,6 +160,7 @@ describe("end-to-end: a tiny pipeline", () => {
       [
         ["teacher", "teacher", undefined],
         ["student-ranking", "distilled", "ranking"],
+        ["student-ranking-compressed", "compressed", "ranking"],
       ],
     );
     for (const m of summary.models) {
@@ -169,21 +172,38 @@ describe("end-to-end: a tiny pipeline", () => {
       // Single-head BPR-MF models have no conversion head; only students have a teacher to be faithful to.
       assert.equal(m.metrics["conversion:AUC"], undefined);
       assert.equal(m.metrics["fidelity:overlap@10"] !== undefined, m.role !== "teacher");
-      assert.equal(m.history.length, 2);
+      assert.equal(m.history.length, m.role === "compressed" ? 0 : 2);
       const loaded = loadArtefact(m.artefact!);
       assert.equal(loaded.manifest.parameters, m.parameters);
+      assert.equal(loaded.manifest.files["weights.bin"].bytes, m.fileBytes);
     }
+    // The compressed student: the same parameters as its source in a quarter of the file (the fixed header is a
+    // large share of so small a file), every step reported.
+    const [, source, compressed] = summary.models as [ModelSummary, ModelSummary, ModelSummary];
+    assert.equal(compressed.parameters, source.parameters);
+    assert.ok(compressed.fileBytes! < 0.3 * source.fileBytes!, `${compressed.fileBytes} vs ${source.fileBytes}`);
+    assert.deepEqual(
+      compressed.compression!.map((r) => [r.step, r.status]),
+      [
+        ["fp32 (start)", "start"],
+        ["int8", "kept"],
+        ["prune 50%", "kept"],
+      ],
+    );
+    assert.equal(compressed.compression!.at(-1)!.bytes, compressed.fileBytes);
+    assert.equal(loadArtefact(compressed.artefact!).manifest.lineage.compressedFrom, "student-ranking");
     const student = loadArtefact(join(out, "models", "student-ranking")).manifest;
     const teacher = loadArtefact(join(out, "models", "teacher")).manifest;
     assert.equal(student.lineage.teacher, teacher.id);
     assert.equal(student.lineage.method, "ranking");
     const written = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as RunSummary;
-    assert.equal(written.models.length, 2);
+    assert.equal(written.models.length, 3);
     assert.equal(written.dataset.users, 200);
     const html = readFileSync(join(out, "report.html"), "utf8");
     assert.match(html, /student-ranking/);
     assert.match(html, /<svg/);
     assert.match(html, /<h3>Fidelity to the teacher<\/h3>/);
+    assert.match(html, /<h2>Compression<\/h2>\n<h3>student-ranking-compressed<\/h3>/);
     assert.ok(existsSync(join(out, "soft-labels", "teacher.soft")));
   });
 

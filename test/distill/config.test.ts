@@ -160,6 +160,27 @@ describe("pipeline config", () => {
     ]);
   });
 
+  test("a compression stage gets its defaults, and a step it cannot parse is refused by path", () => {
+    const raw = (steps: string[]) => ({
+      name: "compressed",
+      data: { kind: "synthetic" },
+      teachers: [{ name: "t", model: { kind: "bpr-mf", dim: 8 } }],
+      student: { model: { kind: "bpr-mf", dim: 4 } },
+      distillation: { methods: [{ name: "m", weights: { hard: 1 } }] },
+      compression: { steps },
+    });
+    assert.deepEqual(validatePipelineConfig(raw(["int8", "prune:0.5"])).compression, {
+      steps: ["int8", "prune:0.5"],
+      budget: 0.02,
+      onExceed: "rollback",
+      fineTuneEpochs: 2,
+      lr: 0.001,
+    });
+    assert.deepEqual(problemsOf(raw(["int8", "prune:2"])), [
+      'config.yaml: /compression/steps/1 step "prune:2": sparsity must be in (0, 1)',
+    ]);
+  });
+
   test("a method may weigh a multi-task student's task labels (hardTasks ≥ 0)", () => {
     const raw = (hardTasks: number) => ({
       name: "tasks",

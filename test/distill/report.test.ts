@@ -56,11 +56,40 @@ describe("HTML report", () => {
     assert.match(html, /1,234/);
     assert.match(html, /synthetic &lt;shop&gt;/);
     assert.equal((html.match(/<svg/g) ?? []).length, 2, "a scatter and the training curves");
-    assert.match(html, /parameters \(log scale\)/);
+    assert.match(html, /weights on disk, bytes \(log scale\)/);
     assert.match(html, /validation NDCG@10/);
     assert.doesNotMatch(html, /<script/i);
     assert.doesNotMatch(html, /\b(src|href)\s*=\s*["']?https?:/i);
     assert.doesNotMatch(html, /https?:\/\//);
+  });
+
+  test("a compressed model gets a table of its steps, rolled-back ones greyed, and its file size", async () => {
+    const row = (step: string, status: "start" | "kept" | "rolled back", bytes: number, ndcg: number) => ({
+      step,
+      status,
+      bytes,
+      validNDCG10: ndcg,
+      testNDCG10: ndcg,
+      latencyMs: 0.02,
+      note: status === "rolled back" ? "validation drop 5.0% > budget 2.0%" : "",
+    });
+    const compressed: ModelSummary = {
+      ...model("student+ranking-compressed", "compressed", 0.4, 20_000),
+      fileBytes: 20_000,
+      compression: [
+        row("fp32 (start)", "start", 80_000, 0.41),
+        row("int8", "kept", 21_000, 0.4),
+        row("prune 90%", "rolled back", 21_000, 0.3),
+      ],
+    };
+    const html = await renderReport({ ...run, models: [...run.models, compressed] });
+    assert.match(html, /<h2>Compression<\/h2>\n<h3>student\+ranking-compressed<\/h3>/);
+    assert.match(
+      html,
+      /<tr class="step-kept"><td>int8<\/td><td>kept<\/td><td class="num">20\.5 KiB<\/td><td class="num">3\.8×<\/td>/,
+    );
+    assert.match(html, /<tr class="step-rolled-back"><td>prune 90%<\/td>.*validation drop 5\.0% &gt; budget 2\.0%/);
+    assert.doesNotMatch(await renderReport(run), /<h2>Compression<\/h2>/);
   });
 
   test("a breakdown section shows segments, task heads and fidelity, each for the models that have them", async () => {
