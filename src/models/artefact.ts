@@ -14,7 +14,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import { IdMap } from "../data/idmap.js";
 import { writeFileAtomic } from "../engine/container.js";
 import { encodeParameters, loadInto, ParameterFileError, type Dtype, type Factors } from "../engine/serialize.js";
-import type { FeatureInputs, ModelContext } from "./context.js";
+import { recentContext, type FeatureInputs, type ModelContext } from "./context.js";
 import { createModel, type ModelSpec } from "./index.js";
 import type { Recommender } from "./recommender.js";
 import { FileError } from "../engine/errors.js";
@@ -202,7 +202,8 @@ export function saveArtefact(dir: string, options: SaveArtefactOptions): Artefac
     const metrics = options.metrics ?? {};
     writeFileAtomic(join(tmp, "weights.bin"), encodeWeights(model, spec, options.storage));
     writeFileSync(join(tmp, "ids.json"), JSON.stringify({ users: users.toJSON(), items: items.toJSON() }));
-    writeFileSync(join(tmp, "context.bin"), encodeContext(model.context));
+    // Histories beyond what the model reads are training data, not model: they stay out of the artefact.
+    writeFileSync(join(tmp, "context.bin"), encodeContext(recentContext(model.context, model.historyLength)));
     writeFileSync(join(tmp, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
     const files = Object.fromEntries(
       ARTEFACT_FILES.map((name) => {

@@ -49,6 +49,27 @@ export function featureInputs(table: FeatureTable): FeatureInputs {
   };
 }
 
+/**
+ * The context with each user's history cut to its last `length` items: all a model that reads that many
+ * recent items needs to score (history positions of training, `historyEnd`, do not carry over).
+ */
+export function recentContext(context: ModelContext, length: number): ModelContext {
+  const histories = context.histories;
+  if (!histories) return context;
+  const users = histories.offsets.length - 1;
+  const offsets = new Int32Array(users + 1);
+  for (let u = 0; u < users; u++) {
+    offsets[u + 1] = offsets[u]! + Math.min(length, histories.offsets[u + 1]! - histories.offsets[u]!);
+  }
+  const items = new Int32Array(offsets[users]!);
+  for (let u = 0; u < users; u++) {
+    const kept = offsets[u + 1]! - offsets[u]!;
+    const end = histories.offsets[u + 1]!;
+    items.set(histories.items.subarray(end - kept, end), offsets[u]!);
+  }
+  return { ...context, histories: { offsets, items } };
+}
+
 /** The model-facing view of user histories. */
 export function historyInputs(histories: UserHistories): HistoryInputs {
   return { offsets: histories.offsets, items: histories.items };

@@ -184,6 +184,10 @@ export class DeepRanker extends Recommender {
     return this.towers.at(0).inFeatures;
   }
 
+  override get historyLength(): number {
+    return this.usesHistory ? this.settings.maxHistory : 0;
+  }
+
   /**
    * 2 × the multiply-adds of one pair: nothing is shared across a user's candidates (the attention, the crosses
    * and every layer after them depend on the item), so this is also the cost of ranking one more item.

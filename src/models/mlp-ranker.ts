@@ -95,6 +95,10 @@ export class MLPRanker extends Recommender {
     return last.forward(this.representation(pairs)).reshape([pairs.users.length]);
   }
 
+  override get historyLength(): number {
+    return this.maxHistory;
+  }
+
   /** 2 × the MLP's multiply-adds (the embedding lookups and pooling are not counted). */
   flopsPerItem(): number {
     let macs = 0;

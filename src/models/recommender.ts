@@ -93,6 +93,11 @@ export abstract class Recommender extends Module {
     return null;
   }
 
+  /** Recent items per user the model reads from its context's histories (0: none); an artefact keeps only these. */
+  get historyLength(): number {
+    return 0;
+  }
+
   /** FLOPs (2 per multiply-add) to score one more item for an already-encoded user. */
   abstract flopsPerItem(): number;
 

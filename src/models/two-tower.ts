@@ -172,6 +172,10 @@ export class TwoTower extends Recommender {
     return 2 * this.dim;
   }
 
+  override get historyLength(): number {
+    return this.maxHistory;
+  }
+
   /** 2·dim: item vectors are precomputed by the scorer, so one more item costs one dot product. */
   flopsPerItem(): number {
     return 2 * this.dim;

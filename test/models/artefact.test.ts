@@ -78,9 +78,25 @@ describe("model artefacts", () => {
     assert.equal(m.lineage.method, "none");
     assert.match(m.id, /^bpr-mf-[0-9a-f]{12}$/);
     assert.deepEqual(Object.keys(m.files).sort(), ["context.bin", "ids.json", "metrics.json", "weights.bin"]);
-    assert.deepEqual(loaded.model.context.histories!.items, context.histories!.items);
+    // BPR-MF reads no history: the artefact keeps none of the training histories, only the users.
+    assert.deepEqual(loaded.model.context.histories, { offsets: new Int32Array(6), items: new Int32Array(0) });
     assert.deepEqual(loaded.model.context.itemFeatures, context.itemFeatures);
     assert.equal(loaded.model.context.userFeatures, undefined);
+  });
+
+  test("a history-aware model keeps only the recent items it reads, and scores the same", () => {
+    const twoTower = new TwoTower({ dim: 8, seed: 4, initStd: 0.5, maxHistory: 1 }, context);
+    assert.equal(twoTower.historyLength, 1);
+    const dir = join(root, "two-tower-recent");
+    saveArtefact(dir, { model: twoTower, users, items });
+    const loaded = loadArtefact(dir).model;
+    // Users' last items: [1, 2] → 2, [6] → 6, none, [0, 3] → 3, [4] → 4.
+    assert.deepEqual(loaded.context.histories, {
+      offsets: new Int32Array([0, 1, 2, 2, 3, 4]),
+      items: new Int32Array([2, 6, 3, 4]),
+    });
+    const [served, original] = [loaded.scorer(), twoTower.scorer()];
+    for (let u = 0; u < 5; u++) assert.deepEqual(served.scoreAll({ user: u }), original.scoreAll({ user: u }));
   });
 
   test("a two-tower saved with int8 retrieval is served in int8 after loading, with the same scores", () => {

@@ -9,6 +9,7 @@ import { pipelinePaths, runPipeline } from "../../distill/pipeline.js";
 import type { RunSummary } from "../../distill/report.js";
 import {
   addOutputOptions,
+  count,
   createLogger,
   positiveInt,
   printerOf,
@@ -53,8 +54,8 @@ export async function run(opts: RunOptions, deps: CommandDeps = {}): Promise<Run
   for (const m of summary.models) {
     const ndcg = m.metrics["full:NDCG@10"] ?? m.metrics["NDCG@10"];
     print(
-      `  ${m.name.padEnd(width)}  ${m.role.padEnd(9)}  NDCG@10 ${ndcg === undefined ? "–" : ndcg.toFixed(4)}  ` +
-        `${m.parameters} params  ${m.artefact ?? ""}`,
+      `  ${m.name.padEnd(width)}  ${m.role.padEnd(10)}  NDCG@10 ${ndcg === undefined ? "–" : ndcg.toFixed(4)}  ` +
+        `${count(m.parameters).padStart(9)} params  ${count(m.fileBytes ?? m.bytes).padStart(11)} bytes  ${m.artefact ?? ""}`,
     );
   }
   print(`report   ${paths.report}`);
