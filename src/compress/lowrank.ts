@@ -4,6 +4,7 @@
  * Gram matrix AᵀA (in float64), so the cost is O(rows·cols² + cols³) — meant for embedding tables and
  * dense layers with at most a few hundred columns, run once per model.
  */
+import { factorProduct } from "../engine/serialize.js";
 
 /** A rank-k factorisation [rows, cols] ≈ left [rows, rank] · right [rank, cols]. */
 export interface LowRank {
@@ -76,15 +77,7 @@ export function lowRank(values: Float32Array, rows: number, cols: number, rank: 
 
 /** The [rows, cols] table a factorisation stands for. */
 export function reconstruct(lr: LowRank): Float32Array {
-  const out = new Float32Array(lr.rows * lr.cols);
-  for (let r = 0; r < lr.rows; r++) {
-    for (let j = 0; j < lr.cols; j++) {
-      let sum = 0;
-      for (let k = 0; k < lr.rank; k++) sum += lr.left[r * lr.rank + k]! * lr.right[k * lr.cols + j]!;
-      out[r * lr.cols + j] = sum;
-    }
-  }
-  return out;
+  return factorProduct(lr, lr.rows, lr.cols);
 }
 
 /** Parameters in a rank-k factorisation of a [rows, cols] table (the dense table has rows·cols). */

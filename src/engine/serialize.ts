@@ -314,6 +314,19 @@ export function matrixOf(shape: readonly number[]): [number, number] {
   return [rows, rows === 0 ? 0 : n / rows];
 }
 
+/** The [rows, cols] matrix two factors stand for, summed in double precision and rounded to float32. */
+export function factorProduct({ left, right, rank }: Factors, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++) {
+      let sum = 0;
+      for (let k = 0; k < rank; k++) sum += left[r * rank + k]! * right[k * cols + j]!;
+      out[r * cols + j] = sum;
+    }
+  }
+  return out;
+}
+
 /** Bytes of `count` values of a [rows, cols] matrix (all of it, or `count` of them when sparse) stored as dtype. */
 function valueBytes(dtype: Dtype, rows: number, cols: number, count = rows * cols): number {
   return dtype === "i8" ? 2 * Math.ceil(rows / storedRowsPerScale(cols)) + count : count * DTYPE_BYTES[dtype];
@@ -396,14 +409,7 @@ function decodeTensor(entry: HeaderEntry, bytes: Uint8Array): DecodedTensor {
     const split = valueBytes(dtype, rows, rank);
     const left = decodeValues(bytes.subarray(0, split), rows, rank, dtype);
     const right = decodeValues(bytes.subarray(split), rank, cols, dtype);
-    const data = new Float32Array(rows * cols);
-    for (let r = 0; r < rows; r++) {
-      for (let j = 0; j < cols; j++) {
-        let sum = 0;
-        for (let k = 0; k < rank; k++) sum += left[r * rank + k]! * right[k * cols + j]!;
-        data[r * cols + j] = sum;
-      }
-    }
+    const data = factorProduct({ left, right, rank }, rows, cols);
     return { shape, dtype, layout, stored: left.length + right.length, rank, bytes: bytes.length, data };
   }
   if (layout === "dense") {
