@@ -162,6 +162,7 @@ export async function compressArtefact(options: CompressArtefactOptions): Promis
     spec: result.spec,
     users: source.users,
     items: source.items,
+    features: source.features,
     storage: result.storage,
     metrics: { ...metrics, latencyMs: hooks.latency(result.model) },
     lineage: {

@@ -259,3 +259,23 @@ function numericColumn(table: FeatureTable, name: string, entities: number, path
   };
   return { reader, finish };
 }
+
+/**
+ * How raw feature values of rows the data never had (a new item at serving time) become the ids and values
+ * a model reads: each token column's vocabulary (token by id; id 0 is [UNK]) and each numeric column's
+ * z-score parameters.
+ */
+export interface FeatureSchema {
+  categorical: Record<string, string[]>;
+  multi: Record<string, string[]>;
+  numeric: Record<string, { mean: number; std: number }>;
+}
+
+/** The schema of a feature table. */
+export function featureSchema(table: FeatureTable): FeatureSchema {
+  return {
+    categorical: Object.fromEntries(Object.entries(table.categorical).map(([name, c]) => [name, c.vocab.toJSON()])),
+    multi: Object.fromEntries(Object.entries(table.multi).map(([name, m]) => [name, m.vocab.toJSON()])),
+    numeric: Object.fromEntries(Object.entries(table.numeric).map(([name, n]) => [name, { mean: n.mean, std: n.std }])),
+  };
+}

@@ -12,6 +12,7 @@
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { featureSchema } from "../data/features.js";
 import { buildUserHistories, type UserHistories } from "../data/history.js";
 import { IdMap } from "../data/idmap.js";
 import { CONVERSION_RATING, conversionIndex, conversionLabels } from "../data/labels.js";
@@ -35,7 +36,7 @@ import {
   type TaskScorer,
 } from "../eval/protocol.js";
 import { profileModel } from "../eval/profile.js";
-import { saveArtefact, type ArtefactManifest } from "../models/artefact.js";
+import { saveArtefact, type ArtefactFeatures, type ArtefactManifest } from "../models/artefact.js";
 import { featureInputs, historyInputs, type ModelContext } from "../models/context.js";
 import type { ModelSpec } from "../models/index.js";
 import { scoreTasks, type Recommender, type UserQuery } from "../models/recommender.js";
@@ -483,6 +484,7 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
       spec,
       users: dataset.users,
       items: dataset.items,
+      features: datasetFeatures(dataset),
       metrics: {
         ...metrics,
         ...validation,
@@ -742,6 +744,14 @@ export function compressionRow(r: StepReport): CompressionRow {
     testNDCG10: r.test["NDCG@10"] ?? null,
     latencyMs: r.latencyMs,
     note: r.note,
+  };
+}
+
+/** The feature schemas an artefact of this dataset keeps (see ArtefactFeatures). */
+export function datasetFeatures(dataset: Dataset): ArtefactFeatures {
+  return {
+    ...(dataset.userFeatures ? { users: featureSchema(dataset.userFeatures) } : {}),
+    ...(dataset.itemFeatures ? { items: featureSchema(dataset.itemFeatures) } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { crc32 } from "node:zlib";
 import { Ajv, type ErrorObject } from "ajv";
+import type { FeatureSchema } from "../data/features.js";
 import { IdMap } from "../data/idmap.js";
 import { writeFileAtomic } from "../engine/container.js";
 import { encodeParameters, loadInto, ParameterFileError, type Dtype, type Factors } from "../engine/serialize.js";
@@ -71,6 +72,14 @@ export interface SaveArtefactOptions {
   lineage?: ArtefactLineage;
   /** How to store each parameter (by name; default f32 dense): what compression produced. */
   storage?: ParameterStorage;
+  /** How raw side features encode (kept in ids.json), so a server can place items the data never had. */
+  features?: ArtefactFeatures;
+}
+
+/** The feature schemas of a model's users and items (absent: no side features of that kind). */
+export interface ArtefactFeatures {
+  users?: FeatureSchema;
+  items?: FeatureSchema;
 }
 
 /** How one parameter is stored in weights.bin (see docs/FORMAT.md): its dtype and layout. */
@@ -98,6 +107,7 @@ export interface LoadedArtefact {
   users: IdMap;
   items: IdMap;
   manifest: ArtefactManifest;
+  features: ArtefactFeatures;
 }
 
 /** An artefact directory that is missing, corrupted, or inconsistent; the message names the file and reason. */
@@ -201,7 +211,8 @@ export function saveArtefact(dir: string, options: SaveArtefactOptions): Artefac
   try {
     const metrics = options.metrics ?? {};
     writeFileAtomic(join(tmp, "weights.bin"), encodeWeights(model, spec, options.storage));
-    writeFileSync(join(tmp, "ids.json"), JSON.stringify({ users: users.toJSON(), items: items.toJSON() }));
+    const features = options.features ?? {};
+    writeFileSync(join(tmp, "ids.json"), JSON.stringify({ users: users.toJSON(), items: items.toJSON(), features }));
     // Histories beyond what the model reads are training data, not model: they stay out of the artefact.
     writeFileSync(join(tmp, "context.bin"), encodeContext(recentContext(model.context, model.historyLength)));
     writeFileSync(join(tmp, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
@@ -308,7 +319,7 @@ export function loadArtefact(dir: string): LoadedArtefact {
   }
 
   const idsPath = join(dir, "ids.json");
-  const { users, items } = parseIds(contents.get("ids.json")!, idsPath);
+  const { users, items, features } = parseIds(contents.get("ids.json")!, idsPath);
   if (users.size !== context.numUsers) {
     throw new ArtefactError(idsPath, `id map size mismatch: ${users.size} user ids for ${context.numUsers} users`);
   }
@@ -335,7 +346,7 @@ export function loadArtefact(dir: string): LoadedArtefact {
     throw err;
   }
   model.eval();
-  return { model, users, items, manifest };
+  return { model, users, items, manifest, features };
 }
 
 /**
@@ -358,7 +369,7 @@ export function findTeacherBeside(dir: string, manifest: ArtefactManifest): stri
   return undefined;
 }
 
-function parseIds(bytes: Buffer, path: string): { users: IdMap; items: IdMap } {
+function parseIds(bytes: Buffer, path: string): { users: IdMap; items: IdMap; features: ArtefactFeatures } {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString("utf8"));
@@ -376,7 +387,41 @@ function parseIds(bytes: Buffer, path: string): { users: IdMap; items: IdMap } {
       throw new ArtefactError(path, `${key}: ${(err as Error).message}`);
     }
   };
-  return { users: list("users"), items: list("items") };
+  // Artefacts written before feature schemas were kept have none.
+  const features = (json as Record<string, unknown>).features ?? {};
+  const problems = featuresProblems(features);
+  if (problems.length) throw new ArtefactError(path, `invalid "features": ${problems.join("; ")}`);
+  return { users: list("users"), items: list("items"), features: features as ArtefactFeatures };
+}
+
+const schemaOfFeatures = {
+  type: "object",
+  properties: {
+    categorical: { type: "object", additionalProperties: { type: "array", items: { type: "string" } } },
+    multi: { type: "object", additionalProperties: { type: "array", items: { type: "string" } } },
+    numeric: {
+      type: "object",
+      additionalProperties: {
+        type: "object",
+        required: ["mean", "std"],
+        properties: { mean: { type: "number" }, std: { type: "number", minimum: 0 } },
+      },
+    },
+  },
+  required: ["categorical", "multi", "numeric"],
+  additionalProperties: false,
+} as const;
+
+let featuresValidator: ReturnType<Ajv["compile"]> | undefined;
+
+function featuresProblems(features: unknown): string[] {
+  featuresValidator ??= new Ajv({ allErrors: true, strict: false }).compile({
+    type: "object",
+    properties: { users: schemaOfFeatures, items: schemaOfFeatures },
+    additionalProperties: false,
+  });
+  if (featuresValidator(features)) return [];
+  return (featuresValidator.errors ?? []).map(formatAjvError);
 }
 
 // ---- context.bin --------------------------------------------------------------------------------

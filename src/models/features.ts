@@ -6,6 +6,7 @@
 import { Embedding, EmbeddingBag, Linear, Module } from "../engine/nn.js";
 import type { Rng } from "../engine/random.js";
 import { Tensor } from "../engine/tensor.js";
+import type { FeatureSchema } from "../data/features.js";
 import type { FeatureInputs } from "./context.js";
 
 export class FeatureEncoder extends Module {
@@ -48,14 +49,14 @@ export class FeatureEncoder extends Module {
    * One [rows.length, dim] tensor per field, for the entity indices `rows`. Rows past the end of the
    * tables (the unknown user, a new item) read as missing: token 0 (the reserved unknown token) and 0.0.
    */
-  forward(rows: Int32Array): Tensor[] {
+  forward(rows: Int32Array, features: FeatureInputs = this.features): Tensor[] {
     const n = rows.length;
     const out: Tensor[] = [];
-    this.features.categorical.forEach((c, k) => {
+    features.categorical.forEach((c, k) => {
       const ids = Int32Array.from(rows, (r) => (r < c.ids.length ? c.ids[r]! : 0));
       out.push(this.categorical[k]!.forward(ids));
     });
-    this.features.multi.forEach((m, k) => {
+    features.multi.forEach((m, k) => {
       const known = m.offsets.length - 1;
       let total = 0;
       for (const r of rows) total += r < known ? m.offsets[r + 1]! - m.offsets[r]! : 1;
@@ -72,7 +73,7 @@ export class FeatureEncoder extends Module {
       out.push(this.multi[k]!.forward(ids, offsets));
     });
     if (this.numeric) {
-      const columns = this.features.numeric;
+      const columns = features.numeric;
       const values = new Float32Array(n * columns.length);
       rows.forEach((r, b) => {
         columns.forEach((col, j) => {
@@ -97,4 +98,67 @@ function checkVocab(name: string, vocabSize: number, ids: Int32Array): void {
       throw new RangeError(`feature "${name}" has id ${id} outside its vocabulary of ${vocabSize}`);
     }
   }
+}
+
+/** Raw feature values of one new row: a token, a token list, or a number per column (missing columns: unknown). */
+export type RawFeatures = Readonly<Record<string, string | readonly string[] | number | null>>;
+
+/**
+ * Encode raw feature rows the way the data layer encoded the training rows, as model inputs laid out like
+ * `like` (same columns, same order): tokens through the schema's vocabularies (unknown tokens → 0, [UNK]),
+ * numbers z-scored with the training mean and std (missing → 0). Refuses a value of the wrong kind.
+ */
+export function encodeFeatureRows(
+  schema: FeatureSchema,
+  like: FeatureInputs,
+  rows: readonly RawFeatures[],
+): FeatureInputs {
+  const vocab = (names: Record<string, string[]>, name: string): Map<string, number> => {
+    const tokens = names[name];
+    if (!tokens) throw new Error(`feature "${name}" is not in the model's feature schema`);
+    return new Map(tokens.map((t, i) => [t, i]));
+  };
+  const categorical = like.categorical.map((c) => {
+    const ids = vocab(schema.categorical, c.name);
+    return {
+      name: c.name,
+      vocabSize: c.vocabSize,
+      ids: Int32Array.from(rows, (row) => {
+        const v = row[c.name];
+        if (v === undefined || v === null) return 0;
+        if (typeof v !== "string") throw new TypeError(`feature "${c.name}" takes one token (a string)`);
+        return ids.get(v) ?? 0;
+      }),
+    };
+  });
+  const multi = like.multi.map((m) => {
+    const ids = vocab(schema.multi, m.name);
+    const lists = rows.map((row) => {
+      const v = row[m.name];
+      if (v === undefined || v === null) return [0];
+      if (!Array.isArray(v) || !v.every((t) => typeof t === "string")) {
+        throw new TypeError(`feature "${m.name}" takes a list of tokens (strings)`);
+      }
+      // Like the training rows, an empty list is the single unknown token.
+      return v.length ? v.map((t: string) => ids.get(t) ?? 0) : [0];
+    });
+    const offsets = new Int32Array(rows.length + 1);
+    lists.forEach((l, r) => (offsets[r + 1] = offsets[r]! + l.length));
+    return { name: m.name, vocabSize: m.vocabSize, offsets, ids: Int32Array.from(lists.flat()) };
+  });
+  const numeric = like.numeric.map((n) => {
+    const stats = schema.numeric[n.name];
+    if (!stats) throw new Error(`feature "${n.name}" is not in the model's feature schema`);
+    const scale = stats.std > 0 ? 1 / stats.std : 0;
+    return {
+      name: n.name,
+      values: Float32Array.from(rows, (row) => {
+        const v = row[n.name];
+        if (v === undefined || v === null) return 0;
+        if (typeof v !== "number" || !Number.isFinite(v)) throw new TypeError(`feature "${n.name}" takes a number`);
+        return (v - stats.mean) * scale;
+      }),
+    };
+  });
+  return { categorical, multi, numeric };
 }

@@ -14,7 +14,7 @@ import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { Rng } from "../engine/random.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
-import { recentItems, type HistoryBag, type ModelContext } from "./context.js";
+import { recentItems, type FeatureInputs, type HistoryBag, type ModelContext } from "./context.js";
 import { FeatureEncoder } from "./features.js";
 import { listIndex, listShape, Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
 
@@ -146,6 +146,18 @@ export class TwoTower extends Recommender {
   itemVectors(items: Ids): Tensor {
     const fields = [this.itemEmbedding.forward(items)];
     if (this.itemFeatures) fields.push(...this.itemFeatures.forward(items.values));
+    return combine(fields, this.itemMlp);
+  }
+
+  /**
+   * Vectors [n, dim] of n items the model never saw, from their side features alone (`features` laid out
+   * like context.itemFeatures, one row per new item): their id field is zero, as an id nobody trained.
+   * Without item features every new item gets the same vector.
+   */
+  coldItemVectors(features: FeatureInputs, n: number): Tensor {
+    const fields = [Tensor.zeros([n, this.dim])];
+    const rows = Int32Array.from({ length: n }, (_, r) => r);
+    if (this.itemFeatures) fields.push(...this.itemFeatures.forward(rows, features));
     return combine(fields, this.itemMlp);
   }
 

@@ -209,6 +209,26 @@ describe("model artefacts", () => {
     refusal(dir, /ids\.json: id map size mismatch: 4 user ids for 5 users/);
   });
 
+  test("keeps the feature schemas, so raw features of new rows can be encoded; refuses malformed ones", () => {
+    const features = {
+      items: {
+        categorical: { category: ["[UNK]", "a", "b", "c"] },
+        multi: { tags: ["[UNK]", "x", "y"] },
+        numeric: { price: { mean: 1.5, std: 0.5 } },
+      },
+    };
+    const dir = join(root, "features");
+    saveArtefact(dir, { model, users, items, features });
+    assert.deepEqual(loadArtefact(dir).features, features);
+    assert.deepEqual(loadArtefact(reference).features, {});
+    writeFileSync(
+      join(dir, "ids.json"),
+      JSON.stringify({ users: users.toJSON(), items: items.toJSON(), features: { items: { categorical: {} } } }),
+    );
+    rehash(dir, "ids.json");
+    refusal(dir, /ids\.json: invalid "features": \/items must have required property 'multi'/);
+  });
+
   test("refuses weights whose shapes do not fit the spec", () => {
     const dir = copy("spec");
     const path = join(dir, "manifest.json");

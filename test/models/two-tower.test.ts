@@ -6,6 +6,7 @@ import { endStep, noGrad } from "../../src/engine/tensor.js";
 import { dequantizeInt8, quantizeInt8 } from "../../src/compress/index.js";
 import { createModel, unknownUser } from "../../src/models/index.js";
 import { TwoTower, TwoTowerScorer, type TwoTowerConfig } from "../../src/models/two-tower.js";
+import { encodeFeatureRows } from "../../src/models/features.js";
 import { gradCheck } from "../helpers/gradcheck.js";
 import { forwardOne, tinyBatch as batch, tinyContext, trainBriefly } from "../helpers/models.js";
 
@@ -300,3 +301,54 @@ function topK(scores: Float32Array, k: number): number[] {
     .sort((a, b) => scores[b]! - scores[a]!)
     .slice(0, k);
 }
+
+describe("cold-start items", () => {
+  // tinyContext's item features: category (vocab 3), tags (vocab 5), price (numeric).
+  const schema = {
+    categorical: { category: ["[UNK]", "shoes", "hats"] },
+    multi: { tags: ["[UNK]", "red", "blue", "sale", "new"] },
+    numeric: { price: { mean: 10, std: 4 } },
+  };
+
+  test("raw features encode through the vocabularies and the training z-score, unknowns to 0", () => {
+    const like = tinyContext().itemFeatures!;
+    const encoded = encodeFeatureRows(schema, like, [
+      { category: "hats", tags: ["blue", "gold"], price: 18 },
+      { category: "boots", tags: [] },
+      {},
+    ]);
+    assert.deepEqual(encoded.categorical[0]!.ids, new Int32Array([2, 0, 0]));
+    assert.deepEqual(encoded.multi[0]!.offsets, new Int32Array([0, 2, 3, 4]));
+    assert.deepEqual(encoded.multi[0]!.ids, new Int32Array([2, 0, 0, 0]));
+    assert.deepEqual(encoded.numeric[0]!.values, new Float32Array([2, 0, 0]));
+    assert.throws(() => encodeFeatureRows(schema, like, [{ category: ["shoes"] }]), /"category" takes one token/);
+    assert.throws(() => encodeFeatureRows(schema, like, [{ price: "cheap" }]), /"price" takes a number/);
+    assert.throws(
+      () => encodeFeatureRows({ ...schema, numeric: {} }, like, [{}]),
+      /feature "price" is not in the model's feature schema/,
+    );
+  });
+
+  test("a new item's vector is a known item's without its id field when the features are the same", () => {
+    const context = tinyContext();
+    const model = tiny({ dim: 4, seed: 2 }, context);
+    const features = context.itemFeatures!;
+    // Item 3's own feature row, as a one-row input.
+    const row = {
+      categorical: features.categorical.map((c) => ({ ...c, ids: c.ids.slice(3, 4) })),
+      multi: features.multi.map((m) => ({
+        ...m,
+        offsets: new Int32Array([0, m.offsets[4]! - m.offsets[3]!]),
+        ids: m.ids.slice(m.offsets[3], m.offsets[4]),
+      })),
+      numeric: features.numeric.map((n) => ({ ...n, values: n.values.slice(3, 4) })),
+    };
+    noGrad(() => {
+      const known = model.itemVectors(new Ids(new Int32Array([3]))).data.slice();
+      const id = model.itemEmbedding.forward(new Ids(new Int32Array([3]))).data.slice();
+      const cold = model.coldItemVectors(row, 1).data.slice();
+      for (let k = 0; k < 4; k++) assert.ok(Math.abs(cold[k]! - (known[k]! - id[k]!)) < 1e-6, `dimension ${k}`);
+      endStep();
+    });
+  });
+});

@@ -19,6 +19,7 @@ import {
   softLabelOptions,
   teacherSoftLabels,
   trainModel,
+  datasetFeatures,
 } from "../../distill/pipeline.js";
 import { loadArtefact, saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
 import {
@@ -120,6 +121,7 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
     spec,
     users: dataset.users,
     items: dataset.items,
+    features: datasetFeatures(dataset),
     metrics: { ...metrics, bestEpoch: result.bestEpoch, latencyMs: sized.latencyMs },
     lineage: {
       role: hasSoftTerms(weights) ? "distilled" : "student",

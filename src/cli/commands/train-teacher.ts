@@ -6,7 +6,7 @@
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { loadPipelineConfig, type DataConfig, type PipelineConfig, type TrainSettings } from "../../distill/config.js";
-import { evaluateModel, loadData, prepareData, profile, trainModel } from "../../distill/pipeline.js";
+import { datasetFeatures, evaluateModel, loadData, prepareData, profile, trainModel } from "../../distill/pipeline.js";
 import { saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
 import type { ModelSpec } from "../../models/index.js";
 import {
@@ -100,6 +100,7 @@ export async function trainTeacher(opts: TrainTeacherOptions, deps: CommandDeps 
     spec,
     users: dataset.users,
     items: dataset.items,
+    features: datasetFeatures(dataset),
     metrics: { ...metrics, ...validation, bestEpoch: result.bestEpoch, latencyMs: sized.latencyMs },
     lineage: { role: "teacher", data, seed, dataset: dataset.name, name },
   });
