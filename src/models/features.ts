@@ -100,6 +100,9 @@ function checkVocab(name: string, vocabSize: number, ids: Int32Array): void {
   }
 }
 
+/** A raw feature value the model's schema cannot encode (the wrong kind, or a column it does not know). */
+export class FeatureValueError extends Error {}
+
 /** Raw feature values of one new row: a token, a token list, or a number per column (missing columns: unknown). */
 export type RawFeatures = Readonly<Record<string, string | readonly string[] | number | null>>;
 
@@ -115,7 +118,7 @@ export function encodeFeatureRows(
 ): FeatureInputs {
   const vocab = (names: Record<string, string[]>, name: string): Map<string, number> => {
     const tokens = names[name];
-    if (!tokens) throw new Error(`feature "${name}" is not in the model's feature schema`);
+    if (!tokens) throw new FeatureValueError(`feature "${name}" is not in the model's feature schema`);
     return new Map(tokens.map((t, i) => [t, i]));
   };
   const categorical = like.categorical.map((c) => {
@@ -126,7 +129,7 @@ export function encodeFeatureRows(
       ids: Int32Array.from(rows, (row) => {
         const v = row[c.name];
         if (v === undefined || v === null) return 0;
-        if (typeof v !== "string") throw new TypeError(`feature "${c.name}" takes one token (a string)`);
+        if (typeof v !== "string") throw new FeatureValueError(`feature "${c.name}" takes one token (a string)`);
         return ids.get(v) ?? 0;
       }),
     };
@@ -137,7 +140,7 @@ export function encodeFeatureRows(
       const v = row[m.name];
       if (v === undefined || v === null) return [0];
       if (!Array.isArray(v) || !v.every((t) => typeof t === "string")) {
-        throw new TypeError(`feature "${m.name}" takes a list of tokens (strings)`);
+        throw new FeatureValueError(`feature "${m.name}" takes a list of tokens (strings)`);
       }
       // Like the training rows, an empty list is the single unknown token.
       return v.length ? v.map((t: string) => ids.get(t) ?? 0) : [0];
@@ -148,14 +151,16 @@ export function encodeFeatureRows(
   });
   const numeric = like.numeric.map((n) => {
     const stats = schema.numeric[n.name];
-    if (!stats) throw new Error(`feature "${n.name}" is not in the model's feature schema`);
+    if (!stats) throw new FeatureValueError(`feature "${n.name}" is not in the model's feature schema`);
     const scale = stats.std > 0 ? 1 / stats.std : 0;
     return {
       name: n.name,
       values: Float32Array.from(rows, (row) => {
         const v = row[n.name];
         if (v === undefined || v === null) return 0;
-        if (typeof v !== "number" || !Number.isFinite(v)) throw new TypeError(`feature "${n.name}" takes a number`);
+        if (typeof v !== "number" || !Number.isFinite(v)) {
+          throw new FeatureValueError(`feature "${n.name}" takes a number`);
+        }
         return (v - stats.mean) * scale;
       }),
     };
