@@ -8,3 +8,4 @@ export * from "./optim";
 export * from "./bags";
 export * from "./matmul";
 export * from "./quantized";
+export * from "./retrieval";
