@@ -11,6 +11,7 @@ import { evaluateCommand } from "./commands/evaluate.js";
 import { infoCommand } from "./commands/info.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { runCommand } from "./commands/run.js";
+import { serveCommand } from "./commands/serve.js";
 import { trainTeacherCommand } from "./commands/train-teacher.js";
 
 const program = new Command("distillrec")
@@ -23,7 +24,8 @@ const program = new Command("distillrec")
   .addCommand(trainTeacherCommand())
   .addCommand(distillCommand())
   .addCommand(evaluateCommand())
-  .addCommand(compressCommand());
+  .addCommand(compressCommand())
+  .addCommand(serveCommand());
 
 /** Errors caused by the user's input: reported as one line, without a stack trace. */
 function isUserError(err: unknown): err is Error {

@@ -1,0 +1,177 @@
+// bench:serve — the recommendation service under load. The in-process retrieval figures (top-10 over 100k
+// and 1M items, fp32 and int8, beside PyTorch) come from bench/serve-retrieval.ts, run first; then a
+// server (a child process: `distillrec serve`) over a two-tower model with 20 000 items (dim 32, int8
+// retrieval) takes an autocannon load of recommendations with some event batches mixed in, on the same two
+// cores as the load generator; then batches of 1 000 events are posted as fast as they are acknowledged.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import { IdMap } from "../src/data/idmap.js";
+import { saveArtefact } from "../src/models/artefact.js";
+import { TwoTower } from "../src/models/two-tower.js";
+import { atLeast, atMost, printTable, repoRoot, round, writeResults, type Target } from "./common.js";
+
+const USERS = 50_000;
+const ITEMS = 20_000;
+const DIM = 32;
+const TOKEN = "bench-token";
+const LOAD_SECONDS = 15;
+const CONNECTIONS = 32;
+/** One request in EVENT_SHARE posts a batch of EVENT_BATCH events; the rest ask for recommendations. */
+const EVENT_SHARE = 0.1;
+const EVENT_BATCH = 10;
+const INGEST_BATCH = 1_000;
+const INGEST_SECONDS = 10;
+
+function saveModel(dir: string): void {
+  // Weights are random: throughput does not depend on what the model learned.
+  const offsets = Int32Array.from({ length: USERS + 1 }, (_, u) => 20 * u);
+  const items = Int32Array.from({ length: 20 * USERS }, (_, k) => (k * 7919) % ITEMS);
+  const context = { numUsers: USERS, numItems: ITEMS, histories: { offsets, items } };
+  const model = new TwoTower({ dim: DIM, maxHistory: 20, seed: 1, retrieval: "int8" }, context);
+  saveArtefact(dir, {
+    model,
+    users: IdMap.fromJSON(Array.from({ length: USERS }, (_, u) => `u${u}`)),
+    items: IdMap.fromJSON(Array.from({ length: ITEMS }, (_, i) => `i${i}`)),
+  });
+}
+
+async function startServer(model: string, state: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot, "dist", "src", "cli", "main.js"), "serve", "--model", model, "--state", state, "--port", "0"],
+    { env: { ...process.env, DISTILLREC_TOKEN: TOKEN }, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /"url":"(http:\/\/[^"]+)"/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`the server exited with ${code} before listening`)));
+  });
+  return { child, url };
+}
+
+let counter = 0;
+function eventBody(batch: number): string {
+  const now = Date.now();
+  const events = Array.from({ length: batch }, () => {
+    counter++;
+    return { user: `u${counter % USERS}`, item: `i${(counter * 31) % ITEMS}`, type: "click", timestamp: now };
+  });
+  return JSON.stringify({ events });
+}
+
+async function load(url: string): Promise<autocannon.Result> {
+  const headers = { "content-type": "application/json", authorization: `Bearer ${TOKEN}` };
+  return autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: LOAD_SECONDS,
+    requests: [
+      {
+        setupRequest: (request) => {
+          if (Math.random() < EVENT_SHARE) {
+            return { ...request, method: "POST", path: "/v1/events", headers, body: eventBody(EVENT_BATCH) };
+          }
+          const user = Math.floor(Math.random() * USERS * 1.1); // one in eleven is a user the model never saw
+          return { ...request, method: "GET", path: `/v1/recommend/u${user}?k=10` };
+        },
+      },
+    ],
+  });
+}
+
+async function ingest(url: string): Promise<{ events: number; seconds: number }> {
+  const headers = { "content-type": "application/json", authorization: `Bearer ${TOKEN}` };
+  const started = performance.now();
+  let events = 0;
+  // Two batches in flight: one being committed while the next is parsed.
+  const worker = async () => {
+    while (performance.now() - started < INGEST_SECONDS * 1000) {
+      const response = await fetch(`${url}/v1/events`, { method: "POST", headers, body: eventBody(INGEST_BATCH) });
+      if (response.status !== 200) throw new Error(`ingest: HTTP ${response.status}: ${await response.text()}`);
+      events += ((await response.json()) as { accepted: number }).accepted;
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return { events, seconds: (performance.now() - started) / 1000 };
+}
+
+async function main(): Promise<void> {
+  const retrievalPath = join(repoRoot, "bench", "results", "serve-retrieval.json");
+  const dir = mkdtempSync(join(tmpdir(), "distillrec-bench-serve-"));
+  try {
+    saveModel(join(dir, "model"));
+    const { child, url } = await startServer(join(dir, "model"), join(dir, "state"));
+    try {
+      const result = await load(url);
+      const ingested = await ingest(url);
+      const errors = result.errors + result.timeouts + result.non2xx;
+      const http = {
+        requestsPerSecond: round(result.requests.average),
+        latencyMs: {
+          p50: result.latency.p50,
+          p90: result.latency.p90,
+          p99: result.latency.p99,
+          max: result.latency.max,
+        },
+        requests: result.requests.total,
+        errors,
+        connections: CONNECTIONS,
+        seconds: LOAD_SECONDS,
+        mix: `${Math.round((1 - EVENT_SHARE) * 100)}% GET /v1/recommend (k=10), ${Math.round(EVENT_SHARE * 100)}% POST /v1/events (${EVENT_BATCH} events)`,
+      };
+      const ingestRate = ingested.events / ingested.seconds;
+      console.log(`\nHTTP load: ${USERS} users, ${ITEMS} items, dim ${DIM}, int8 retrieval; ${http.mix}`);
+      printTable(
+        ["req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "requests", "errors"],
+        [
+          [
+            http.requestsPerSecond,
+            http.latencyMs.p50,
+            http.latencyMs.p90,
+            http.latencyMs.p99,
+            http.latencyMs.max,
+            http.requests,
+            errors,
+          ],
+        ],
+      );
+      console.log(
+        `\ningest: ${round(ingestRate)} events/s durable (batches of ${INGEST_BATCH}, ${ingested.events} events)`,
+      );
+      const retrieval = existsSync(retrievalPath)
+        ? (JSON.parse(readFileSync(retrievalPath, "utf8")) as { results: unknown; targets: Target[] })
+        : undefined;
+      const targets: Target[] = [
+        ...(retrieval?.targets ?? []),
+        atLeast("HTTP requests/s (load generator on the same 2 cores)", http.requestsPerSecond, 3000, "req/s"),
+        atMost("HTTP p99 latency", http.latencyMs.p99, 10, "ms"),
+        atMost("HTTP errors", errors, 0, "requests"),
+        atLeast("durable event ingest (batches of 1 000)", ingestRate, 50_000, "events/s"),
+      ];
+      console.log("\ntargets");
+      printTable(
+        ["target", "measured", "target", "unit", "met"],
+        targets.map((t) => [t.name, t.measured, t.target, t.unit, t.met ? "yes" : "NO"]),
+      );
+      const path = writeResults(
+        "serve",
+        { retrieval: retrieval?.results ?? null, http, ingest: { eventsPerSecond: round(ingestRate), ...ingested } },
+        targets,
+      );
+      console.log(`written to ${path}`);
+    } finally {
+      child.kill("SIGTERM");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,62 @@
+/**
+ * `distillrec serve`: serve a model artefact over HTTP (docs/SERVING.md) until SIGINT or SIGTERM, then
+ * finish the requests in flight and close the event store.
+ */
+import { resolve } from "node:path";
+import { Command } from "commander";
+import { pino } from "pino";
+import { startServer } from "../../serve/server.js";
+import { nonNegativeInt, positiveInt } from "./common.js";
+
+export interface ServeOptions {
+  model: string;
+  state?: string;
+  host: string;
+  port: number;
+  token?: string;
+  bodyLimit?: number;
+  quiet?: boolean;
+}
+
+/** Start serving; resolves once the server listens, with a function that stops it. */
+export async function serve(opts: ServeOptions): Promise<{ url: string; close: () => Promise<void> }> {
+  const logger = pino({ level: opts.quiet ? "warn" : "info", base: undefined });
+  const token = opts.token ?? process.env.DISTILLREC_TOKEN;
+  const server = await startServer({
+    model: opts.model,
+    stateDir: resolve(opts.state ?? "serve-state"),
+    host: opts.host,
+    port: opts.port,
+    ...(token ? { token } : {}),
+    ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
+    logger,
+  });
+  const { model } = server.registry.current;
+  logger.info(
+    { url: server.url, model: model.version, kind: model.kind, items: model.catalogue.size, writes: !!token },
+    "serving",
+  );
+  if (!token) logger.warn({}, "no token (--token or DISTILLREC_TOKEN): event, item and model writes are refused");
+  return { url: server.url, close: server.close };
+}
+
+/** The `serve` subcommand. */
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description("serve a model artefact over HTTP: recommendations, live events, new items, hot swaps")
+    .requiredOption("--model <dir>", "model artefact directory to serve")
+    .option("--state <dir>", "directory of the durable event log and catalogue (default ./serve-state)")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <n>", "port to listen on (0: any free port)", nonNegativeInt, 8080)
+    .option("--token <token>", "bearer token for writes and administration (default: $DISTILLREC_TOKEN)")
+    .option("--body-limit <bytes>", "largest request body (default 4 MiB)", positiveInt)
+    .option("--quiet", "only warnings in the log")
+    .action(async (opts: ServeOptions) => {
+      const { close } = await serve(opts);
+      const stop = () => {
+        void close().then(() => process.exit(0));
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+}

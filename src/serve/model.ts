@@ -1,0 +1,186 @@
+/**
+ * One loaded model version, ready to answer: its catalogue (model items + items added since), and for a
+ * two-tower model an index over every item vector — so a recommendation is one user encoding and one
+ * scan, items added at run time get a vector from their features, and item-to-item neighbours come from
+ * the same vectors. Other model kinds score the catalogue with their own scorer.
+ */
+import type { FeatureSchema } from "../data/features.js";
+import type { LoadedArtefact } from "../models/artefact.js";
+import { unknownUser } from "../models/context.js";
+import { encodeFeatureRows, type RawFeatures } from "../models/features.js";
+import type { Scorer } from "../models/recommender.js";
+import { TwoTower, type TwoTowerScorer } from "../models/two-tower.js";
+import { topK } from "../eval/metrics.js";
+import { noGrad, endStep } from "../engine/tensor.js";
+import { Catalogue } from "./catalogue.js";
+
+/** Items and their scores, best first. */
+export interface Ranked {
+  items: Int32Array;
+  scores: Float32Array;
+}
+
+/** What the server needs of a vector index over item vectors (serve/retrieval.ts). */
+export interface VectorIndex {
+  search(query: Float32Array, k: number, options?: { exclude?: Uint8Array }): Ranked;
+  upsert(index: number, vector: Float32Array): void;
+  dispose(): void;
+}
+
+/** Builds the index over row-major item vectors [n, dim] in the model's retrieval precision. */
+export type IndexFactory = (vectors: Float32Array, dim: number, precision: "f32" | "int8") => VectorIndex;
+
+/** Whom to recommend for: the model's user index (undefined for a user it never saw) and their recent items. */
+export interface UserInput {
+  index: number | undefined;
+  /** Recent item indices, oldest first (items past the model's own are ignored by the model). */
+  history: Int32Array;
+}
+
+/** A model kind cannot do what was asked (item neighbours or new items without item vectors). */
+export class UnsupportedError extends Error {}
+
+export class ServingModel {
+  readonly version: string;
+  readonly kind: string;
+  readonly loadedAt = new Date().toISOString();
+  readonly catalogue: Catalogue;
+  private readonly scorer: Scorer;
+  /** Two-tower only: every item's vector (model items, then added ones) and the index over them. */
+  private readonly vectors: { data: Float32Array; dim: number; index: VectorIndex } | null = null;
+  private readonly itemSchema: FeatureSchema | undefined;
+
+  constructor(
+    readonly artefact: LoadedArtefact,
+    readonly dir: string,
+    indexFactory: IndexFactory,
+  ) {
+    const { model, manifest, features } = artefact;
+    this.version = manifest.id;
+    this.kind = manifest.kind;
+    this.itemSchema = features.items;
+    const itemInputs = model.context.itemFeatures;
+    this.catalogue = new Catalogue(
+      artefact.items,
+      itemInputs && features.items ? { inputs: itemInputs, schema: features.items } : undefined,
+    );
+    this.scorer = model.scorer();
+    if (model instanceof TwoTower) {
+      const scorer = this.scorer as TwoTowerScorer;
+      const data = scorer.itemVectors();
+      this.vectors = { data, dim: model.dim, index: indexFactory(data, model.dim, scorer.retrieval) };
+    }
+  }
+
+  /** Whether the model has item vectors (neighbours, items added at run time). */
+  get hasItemVectors(): boolean {
+    return this.vectors !== null;
+  }
+
+  /** Items the model itself knows (the rest of the catalogue was added at run time). */
+  get modelItems(): number {
+    return this.artefact.model.numItems;
+  }
+
+  /** The top `k` items for a user, none of those `exclude` marks. */
+  recommend(user: UserInput, k: number, exclude: Uint8Array): Ranked {
+    if (this.vectors) return this.vectors.index.search(this.userVector(user), k, { exclude });
+    const scores = this.scorer.scoreAll(this.query(user));
+    // Items added at run time have no score from a model without item vectors: never recommended.
+    const items = topK(scores, k, exclude.subarray(0, scores.length));
+    return { items, scores: Float32Array.from(items, (i) => scores[i]!) };
+  }
+
+  /** Scores of a caller's candidates for a user, in the caller's order. */
+  rank(user: UserInput, items: Int32Array): Float32Array {
+    if (!this.vectors) {
+      const added = items.find((i) => i >= this.modelItems);
+      if (added !== undefined) {
+        throw new UnsupportedError(`a ${this.kind} model cannot score items added at run time`);
+      }
+      return this.scorer.scoreCandidates(this.query(user), items);
+    }
+    const u = this.userVector(user);
+    const { data, dim } = this.vectors;
+    return Float32Array.from(items, (i) => dot(u, data, i * dim, dim));
+  }
+
+  /** The `k` items closest to `item` by dot product of item vectors, itself and `exclude` left out. */
+  similar(item: number, k: number, exclude: Uint8Array): Ranked {
+    if (!this.vectors) throw new UnsupportedError(`a ${this.kind} model has no item vectors for neighbours`);
+    const { data, dim, index } = this.vectors;
+    const mask = exclude.slice();
+    mask[item] = 1;
+    return index.search(data.slice(item * dim, (item + 1) * dim), k, { exclude: mask });
+  }
+
+  /**
+   * Add or update an item of the catalogue from its raw features; a two-tower model gives it a vector
+   * from those features (cold start), so it is recommendable at once. Returns the item's index.
+   */
+  upsertItem(id: string, features: RawFeatures): number {
+    const known = this.catalogue.ids.get(id);
+    if (known !== undefined && known < this.modelItems) {
+      // The model's own items keep their trained vectors; only their attributes change.
+      return this.catalogue.upsert(id, features);
+    }
+    if (!this.vectors) {
+      return this.catalogue.upsert(id, features);
+    }
+    const vector = this.coldVector(features);
+    const index = this.catalogue.upsert(id, features);
+    const { dim } = this.vectors;
+    if ((index + 1) * dim > this.vectors.data.length) {
+      const grown = new Float32Array(Math.max((index + 1) * dim, 2 * this.vectors.data.length));
+      grown.set(this.vectors.data);
+      this.vectors.data = grown;
+    }
+    this.vectors.data.set(vector, index * dim);
+    this.vectors.index.upsert(index, vector);
+    return index;
+  }
+
+  /** Refuse raw features the model's schema cannot encode (a value of the wrong kind), before storing them. */
+  checkFeatures(features: RawFeatures): void {
+    const inputs = this.artefact.model.context.itemFeatures;
+    if (inputs && this.itemSchema) encodeFeatureRows(this.itemSchema, inputs, [features]);
+  }
+
+  /** Release the index and the scorer's memory. */
+  dispose(): void {
+    this.vectors?.index.dispose();
+    (this.scorer as Partial<TwoTowerScorer>).dispose?.();
+  }
+
+  private coldVector(features: RawFeatures): Float32Array {
+    const model = this.artefact.model as TwoTower;
+    const inputs = model.context.itemFeatures;
+    const encoded =
+      inputs && this.itemSchema
+        ? encodeFeatureRows(this.itemSchema, inputs, [features])
+        : { categorical: [], multi: [], numeric: [] };
+    return noGrad(() => {
+      const v = model.coldItemVectors(encoded, 1).data.slice();
+      endStep();
+      return v;
+    });
+  }
+
+  private query(user: UserInput): { user: number; history: Int32Array } {
+    const model = this.artefact.model;
+    return {
+      user: user.index ?? unknownUser(model.context),
+      history: user.history.filter((i) => i < model.numItems),
+    };
+  }
+
+  private userVector(user: UserInput): Float32Array {
+    return (this.scorer as TwoTowerScorer).userVector(this.query(user));
+  }
+}
+
+function dot(u: Float32Array, data: Float32Array, offset: number, dim: number): number {
+  let s = 0;
+  for (let k = 0; k < dim; k++) s += u[k]! * data[offset + k]!;
+  return s;
+}

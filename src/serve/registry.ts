@@ -1,0 +1,145 @@
+/**
+ * Which model version answers: a deployment is a verified artefact made ready to serve — its catalogue
+ * with every item added at run time, and every user's recent items and the items' popularity rebuilt
+ * from the durable event log. A swap builds the new deployment completely before it replaces the current
+ * one in a single assignment, so a request in flight finishes on the version it started with; a refused
+ * artefact leaves the current version serving; a rollback returns to the previous one.
+ */
+import { resolve } from "node:path";
+import { countOccurrences } from "../eval/protocol.js";
+import { loadArtefact } from "../models/artefact.js";
+import { ServingModel, type IndexFactory } from "./model.js";
+import { Popularity, UserState, type ResolvedEvent } from "./state.js";
+import type { EventStore, FeedbackEvent } from "./store.js";
+
+export interface Deployment {
+  model: ServingModel;
+  state: UserState;
+  popularity: Popularity;
+  /** The sequence number of the last stored event applied (-1: none). */
+  appliedSeq: number;
+}
+
+export interface RegistryOptions {
+  store: EventStore;
+  indexFactory: IndexFactory;
+  /** Half-life of the popularity fallback's decay, ms of event time (default one day). */
+  popularityHalfLifeMs?: number;
+  /** Called whenever another version starts serving. */
+  onServe?: (model: ServingModel) => void;
+}
+
+export class ModelRegistry {
+  private active: Deployment;
+  private previous: Deployment | undefined;
+
+  constructor(
+    dir: string,
+    private readonly options: RegistryOptions,
+  ) {
+    this.active = this.deploy(dir);
+    options.onServe?.(this.active.model);
+  }
+
+  /** The deployment answering now; take it once per request and use it throughout. */
+  get current(): Deployment {
+    return this.active;
+  }
+
+  /** The version a rollback returns to. */
+  get previousVersion(): string | undefined {
+    return this.previous?.model.version;
+  }
+
+  /** Apply stored events (in sequence order) to the current deployment's user states and popularity. */
+  apply(events: readonly (FeedbackEvent & { seq: number })[]): { unknownItems: number } {
+    return applyEvents(this.active, events);
+  }
+
+  /** Serve the artefact at `dir` from now on; throws (the current version keeps serving) if it is refused. */
+  swap(dir: string): { from: string; to: string } {
+    const next = this.deploy(dir);
+    return this.replace(next);
+  }
+
+  /** Serve the previous version again (with every event stored since it was replaced). */
+  rollback(): { from: string; to: string } {
+    if (!this.previous) throw new NoPreviousVersionError();
+    const back = this.previous;
+    applyEvents(back, this.options.store.events(back.appliedSeq + 1));
+    return this.replace(back);
+  }
+
+  /** Release every deployment's memory. */
+  close(): void {
+    this.previous?.model.dispose();
+    this.active.model.dispose();
+  }
+
+  private replace(next: Deployment): { from: string; to: string } {
+    const from = this.active.model.version;
+    const retired = this.previous;
+    this.previous = this.active;
+    this.active = next;
+    if (retired && retired !== next) retired.model.dispose();
+    this.options.onServe?.(next.model);
+    return { from, to: next.model.version };
+  }
+
+  /** Load, verify and prepare an artefact, replaying the store's catalogue changes and events into it. */
+  private deploy(dir: string): Deployment {
+    const artefact = loadArtefact(resolve(dir));
+    const model = new ServingModel(artefact, resolve(dir), this.options.indexFactory);
+    for (const item of this.options.store.items()) model.upsertItem(item.id, item.features);
+    const context = artefact.model.context;
+    const histories = context.histories;
+    const state = new UserState(artefact.model.historyLength, artefact.users, (userIndex) =>
+      userIndex === undefined || !histories
+        ? new Int32Array(0)
+        : histories.items.slice(histories.offsets[userIndex], histories.offsets[userIndex + 1]),
+    );
+    // Until live events arrive, the items in users' recent histories stand for popularity.
+    const seed = countOccurrences(histories?.items ?? new Int32Array(0), model.catalogue.size);
+    const popularity = new Popularity(seed, { halfLifeMs: this.options.popularityHalfLifeMs ?? 86_400_000 });
+    const deployment: Deployment = { model, state, popularity, appliedSeq: -1 };
+    applyEvents(deployment, this.options.store.events(0));
+    return deployment;
+  }
+}
+
+/** A rollback was asked for before any swap. */
+export class NoPreviousVersionError extends Error {
+  constructor() {
+    super("there is no previous model version to roll back to");
+  }
+}
+
+/** Replay in chunks: a long log never has to sit in memory whole. */
+const REPLAY_CHUNK = 10_000;
+
+function applyEvents(
+  deployment: Deployment,
+  events: Iterable<FeedbackEvent & { seq: number }>,
+): { unknownItems: number } {
+  const { model, state, popularity } = deployment;
+  let resolved: ResolvedEvent[] = [];
+  let unknownItems = 0;
+  const flush = () => {
+    state.apply(resolved);
+    popularity.add(resolved);
+    resolved = [];
+  };
+  for (const e of events) {
+    if (e.seq <= deployment.appliedSeq) continue;
+    deployment.appliedSeq = e.seq;
+    const item = model.catalogue.ids.get(e.item);
+    if (item === undefined) {
+      unknownItems++;
+      continue;
+    }
+    resolved.push({ user: e.user, item, timestamp: e.timestamp });
+    if (resolved.length === REPLAY_CHUNK) flush();
+  }
+  flush();
+  return { unknownItems };
+}
