@@ -5,3 +5,4 @@ export * from "./models/index.js";
 export * from "./eval/index.js";
 export * from "./distill/index.js";
 export * from "./compress/index.js";
+export * from "./serve/index.js";

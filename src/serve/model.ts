@@ -13,22 +13,17 @@ import { TwoTower, type TwoTowerScorer } from "../models/two-tower.js";
 import { topK } from "../eval/metrics.js";
 import { noGrad, endStep } from "../engine/tensor.js";
 import { Catalogue } from "./catalogue.js";
+import type { Precision, Ranked, SearchOptions } from "./retrieval.js";
 
-/** Items and their scores, best first. */
-export interface Ranked {
-  items: Int32Array;
-  scores: Float32Array;
-}
-
-/** What the server needs of a vector index over item vectors (serve/retrieval.ts). */
+/** What the server needs of an index over item vectors (ExactIndex and IvfIndex have it). */
 export interface VectorIndex {
-  search(query: Float32Array, k: number, options?: { exclude?: Uint8Array }): Ranked;
+  search(query: Float32Array, k: number, options?: SearchOptions): Ranked;
   upsert(index: number, vector: Float32Array): void;
   dispose(): void;
 }
 
 /** Builds the index over row-major item vectors [n, dim] in the model's retrieval precision. */
-export type IndexFactory = (vectors: Float32Array, dim: number, precision: "f32" | "int8") => VectorIndex;
+export type IndexFactory = (vectors: Float32Array, dim: number, precision: Precision) => VectorIndex;
 
 /** Whom to recommend for: the model's user index (undefined for a user it never saw) and their recent items. */
 export interface UserInput {

@@ -1,0 +1,35 @@
+// Real-time serving: the HTTP service, model versions, retrieval indexes, the durable event store and user state.
+export { startServer, type RunningServer, type ServerOptions } from "./server.js";
+export { buildApp, type AppOptions, type ServeContext } from "./app.js";
+export { ModelRegistry, NoPreviousVersionError, type Deployment, type RegistryOptions } from "./registry.js";
+export { ServingModel, UnsupportedError, type IndexFactory, type UserInput, type VectorIndex } from "./model.js";
+export { Catalogue, UnknownAttributeError, type AttributeFilter } from "./catalogue.js";
+export {
+  ExactIndex,
+  IvfIndex,
+  measureRecall,
+  type IvfOptions,
+  type IvfSearchOptions,
+  type Precision,
+  type Ranked,
+  type SearchOptions,
+  type VectorSearch,
+} from "./retrieval.js";
+export {
+  EventStore,
+  StoreInputError,
+  MAX_ID_BYTES,
+  type AppendResult,
+  type FeedbackEvent,
+  type ItemRecord,
+  type StoredEvent,
+} from "./store.js";
+export {
+  UserState,
+  Popularity,
+  type BaseHistory,
+  type PopularityOptions,
+  type ResolvedEvent,
+  type UserIndex,
+} from "./state.js";
+export { ServeMetrics } from "./metrics.js";
