@@ -18,7 +18,13 @@ const ITEMS = 20_000;
 const DIM = 32;
 const TOKEN = "bench-token";
 const LOAD_SECONDS = 15;
-const CONNECTIONS = 32;
+/**
+ * Concurrent connections of the measured run (closed loop: each sends its next request when answered),
+ * and of a run at saturation. An open loop at a fixed rate is not used: autocannon releases rate-limited
+ * requests in bursts, which measures its own timer more than the server.
+ */
+const CONNECTIONS = 8;
+const SATURATION_CONNECTIONS = 64;
 /** One request in EVENT_SHARE posts a batch of EVENT_BATCH events; the rest ask for recommendations. */
 const EVENT_SHARE = 0.1;
 const EVENT_BATCH = 10;
@@ -66,11 +72,11 @@ function eventBody(batch: number): string {
   return JSON.stringify({ events });
 }
 
-async function load(url: string): Promise<autocannon.Result> {
+async function load(url: string, connections: number): Promise<autocannon.Result> {
   const headers = { "content-type": "application/json", authorization: `Bearer ${TOKEN}` };
   return autocannon({
     url,
-    connections: CONNECTIONS,
+    connections,
     duration: LOAD_SECONDS,
     requests: [
       {
@@ -102,6 +108,28 @@ async function ingest(url: string): Promise<{ events: number; seconds: number }>
   return { events, seconds: (performance.now() - started) / 1000 };
 }
 
+interface LoadSummary {
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  requests: number;
+  errors: number;
+}
+
+function summary(result: autocannon.Result): LoadSummary {
+  const { p50, p90, p99, max } = result.latency;
+  return {
+    requestsPerSecond: round(result.requests.average),
+    latencyMs: { p50, p90, p99, max },
+    requests: result.requests.total,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+function row(name: string, s: LoadSummary): (string | number)[] {
+  const { p50, p90, p99, max } = s.latencyMs;
+  return [name, s.requestsPerSecond, p50, p90, p99, max, s.requests, s.errors];
+}
+
 async function main(): Promise<void> {
   const retrievalPath = join(repoRoot, "bench", "results", "serve-retrieval.json");
   const dir = mkdtempSync(join(tmpdir(), "distillrec-bench-serve-"));
@@ -109,38 +137,27 @@ async function main(): Promise<void> {
     saveModel(join(dir, "model"));
     const { child, url } = await startServer(join(dir, "model"), join(dir, "state"));
     try {
-      const result = await load(url);
+      // Warm-up: JIT and the first allocations.
+      await autocannon({ url: `${url}/v1/recommend/u1`, connections: 4, duration: 3 });
+      const measured = summary(await load(url, CONNECTIONS));
+      const saturated = summary(await load(url, SATURATION_CONNECTIONS));
       const ingested = await ingest(url);
-      const errors = result.errors + result.timeouts + result.non2xx;
-      const http = {
-        requestsPerSecond: round(result.requests.average),
-        latencyMs: {
-          p50: result.latency.p50,
-          p90: result.latency.p90,
-          p99: result.latency.p99,
-          max: result.latency.max,
-        },
-        requests: result.requests.total,
-        errors,
-        connections: CONNECTIONS,
-        seconds: LOAD_SECONDS,
-        mix: `${Math.round((1 - EVENT_SHARE) * 100)}% GET /v1/recommend (k=10), ${Math.round(EVENT_SHARE * 100)}% POST /v1/events (${EVENT_BATCH} events)`,
-      };
       const ingestRate = ingested.events / ingested.seconds;
-      console.log(`\nHTTP load: ${USERS} users, ${ITEMS} items, dim ${DIM}, int8 retrieval; ${http.mix}`);
+      const mix =
+        `${Math.round((1 - EVENT_SHARE) * 100)}% GET /v1/recommend (k=10), ` +
+        `${Math.round(EVENT_SHARE * 100)}% POST /v1/events (${EVENT_BATCH} events)`;
+      const http = {
+        mix,
+        seconds: LOAD_SECONDS,
+        measured: { connections: CONNECTIONS, ...measured },
+        saturated: { connections: SATURATION_CONNECTIONS, ...saturated },
+      };
+      console.log(
+        `\nHTTP load: ${USERS} users, ${ITEMS} items, dim ${DIM}, int8 retrieval; ${mix}; ${CONNECTIONS} connections`,
+      );
       printTable(
-        ["req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "requests", "errors"],
-        [
-          [
-            http.requestsPerSecond,
-            http.latencyMs.p50,
-            http.latencyMs.p90,
-            http.latencyMs.p99,
-            http.latencyMs.max,
-            http.requests,
-            errors,
-          ],
-        ],
+        ["run", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "requests", "errors"],
+        [row(`${CONNECTIONS} connections`, measured), row(`${SATURATION_CONNECTIONS} connections`, saturated)],
       );
       console.log(
         `\ningest: ${round(ingestRate)} events/s durable (batches of ${INGEST_BATCH}, ${ingested.events} events)`,
@@ -150,9 +167,14 @@ async function main(): Promise<void> {
         : undefined;
       const targets: Target[] = [
         ...(retrieval?.targets ?? []),
-        atLeast("HTTP requests/s (load generator on the same 2 cores)", http.requestsPerSecond, 3000, "req/s"),
-        atMost("HTTP p99 latency", http.latencyMs.p99, 10, "ms"),
-        atMost("HTTP errors", errors, 0, "requests"),
+        atLeast(
+          `HTTP requests/s, ${CONNECTIONS} connections (load generator on the same 2 cores)`,
+          measured.requestsPerSecond,
+          3000,
+          "req/s",
+        ),
+        atMost(`HTTP p99 latency, ${CONNECTIONS} connections`, measured.latencyMs.p99, 10, "ms"),
+        atMost("HTTP errors (both runs)", measured.errors + saturated.errors, 0, "requests"),
         atLeast("durable event ingest (batches of 1 000)", ingestRate, 50_000, "events/s"),
       ];
       console.log("\ntargets");
