@@ -6,7 +6,8 @@ import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
 import { ServeMetrics } from "./metrics.js";
 import { ModelRegistry } from "./registry.js";
-import { ExactIndex } from "./retrieval.js";
+import type { IndexFactory } from "./model.js";
+import { ExactIndex, IvfIndex } from "./retrieval.js";
 import { EventStore } from "./store.js";
 
 export interface ServerOptions {
@@ -18,6 +19,8 @@ export interface ServerOptions {
   /** 0 picks a free port. */
   port?: number;
   token?: string;
+  /** "exact" scans every item; "ivf" probes inverted lists; "auto" (default) uses IVF from IVF_FROM items. */
+  index?: "exact" | "ivf" | "auto";
   bodyLimit?: number;
   logger?: FastifyBaseLogger | false;
 }
@@ -32,6 +35,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Catalogues from this size are served by the approximate index under "auto": an exact scan passes 1 ms. */
+export const IVF_FROM = 500_000;
+
+function indexFactory(kind: "exact" | "ivf" | "auto"): IndexFactory {
+  return (vectors, dim, precision) =>
+    kind === "ivf" || (kind === "auto" && vectors.length / dim >= IVF_FROM)
+      ? new IvfIndex(vectors, dim, { precision })
+      : new ExactIndex(vectors, dim, { precision });
+}
+
 /** Open the store, load the model (replaying the log into it) and listen. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const store = EventStore.open(options.stateDir);
@@ -40,7 +53,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     registry = new ModelRegistry(options.model, {
       store,
-      indexFactory: (vectors, dim, precision) => new ExactIndex(vectors, dim, { precision }),
+      indexFactory: indexFactory(options.index ?? "auto"),
       onServe: (model) => metrics.serving(model.version, model.kind),
     });
   } catch (err) {

@@ -240,3 +240,23 @@ describe("serving: model versions", () => {
     assert.match(metrics, /distillrec_model_swaps_total\{action="swap",result="refused"\} 1/);
   });
 });
+
+describe("serving: the approximate index", () => {
+  test("an IVF index probing every list answers as the exact scan does", async () => {
+    const ivf = await startServer({ model: modelA, stateDir: join(root, "state-ivf"), port: 0, index: "ivf" });
+    const exact = await startServer({ model: modelA, stateDir: join(root, "state-exact"), port: 0, index: "exact" });
+    try {
+      for (const user of ["u0", "u11", "u29"]) {
+        const [a, b] = await Promise.all(
+          [ivf, exact].map(
+            async (s) => (await (await fetch(`${s.url}/v1/recommend/${user}?k=10`)).json()) as Reply["body"],
+          ),
+        );
+        assert.deepEqual(a!.items, b!.items);
+      }
+    } finally {
+      await ivf.close();
+      await exact.close();
+    }
+  });
+});

@@ -3,7 +3,7 @@
  * finish the requests in flight and close the event store.
  */
 import { resolve } from "node:path";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { pino } from "pino";
 import { startServer } from "../../serve/server.js";
 import { nonNegativeInt, positiveInt } from "./common.js";
@@ -14,6 +14,7 @@ export interface ServeOptions {
   host: string;
   port: number;
   token?: string;
+  index: "exact" | "ivf" | "auto";
   bodyLimit?: number;
   quiet?: boolean;
 }
@@ -27,6 +28,7 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
     stateDir: resolve(opts.state ?? "serve-state"),
     host: opts.host,
     port: opts.port,
+    index: opts.index,
     ...(token ? { token } : {}),
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
     logger,
@@ -49,6 +51,11 @@ export function serveCommand(): Command {
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <n>", "port to listen on (0: any free port)", nonNegativeInt, 8080)
     .option("--token <token>", "bearer token for writes and administration (default: $DISTILLREC_TOKEN)")
+    .addOption(
+      new Option("--index <kind>", "item index: exact scan, IVF, or IVF from 500 000 items")
+        .choices(["exact", "ivf", "auto"])
+        .default("auto"),
+    )
     .option("--body-limit <bytes>", "largest request body (default 4 MiB)", positiveInt)
     .option("--quiet", "only warnings in the log")
     .action(async (opts: ServeOptions) => {
