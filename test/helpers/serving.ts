@@ -20,7 +20,7 @@ export function servingContext(): ModelContext {
     itemFeatures: {
       categorical: [{ name: "category", vocabSize: 5, ids: Int32Array.from({ length: ITEMS }, (_, i) => 1 + (i % 4)) }],
       multi: [],
-      numeric: [],
+      numeric: [{ name: "price", values: Float32Array.from({ length: ITEMS }, (_, i) => ((i % 7) - 3) / 2) }],
     },
   };
 }
@@ -32,7 +32,13 @@ export function saveServingModel(dir: string, seed: number, retrieval: "f32" | "
     model,
     users: IdMap.fromJSON(Array.from({ length: USERS }, (_, u) => `u${u}`)),
     items: IdMap.fromJSON(Array.from({ length: ITEMS }, (_, i) => `i${i}`)),
-    features: { items: { categorical: { category: ["[UNK]", ...CATEGORIES] }, multi: {}, numeric: {} } },
+    features: {
+      items: {
+        categorical: { category: ["[UNK]", ...CATEGORIES] },
+        multi: {},
+        numeric: { price: { mean: 20, std: 8 } },
+      },
+    },
     lineage: { role: "student" },
   });
   return manifest.id;

@@ -199,7 +199,7 @@ describe("serving: live events and new items", () => {
   });
 
   test("a new item gets a vector from its features and is recommendable at once", async () => {
-    const put = await call("PUT", "/v1/items", { items: [{ id: "fresh", features: { category: "c1" } }] });
+    const put = await call("PUT", "/v1/items", { items: [{ id: "fresh", features: { category: "c1", price: 12.5 } }] });
     assert.deepEqual(put.body, { upserted: 1, added: 1, model: versionA, items: ITEMS + 1 });
     // Only items of category c1 and the new one pass this filter, and k covers them all.
     const reply = await call("GET", "/v1/recommend/u2?k=40&filter=category:c1&excludeSeen=false");

@@ -8,8 +8,11 @@ import type { FeedbackEvent, ItemRecord } from "../store.js";
 const MAX_EVENTS = 20_000;
 const MAX_ITEMS = 5_000;
 
+// A type list, not anyOf: with type coercion on (for query strings), anyOf would turn 12.5 into "12.5".
 const featureValue = {
-  anyOf: [{ type: "string" }, { type: "number" }, { type: "array", items: { type: "string" }, maxItems: 256 }],
+  type: ["string", "number", "array"],
+  items: { type: "string" },
+  maxItems: 256,
 } as const;
 
 export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeContext }): Promise<void> {
