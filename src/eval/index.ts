@@ -2,3 +2,4 @@
 export * from "./metrics.js";
 export * from "./protocol.js";
 export * from "./profile.js";
+export * from "./prequential.js";

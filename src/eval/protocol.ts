@@ -82,7 +82,7 @@ function inRangeSet(items: Int32Array, numItems: number): Set<number> {
  * (which must contain only in-range items). Rejection sampling while allowed items are plentiful, otherwise a
  * partial shuffle of the allowed list. Fewer than `n` come back when fewer are allowed.
  */
-function drawExcluding(excluded: ReadonlySet<number>, numItems: number, n: number, rng: DataRng): Int32Array {
+export function drawExcluding(excluded: ReadonlySet<number>, numItems: number, n: number, rng: DataRng): Int32Array {
   const available = numItems - excluded.size;
   const count = Math.max(0, Math.min(n, available));
   const out = new Int32Array(count);
@@ -191,7 +191,7 @@ export function rankSegments(
 }
 
 /** The first score's rank among the rest: those above it (NaN counts as above), plus half of the ties. */
-function rankOfFirst(scores: Float32Array): number {
+export function rankOfFirst(scores: Float32Array): number {
   const positive = scores[0]!;
   if (Number.isNaN(positive)) return scores.length - 1;
   let above = 0;
