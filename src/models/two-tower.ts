@@ -142,6 +142,36 @@ export class TwoTower extends Recommender {
     return ops.embeddingBag(table.forward(bag.ids), positions, bag.offsets, "mean");
   }
 
+  /** The query's user vector as a [1, dim] tensor (of an explicit history, the last maxHistory items count). */
+  queryVectors(query: UserQuery): Tensor {
+    const users = new Ids(new Int32Array([query.user]));
+    const history = query.history ? { ids: query.history, offsets: new Int32Array(1) } : undefined;
+    return this.userVectors(users, history);
+  }
+
+  /** The query's user vector [dim], computed without a graph (it ends the current scratch step). */
+  userVector(query: UserQuery): Float32Array {
+    return noGrad(() => {
+      const v = this.queryVectors(query).data.slice();
+      endStep();
+      return v;
+    });
+  }
+
+  /** Every item's vector, row-major [numItems, dim], computed `chunk` items at a time without a graph. */
+  itemVectorTable(chunk = 4096): Float32Array {
+    const n = this.numItems;
+    const vectors = new Float32Array(n * this.dim);
+    noGrad(() => {
+      for (let start = 0; start < n; start += chunk) {
+        const ids = Int32Array.from({ length: Math.min(chunk, n - start) }, (_, k) => start + k);
+        vectors.set(this.itemVectors(new Ids(ids)).data, start * this.dim);
+        endStep();
+      }
+    });
+    return vectors;
+  }
+
   /** Item vectors [n, dim]. */
   itemVectors(items: Ids): Tensor {
     const fields = [this.itemEmbedding.forward(items)];
@@ -221,14 +251,7 @@ export class TwoTowerScorer implements Scorer {
     const n = model.numItems;
     this.dim = model.dim;
     this.retrieval = model.retrieval;
-    const vectors = new Float32Array(n * this.dim);
-    noGrad(() => {
-      for (let start = 0; start < n; start += chunk) {
-        const ids = Int32Array.from({ length: Math.min(chunk, n - start) }, (_, k) => start + k);
-        vectors.set(model.itemVectors(new Ids(ids)).data, start * this.dim);
-        endStep();
-      }
-    });
+    const vectors = model.itemVectorTable(chunk);
     this.items =
       this.retrieval === "int8"
         ? new Int8Table(quantizeInt8(vectors, n, this.dim))
@@ -246,11 +269,7 @@ export class TwoTowerScorer implements Scorer {
 
   /** The query's user vector [dim] (of an explicit history, the last maxHistory items count, as in training). */
   userVector(query: UserQuery): Float32Array {
-    return noGrad(() => {
-      const v = this.encode(query).data.slice();
-      endStep();
-      return v;
-    });
+    return this.model.userVector(query);
   }
 
   scoreAll(query: UserQuery): Float32Array {
@@ -294,8 +313,6 @@ export class TwoTowerScorer implements Scorer {
   }
 
   private encode(query: UserQuery): Tensor {
-    const users = new Ids(new Int32Array([query.user]));
-    const history = query.history ? { ids: query.history, offsets: new Int32Array(1) } : undefined;
-    return this.model.userVectors(users, history);
+    return this.model.queryVectors(query);
   }
 }

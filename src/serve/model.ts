@@ -9,7 +9,8 @@ import type { LoadedArtefact } from "../models/artefact.js";
 import { unknownUser } from "../models/context.js";
 import { encodeFeatureRows, type RawFeatures } from "../models/features.js";
 import type { Scorer } from "../models/recommender.js";
-import { TwoTower, type TwoTowerScorer } from "../models/two-tower.js";
+import { TwoTower } from "../models/two-tower.js";
+import { dequantizeInt8, quantizeInt8 } from "../engine/int8.js";
 import { topK } from "../eval/metrics.js";
 import { noGrad, endStep } from "../engine/tensor.js";
 import { Catalogue } from "./catalogue.js";
@@ -40,7 +41,8 @@ export class ServingModel {
   readonly kind: string;
   readonly loadedAt = new Date().toISOString();
   readonly catalogue: Catalogue;
-  private readonly scorer: Scorer;
+  /** Models without item vectors: their scorer, over the catalogue or a candidate list. */
+  private readonly scorer: Scorer | null = null;
   /** Two-tower only: every item's vector (model items, then added ones) and the index over them. */
   private readonly vectors: { data: Float32Array; dim: number; index: VectorIndex } | null = null;
   private readonly itemSchema: FeatureSchema | undefined;
@@ -59,11 +61,14 @@ export class ServingModel {
       artefact.items,
       itemInputs && features.items ? { inputs: itemInputs, schema: features.items } : undefined,
     );
-    this.scorer = model.scorer();
     if (model instanceof TwoTower) {
-      const scorer = this.scorer as TwoTowerScorer;
-      const data = scorer.itemVectors();
-      this.vectors = { data, dim: model.dim, index: indexFactory(data, model.dim, scorer.retrieval) };
+      // The index holds the item vectors, so no scorer keeps a second copy of them in WebAssembly memory. With
+      // int8 retrieval, vectors are those the quantised table stands for, as the model's own scorer scans them.
+      const exact = model.itemVectorTable();
+      const data = model.retrieval === "int8" ? dequantizeInt8(quantizeInt8(exact, model.numItems, model.dim)) : exact;
+      this.vectors = { data, dim: model.dim, index: indexFactory(data, model.dim, model.retrieval) };
+    } else {
+      this.scorer = model.scorer();
     }
   }
 
@@ -80,7 +85,7 @@ export class ServingModel {
   /** The top `k` items for a user, none of those `exclude` marks. */
   recommend(user: UserInput, k: number, exclude: Uint8Array): Ranked {
     if (this.vectors) return this.vectors.index.search(this.userVector(user), k, { exclude });
-    const scores = this.scorer.scoreAll(this.query(user));
+    const scores = this.scorer!.scoreAll(this.query(user));
     // Items added at run time have no score from a model without item vectors: never recommended.
     const items = topK(scores, k, exclude.subarray(0, scores.length));
     return { items, scores: Float32Array.from(items, (i) => scores[i]!) };
@@ -93,7 +98,7 @@ export class ServingModel {
       if (added !== undefined) {
         throw new UnsupportedError(`a ${this.kind} model cannot score items added at run time`);
       }
-      return this.scorer.scoreCandidates(this.query(user), items);
+      return this.scorer!.scoreCandidates(this.query(user), items);
     }
     const u = this.userVector(user);
     const { data, dim } = this.vectors;
@@ -141,10 +146,9 @@ export class ServingModel {
     if (inputs && this.itemSchema) encodeFeatureRows(this.itemSchema, inputs, [features]);
   }
 
-  /** Release the index and the scorer's memory. */
+  /** Release the index's memory. */
   dispose(): void {
     this.vectors?.index.dispose();
-    (this.scorer as Partial<TwoTowerScorer>).dispose?.();
   }
 
   private coldVector(features: RawFeatures): Float32Array {
@@ -170,7 +174,7 @@ export class ServingModel {
   }
 
   private userVector(user: UserInput): Float32Array {
-    return (this.scorer as TwoTowerScorer).userVector(this.query(user));
+    return (this.artefact.model as TwoTower).userVector(this.query(user));
   }
 }
 
