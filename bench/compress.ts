@@ -130,7 +130,7 @@ function targets(r: Result): Target[] {
   const steps = r.studentRun.steps;
   const start = steps[0]!;
   const int8 = steps.find((s) => s.step === "int8")!;
-  const final = steps.filter((s) => s.status === "start" || s.status === "kept").at(-1)!;
+  const { final } = r.studentRun;
   const teacher = r.studentRun.teacher!;
   return [
     atMost(`${name}: student int8 weights vs fp32`, round(int8.bytes / start.bytes, 4), 0.27, "fraction of bytes"),

@@ -67,6 +67,8 @@ export interface CompressArtefactResult {
   /** The uncompressed teacher, when there is one. */
   teacher?: ModelRow;
   steps: StepReport[];
+  /** The report of the saved state: the last step kept (or the start). */
+  final: StepReport;
   /** Test metrics of the saved model (with fidelity to the teacher, when there is one). */
   metrics: Record<string, number>;
 }
@@ -103,6 +105,7 @@ export async function compressArtefact(options: CompressArtefactOptions): Promis
   const teacherDir = options.teacher ?? findTeacherBeside(options.model, source.manifest);
   const teacher = teacherDir ? loadArtefact(teacherDir) : undefined;
   const evaluation = options.evaluation ?? COMPRESS_EVALUATION;
+  const budget = options.budget ?? 0.02;
 
   const dataset = await loadData(data, seed);
   for (const [name, artefact] of [
@@ -145,13 +148,13 @@ export async function compressArtefact(options: CompressArtefactOptions): Promis
     spec: source.manifest.spec,
     model: source.model,
     steps: options.steps,
-    budget: options.budget ?? 0.02,
+    budget,
     onExceed: options.onExceed ?? "rollback",
     ...hooks,
     log: (r) => log.info(compressionRow(r), "compression step"),
   });
 
-  const final = result.steps.filter((s) => s.status === "start" || s.status === "kept").at(-1)!;
+  const { final } = result;
   const metrics = {
     ...final.test,
     ...(teacher ? fidelityMetrics(teacher.model, result.model, prepared.testSet, seed) : {}),
@@ -164,16 +167,16 @@ export async function compressArtefact(options: CompressArtefactOptions): Promis
     items: source.items,
     features: source.features,
     storage: result.storage,
-    metrics: { ...metrics, latencyMs: hooks.latency(result.model) },
+    metrics: { ...metrics, latencyMs: final.latencyMs },
     lineage: {
       ...source.manifest.lineage,
       compressedFrom: source.manifest.id,
       // The report travels with the model: size, quality and latency after every step.
       compression: result.steps.map(compressionRow),
-      budget: options.budget ?? 0.02,
+      budget,
     },
   });
-  return { out, manifest, ...(teacherRow ? { teacher: teacherRow } : {}), steps: result.steps, metrics };
+  return { out, manifest, ...(teacherRow ? { teacher: teacherRow } : {}), steps: result.steps, final, metrics };
 }
 
 function describeModel(artefact: LoadedArtefact, test: Record<string, number>, latencyMs: number): ModelRow {

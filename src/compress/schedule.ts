@@ -90,6 +90,8 @@ export interface CompressionResult {
   /** For saveArtefact: the storage of every parameter, with low-rank factors. */
   storage: ParameterStorage;
   steps: StepReport[];
+  /** The report of the state the model ends in: the last step kept (or the start). */
+  final: StepReport;
 }
 
 /** A parameter that is a matrix worth compressing: two or more dimensions, at least 2 × 2. */
@@ -149,7 +151,7 @@ export function parseSteps(text: string, fineTuneEpochs = 0): CompressionStep[] 
 
 /**
  * Project every parameter onto its storage: zero its pruned positions, factorise it to its rank, and
- * round-trip it through its dtype. Returns the low-rank factors used, by parameter name.
+ * round-trip it through its dtype. Returns how each parameter is to be saved, low-rank factors included.
  */
 export function project(model: Recommender, storage: ReadonlyMap<string, PlannedStorage>): ParameterStorage {
   const stored = new Map<string, TensorStorage>();
@@ -229,10 +231,9 @@ function plan(step: CompressionStep, state: CompressedState): string[] {
         if (!isMatrix(t.shape) || entry.rank !== undefined) continue;
         const [rows, cols] = matrixOf(t.shape);
         const mask = pruneMask(t.data, rows, cols, step.sparsity, step.structure ?? "weights");
-        const pruned = t.data.map((v, i) => (mask[i] ? v : 0));
+        const nonZeros = countNonZero(t.data, mask);
         // The bitmap costs an eighth of a byte a value: at low sparsity a dense tensor is smaller.
-        if (storedBytes({ shape: t.shape, data: pruned, dtype: entry.dtype, sparse: true }) >= bytesOf(t, entry))
-          continue;
+        if (storedBytes(t.shape, entry.dtype, { nonZeros }) >= currentBytes(t, entry)) continue;
         entry.mask = mask;
         changed.push(name);
       }
@@ -244,8 +245,7 @@ function plan(step: CompressionStep, state: CompressedState): string[] {
         if (!isMatrix(t.shape) || entry.rank !== undefined) continue;
         const [rows, cols] = matrixOf(t.shape);
         const rank = Math.min(step.rank ?? rankForEnergy(t.data, rows, cols, step.energy ?? 0.9), rows, cols);
-        const factors = { left: new Float32Array(rows * rank), right: new Float32Array(rank * cols), rank };
-        if (storedBytes({ shape: t.shape, data: t.data, dtype: entry.dtype, factors }) >= bytesOf(t, entry)) continue;
+        if (storedBytes(t.shape, entry.dtype, { rank }) >= currentBytes(t, entry)) continue;
         // Factors replace a pruned tensor's sparse layout: the factorisation is of its pruned values.
         delete entry.mask;
         entry.rank = rank;
@@ -256,9 +256,16 @@ function plan(step: CompressionStep, state: CompressedState): string[] {
   }
 }
 
-/** Bytes of a parameter as currently stored. */
-function bytesOf(t: { shape: readonly number[]; data: Float32Array }, entry: PlannedStorage): number {
-  return storedBytes({ shape: t.shape, data: t.data, dtype: entry.dtype, sparse: !!entry.mask });
+/** Bytes of a parameter as currently stored (its values already projected: zero where pruned). */
+function currentBytes(t: { shape: readonly number[]; data: Float32Array }, entry: PlannedStorage): number {
+  return storedBytes(t.shape, entry.dtype, entry.mask ? { nonZeros: countNonZero(t.data) } : {});
+}
+
+/** Values a sparse layout stores: the non-zeros (among the positions `mask` keeps, when given). */
+function countNonZero(values: Float32Array, mask?: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] !== 0 && (!mask || mask[i])) n++;
+  return n;
 }
 
 /** Kept positions of a [rows, cols] matrix after magnitude pruning. */
@@ -315,7 +322,7 @@ export async function compress(options: CompressOptions): Promise<CompressionRes
   const state: CompressedState = { spec: options.spec, model: options.model, storage: new Map() };
   state.model.eval();
   let stored = project(state.model, state.storage);
-  const bytesOf = () => encodeWeights(state.model, state.spec, stored).length;
+  const weightsBytes = () => encodeWeights(state.model, state.spec, stored).length;
   const startedAt = performance.now();
   const start = options.evaluate(state.model);
   const reports: StepReport[] = [];
@@ -326,7 +333,7 @@ export async function compress(options: CompressOptions): Promise<CompressionRes
   report({
     step: "fp32 (start)",
     status: "start",
-    bytes: bytesOf(),
+    bytes: weightsBytes(),
     validation: start.validation,
     drop: 0,
     test: start.test,
@@ -343,7 +350,7 @@ export async function compress(options: CompressOptions): Promise<CompressionRes
       continue;
     }
     const began = performance.now();
-    const before = snapshot(state);
+    const before = { ...snapshot(state), stored };
     const changes = plan(step, state);
     if (!changes.length) {
       report({
@@ -376,8 +383,9 @@ export async function compress(options: CompressOptions): Promise<CompressionRes
       state.spec = before.spec;
       state.storage = before.storage;
       if (specChanged) rebuild(state);
+      // The kept state exactly as it was evaluated: projecting again could move low-rank factors.
       state.model.parameters().forEach((p, i) => p.data.set(before.values[i]!));
-      stored = project(state.model, state.storage);
+      stored = before.stored;
       stopped = options.onExceed === "stop";
       report({
         step: name,
@@ -392,10 +400,11 @@ export async function compress(options: CompressOptions): Promise<CompressionRes
       });
       continue;
     }
-    kept = { quality, bytes: bytesOf(), latencyMs: options.latency(state.model) };
+    kept = { quality, bytes: weightsBytes(), latencyMs: options.latency(state.model) };
     report({ step: name, status: "kept", ...keptFields(kept, start), seconds, note });
   }
-  return { spec: state.spec, model: state.model, storage: stored, steps: reports };
+  const final = reports.filter((r) => r.status === "start" || r.status === "kept").at(-1)!;
+  return { spec: state.spec, model: state.model, storage: stored, steps: reports, final };
 }
 
 function keptFields(

@@ -473,7 +473,8 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   ): ArtefactManifest => {
     // Every model but a teacher learnt from the best teacher, directly or through the assistant.
     const metrics = {
-      ...evaluateModel(model, prepared.testSet, evaluation, seed),
+      // Compression evaluated its final state with the same protocol already.
+      ...(compressed ? compressed.final.test : evaluateModel(model, prepared.testSet, evaluation, seed)),
       ...(role === "teacher" ? {} : fidelityMetrics(best!.model, model, prepared.testSet, seed)),
     };
     const sized = profile(model, context.numUsers);
@@ -649,12 +650,11 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
       }),
       log: (r) => log.info({ model: chosen.name, ...compressionRow(r) }, "compression step"),
     });
-    const kept = compressed.steps.filter((r) => r.status === "start" || r.status === "kept").at(-1)!;
     finish(
       `${chosen.name}-compressed`,
       "compressed",
       compressed.model,
-      { bestMetrics: { "NDCG@10": kept.validation }, history: [] },
+      { bestMetrics: { "NDCG@10": compressed.final.validation }, history: [] },
       compressed.spec,
       {
         teacher: teacher.manifest.id,

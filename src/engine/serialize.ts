@@ -343,9 +343,20 @@ function blockBytes(entry: Omit<HeaderEntry, "offset" | "byteLength">): number {
   return valueBytes(entry.dtype, rows, cols);
 }
 
-/** Bytes a tensor takes in a parameter file (its block, without alignment padding or header). */
-export function storedBytes(tensor: StoredTensor, dtype: Dtype = tensor.dtype ?? "f32"): number {
-  return encodeTensor(tensor, dtype).bytes.byteLength;
+/**
+ * Bytes a tensor of `shape` takes in a parameter file (its block, without alignment padding or header), as
+ * dtype: dense, sparse with `nonZeros` stored values, or low-rank with factors of `rank` — known without
+ * encoding it.
+ */
+export function storedBytes(
+  shape: readonly number[],
+  dtype: Dtype,
+  layout: { nonZeros?: number; rank?: number } = {},
+): number {
+  const entry = { name: "", shape: [...shape], dtype };
+  if (layout.rank !== undefined) return blockBytes({ ...entry, layout: "lowrank", rank: layout.rank });
+  if (layout.nonZeros !== undefined) return blockBytes({ ...entry, layout: "sparse", nonZeros: layout.nonZeros });
+  return blockBytes({ ...entry, layout: "dense" });
 }
 
 /**
