@@ -14,6 +14,7 @@ import Fastify, {
 import { ArtefactError } from "../models/artefact.js";
 import { FeatureValueError } from "../models/features.js";
 import { UnknownAttributeError } from "./catalogue.js";
+import { errorBody, HttpError } from "./errors.js";
 import type { ServeMetrics } from "./metrics.js";
 import { UnsupportedError } from "./model.js";
 import { NoPreviousVersionError, type ModelRegistry } from "./registry.js";
@@ -70,12 +71,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
     const status = statusOf(error);
     if (status >= 500) request.log.error({ err: error }, "request failed");
-    return reply.status(status).send({ statusCode: status, error: reasonPhrase(status), message: error.message });
+    return reply.status(status).send(errorBody(status, error.message));
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send({ statusCode: 404, error: "Not Found", message: `no route ${request.method} ${request.url}` }),
+    reply.status(404).send(errorBody(404, `no route ${request.method} ${request.url}`)),
   );
 
   await app.register(healthRoutes, { ctx });
@@ -97,20 +96,6 @@ function statusOf(error: Error & { statusCode?: number; validation?: unknown }):
   return 500;
 }
 
-function reasonPhrase(status: number): string {
-  const phrases: Record<number, string> = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    409: "Conflict",
-    413: "Payload Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Entity",
-  };
-  return phrases[status] ?? (status >= 500 ? "Internal Server Error" : "Error");
-}
-
 /**
  * A preHandler that lets a request through only with `Authorization: Bearer <token>`. Both sides are
  * hashed first, so the comparison is constant-time whatever the lengths.
@@ -118,21 +103,15 @@ function reasonPhrase(status: number): string {
 function tokenCheck(token: string | undefined): ServeContext["requireToken"] {
   const expected = token ? createHash("sha256").update(token).digest() : undefined;
   return async (request, reply) => {
-    if (!expected) {
-      return reply
-        .status(403)
-        .send({ statusCode: 403, error: "Forbidden", message: "writes are disabled: the server has no token" });
-    }
+    if (!expected) throw new HttpError(403, "writes are disabled: the server has no token");
     const header = request.headers.authorization ?? "";
     const match = /^Bearer (.+)$/.exec(header);
     const given = createHash("sha256")
       .update(match?.[1] ?? "")
       .digest();
     if (!match || !timingSafeEqual(given, expected)) {
-      return reply
-        .status(401)
-        .header("www-authenticate", "Bearer")
-        .send({ statusCode: 401, error: "Unauthorized", message: "a valid bearer token is required" });
+      reply.header("www-authenticate", "Bearer");
+      throw new HttpError(401, "a valid bearer token is required");
     }
   };
 }

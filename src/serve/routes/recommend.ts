@@ -1,6 +1,7 @@
 // Reads: recommendations for a user, re-ranking a caller's candidates, item-to-item neighbours.
 import type { FastifyInstance } from "fastify";
 import type { ServeContext } from "../app.js";
+import { HttpError } from "../errors.js";
 import type { AttributeFilter } from "../catalogue.js";
 import type { Deployment } from "../registry.js";
 
@@ -19,7 +20,7 @@ const k = { type: "integer", minimum: 1, maximum: 1000, default: 10 } as const;
 function parseFilter(text: string): AttributeFilter {
   const colon = text.indexOf(":");
   if (colon <= 0 || colon === text.length - 1) {
-    throw Object.assign(new Error(`filter "${text}" is not of the form attribute:value`), { statusCode: 400 });
+    throw new HttpError(400, `filter "${text}" is not of the form attribute:value`);
   }
   return { attribute: text.slice(0, colon), value: text.slice(colon + 1) };
 }
@@ -148,15 +149,11 @@ export async function recommendRoutes(app: FastifyInstance, { ctx }: { ctx: Serv
         querystring: { type: "object", properties: { k }, additionalProperties: false },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const deployment = ctx.registry.current;
       const { model } = deployment;
       const item = model.catalogue.ids.get(request.params.itemId);
-      if (item === undefined) {
-        return reply
-          .status(404)
-          .send({ statusCode: 404, error: "Not Found", message: `unknown item "${request.params.itemId}"` });
-      }
+      if (item === undefined) throw new HttpError(404, `unknown item "${request.params.itemId}"`);
       const ranked = model.similar(item, request.query.k, new Uint8Array(model.catalogue.size));
       return {
         item: request.params.itemId,
