@@ -29,7 +29,7 @@ export interface ServeContext {
   registry: ModelRegistry;
   store: EventStore;
   metrics: ServeMetrics;
-  /** Checks the bearer token of write and admin requests (a preHandler hook). */
+  /** Checks the bearer token of write and admin requests (an onRequest hook: before the body is even read). */
   requireToken: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
@@ -52,7 +52,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // One log line per request would cost more than answering it; failures and swaps are logged.
     logController: new LogController({ disableRequestLogging: true }),
     // Validation reports every problem, not just the first.
-    ajv: { customOptions: { allErrors: true, coerceTypes: "array", removeAdditional: false } },
+    ajv: { customOptions: { allErrors: true, coerceTypes: "array", removeAdditional: false, allowUnionTypes: true } },
   });
   const { metrics } = options;
   const ctx: ServeContext = {
@@ -97,7 +97,7 @@ function statusOf(error: Error & { statusCode?: number; validation?: unknown }):
 }
 
 /**
- * A preHandler that lets a request through only with `Authorization: Bearer <token>`. Both sides are
+ * A hook that lets a request through only with `Authorization: Bearer <token>`. Both sides are
  * hashed first, so the comparison is constant-time whatever the lengths.
  */
 function tokenCheck(token: string | undefined): ServeContext["requireToken"] {

@@ -122,6 +122,9 @@ describe("serving: refusals", () => {
     assert.equal((await call("POST", "/v1/events", event, "wrong")).status, 401);
     assert.equal((await call("PUT", "/v1/items", { items: [{ id: "x" }] }, "s3cret-tokeN")).status, 401);
     assert.equal((await call("POST", "/v1/models/rollback", undefined, null)).status, 401);
+    // The token is checked before the body is read: an unauthenticated client learns nothing from validation.
+    const unauthenticated = await call("POST", "/v1/events", { events: [] }, null);
+    assert.equal(unauthenticated.status, 401);
   });
 
   test("every class of bad input is a 4xx with the reason, and the server keeps serving", async () => {

@@ -14,7 +14,7 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
   app.put<{ Body: { dir: string } }>(
     "/models/current",
     {
-      preHandler: ctx.requireToken,
+      onRequest: ctx.requireToken,
       schema: {
         body: {
           type: "object",
@@ -38,7 +38,7 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
     },
   );
 
-  app.post("/models/rollback", { preHandler: ctx.requireToken }, async (request) => {
+  app.post("/models/rollback", { onRequest: ctx.requireToken }, async (request) => {
     const rolled = ctx.registry.rollback();
     ctx.metrics.swaps.inc({ action: "rollback", result: "ok" });
     request.log.info(rolled, "model rolled back");

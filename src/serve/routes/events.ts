@@ -19,7 +19,7 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
   app.post<{ Body: { events: (Omit<FeedbackEvent, "timestamp"> & { timestamp?: number })[] } }>(
     "/events",
     {
-      preHandler: ctx.requireToken,
+      onRequest: ctx.requireToken,
       schema: {
         body: {
           type: "object",
@@ -60,7 +60,7 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
   app.put<{ Body: { items: { id: string; features?: ItemRecord["features"] }[] } }>(
     "/items",
     {
-      preHandler: ctx.requireToken,
+      onRequest: ctx.requireToken,
       schema: {
         body: {
           type: "object",
