@@ -6,3 +6,4 @@ export * from "./eval/index.js";
 export * from "./distill/index.js";
 export * from "./compress/index.js";
 export * from "./serve/index.js";
+export * from "./online/index.js";

@@ -39,6 +39,7 @@ export abstract class Optimizer {
   protected readonly state: readonly (readonly Tensor[])[];
   /** For each sparse table, its [rows] int32 id → unique-row slot array (see the coalesceRows kernel). */
   private readonly slots: readonly (number | null)[];
+  private readonly stateKinds: readonly StateKind[];
 
   constructor(params: Tensor[], options: OptimizerOptions, stateKinds: readonly StateKind[] = []) {
     checkNonNegative("lr", options.lr);
@@ -47,6 +48,7 @@ export abstract class Optimizer {
     checkNonNegative("weightDecay", this.weightDecay);
     if (new Set(params).size !== params.length) throw new Error("optimizer: a parameter is listed twice");
     this.params = params.slice();
+    this.stateKinds = stateKinds;
     const state: Tensor[][] = [];
     const slots: (number | null)[] = [];
     for (const param of this.params) {
@@ -97,6 +99,26 @@ export abstract class Optimizer {
     for (const param of this.params) {
       if (param.grad) param.rt.kernels.fill!(param.grad.ptr, 0, param.grad.size);
       param.sparseGrad = null;
+    }
+  }
+
+  /**
+   * Return rows of a [rows, dim] parameter's state to their initial values: a table row that now stands for
+   * another id (online learning recycles rows) must not inherit the old id's moments.
+   */
+  resetRows(param: Tensor, rows: Iterable<number>): void {
+    const index = this.params.indexOf(param);
+    if (index < 0) throw new Error(`optimizer: ${describe(param)} is not one of its parameters`);
+    const dim = param.shape[1];
+    if (param.shape.length !== 2 || dim === undefined) {
+      throw new RangeError(`optimizer: resetRows needs a [rows, dim] parameter, got ${describe(param)}`);
+    }
+    const height = param.shape[0]!;
+    for (const row of rows) {
+      if (!(Number.isInteger(row) && row >= 0 && row < height)) {
+        throw new RangeError(`optimizer: row ${row} is outside ${describe(param)}'s ${height} rows`);
+      }
+      this.stateKinds.forEach(({ initial }, k) => this.state[index]![k]!.data.fill(initial, row * dim, (row + 1) * dim));
     }
   }
 

@@ -1,0 +1,30 @@
+// Online learning: a student that keeps learning from live events, re-distilled from a refreshed teacher
+// and promoted only through a gate.
+export { IdSlots, type SlotAssignment } from "./slots.js";
+export {
+  OnlineModel,
+  growContext,
+  DEFAULT_ONLINE_OPTIMIZER,
+  type BaseModel,
+  type LiveEvent,
+  type OnlineModelOptions,
+} from "./model.js";
+export {
+  distilCandidate,
+  recentUsers,
+  refreshTeacher,
+  teacherLists,
+  type RedistillOptions,
+  type TeacherLists,
+} from "./redistill.js";
+export {
+  OnlineLoop,
+  type Decision,
+  type DecisionKind,
+  type DriftOptions,
+  type GateOptions,
+  type OnlineLoopHooks,
+  type OnlineLoopOptions,
+  type WatchOptions,
+} from "./loop.js";
+export { eventsOf, splitStream, timeOrder, type StreamSplit } from "./stream.js";

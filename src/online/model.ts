@@ -1,0 +1,517 @@
+/**
+ * A model that keeps learning from a stream of events. It wraps a trained zoo model (an artefact's model
+ * and id maps) in a copy whose id tables have room for ids the training data never had — a fixed number of
+ * slots, recycled least-recently-seen first (IdSlots), so memory is bounded however many new ids arrive.
+ * A new user starts from the trained unknown-user row (what the model did for them before), a new item
+ * from a zero id row (its side features alone, as serving's cold start).
+ *
+ * `learn` takes events in batches: each event becomes a BPR sample (the user with their recent items
+ * before the event, the item, a sampled negative), mixed with as many samples replayed from a bounded
+ * reservoir of past events (so the model follows new behaviour without forgetting the old), and the batch
+ * is one optimiser step whose embedding updates touch only the rows the batch used.
+ */
+import { IdMap } from "../data/idmap.js";
+import { DataRng } from "../data/rng.js";
+import { createOptimizer, type OptimizerSettings } from "../distill/distill-program.js";
+import * as ops from "../engine/ops/index.js";
+import { Ids } from "../engine/ops/embedding.js";
+import type { Optimizer } from "../engine/optim.js";
+import { Tensor, endStep, noGrad } from "../engine/tensor.js";
+import type { FeatureInputs, HistoryBag, ModelContext } from "../models/context.js";
+import { createModel, type ModelSpec } from "../models/index.js";
+import { specOf } from "../models/artefact.js";
+import type { Recommender } from "../models/recommender.js";
+import type { BPRMF } from "../models/bpr-mf.js";
+import { TwoTower } from "../models/two-tower.js";
+import { IdSlots } from "./slots.js";
+
+/** One interaction of a live stream, by external ids. */
+export interface LiveEvent {
+  user: string;
+  item: string;
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+}
+
+/** A trained model and the ids its rows stand for (what loadArtefact returns). */
+export interface BaseModel {
+  model: Recommender;
+  users: IdMap;
+  items: IdMap;
+}
+
+export interface OnlineModelOptions {
+  /** Rows for users the base model never saw (default 10 000). */
+  userSlots?: number;
+  /** Rows for items the base model never saw (default 5 000). */
+  itemSlots?: number;
+  /** Optimiser of the online steps (default Adam, lr 0.002). */
+  optimizer?: OptimizerSettings;
+  /** Past events kept for replay (default 20 000; 0 turns replay off). */
+  replayCapacity?: number;
+  /** Replayed samples per new event in a step (default 1). */
+  replayRatio?: number;
+  seed?: number;
+}
+
+export const DEFAULT_ONLINE_OPTIMIZER: OptimizerSettings = { optimizer: "adam", lr: 0.002 };
+
+/** A past event kept for replay, with the recent items the user had then. */
+interface ReplaySample {
+  user: string;
+  item: string;
+  history: readonly string[];
+}
+
+/** The parameters whose rows are user ids and item ids (zoo models register their id tables as these). */
+const USER_TABLES = new Set(["user.weight"]);
+const ITEM_TABLES = new Set(["item.weight", "history.weight"]);
+
+export class OnlineModel {
+  /** The model being trained: the base model's rows, then the slots (users: then the unknown-user row). */
+  readonly model: Recommender;
+  readonly spec: ModelSpec;
+  readonly users: IdSlots;
+  readonly items: IdSlots;
+  /** Events learned from since construction. */
+  learned = 0;
+  private readonly optimizer: Optimizer;
+  private readonly rng: DataRng;
+  /** Each user's recent items (external ids, oldest first), at most the model's history length. */
+  private readonly recent = new Map<string, string[]>();
+  private readonly replay: ReplaySample[] = [];
+  private replaySeen = 0;
+  private readonly replayCapacity: number;
+  private readonly replayRatio: number;
+
+  constructor(
+    readonly base: BaseModel,
+    readonly options: OnlineModelOptions = {},
+    /** The model to continue from (a clone's source); default the base model. */
+    from?: { model: Recommender; users: IdSlots; items: IdSlots },
+  ) {
+    const baseModel = base.model;
+    this.spec = specOf(baseModel);
+    if (this.spec.kind !== "two-tower" && this.spec.kind !== "bpr-mf") {
+      throw new Error(`online learning supports two-tower and bpr-mf models, not ${this.spec.kind}`);
+    }
+    const userTable = (this.spec as { userTable?: { kind: string } }).userTable?.kind ?? "full";
+    const itemTable = (this.spec as { itemTable?: { kind: string } }).itemTable?.kind ?? "full";
+    if (userTable === "qr" || itemTable === "qr") {
+      throw new Error("online learning cannot grow quotient-remainder id tables (use full or hashed tables)");
+    }
+    this.users = from?.users.clone() ?? new IdSlots(options.userSlots ?? 10_000);
+    this.items = from?.items.clone() ?? new IdSlots(options.itemSlots ?? 5_000);
+    // One more item row than the slots: a zero row that scores items the model has not met yet.
+    const context = growContext(baseModel.context, base.users.size + this.users.capacity, this.itemRows + 1);
+    this.model = createModel(this.spec, context);
+    const source = from?.model ?? baseModel;
+    copyGrown(source, this.model, from ? undefined : this.baseSizes(), this.coldItemRow);
+    this.model.train();
+    this.optimizer = createOptimizer(options.optimizer ?? DEFAULT_ONLINE_OPTIMIZER, this.model.parameters());
+    this.rng = new DataRng(options.seed ?? 0);
+    this.replayCapacity = options.replayCapacity ?? 20_000;
+    this.replayRatio = options.replayRatio ?? 1;
+  }
+
+  /** Recent items a user is encoded from. */
+  get historyLength(): number {
+    return this.model.historyLength;
+  }
+
+  /** Item rows in use: the base model's and the occupied slots. */
+  get activeItems(): number {
+    return this.base.items.size + this.items.size;
+  }
+
+  /** The user's recent items (external ids, oldest first): live events, else the base model's history. */
+  recentItems(user: string): readonly string[] {
+    return this.recent.get(user) ?? this.baseHistory(user);
+  }
+
+  /** Scores of `items` for `user` whose recent items are `history` (external ids); nothing is learned. */
+  score(user: string, history: readonly string[], items: readonly string[]): Float32Array {
+    return this.evaluating(() => {
+      const u = this.userVectors([user], [history]);
+      const v = this.itemVectors(Int32Array.from(items, (item) => this.itemRow(item) ?? this.coldItemRow));
+      return ops.matmul(v, u.reshape([u.shape[1]!, 1])).data.slice();
+    });
+  }
+
+  /**
+   * Scores of every item row in use (0 .. activeItems - 1) for each user: [users.length · activeItems],
+   * row-major. Item vectors are computed once for all the users.
+   */
+  scoreCatalogue(users: readonly string[], histories: readonly (readonly string[])[]): Float32Array {
+    return this.evaluating(() => {
+      const n = this.activeItems;
+      const v = this.itemVectors(Int32Array.from({ length: n }, (_, i) => i));
+      const dim = v.shape[1]!;
+      const transposed = new Float32Array(dim * n);
+      for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) transposed[d * n + i] = v.data[i * dim + d]!;
+      const u = this.userVectors(users, histories);
+      return ops.matmul(u, Tensor.from(transposed, [dim, n])).data.slice();
+    });
+  }
+
+  /** User vectors [n, dim] of users (external ids) with their recent items; unknown users get the unknown row. */
+  userVectors(users: readonly string[], histories: readonly (readonly string[])[]): Tensor {
+    const rows = new Ids(Int32Array.from(users, (user) => this.userRow(user) ?? this.unknownUserRow));
+    const model = this.model;
+    if (model instanceof TwoTower) return model.userVectors(rows, this.bag(histories));
+    return (model as BPRMF).userEmbedding.forward(rows);
+  }
+
+  /** Item vectors [n, dim] of item rows. */
+  itemVectors(rows: Int32Array): Tensor {
+    const model = this.model;
+    if (model instanceof TwoTower) return model.itemVectors(new Ids(rows));
+    return (model as BPRMF).itemEmbedding.forward(new Ids(rows));
+  }
+
+  /** The external id of an item row in use. */
+  itemId(row: number): string {
+    const baseItems = this.base.items.size;
+    if (row < baseItems) return this.base.items.external(row);
+    const id = this.items.owner(row - baseItems);
+    if (id === undefined) throw new RangeError(`OnlineModel: item row ${row} is not in use`);
+    return id;
+  }
+
+  /**
+   * Learn from events in stream order (one optimiser step per `batchSize` of them, each mixed with replayed
+   * samples); new ids take slots. Returns the mean BPR loss.
+   */
+  learn(events: readonly LiveEvent[], batchSize = 256): number {
+    let total = 0;
+    let count = 0;
+    for (let start = 0; start < events.length; start += batchSize) {
+      const samples: ReplaySample[] = [];
+      for (const event of events.slice(start, start + batchSize)) {
+        const history = this.recentItems(event.user).slice();
+        samples.push({ user: event.user, item: event.item, history });
+        this.remember(event, history);
+      }
+      const replayed = this.drawReplay(Math.round(samples.length * this.replayRatio));
+      for (const s of samples) this.keep(s);
+      const loss = this.step([...samples, ...replayed]);
+      total += loss * samples.length;
+      count += samples.length;
+      this.learned += samples.length;
+    }
+    return count ? total / count : 0;
+  }
+
+  /** `steps` optimiser steps on replayed past events alone: more passes over the past without new events. */
+  rehearse(steps: number, batchSize = 256): number {
+    let total = 0;
+    for (let s = 0; s < steps; s++) total += this.step(this.drawReplay(batchSize));
+    return steps ? total / steps : 0;
+  }
+
+  /**
+   * Train on `steps` of samples built by `build` (for distillation): `build` receives this model and returns
+   * the loss of one step; the optimiser applies it. Returns the mean loss.
+   */
+  train(steps: number, build: (model: OnlineModel) => Tensor | null): number {
+    let total = 0;
+    let n = 0;
+    for (let s = 0; s < steps; s++) {
+      const loss = build(this);
+      if (!loss) continue;
+      loss.backward();
+      this.optimizer.step();
+      total += loss.item();
+      n++;
+      endStep();
+    }
+    return n ? total / n : 0;
+  }
+
+  /** A copy that learns on its own from here (same rows, recent items and replay; a fresh optimiser). */
+  clone(): OnlineModel {
+    const copy = new OnlineModel(this.base, this.options, this);
+    for (const [user, items] of this.recent) copy.recent.set(user, items.slice());
+    copy.replay.push(...this.replay);
+    copy.replaySeen = this.replaySeen;
+    copy.learned = this.learned;
+    return copy;
+  }
+
+  /**
+   * The model as an ordinary one over every id it has a row for — the base ids, then the ids holding slots —
+   * with its id maps: what an artefact of the online model holds.
+   */
+  export(): BaseModel {
+    const users = IdMap.fromJSON(this.base.users.toJSON());
+    const items = IdMap.fromJSON(this.base.items.toJSON());
+    const userRows: number[] = Array.from({ length: users.size }, (_, u) => u);
+    const itemRows: number[] = Array.from({ length: items.size }, (_, i) => i);
+    for (const [slot, id] of this.users.entries()) {
+      if (users.get(id) !== undefined) continue;
+      users.add(id);
+      userRows.push(this.base.users.size + slot);
+    }
+    for (const [slot, id] of this.items.entries()) {
+      if (items.get(id) !== undefined) continue;
+      items.add(id);
+      itemRows.push(this.base.items.size + slot);
+    }
+    userRows.push(this.unknownUserRow);
+    const baseContext = this.base.model.context;
+    const context = growContext(baseContext, users.size, items.size);
+    const model = createModel(this.spec, context);
+    const target = new Map(model.namedParameters());
+    for (const [name, param] of this.model.namedParameters()) {
+      const out = target.get(name)!;
+      const rows = USER_TABLES.has(name) ? userRows : ITEM_TABLES.has(name) ? itemRows : null;
+      if (rows) gatherRows(param, out, rows);
+      else out.data.set(param.data);
+    }
+    model.eval();
+    return { model, users, items };
+  }
+
+  /** The model row of a user (undefined: never seen, neither in training nor in the stream so far). */
+  userRow(user: string): number | undefined {
+    const known = this.base.users.get(user);
+    if (known !== undefined) return known;
+    const slot = this.users.get(user);
+    return slot === undefined ? undefined : this.base.users.size + slot;
+  }
+
+  /** The model row of an item (undefined: never seen). */
+  itemRow(item: string): number | undefined {
+    const known = this.base.items.get(item);
+    if (known !== undefined) return known;
+    const slot = this.items.get(item);
+    return slot === undefined ? undefined : this.base.items.size + slot;
+  }
+
+  /** The row every user without one of their own is encoded with: the trained unknown user. */
+  get unknownUserRow(): number {
+    return this.model.numUsers;
+  }
+
+  /** A zero item row, never trained: how an item the model has not met scores. */
+  get coldItemRow(): number {
+    return this.itemRows;
+  }
+
+  /** History bags (one per list of external ids; items without a row are left out), last historyLength each. */
+  bag(histories: readonly (readonly string[])[]): HistoryBag {
+    const length = this.historyLength;
+    const offsets = new Int32Array(histories.length);
+    const ids: number[] = [];
+    histories.forEach((history, h) => {
+      offsets[h] = ids.length;
+      for (const item of history.slice(Math.max(0, history.length - length))) {
+        const row = this.itemRow(item);
+        if (row !== undefined) ids.push(row);
+      }
+    });
+    return { ids: Int32Array.from(ids), offsets };
+  }
+
+  /** A uniformly drawn item row in use other than `not`. */
+  sampleItem(not: number): number {
+    const n = this.activeItems;
+    if (n < 2) return not;
+    // Slots fill from 0 and are recycled in place, so the rows in use are exactly 0 .. activeItems - 1.
+    for (;;) {
+      const row = this.rng.int(n);
+      if (row !== not) return row;
+    }
+  }
+
+  private get itemRows(): number {
+    return this.base.items.size + this.items.capacity;
+  }
+
+  private baseSizes(): { users: number; items: number } {
+    return { users: this.base.users.size, items: this.base.items.size };
+  }
+
+  private baseHistory(user: string): string[] {
+    const index = this.base.users.get(user);
+    const histories = this.base.model.context.histories;
+    if (index === undefined || !histories || this.historyLength === 0) return [];
+    const end = histories.offsets[index + 1]!;
+    const start = Math.max(histories.offsets[index]!, end - this.historyLength);
+    return Array.from(histories.items.subarray(start, end), (i) => this.base.items.external(i));
+  }
+
+  /** Give the event's ids rows (resetting recycled ones) and add its item to the user's recent items. */
+  private remember(event: LiveEvent, history: string[]): void {
+    if (this.base.users.get(event.user) === undefined) {
+      const a = this.users.assign(event.user);
+      if (a.evicted !== undefined) this.recent.delete(a.evicted);
+      if (a.fresh) this.resetUserRow(this.base.users.size + a.slot);
+    }
+    if (this.base.items.get(event.item) === undefined) {
+      const a = this.items.assign(event.item);
+      if (a.fresh) this.resetItemRow(this.base.items.size + a.slot);
+    }
+    if (this.historyLength > 0) {
+      history.push(event.item);
+      if (history.length > this.historyLength) history.shift();
+      this.recent.set(event.user, history);
+    }
+  }
+
+  /** Reservoir sampling: every past event has the same chance to be in the buffer. */
+  private keep(sample: ReplaySample): void {
+    if (this.replayCapacity === 0) return;
+    this.replaySeen++;
+    if (this.replay.length < this.replayCapacity) {
+      this.replay.push(sample);
+      return;
+    }
+    const r = this.rng.int(this.replaySeen);
+    if (r < this.replayCapacity) this.replay[r] = sample;
+  }
+
+  private drawReplay(n: number): ReplaySample[] {
+    if (this.replay.length === 0) return [];
+    return Array.from({ length: n }, () => this.replay[this.rng.int(this.replay.length)]!);
+  }
+
+  /** One BPR step over the samples whose user and item still have rows. */
+  private step(samples: readonly ReplaySample[]): number {
+    const loss = this.bprLoss(samples);
+    if (!loss) return 0;
+    loss.backward();
+    this.optimizer.step();
+    const value = loss.item();
+    endStep();
+    return value;
+  }
+
+  /** BPR loss of samples (each against one sampled item) whose user and item have rows; null if none has. */
+  bprLoss(samples: readonly { user: string; item: string; history: readonly string[] }[]): Tensor | null {
+    const live = samples.filter((s) => this.userRow(s.user) !== undefined && this.itemRow(s.item) !== undefined);
+    if (live.length === 0) return null;
+    const positives = Int32Array.from(live, (s) => this.itemRow(s.item)!);
+    const negatives = Int32Array.from(positives, (p) => this.sampleItem(p));
+    const u = this.userVectors(
+      live.map((s) => s.user),
+      live.map((s) => s.history),
+    );
+    return ops.bprLoss(ops.rowDot(u, this.itemVectors(positives)), ops.rowDot(u, this.itemVectors(negatives)));
+  }
+
+  /** Run `f` in eval mode without a graph, ending the scratch step. */
+  private evaluating<T>(f: () => T): T {
+    const wasTraining = this.model.training;
+    this.model.eval();
+    try {
+      return noGrad(() => {
+        const out = f();
+        endStep();
+        return out;
+      });
+    } finally {
+      this.model.train(wasTraining);
+    }
+  }
+
+  private resetUserRow(row: number): void {
+    for (const [name, param] of this.model.namedParameters()) {
+      if (!USER_TABLES.has(name)) continue;
+      const dim = param.shape[1]!;
+      param.data.copyWithin(row * dim, this.unknownUserRow * dim, (this.unknownUserRow + 1) * dim);
+      this.optimizer.resetRows(param, [row]);
+    }
+  }
+
+  private resetItemRow(row: number): void {
+    for (const [name, param] of this.model.namedParameters()) {
+      if (!ITEM_TABLES.has(name)) continue;
+      const dim = param.shape[1]!;
+      param.data.fill(0, row * dim, (row + 1) * dim);
+      this.optimizer.resetRows(param, [row]);
+    }
+  }
+}
+
+/**
+ * The context with room for `numUsers` and `numItems`: rows past the old ones have no side features (every
+ * field unknown) and no training history.
+ */
+export function growContext(context: ModelContext, numUsers: number, numItems: number): ModelContext {
+  const grown: ModelContext = { numUsers, numItems };
+  if (context.userFeatures) grown.userFeatures = growFeatures(context.userFeatures, context.numUsers, numUsers);
+  if (context.itemFeatures) grown.itemFeatures = growFeatures(context.itemFeatures, context.numItems, numItems);
+  if (context.histories) {
+    const { offsets, items } = context.histories;
+    const grownOffsets = new Int32Array(numUsers + 1);
+    grownOffsets.set(offsets.subarray(0, Math.min(offsets.length, numUsers + 1)));
+    grownOffsets.fill(offsets[Math.min(offsets.length - 1, numUsers)]!, offsets.length);
+    grown.histories = { offsets: grownOffsets, items: items.subarray(0, grownOffsets[numUsers]) };
+  }
+  return grown;
+}
+
+function growFeatures(features: FeatureInputs, from: number, to: number): FeatureInputs {
+  const grow = <T extends Int32Array | Float32Array>(values: T, rows: number): T => {
+    const out = new (values.constructor as new (n: number) => T)(rows);
+    out.set(values.subarray(0, Math.min(values.length, rows)));
+    return out;
+  };
+  return {
+    categorical: features.categorical.map((c) => ({ ...c, ids: grow(c.ids, to) })),
+    // A missing list is the single token 0 (data/types.ts), so each new row holds one id, 0.
+    multi: features.multi.map((m) => {
+      const kept = Math.min(from, to);
+      const offsets = new Int32Array(to + 1);
+      offsets.set(m.offsets.subarray(0, kept + 1));
+      for (let r = kept; r < to; r++) offsets[r + 1] = offsets[r]! + 1;
+      const ids = new Int32Array(offsets[to]!);
+      ids.set(m.ids.subarray(0, offsets[kept]));
+      return { ...m, offsets, ids };
+    }),
+    numeric: features.numeric.map((n) => ({ ...n, values: grow(n.values, to) })),
+  };
+}
+
+/**
+ * Copy `source`'s parameters into `target`, built from the same spec over a grown context. With `base`
+ * (growing a trained model), the id tables' base rows are copied, the trained unknown-user row moves to
+ * the target's last user row and every new row starts as that unknown user (users) or zero (items); without
+ * it the two models have the same shapes.
+ */
+function copyGrown(
+  source: Recommender,
+  target: Recommender,
+  base: { users: number; items: number } | undefined,
+  coldItemRow: number,
+): void {
+  const into = new Map(target.namedParameters());
+  for (const [name, param] of source.namedParameters()) {
+    const out = into.get(name);
+    if (!out) throw new Error(`online: the grown model has no parameter ${name}`);
+    const sameShape = out.shape.length === param.shape.length && out.shape.every((d, k) => d === param.shape[k]);
+    if (sameShape) {
+      out.data.set(param.data);
+    } else if (base && USER_TABLES.has(name)) {
+      const dim = param.shape[1]!;
+      out.data.set(param.data.subarray(0, base.users * dim));
+      const unknown = param.data.subarray(base.users * dim, (base.users + 1) * dim);
+      for (let row = base.users; row < out.shape[0]!; row++) out.data.set(unknown, row * dim);
+    } else if (base && ITEM_TABLES.has(name)) {
+      out.data.fill(0);
+      out.data.set(param.data.subarray(0, base.items * param.shape[1]!));
+    } else {
+      throw new Error(`online: cannot grow parameter ${name} from [${param.shape}] to [${out.shape}]`);
+    }
+    if (ITEM_TABLES.has(name) && out.shape[0]! > coldItemRow) {
+      const dim = out.shape[1]!;
+      out.data.fill(0, coldItemRow * dim, (coldItemRow + 1) * dim);
+    }
+  }
+}
+
+function gatherRows(from: Tensor, to: Tensor, rows: readonly number[]): void {
+  const dim = from.shape[1]!;
+  rows.forEach((row, k) => to.data.set(from.data.subarray(row * dim, (row + 1) * dim), k * dim));
+}
