@@ -28,3 +28,4 @@ export {
   type WatchOptions,
 } from "./loop.js";
 export { eventsOf, splitStream, timeOrder, type StreamSplit } from "./stream.js";
+export { openOnline, saveOnline, type OpenedOnline } from "./artefacts.js";
