@@ -31,6 +31,8 @@ export interface ServeContext {
   metrics: ServeMetrics;
   /** Checks the bearer token of write and admin requests (an onRequest hook: before the body is even read). */
   requireToken: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** Called once a batch of events is stored and applied (online learning reads them from the store). */
+  onEvents?: () => void;
 }
 
 export interface AppOptions {
@@ -42,6 +44,8 @@ export interface AppOptions {
   /** Largest request body, bytes (default 4 MiB: about 20 000 events). */
   bodyLimit?: number;
   logger?: FastifyBaseLogger | false;
+  /** Called once a batch of events is stored and applied. */
+  onEvents?: () => void;
 }
 
 /** Build the application (not listening yet). */
@@ -60,6 +64,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     store: options.store,
     metrics,
     requireToken: tokenCheck(options.token),
+    ...(options.onEvents ? { onEvents: options.onEvents } : {}),
   };
 
   app.addHook("onResponse", async (request, reply) => {

@@ -47,6 +47,41 @@ export class ServeMetrics {
     registers: [this.registry],
   });
 
+  readonly onlineEventsLearned = new Counter({
+    name: "distillrec_online_events_learned_total",
+    help: "Events the online learner has learned from",
+    registers: [this.registry],
+  });
+  readonly onlineLearnSeconds = new Histogram({
+    name: "distillrec_online_learn_duration_seconds",
+    help: "Time the online learner's worker took per batch of events (evaluation, updates, re-distillation)",
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+  readonly onlineDecisions = new Counter({
+    name: "distillrec_online_decisions_total",
+    help: "Online learning decisions: redistill, promote, discard, rollback, confirm",
+    labelNames: ["decision"] as const,
+    registers: [this.registry],
+  });
+  readonly onlineNdcg = new Gauge({
+    name: "distillrec_online_ndcg_at_10",
+    help: "Prequential NDCG@10 on live events behind the last decision: the serving student and the other model",
+    labelNames: ["model"] as const,
+    registers: [this.registry],
+  });
+  readonly onlinePublishes = new Counter({
+    name: "distillrec_online_publishes_total",
+    help: "Students the online learner published, by reason and whether they were swapped in",
+    labelNames: ["reason", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly onlineLag = new Gauge({
+    name: "distillrec_online_lag_events",
+    help: "Stored events the online learner has not learned from yet",
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "distillrec_" });
   }

@@ -2,7 +2,12 @@
  * Start and stop a recommendation server: the durable store, the model registry over it, the HTTP
  * application, and a clean shutdown (stop accepting, finish requests in flight, close the store).
  */
+import { join, resolve } from "node:path";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import { findTeacherBeside, readManifest } from "../models/artefact.js";
+import type { OnlineLoopOptions } from "../online/loop.js";
+import type { OnlineModelOptions } from "../online/model.js";
+import { latestPublished, OnlineService } from "../online/service.js";
 import { buildApp } from "./app.js";
 import { ServeMetrics } from "./metrics.js";
 import { ModelRegistry } from "./registry.js";
@@ -23,6 +28,20 @@ export interface ServerOptions {
   index?: "exact" | "ivf" | "auto";
   bodyLimit?: number;
   logger?: FastifyBaseLogger | false;
+  /** Keep the served student learning from the events (docs/ONLINE.md); absent: the model stays as loaded. */
+  online?: OnlineServeOptions;
+}
+
+/** Online learning inside the server. */
+export interface OnlineServeOptions {
+  /** The teacher artefact (false: none, no re-distillation; default the one beside the model, if any). */
+  teacher?: string | false;
+  /** Publish the incrementally updated student every this many events (default 10 000; 0: only on promotion). */
+  publishEvery?: number;
+  /** Events per learning step (default 256). */
+  batch?: number;
+  model?: OnlineModelOptions;
+  loop?: OnlineLoopOptions;
 }
 
 export interface RunningServer {
@@ -30,6 +49,8 @@ export interface RunningServer {
   registry: ModelRegistry;
   store: EventStore;
   metrics: ServeMetrics;
+  /** The online learner, when on. */
+  online: OnlineService | undefined;
   /** "http://host:port". */
   url: string;
   close(): Promise<void>;
@@ -45,17 +66,48 @@ function indexFactory(kind: "exact" | "ivf" | "auto"): IndexFactory {
       : new ExactIndex(vectors, dim, { precision });
 }
 
-/** Open the store, load the model (replaying the log into it) and listen. */
+/**
+ * Open the store, load the model (replaying the log into it) and listen. With online learning, a student
+ * published by an earlier run in the state directory is served instead of `model`, and learning resumes
+ * after the last event it learned.
+ */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const store = EventStore.open(options.stateDir);
   const metrics = new ServeMetrics();
+  const logger = options.logger || undefined;
+  const onlineDir = join(options.stateDir, "online");
+  const resumed = options.online ? latestPublished(onlineDir) : undefined;
+  const firstModel = resumed?.dir ?? options.model;
   let registry: ModelRegistry;
+  let online: OnlineService | undefined;
   try {
-    registry = new ModelRegistry(options.model, {
+    registry = new ModelRegistry(firstModel, {
       store,
       indexFactory: indexFactory(options.index ?? "auto"),
       onServe: (model) => metrics.serving(model.version, model.kind),
     });
+    if (options.online) {
+      const o = options.online;
+      const teacher = o.teacher ?? findTeacherBeside(options.model, readManifest(options.model)) ?? false;
+      online = await OnlineService.start({
+        registry,
+        store,
+        metrics,
+        ...(logger ? { logger } : {}),
+        ...(resumed ? { fromSeq: resumed.seq + 1 } : {}),
+        config: {
+          studentDir: resolve(firstModel),
+          teacherDir: teacher === false ? false : resolve(teacher),
+          outDir: onlineDir,
+          publishEvery: o.publishEvery ?? 10_000,
+          batch: o.batch ?? 256,
+          flushMs: 1000,
+          keep: 3,
+          model: o.model ?? {},
+          loop: { batch: o.batch ?? 256, ...o.loop },
+        },
+      });
+    }
   } catch (err) {
     await store.close();
     throw err;
@@ -67,14 +119,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.token === undefined ? {} : { token: options.token }),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     logger: options.logger ?? false,
+    ...(online ? { onEvents: () => online.notify() } : {}),
   });
   const url = await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8080 });
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       await app.close();
+      await online?.close();
       registry.close();
       await store.close();
     })());
-  return { app, registry, store, metrics, url, close };
+  return { app, registry, store, metrics, online, url, close };
 }

@@ -17,6 +17,11 @@ export interface ServeOptions {
   index: "exact" | "ivf" | "auto";
   bodyLimit?: number;
   quiet?: boolean;
+  online?: boolean;
+  /** A directory, or false from --no-teacher. */
+  teacher?: string | false;
+  publishEvery?: number;
+  redistillEvery?: number;
 }
 
 /** Start serving; resolves once the server listens, with a function that stops it. */
@@ -32,6 +37,15 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
     ...(token ? { token } : {}),
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
     logger,
+    ...(opts.online
+      ? {
+          online: {
+            ...(opts.teacher === undefined ? {} : { teacher: opts.teacher }),
+            ...(opts.publishEvery === undefined ? {} : { publishEvery: opts.publishEvery }),
+            ...(opts.redistillEvery === undefined ? {} : { loop: { redistillEvery: opts.redistillEvery } }),
+          },
+        }
+      : {}),
   });
   const { model } = server.registry.current;
   logger.info(
@@ -58,6 +72,15 @@ export function serveCommand(): Command {
     )
     .option("--body-limit <bytes>", "largest request body (default 4 MiB)", positiveInt)
     .option("--quiet", "only warnings in the log")
+    .option("--online", "keep the student learning from the events in a background thread (docs/ONLINE.md)")
+    .option("--teacher <dir>", "with --online: the teacher to re-distil from (default: the one beside --model)")
+    .option("--no-teacher", "with --online: no teacher, no re-distillation")
+    .option(
+      "--publish-every <n>",
+      "with --online: swap in the updated student every n events (0: only on promotion)",
+      nonNegativeInt,
+    )
+    .option("--redistill-every <n>", "with --online: re-distil every n events (0: only on drift)", nonNegativeInt)
     .action(async (opts: ServeOptions) => {
       const { close } = await serve(opts);
       const stop = () => {

@@ -53,6 +53,7 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
       const { first, count } = await ctx.store.append(events);
       const { unknownItems } = ctx.registry.apply(events.map((e, k) => ({ ...e, seq: first + k })));
       ctx.metrics.eventsIngested.inc(count);
+      ctx.onEvents?.();
       return { accepted: count, firstSeq: first, unknownItems, model: ctx.registry.current.model.version };
     },
   );

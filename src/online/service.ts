@@ -1,0 +1,189 @@
+/**
+ * Online learning inside the server, on the request thread's side: it feeds the learner's worker thread
+ * the events the store holds (reading them back from the durable log, so a learner that falls behind
+ * catches up instead of queueing them in memory, and a restart resumes where the last published student
+ * stopped), swaps in every student the worker publishes, and reports every decision in the log and in
+ * /metrics. A swap the worker asks for is skipped when an operator has meanwhile put another version in
+ * service: their choice stands.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import type { FastifyBaseLogger } from "fastify";
+import { readManifest } from "../models/artefact.js";
+import type { ServeMetrics } from "../serve/metrics.js";
+import type { ModelRegistry } from "../serve/registry.js";
+import type { EventStore } from "../serve/store.js";
+import type { FromWorker, OnlineWorkerConfig, ToWorker } from "./worker.js";
+
+export interface OnlineServiceOptions {
+  registry: ModelRegistry;
+  store: EventStore;
+  metrics: ServeMetrics;
+  logger?: FastifyBaseLogger;
+  /** What the worker runs with; `studentDir` is the artefact the server started from. */
+  config: OnlineWorkerConfig;
+  /** Sequence number of the first stored event to learn from (default: events stored from now on). */
+  fromSeq?: number;
+  /** Events handed to the worker and not yet learned, at most (default 20 000). */
+  maxInFlight?: number;
+}
+
+/** A student published by an earlier run in `outDir` (the newest), with the last event it learned. */
+export function latestPublished(outDir: string): { dir: string; seq: number } | undefined {
+  if (!existsSync(outDir)) return undefined;
+  const names = readdirSync(outDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && /^\d{14}-\d{6}$/.test(e.name))
+    .map((e) => e.name)
+    .sort()
+    .reverse();
+  for (const name of names) {
+    const dir = join(outDir, name);
+    try {
+      const seq = readManifest(dir).lineage.onlineSeq;
+      if (typeof seq === "number") return { dir, seq };
+    } catch {
+      // A half-written or damaged directory: an older one will do.
+    }
+  }
+  return undefined;
+}
+
+export class OnlineService {
+  private readonly worker: Worker;
+  private nextSeq: number;
+  private inFlight = 0;
+  private readonly maxInFlight: number;
+  /** The version this service last put in service (an operator's swap replaces it). */
+  private expected: string;
+  private closed = false;
+  private failure: string | undefined;
+
+  private constructor(
+    private readonly options: OnlineServiceOptions,
+    ready: (teacher: string | null) => void,
+    failed: (error: Error) => void,
+  ) {
+    this.nextSeq = options.fromSeq ?? options.store.count();
+    this.maxInFlight = options.maxInFlight ?? 20_000;
+    this.expected = options.registry.current.model.version;
+    this.worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: { online: options.config } });
+    this.worker.on("message", (message: FromWorker) => {
+      if (message.type === "ready") ready(message.teacher);
+      else this.handle(message);
+    });
+    this.worker.on("error", (err) => {
+      this.failure = err.message;
+      failed(err);
+      this.options.logger?.error({ err }, "online learning stopped: the worker failed");
+    });
+  }
+
+  /** Start the worker; resolves once it has loaded the student and teacher. */
+  static start(options: OnlineServiceOptions): Promise<OnlineService> {
+    return new Promise((resolve, reject) => {
+      let service: OnlineService | undefined = undefined;
+      service = new OnlineService(
+        options,
+        (teacher) => {
+          options.logger?.info(
+            { student: options.config.studentDir, teacher, fromSeq: service!.nextSeq },
+            teacher ? "online learning on, with re-distillation" : "online learning on, without a teacher",
+          );
+          service!.pump();
+          resolve(service!);
+        },
+        reject,
+      );
+    });
+  }
+
+  /** Why learning stopped, if it did. */
+  get error(): string | undefined {
+    return this.failure;
+  }
+
+  /** New events were stored: hand them to the worker as room allows. */
+  notify(): void {
+    this.pump();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const exited = new Promise<void>((resolve) => this.worker.once("exit", () => resolve()));
+    this.worker.postMessage({ type: "close" } satisfies ToWorker);
+    const timeout = setTimeout(() => void this.worker.terminate(), 5000);
+    await exited;
+    clearTimeout(timeout);
+  }
+
+  private pump(): void {
+    if (this.closed || this.failure) return;
+    const { store, metrics } = this.options;
+    const stored = store.count();
+    while (this.inFlight < this.maxInFlight && this.nextSeq < stored) {
+      const events: (ToWorker & { type: "events" })["events"] = [];
+      const room = Math.min(this.maxInFlight - this.inFlight, 5000);
+      for (const e of store.events(this.nextSeq)) {
+        events.push({ user: e.user, item: e.item, timestamp: e.timestamp, seq: e.seq });
+        if (events.length >= room) break;
+      }
+      if (events.length === 0) break;
+      this.nextSeq = events[events.length - 1]!.seq + 1;
+      this.inFlight += events.length;
+      this.worker.postMessage({ type: "events", events } satisfies ToWorker);
+    }
+    metrics.onlineLag.set(stored - this.nextSeq + this.inFlight);
+  }
+
+  private handle(message: FromWorker): void {
+    const { registry, metrics, logger } = this.options;
+    switch (message.type) {
+      case "learned":
+        this.inFlight -= message.events;
+        metrics.onlineEventsLearned.inc(message.events);
+        metrics.onlineLearnSeconds.observe(message.seconds);
+        this.pump();
+        return;
+      case "decision": {
+        const { decision } = message;
+        metrics.onlineDecisions.inc({ decision: decision.kind });
+        if (decision.serving !== undefined) metrics.onlineNdcg.set({ model: "serving" }, decision.serving);
+        if (decision.other !== undefined) metrics.onlineNdcg.set({ model: "other" }, decision.other);
+        logger?.info({ decision: decision.kind, at: decision.at, reason: decision.reason }, "online decision");
+        return;
+      }
+      case "publish": {
+        const current = registry.current.model.version;
+        if (current !== this.expected) {
+          metrics.onlinePublishes.inc({ reason: message.reason, result: "skipped" });
+          logger?.warn(
+            { serving: current, published: message.dir },
+            "online student not swapped in: an operator put another version in service",
+          );
+          return;
+        }
+        try {
+          const { from, to } = registry.swap(message.dir);
+          this.expected = to;
+          metrics.onlinePublishes.inc({ reason: message.reason, result: "ok" });
+          metrics.swaps.inc({ action: "online", result: "ok" });
+          logger?.info({ from, to, reason: message.reason, seq: message.seq }, "online student swapped in");
+        } catch (err) {
+          metrics.onlinePublishes.inc({ reason: message.reason, result: "refused" });
+          metrics.swaps.inc({ action: "online", result: "refused" });
+          logger?.error({ err, dir: message.dir }, "online student refused");
+        }
+        return;
+      }
+      case "error":
+        this.failure = message.message;
+        logger?.error({ error: message.message }, "online learning stopped: the worker failed");
+        return;
+      case "closed":
+      case "ready":
+        return;
+    }
+  }
+}

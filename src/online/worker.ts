@@ -1,0 +1,129 @@
+/**
+ * The online learner's thread inside `distillrec serve`. It holds the online loop (student, teacher,
+ * gate), takes the events the server stored, learns from them in batches, and whenever another student
+ * should serve — a promotion, a rollback, or every `publishEvery` events of incremental learning — saves it
+ * as an artefact and tells the server, which swaps it in. Everything costly happens here, off the thread
+ * that answers requests.
+ */
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { parentPort, workerData } from "node:worker_threads";
+import { openOnline, saveOnline } from "./artefacts.js";
+import { OnlineLoop, type Decision, type OnlineLoopOptions } from "./loop.js";
+import type { LiveEvent, OnlineModel, OnlineModelOptions } from "./model.js";
+
+/** What the server starts the worker with. */
+export interface OnlineWorkerConfig {
+  /** The student artefact the server serves first. */
+  studentDir: string;
+  /** The teacher artefact (false: none; undefined: the one beside the student, if any). */
+  teacherDir: string | false | undefined;
+  /** Where published students are written (one directory each). */
+  outDir: string;
+  /** Publish the incrementally updated student every this many events (0: only on promotion or rollback). */
+  publishEvery: number;
+  /** Learn once this many events wait, or `flushMs` after the first one arrived. */
+  batch: number;
+  flushMs: number;
+  /** Published students kept on disk (the newest; the one serving and the one before it at least). */
+  keep: number;
+  model: OnlineModelOptions;
+  loop: OnlineLoopOptions;
+}
+
+/** Server → worker. */
+export type ToWorker = { type: "events"; events: (LiveEvent & { seq: number })[] } | { type: "close" };
+
+/** Worker → server. */
+export type FromWorker =
+  | { type: "ready"; teacher: string | null }
+  | { type: "publish"; dir: string; reason: string; seq: number }
+  | { type: "decision"; decision: Decision }
+  | { type: "learned"; events: number; seconds: number; seq: number; state: string; eventsPerSecond: number }
+  | { type: "error"; message: string }
+  | { type: "closed" };
+
+function post(message: FromWorker): void {
+  parentPort!.postMessage(message);
+}
+
+function run(config: OnlineWorkerConfig): void {
+  const opened = openOnline(config.studentDir, config.teacherDir, config.model);
+  mkdirSync(config.outDir, { recursive: true });
+  let lastSeq = -1;
+  let published = 0;
+  let sincePublish = 0;
+  const publish = (student: OnlineModel, reason: string) => {
+    const name = `${String(Date.now()).padStart(14, "0")}-${String(published++).padStart(6, "0")}`;
+    const dir = join(config.outDir, name);
+    saveOnline(dir, student, opened.artefact, { onlineSeq: lastSeq, onlineReason: reason });
+    sincePublish = 0;
+    post({ type: "publish", dir, reason, seq: lastSeq });
+    prune(config.outDir, config.keep);
+  };
+  const loop = new OnlineLoop(opened.student, opened.teacher, config.loop, {
+    onDecision: (decision) => post({ type: "decision", decision }),
+    onServe: (student, decision) => publish(student, decision.kind),
+  });
+  post({ type: "ready", teacher: opened.teacherDir ?? null });
+
+  let pending: (LiveEvent & { seq: number })[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (pending.length === 0) return;
+    const events = pending;
+    pending = [];
+    const began = performance.now();
+    try {
+      loop.learn(events);
+    } catch (err) {
+      post({ type: "error", message: (err as Error).stack ?? String(err) });
+      return;
+    }
+    lastSeq = events[events.length - 1]!.seq;
+    sincePublish += events.length;
+    post({
+      type: "learned",
+      events: events.length,
+      seconds: (performance.now() - began) / 1000,
+      seq: lastSeq,
+      state: loop.state,
+      eventsPerSecond: loop.eventsPerSecond,
+    });
+    if (config.publishEvery > 0 && sincePublish >= config.publishEvery) publish(loop.serving, "incremental");
+  };
+
+  parentPort!.on("message", (message: ToWorker) => {
+    if (message.type === "close") {
+      if (timer) clearTimeout(timer);
+      post({ type: "closed" });
+      parentPort!.close();
+      return;
+    }
+    pending.push(...message.events);
+    if (pending.length >= config.batch) flush();
+    else timer ??= setTimeout(flush, config.flushMs);
+  });
+}
+
+/** Remove all but the newest `keep` published students. */
+function prune(dir: string, keep: number): void {
+  const names = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && /^\d{14}-\d{6}$/.test(e.name))
+    .map((e) => e.name)
+    .sort();
+  for (const name of names.slice(0, Math.max(0, names.length - keep))) {
+    rmSync(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+if (parentPort && workerData?.online) {
+  try {
+    run((workerData as { online: OnlineWorkerConfig }).online);
+  } catch (err) {
+    post({ type: "error", message: (err as Error).message });
+    parentPort.close();
+  }
+}
