@@ -29,3 +29,5 @@ export {
 } from "./loop.js";
 export { eventsOf, splitStream, timeOrder, type StreamSplit } from "./stream.js";
 export { openOnline, saveOnline, type OpenedOnline } from "./artefacts.js";
+export { OnlineService, latestPublished, type OnlineServiceOptions } from "./service.js";
+export type { OnlineWorkerConfig } from "./worker.js";
