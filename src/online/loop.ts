@@ -17,7 +17,7 @@ import { distilCandidate, recentUsers, refreshTeacher, teacherLists, type Redist
 export interface GateOptions {
   /** Events the candidate shadows the serving student on before the decision (default 2 000). */
   holdout?: number;
-  /** Relative NDCG@10 the candidate may lose to the serving student and still be promoted (default 0.01). */
+  /** Relative NDCG@10 the candidate may lose to the serving student and still be promoted (default 0: none). */
   tolerance?: number;
 }
 
@@ -129,7 +129,7 @@ export class OnlineLoop {
       redistillEvery: options.redistillEvery ?? 20_000,
       drift:
         options.drift === false ? false : { window: options.drift?.window ?? 2000, drop: options.drift?.drop ?? 0.1 },
-      gate: { holdout: options.gate?.holdout ?? 2000, tolerance: options.gate?.tolerance ?? 0.01 },
+      gate: { holdout: options.gate?.holdout ?? 2000, tolerance: options.gate?.tolerance ?? 0 },
       watch: { window: options.watch?.window ?? 2000, tolerance: options.watch?.tolerance ?? 0.05 },
       recentEvents: options.recentEvents ?? 20_000,
       distill: options.distill ?? {},

@@ -6,6 +6,8 @@
  */
 import { IdMap } from "../data/idmap.js";
 import type { Dataset, FeatureTable, Interactions } from "../data/types.js";
+import type { StreamEvent, StreamLearner } from "../eval/prequential.js";
+import type { StreamEvent, StreamLearner } from "../eval/prequential.js";
 import type { LiveEvent } from "./model.js";
 
 /** The rows of `interactions` in time order (stable: equal times keep file order). */
@@ -23,6 +25,41 @@ export function eventsOf(dataset: Dataset): LiveEvent[] {
     item: items.external(interactions.items[r]!),
     timestamp: interactions.timestamps[r]! * 1000,
   }));
+}
+
+/**
+ * A live stream numbered for prequential evaluation (src/eval/prequential.ts), which works on dense ids: the
+ * events by number, with the id maps that number them, and an adapter that turns a learner over external ids
+ * (an OnlineModel, an OnlineLoop) into a StreamLearner.
+ */
+export interface NumberedStream {
+  events: StreamEvent[];
+  /** Distinct items of the stream (what prequential evaluation draws its sampled items from). */
+  numItems: number;
+  users: IdMap;
+  items: IdMap;
+  learner(
+    score: (user: string, history: string[], items: string[]) => Float32Array,
+    learn: (events: LiveEvent[]) => void | Promise<void>,
+  ): StreamLearner;
+}
+
+/** Number the users and items of `stream` in order of appearance (ids of their own, not any model's). */
+export function numberedStream(stream: readonly LiveEvent[]): NumberedStream {
+  const users = new IdMap();
+  const items = new IdMap();
+  const events = stream.map((e) => ({ user: users.add(e.user), item: items.add(e.item), timestamp: e.timestamp }));
+  const learner: NumberedStream["learner"] = (score, learn) => ({
+    score: (user, history, candidates) =>
+      score(
+        users.external(user),
+        Array.from(history, (i) => items.external(i)),
+        Array.from(candidates, (i) => items.external(i)),
+      ),
+    learn: (batch) =>
+      learn(batch.map((e) => ({ user: users.external(e.user), item: items.external(e.item), timestamp: e.timestamp }))),
+  });
+  return { events, numItems: items.size, users, items, learner };
 }
 
 /** A dataset cut in time: the first `share` of its rows as a dataset of their own, the rest as a stream. */
@@ -107,4 +144,35 @@ function featureRows(table: FeatureTable, rows: readonly number[]): FeatureTable
     ]),
   );
   return { categorical, multi, numeric };
+}
+
+/**
+ * A live stream numbered for prequential evaluation (users and items by first appearance), with an adapter
+ * that turns a learner over external ids into the StreamLearner prequential() drives.
+ */
+export function numberedStream(stream: readonly LiveEvent[]): {
+  events: StreamEvent[];
+  numItems: number;
+  learner: (
+    score: (user: string, history: string[], items: string[]) => Float32Array,
+    learn: (events: LiveEvent[]) => void,
+  ) => StreamLearner;
+} {
+  const users = new IdMap();
+  const items = new IdMap();
+  const events = stream.map((e) => ({ user: users.add(e.user), item: items.add(e.item), timestamp: e.timestamp }));
+  const learner = (
+    score: (user: string, history: string[], items: string[]) => Float32Array,
+    learn: (events: LiveEvent[]) => void,
+  ): StreamLearner => ({
+    score: (user, history, candidates) =>
+      score(
+        users.external(user),
+        Array.from(history, (i) => items.external(i)),
+        Array.from(candidates, (i) => items.external(i)),
+      ),
+    learn: (batch) =>
+      learn(batch.map((e) => ({ user: users.external(e.user), item: items.external(e.item), timestamp: e.timestamp }))),
+  });
+  return { events, numItems: items.size, learner };
 }
