@@ -7,7 +7,6 @@
 import { IdMap } from "../data/idmap.js";
 import type { Dataset, FeatureTable, Interactions } from "../data/types.js";
 import type { StreamEvent, StreamLearner } from "../eval/prequential.js";
-import type { StreamEvent, StreamLearner } from "../eval/prequential.js";
 import type { LiveEvent } from "./model.js";
 
 /** The rows of `interactions` in time order (stable: equal times keep file order). */
@@ -144,35 +143,4 @@ function featureRows(table: FeatureTable, rows: readonly number[]): FeatureTable
     ]),
   );
   return { categorical, multi, numeric };
-}
-
-/**
- * A live stream numbered for prequential evaluation (users and items by first appearance), with an adapter
- * that turns a learner over external ids into the StreamLearner prequential() drives.
- */
-export function numberedStream(stream: readonly LiveEvent[]): {
-  events: StreamEvent[];
-  numItems: number;
-  learner: (
-    score: (user: string, history: string[], items: string[]) => Float32Array,
-    learn: (events: LiveEvent[]) => void,
-  ) => StreamLearner;
-} {
-  const users = new IdMap();
-  const items = new IdMap();
-  const events = stream.map((e) => ({ user: users.add(e.user), item: items.add(e.item), timestamp: e.timestamp }));
-  const learner = (
-    score: (user: string, history: string[], items: string[]) => Float32Array,
-    learn: (events: LiveEvent[]) => void,
-  ): StreamLearner => ({
-    score: (user, history, candidates) =>
-      score(
-        users.external(user),
-        Array.from(history, (i) => items.external(i)),
-        Array.from(candidates, (i) => items.external(i)),
-      ),
-    learn: (batch) =>
-      learn(batch.map((e) => ({ user: users.external(e.user), item: items.external(e.item), timestamp: e.timestamp }))),
-  });
-  return { events, numItems: items.size, learner };
 }
