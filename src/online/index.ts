@@ -27,14 +27,7 @@ export {
   type OnlineLoopOptions,
   type WatchOptions,
 } from "./loop.js";
-export {
-  eventsOf,
-  numberedStream,
-  splitStream,
-  timeOrder,
-  type NumberedStream,
-  type StreamSplit,
-} from "./stream.js";
+export { eventsOf, numberedStream, splitStream, timeOrder, type NumberedStream, type StreamSplit } from "./stream.js";
 export { openOnline, saveOnline, type OpenedOnline } from "./artefacts.js";
 export { OnlineService, latestPublished, type OnlineServiceOptions } from "./service.js";
 export type { OnlineWorkerConfig } from "./worker.js";

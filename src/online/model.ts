@@ -45,16 +45,16 @@ export interface OnlineModelOptions {
   userSlots?: number;
   /** Rows for items the base model never saw (default 5 000). */
   itemSlots?: number;
-  /** Optimiser of the online steps (default Adam, lr 0.002). */
+  /** Optimiser of the online steps (default Adam, lr 0.004). */
   optimizer?: OptimizerSettings;
   /** Past events kept for replay (default 20 000; 0 turns replay off). */
   replayCapacity?: number;
-  /** Replayed samples per new event in a step (default 1). */
+  /** Replayed samples per new event in a step (default 0.5). */
   replayRatio?: number;
   seed?: number;
 }
 
-export const DEFAULT_ONLINE_OPTIMIZER: OptimizerSettings = { optimizer: "adam", lr: 0.002 };
+export const DEFAULT_ONLINE_OPTIMIZER: OptimizerSettings = { optimizer: "adam", lr: 0.004 };
 
 /** A past event kept for replay, with the recent items the user had then. */
 interface ReplaySample {
@@ -111,7 +111,7 @@ export class OnlineModel {
     this.optimizer = createOptimizer(options.optimizer ?? DEFAULT_ONLINE_OPTIMIZER, this.model.parameters());
     this.rng = new DataRng(options.seed ?? 0);
     this.replayCapacity = options.replayCapacity ?? 20_000;
-    this.replayRatio = options.replayRatio ?? 1;
+    this.replayRatio = options.replayRatio ?? 0.5;
   }
 
   /** Recent items a user is encoded from. */
