@@ -10,6 +10,7 @@ import { distillCommand } from "./commands/distill.js";
 import { evaluateCommand } from "./commands/evaluate.js";
 import { infoCommand } from "./commands/info.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { onlineCommand } from "./commands/online.js";
 import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
 import { trainTeacherCommand } from "./commands/train-teacher.js";
@@ -25,7 +26,8 @@ const program = new Command("distillrec")
   .addCommand(distillCommand())
   .addCommand(evaluateCommand())
   .addCommand(compressCommand())
-  .addCommand(serveCommand());
+  .addCommand(serveCommand())
+  .addCommand(onlineCommand());
 
 /** Errors caused by the user's input: reported as one line, without a stack trace. */
 function isUserError(err: unknown): err is Error {
