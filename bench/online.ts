@@ -214,7 +214,7 @@ async function runSetting(setting: Setting) {
 async function startServer(model: string, teacher: string, online: boolean) {
   const state = mkdtempSync(join(tmpdir(), "distillrec-bench-online-"));
   const args = [join(repoRoot, "dist", "src", "cli", "main.js"), "serve", "--model", model, "--state", state];
-  args.push("--port", "0", "--quiet");
+  args.push("--port", "0");
   if (online) args.push("--online", "--teacher", teacher, "--publish-every", "5000", "--redistill-every", "10000");
   const child: ChildProcess = spawn(process.execPath, args, {
     env: { ...process.env, DISTILLREC_TOKEN: TOKEN },
