@@ -183,6 +183,9 @@ export class OnlineModel {
    * samples); new ids take slots. Returns the mean BPR loss.
    */
   learn(events: readonly LiveEvent[], batchSize = 256): number {
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`OnlineModel.learn: batch size must be a positive integer (got ${batchSize})`);
+    }
     let total = 0;
     let count = 0;
     for (let start = 0; start < events.length; start += batchSize) {
@@ -342,7 +345,7 @@ export class OnlineModel {
   }
 
   /** Give the event's ids rows (resetting recycled ones) and add its item to the user's recent items. */
-  private remember(event: LiveEvent, history: string[]): void {
+  private remember(event: LiveEvent, history: readonly string[]): void {
     if (this.base.users.get(event.user) === undefined) {
       const a = this.users.assign(event.user);
       if (a.evicted !== undefined) this.recent.delete(a.evicted);
@@ -353,9 +356,10 @@ export class OnlineModel {
       if (a.fresh) this.resetItemRow(this.base.items.size + a.slot);
     }
     if (this.historyLength > 0) {
-      history.push(event.item);
-      if (history.length > this.historyLength) history.shift();
-      this.recent.set(event.user, history);
+      // A new list: `history` is the event's sample's, which must stay the items from before the event.
+      const next = [...history, event.item];
+      if (next.length > this.historyLength) next.shift();
+      this.recent.set(event.user, next);
     }
   }
 

@@ -420,3 +420,98 @@ describe("sparse (row-wise) updates", () => {
     assert.deepEqual(Array.from(table.data), [1 - 0.375, 1 - 0.375, 0.5, 0.5]);
   });
 });
+
+// ---- resetRows --------------------------------------------------------------------------------------------
+
+describe("resetRows", () => {
+  const rows = 5;
+  const dim = 6;
+
+  /** Three lazy-Adam steps on a sparse table touching every row, and dense steps on another parameter. */
+  function trained(): { table: Tensor; other: Tensor; opt: Adam } {
+    const table = parameter(f32(values(rows * dim, 3)), [rows, dim], true);
+    const other = parameter(values(4, 8), [2, 2]);
+    const opt = new Adam([other, table], { lr: 0.1 });
+    for (let step = 0; step < 3; step++) {
+      table.sparseGrad = [sparsePart([4, 0, 2, 1, 3], f32(values(rows * dim, 60 + step)))];
+      setDenseGrad(other, values(4, 70 + step));
+      opt.step();
+      endStep();
+    }
+    return { table, other, opt };
+  }
+
+  const rowOf = (t: Tensor, row: number) => Array.from(t.data.subarray(row * dim, (row + 1) * dim));
+
+  test("returns the given rows of the parameter's state to their initial values, and nothing else", () => {
+    const { table, other, opt } = trained();
+    const state = opt.stateTensors();
+    const before = state.map((t) => Array.from(t.data));
+    const params = [table, other].map((t) => Array.from(t.data));
+    assert.ok(
+      before.every((s) => s.every((x) => x !== 0)),
+      "every state element has moved away from 0",
+    );
+    opt.resetRows(table, [3, 1, 3]);
+    const [otherM, otherV, m, v] = state as [Tensor, Tensor, Tensor, Tensor];
+    assert.deepEqual(Array.from(otherM.data), before[0]);
+    assert.deepEqual(Array.from(otherV.data), before[1]);
+    for (let row = 0; row < rows; row++) {
+      [m, v].forEach((t, k) => {
+        const expected = [1, 3].includes(row) ? zeros(dim) : before[2 + k]!.slice(row * dim, (row + 1) * dim);
+        assert.deepEqual(rowOf(t, row), expected, `row ${row} of ${t.name || ["m", "v"][k]}`);
+      });
+    }
+    assert.deepEqual(
+      [table, other].map((t) => Array.from(t.data)),
+      params,
+      "the parameters themselves are left alone",
+    );
+    assert.equal(opt.stepCount, 3);
+  });
+
+  test("a reset row's next update is that of a row without history (lazy Adam at the global step)", () => {
+    const { table, opt } = trained();
+    opt.resetRows(table, [2]);
+    const start = Array.from(table.data);
+    const grad = f32(values(dim, 90));
+    table.sparseGrad = [sparsePart([2], grad)];
+    opt.step();
+    endStep();
+    const expected = start.slice();
+    const st = refState(rows * dim, { ...defaults, lr: 0.1 });
+    const full = zeros(rows * dim);
+    grad.forEach((g, j) => (full[2 * dim + j] = g));
+    const which = Array.from({ length: dim }, (_, j) => 2 * dim + j);
+    refStep("adam", { ...defaults, lr: 0.1 }, expected, full, st, 4, which);
+    assertClose(table.data, expected, 2e-6, "table after the reset row's step");
+  });
+
+  test("Adagrad's accumulator rows go back to initialAccumulator; an optimiser without state has nothing to reset", () => {
+    const table = parameter(f32(values(rows * dim, 5)), [rows, dim], true);
+    const opt = new Adagrad([table], { lr: 0.1, initialAccumulator: 0.25 });
+    table.sparseGrad = [sparsePart([0, 1, 2, 3, 4], f32(values(rows * dim, 6)))];
+    opt.step();
+    endStep();
+    const [sum] = opt.stateTensors() as [Tensor];
+    const before = Array.from(sum.data);
+    opt.resetRows(table, [0]);
+    assert.deepEqual(rowOf(sum, 0), new Array<number>(dim).fill(0.25));
+    assert.deepEqual(Array.from(sum.data.subarray(dim)), before.slice(dim));
+    const plain = new SGD([table], { lr: 0.1 });
+    plain.resetRows(table, [0, 4]);
+    assert.equal(plain.stateTensors().length, 0);
+  });
+
+  test("refuses a tensor that is not its parameter, one that is not a table, and rows outside it", () => {
+    const { table, opt } = trained();
+    const stranger = parameter(values(rows * dim, 1), [rows, dim], true);
+    assert.throws(() => opt.resetRows(stranger, [0]), /is not one of its parameters/);
+    const vector = parameter([1, 2, 3]);
+    assert.throws(() => new SGD([vector], { lr: 0.1, momentum: 0.9 }).resetRows(vector, [0]), /needs a \[rows, dim\]/);
+    for (const row of [rows, -1, 1.5, Number.NaN]) {
+      assert.throws(() => opt.resetRows(table, [row]), /row .* is outside \[5, 6\]'s 5 rows/, String(row));
+    }
+    opt.resetRows(table, []);
+  });
+});
