@@ -145,6 +145,18 @@ export class OnlineLoop {
         throw new RangeError(`online: ${name} must be a positive integer (got ${value})`);
       }
     }
+    if (!Number.isSafeInteger(this.options.redistillEvery) || this.options.redistillEvery < 0) {
+      throw new RangeError(`online: redistillEvery must be an integer ≥ 0 (got ${this.options.redistillEvery})`);
+    }
+    if (!Number.isSafeInteger(this.options.negatives) || this.options.negatives < 1) {
+      throw new RangeError(`online: negatives must be a positive integer (got ${this.options.negatives})`);
+    }
+    for (const [name, value] of [
+      ["gate.tolerance", this.options.gate.tolerance],
+      ["watch.tolerance", this.options.watch.tolerance],
+    ] as const) {
+      if (!(value >= 0 && value <= 1)) throw new RangeError(`online: ${name} must be in [0, 1] (got ${value})`);
+    }
     if (this.options.drift) {
       const { window, drop } = this.options.drift;
       if (!Number.isSafeInteger(window) || window < 1) throw new RangeError("online: drift.window must be ≥ 1");

@@ -206,7 +206,7 @@ describe("OnlineLoop: re-distillation", () => {
 });
 
 describe("OnlineLoop: options", () => {
-  test("refuses settings that are not positive integers, and drift settings out of range", () => {
+  test("refuses settings that are not positive integers, and tolerances and drift settings out of range", () => {
     const s = student();
     const cases: [OnlineLoopOptions, RegExp][] = [
       [{ batch: 0 }, /batch must be a positive integer/],
@@ -218,6 +218,10 @@ describe("OnlineLoop: options", () => {
       [{ drift: { drop: 0 } }, /drift.drop must be in \(0, 1\)/],
       [{ drift: { drop: 1 } }, /drift.drop must be in \(0, 1\)/],
       [{ drift: { drop: Number.NaN } }, /drift.drop must be in \(0, 1\)/],
+      [{ redistillEvery: -1 }, /redistillEvery must be an integer ≥ 0/],
+      [{ negatives: 0 }, /negatives must be a positive integer/],
+      [{ gate: { tolerance: -0.1 } }, /gate.tolerance must be in \[0, 1\]/],
+      [{ watch: { tolerance: Number.NaN } }, /watch.tolerance must be in \[0, 1\]/],
     ];
     for (const [options, message] of cases) {
       assert.throws(() => new OnlineLoop(s, null, options), message, JSON.stringify(options));
