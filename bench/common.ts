@@ -1,5 +1,5 @@
 // Shared helpers for benchmarks: the commit, result files, tables, and the PyTorch peer.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -83,4 +83,25 @@ export function runPython(script: string, args: string[]): unknown {
   } catch {
     return JSON.parse(out.split("\n").pop()!);
   }
+}
+
+/**
+ * `distillrec serve <args>` as a child process with `token` as its DISTILLREC_TOKEN; resolves with its
+ * address once its log says it listens (the info line with "url").
+ */
+export async function spawnServer(args: string[], token: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(repoRoot, "dist", "src", "cli", "main.js"), "serve", ...args], {
+    env: { ...process.env, DISTILLREC_TOKEN: token },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /"url":"(http:\/\/[^"]+)"/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`the server exited with ${code} before listening`)));
+  });
+  return { child, url };
 }

@@ -6,7 +6,6 @@
 // promotion gate. On the synthetic shop with strongly drifting tastes and on MovieLens 100K. Then the
 // cost: events learned per second, and a server's request latency while its worker thread learns from a
 // steady flow of events, against the same server and flow with learning off.
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,7 +28,7 @@ import type { ModelSpec } from "../src/models/index.js";
 import { OnlineLoop, type OnlineLoopOptions } from "../src/online/loop.js";
 import { OnlineModel, type BaseModel, type LiveEvent } from "../src/online/model.js";
 import { numberedStream, splitStream } from "../src/online/stream.js";
-import { atLeast, atMost, printTable, repoRoot, round, writeResults, type Target } from "./common.js";
+import { atLeast, atMost, printTable, repoRoot, round, spawnServer, writeResults, type Target } from "./common.js";
 
 const ML100K = join(repoRoot, "..", "shared", "data", "ml-100k");
 const RUNS = join(repoRoot, "runs", "bench-online");
@@ -213,22 +212,9 @@ async function runSetting(setting: Setting) {
 /** A `distillrec serve` child process, with online learning or without. */
 async function startServer(model: string, teacher: string, online: boolean) {
   const state = mkdtempSync(join(tmpdir(), "distillrec-bench-online-"));
-  const args = [join(repoRoot, "dist", "src", "cli", "main.js"), "serve", "--model", model, "--state", state];
-  args.push("--port", "0");
+  const args = ["--model", model, "--state", state, "--port", "0"];
   if (online) args.push("--online", "--teacher", teacher, "--publish-every", "5000", "--redistill-every", "10000");
-  const child: ChildProcess = spawn(process.execPath, args, {
-    env: { ...process.env, DISTILLREC_TOKEN: TOKEN },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /"url":"(http:\/\/[^"]+)"/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`the server exited with ${code} before listening`)));
-  });
+  const { child, url } = await spawnServer(args, TOKEN);
   return {
     url,
     stop: async () => {

@@ -3,7 +3,7 @@
 // server (a child process: `distillrec serve`) over a two-tower model with 20 000 items (dim 32, int8
 // retrieval) takes an autocannon load of recommendations with some event batches mixed in, on the same two
 // cores as the load generator; then batches of 1 000 events are posted as fast as they are acknowledged.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ import autocannon from "autocannon";
 import { IdMap } from "../src/data/idmap.js";
 import { saveArtefact } from "../src/models/artefact.js";
 import { TwoTower } from "../src/models/two-tower.js";
-import { atLeast, atMost, printTable, repoRoot, round, writeResults, type Target } from "./common.js";
+import { atLeast, atMost, printTable, repoRoot, round, spawnServer, writeResults, type Target } from "./common.js";
 
 const USERS = 50_000;
 const ITEMS = 20_000;
@@ -44,22 +44,8 @@ function saveModel(dir: string): void {
   });
 }
 
-async function startServer(model: string, state: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [join(repoRoot, "dist", "src", "cli", "main.js"), "serve", "--model", model, "--state", state, "--port", "0"],
-    { env: { ...process.env, DISTILLREC_TOKEN: TOKEN }, stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /"url":"(http:\/\/[^"]+)"/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`the server exited with ${code} before listening`)));
-  });
-  return { child, url };
+function startServer(model: string, state: string): Promise<{ child: ChildProcess; url: string }> {
+  return spawnServer(["--model", model, "--state", state, "--port", "0"], TOKEN);
 }
 
 let counter = 0;

@@ -5,6 +5,7 @@ export {
   OnlineModel,
   growContext,
   DEFAULT_ONLINE_OPTIMIZER,
+  ONLINE_MODEL_DEFAULTS,
   type BaseModel,
   type LiveEvent,
   type OnlineModelOptions,
@@ -18,6 +19,7 @@ export {
   type TeacherLists,
 } from "./redistill.js";
 export {
+  LOOP_DEFAULTS,
   OnlineLoop,
   type Decision,
   type DecisionKind,

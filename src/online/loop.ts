@@ -52,6 +52,17 @@ export interface OnlineLoopOptions {
   seed?: number;
 }
 
+/** What the loop does with the options it is not given. */
+export const LOOP_DEFAULTS = {
+  batch: 256,
+  redistillEvery: 20_000,
+  drift: { window: 2000, drop: 0.1 },
+  gate: { holdout: 2000, tolerance: 0 },
+  watch: { window: 2000, tolerance: 0.05 },
+  recentEvents: 20_000,
+  negatives: 99,
+} as const;
+
 export type DecisionKind = "redistill" | "promote" | "discard" | "rollback" | "confirm";
 
 /** Something the loop decided, with the figures behind it. */
@@ -124,16 +135,25 @@ export class OnlineLoop {
     private readonly hooks: OnlineLoopHooks = {},
   ) {
     this.serving = student;
+    const d = LOOP_DEFAULTS;
     this.options = {
-      batch: options.batch ?? 256,
-      redistillEvery: options.redistillEvery ?? 20_000,
+      batch: options.batch ?? d.batch,
+      redistillEvery: options.redistillEvery ?? d.redistillEvery,
       drift:
-        options.drift === false ? false : { window: options.drift?.window ?? 2000, drop: options.drift?.drop ?? 0.1 },
-      gate: { holdout: options.gate?.holdout ?? 2000, tolerance: options.gate?.tolerance ?? 0 },
-      watch: { window: options.watch?.window ?? 2000, tolerance: options.watch?.tolerance ?? 0.05 },
-      recentEvents: options.recentEvents ?? 20_000,
+        options.drift === false
+          ? false
+          : { window: options.drift?.window ?? d.drift.window, drop: options.drift?.drop ?? d.drift.drop },
+      gate: {
+        holdout: options.gate?.holdout ?? d.gate.holdout,
+        tolerance: options.gate?.tolerance ?? d.gate.tolerance,
+      },
+      watch: {
+        window: options.watch?.window ?? d.watch.window,
+        tolerance: options.watch?.tolerance ?? d.watch.tolerance,
+      },
+      recentEvents: options.recentEvents ?? d.recentEvents,
       distill: options.distill ?? {},
-      negatives: options.negatives ?? 99,
+      negatives: options.negatives ?? d.negatives,
     };
     for (const [name, value] of [
       ["batch", this.options.batch],

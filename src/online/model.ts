@@ -56,6 +56,15 @@ export interface OnlineModelOptions {
 
 export const DEFAULT_ONLINE_OPTIMIZER: OptimizerSettings = { optimizer: "adam", lr: 0.004 };
 
+/** What an online model does with the options it is not given. */
+export const ONLINE_MODEL_DEFAULTS = {
+  userSlots: 10_000,
+  itemSlots: 5_000,
+  optimizer: DEFAULT_ONLINE_OPTIMIZER,
+  replayCapacity: 20_000,
+  replayRatio: 0.5,
+} as const;
+
 /** A past event kept for replay, with the recent items the user had then. */
 interface ReplaySample {
   user: string;
@@ -100,18 +109,18 @@ export class OnlineModel {
     if (userTable === "qr" || itemTable === "qr") {
       throw new Error("online learning cannot grow quotient-remainder id tables (use full or hashed tables)");
     }
-    this.users = from?.users.clone() ?? new IdSlots(options.userSlots ?? 10_000);
-    this.items = from?.items.clone() ?? new IdSlots(options.itemSlots ?? 5_000);
+    this.users = from?.users.clone() ?? new IdSlots(options.userSlots ?? ONLINE_MODEL_DEFAULTS.userSlots);
+    this.items = from?.items.clone() ?? new IdSlots(options.itemSlots ?? ONLINE_MODEL_DEFAULTS.itemSlots);
     // One more item row than the slots: a zero row that scores items the model has not met yet.
     const context = growContext(baseModel.context, base.users.size + this.users.capacity, this.itemRows + 1);
     this.model = createModel(this.spec, context);
     const source = from?.model ?? baseModel;
     copyGrown(source, this.model, from ? undefined : this.baseSizes(), this.coldItemRow);
     this.model.train();
-    this.optimizer = createOptimizer(options.optimizer ?? DEFAULT_ONLINE_OPTIMIZER, this.model.parameters());
+    this.optimizer = createOptimizer(options.optimizer ?? ONLINE_MODEL_DEFAULTS.optimizer, this.model.parameters());
     this.rng = new DataRng(options.seed ?? 0);
-    this.replayCapacity = options.replayCapacity ?? 20_000;
-    this.replayRatio = options.replayRatio ?? 0.5;
+    this.replayCapacity = options.replayCapacity ?? ONLINE_MODEL_DEFAULTS.replayCapacity;
+    this.replayRatio = options.replayRatio ?? ONLINE_MODEL_DEFAULTS.replayRatio;
   }
 
   /** Recent items a user is encoded from. */

@@ -16,8 +16,8 @@ import type { PipelineLog } from "../../distill/pipeline.js";
 import { prequential, type PrequentialResult, type WindowMetrics } from "../../eval/prequential.js";
 import { ArtefactError, findTeacherBeside, readManifest } from "../../models/artefact.js";
 import { openOnline, saveOnline, type OpenedOnline } from "../../online/artefacts.js";
-import { OnlineLoop, type Decision, type OnlineLoopOptions } from "../../online/loop.js";
-import { DEFAULT_ONLINE_OPTIMIZER, type OnlineModelOptions } from "../../online/model.js";
+import { LOOP_DEFAULTS, OnlineLoop, type Decision, type OnlineLoopOptions } from "../../online/loop.js";
+import { ONLINE_MODEL_DEFAULTS, type OnlineModelOptions } from "../../online/model.js";
 import { eventsOf, numberedStream } from "../../online/stream.js";
 import {
   addOutputOptions,
@@ -53,23 +53,20 @@ interface Settings {
   seed: number;
 }
 
-/**
- * The defaults the help names. Those of the online model and the loop are theirs (OnlineModel, OnlineLoop):
- * an option not given is not passed on, so they apply whatever they become; a test checks these against them.
- */
+/** The defaults the help names: the online model's and the loop's own, and this command's. */
 export const ONLINE_DEFAULTS: Readonly<Settings> = {
   format: "auto",
-  batch: 256,
-  redistillEvery: 20_000,
-  driftWindow: 2000,
-  driftDrop: 0.1,
-  holdout: 2000,
-  tolerance: 0,
-  watch: 2000,
-  rollbackTolerance: 0.05,
-  userSlots: 10_000,
-  itemSlots: 5000,
-  lr: DEFAULT_ONLINE_OPTIMIZER.lr,
+  batch: LOOP_DEFAULTS.batch,
+  redistillEvery: LOOP_DEFAULTS.redistillEvery,
+  driftWindow: LOOP_DEFAULTS.drift.window,
+  driftDrop: LOOP_DEFAULTS.drift.drop,
+  holdout: LOOP_DEFAULTS.gate.holdout,
+  tolerance: LOOP_DEFAULTS.gate.tolerance,
+  watch: LOOP_DEFAULTS.watch.window,
+  rollbackTolerance: LOOP_DEFAULTS.watch.tolerance,
+  userSlots: ONLINE_MODEL_DEFAULTS.userSlots,
+  itemSlots: ONLINE_MODEL_DEFAULTS.itemSlots,
+  lr: ONLINE_MODEL_DEFAULTS.optimizer.lr,
   window: 5000,
   seed: 0,
 };
@@ -122,7 +119,7 @@ export async function online(opts: OnlineOptions, deps: CommandDeps = {}): Promi
   const modelOptions: OnlineModelOptions = {
     ...given("userSlots", opts.userSlots),
     ...given("itemSlots", opts.itemSlots),
-    ...(opts.lr === undefined ? {} : { optimizer: { ...DEFAULT_ONLINE_OPTIMIZER, lr: opts.lr } }),
+    ...(opts.lr === undefined ? {} : { optimizer: { ...ONLINE_MODEL_DEFAULTS.optimizer, lr: opts.lr } }),
     seed,
   };
   const opened = open(opts, modelOptions);
@@ -458,7 +455,7 @@ export function onlineCommand(deps: CommandDeps = {}): Command {
     )
     .option(
       "--lr <rate>",
-      `online learning rate (${DEFAULT_ONLINE_OPTIMIZER.optimizer}; default ${d.lr})`,
+      `online learning rate (${ONLINE_MODEL_DEFAULTS.optimizer.optimizer}; default ${d.lr})`,
       checked("--lr", positiveNumber),
     )
     .option(
