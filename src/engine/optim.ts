@@ -118,7 +118,9 @@ export abstract class Optimizer {
       if (!(Number.isInteger(row) && row >= 0 && row < height)) {
         throw new RangeError(`optimizer: row ${row} is outside ${describe(param)}'s ${height} rows`);
       }
-      this.stateKinds.forEach(({ initial }, k) => this.state[index]![k]!.data.fill(initial, row * dim, (row + 1) * dim));
+      this.stateKinds.forEach(({ initial }, k) =>
+        this.state[index]![k]!.data.fill(initial, row * dim, (row + 1) * dim),
+      );
     }
   }
 
