@@ -240,13 +240,17 @@ export class OnlineModel {
     return n ? total / n : 0;
   }
 
-  /** A copy that learns on its own from here (same rows, recent items and replay; a fresh optimiser). */
+  /** A copy that learns on its own from here (same rows, recent items, replay and optimiser state). */
   clone(): OnlineModel {
     const copy = new OnlineModel(this.base, this.options, this);
     for (const [user, items] of this.recent) copy.recent.set(user, items.slice());
     copy.replay.push(...this.replay);
     copy.replaySeen = this.replaySeen;
     copy.learned = this.learned;
+    // The copy goes on learning as this model would: same optimiser moments and step count.
+    const from = this.optimizer.stateTensors();
+    copy.optimizer.stateTensors().forEach((t, k) => t.data.set(from[k]!.data));
+    copy.optimizer.stepCount = this.optimizer.stepCount;
     return copy;
   }
 
