@@ -52,6 +52,15 @@ export class DataRng {
     return -mean * Math.log(1 - this.next());
   }
 
+  /** A generator in the same state: it draws what this one would draw next. */
+  clone(): DataRng {
+    const copy = new DataRng(0);
+    copy.state[0] = this.state[0]!;
+    copy.spare[0] = this.spare[0]!;
+    copy.hasSpare = this.hasSpare;
+    return copy;
+  }
+
   /** Shuffles `values` in place (Fisher–Yates) and returns it. */
   shuffle<T extends { [index: number]: number; length: number }>(values: T): T {
     for (let i = values.length - 1; i > 0; i--) {

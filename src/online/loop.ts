@@ -334,9 +334,7 @@ export class OnlineLoop {
           other,
         });
       }
-      return;
-    }
-    if (phase.kind === "watch" && phase.serving.count >= this.options.watch.window) {
+    } else if (phase.kind === "watch" && phase.serving.count >= this.options.watch.window) {
       const serving = phase.serving.value;
       const other = phase.other.value;
       const floor = other * (1 - this.options.watch.tolerance);
@@ -360,9 +358,9 @@ export class OnlineLoop {
           other,
         });
       }
-      return;
     }
-    if (phase.kind !== "idle" || !this.teacher) return;
+    // A gate or watch that just ended leaves the loop idle: a re-distillation due now starts at once.
+    if (this.phase.kind !== "idle" || !this.teacher) return;
     const every = this.options.redistillEvery;
     if (every > 0 && this.sinceRedistill >= every) {
       this.redistill(`schedule: ${this.sinceRedistill} events since the last re-distillation`);

@@ -85,7 +85,7 @@ export class OnlineModel {
   /** Events learned from since construction. */
   learned = 0;
   private readonly optimizer: Optimizer;
-  private readonly rng: DataRng;
+  private rng: DataRng;
   /** Each user's recent items (external ids, oldest first), at most the model's history length. */
   private readonly recent = new Map<string, string[]>();
   private readonly replay: ReplaySample[] = [];
@@ -240,14 +240,15 @@ export class OnlineModel {
     return n ? total / n : 0;
   }
 
-  /** A copy that learns on its own from here (same rows, recent items, replay and optimiser state). */
+  /** A copy that learns on its own from here, as this model would (rows, recent items, replay, optimiser, draws). */
   clone(): OnlineModel {
     const copy = new OnlineModel(this.base, this.options, this);
     for (const [user, items] of this.recent) copy.recent.set(user, items.slice());
     copy.replay.push(...this.replay);
     copy.replaySeen = this.replaySeen;
     copy.learned = this.learned;
-    // The copy goes on learning as this model would: same optimiser moments and step count.
+    // The copy goes on learning exactly as this model would: same draws, optimiser moments and step count.
+    copy.rng = this.rng.clone();
     const from = this.optimizer.stateTensors();
     copy.optimizer.stateTensors().forEach((t, k) => t.data.set(from[k]!.data));
     copy.optimizer.stepCount = this.optimizer.stepCount;

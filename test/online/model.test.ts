@@ -118,6 +118,26 @@ describe("OnlineModel: learning", () => {
     assert.equal(copy.learned, 100);
   });
 
+  test("a clone taken mid-stream learns exactly as the original goes on to (optimiser state and draws carry over)", () => {
+    const online = new OnlineModel(base(), { optimizer: adam(0.03), seed: 3 });
+    online.learn(habitEvents(300, 6, 1), 100);
+    const copy = online.clone();
+    const next = habitEvents(200, 7, 2);
+    online.learn(next, 100);
+    copy.learn(next, 100);
+    assert.deepEqual(snapshot(copy.model), snapshot(online.model));
+    // A model started afresh from the same parameters (new optimiser, new draws) does not.
+    const fresh = new OnlineModel(base(), { optimizer: adam(0.03), seed: 3 });
+    fresh.learn(habitEvents(300, 6, 1), 100);
+    const restarted = new OnlineModel(base(), { optimizer: adam(0.03), seed: 3 });
+    for (const [name, t] of restarted.model.namedParameters()) {
+      t.data.set(fresh.model.namedParameters().find(([n]) => n === name)![1].data);
+    }
+    fresh.learn(next, 100);
+    restarted.learn(next, 100);
+    assert.notDeepEqual(snapshot(restarted.model), snapshot(fresh.model));
+  });
+
   test("each event is learned with the user's recent items from before it (never its own item)", () => {
     const online = new OnlineModel(base(), { optimizer: adam(0.01), replayCapacity: 0 });
     const calls = spyOnLoss(online);
