@@ -68,9 +68,17 @@ export class OnlineService {
     this.maxInFlight = options.maxInFlight ?? 20_000;
     this.expected = options.registry.current.model.version;
     this.worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: { online: options.config } });
+    let started = false;
     this.worker.on("message", (message: FromWorker) => {
-      if (message.type === "ready") ready(message.teacher);
-      else this.handle(message);
+      if (message.type === "ready") {
+        started = true;
+        ready(message.teacher);
+      } else if (message.type === "error" && !started) {
+        // The student or teacher could not be opened: the server must not start half-configured.
+        failed(new Error(`online learning cannot start: ${message.message}`));
+      } else {
+        this.handle(message);
+      }
     });
     this.worker.on("error", (err) => {
       this.failure = err.message;

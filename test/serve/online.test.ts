@@ -6,9 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readManifest } from "../../src/models/artefact.js";
+import { IdMap } from "../../src/data/idmap.js";
+import { readManifest, saveArtefact } from "../../src/models/artefact.js";
+import { createModel } from "../../src/models/index.js";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
-import { saveServingModel, USERS } from "../helpers/serving.js";
+import { ITEMS, saveServingModel, servingContext, USERS } from "../helpers/serving.js";
 
 const TOKEN = "online-secret";
 
@@ -119,5 +121,18 @@ describe("serve --online", () => {
       const metrics = (await call(server, "GET", "/metrics")).text;
       return Number(/distillrec_online_events_learned_total (\d+)/.exec(metrics)?.[1]) === stored - (seq + 1);
     });
+  });
+
+  test("a teacher that cannot learn online stops the server from starting, with the reason", async () => {
+    const neumf = join(root, "neumf");
+    saveArtefact(neumf, {
+      model: createModel({ kind: "neumf", gmfDim: 4, mlpSizes: [8, 4] }, servingContext()),
+      users: IdMap.fromJSON(Array.from({ length: USERS }, (_, u) => `u${u}`)),
+      items: IdMap.fromJSON(Array.from({ length: ITEMS }, (_, i) => `i${i}`)),
+    });
+    await assert.rejects(
+      startServer({ model, stateDir: join(root, "state-bad"), port: 0, online: { teacher: neumf } }),
+      /online learning cannot start: online learning supports two-tower and bpr-mf models, not neumf/,
+    );
   });
 });
