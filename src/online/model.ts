@@ -115,7 +115,12 @@ export class OnlineModel {
     const context = growContext(baseModel.context, base.users.size + this.users.capacity, this.itemRows + 1);
     this.model = createModel(this.spec, context);
     const source = from?.model ?? baseModel;
-    copyGrown(source, this.model, from ? undefined : this.baseSizes(), this.coldItemRow);
+    copyGrown(
+      source,
+      this.model,
+      from ? undefined : { users: base.users.size, items: base.items.size },
+      this.coldItemRow,
+    );
     this.model.train();
     this.optimizer = createOptimizer(options.optimizer ?? ONLINE_MODEL_DEFAULTS.optimizer, this.model.parameters());
     this.rng = new DataRng(options.seed ?? 0);
@@ -143,7 +148,7 @@ export class OnlineModel {
     return this.evaluating(() => {
       const u = this.userVectors([user], [history]);
       const v = this.itemVectors(Int32Array.from(items, (item) => this.itemRow(item) ?? this.coldItemRow));
-      return ops.matmul(v, u.reshape([u.shape[1]!, 1])).data.slice();
+      return ops.linear(u, v).data.slice();
     });
   }
 
@@ -153,13 +158,9 @@ export class OnlineModel {
    */
   scoreCatalogue(users: readonly string[], histories: readonly (readonly string[])[]): Float32Array {
     return this.evaluating(() => {
-      const n = this.activeItems;
-      const v = this.itemVectors(Int32Array.from({ length: n }, (_, i) => i));
-      const dim = v.shape[1]!;
-      const transposed = new Float32Array(dim * n);
-      for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) transposed[d * n + i] = v.data[i * dim + d]!;
-      const u = this.userVectors(users, histories);
-      return ops.matmul(u, Tensor.from(transposed, [dim, n])).data.slice();
+      const v = this.itemVectors(Int32Array.from({ length: this.activeItems }, (_, i) => i));
+      // u · vᵀ: the linear layer's product (no transposed copy of the item vectors).
+      return ops.linear(this.userVectors(users, histories), v).data.slice();
     });
   }
 
@@ -343,10 +344,6 @@ export class OnlineModel {
 
   private get itemRows(): number {
     return this.base.items.size + this.items.capacity;
-  }
-
-  private baseSizes(): { users: number; items: number } {
-    return { users: this.base.users.size, items: this.base.items.size };
   }
 
   private baseHistory(user: string): string[] {
