@@ -10,7 +10,7 @@
  * NDCG@10 of that rank is the event's score. Every decision is reported with the figures behind it.
  */
 import { DataRng } from "../data/rng.js";
-import { rankOfFirst } from "../eval/protocol.js";
+import { drawExcluding, rankOfFirst } from "../eval/protocol.js";
 import type { LiveEvent, OnlineModel } from "./model.js";
 import { distilCandidate, recentUsers, refreshTeacher, teacherLists, type RedistillOptions } from "./redistill.js";
 
@@ -269,21 +269,14 @@ export class OnlineLoop {
 
   /** The event's item first, then sampled items in use that the user has not interacted with recently. */
   private candidates(event: LiveEvent, history: readonly string[]): string[] {
-    const n = this.serving.activeItems;
-    const excluded = new Set(history);
-    excluded.add(event.item);
-    const out = [event.item];
-    const wanted = Math.min(this.options.negatives, n - excluded.size);
-    const drawn = new Set<number>();
-    for (let tries = 0; out.length <= wanted && tries < 20 * wanted + 100; tries++) {
-      const row = this.rng.int(n);
-      if (drawn.has(row)) continue;
-      const id = this.serving.itemId(row);
-      if (excluded.has(id)) continue;
-      drawn.add(row);
-      out.push(id);
+    const serving = this.serving;
+    const excluded = new Set<number>();
+    for (const item of [...history, event.item]) {
+      const row = serving.itemRow(item);
+      if (row !== undefined) excluded.add(row);
     }
-    return out;
+    const drawn = drawExcluding(excluded, serving.activeItems, this.options.negatives, this.rng);
+    return [event.item, ...Array.from(drawn, (row) => serving.itemId(row))];
   }
 
   /** Track the serving student's recent NDCG@10 for drift detection. */
