@@ -3,7 +3,15 @@
  * serving student as an ordinary artefact — every id it has a row for, lineage naming what it grew from —
  * that `serve` can swap in and `evaluate` can read.
  */
-import { findTeacherBeside, loadArtefact, saveArtefact, type ArtefactManifest } from "../models/artefact.js";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  findTeacherBeside,
+  loadArtefact,
+  readManifest,
+  saveArtefact,
+  type ArtefactManifest,
+} from "../models/artefact.js";
 import type { LoadedArtefact } from "../models/artefact.js";
 import { OnlineModel, type OnlineModelOptions } from "./model.js";
 
@@ -56,4 +64,32 @@ export function saveOnline(
       ...lineage,
     },
   });
+}
+
+/** A published student's directory name: its time and a counter, so names sort oldest first. */
+export function publishedName(time: number, n: number): string {
+  return `${String(time).padStart(14, "0")}-${String(n).padStart(6, "0")}`;
+}
+
+/** The students published in `outDir`, oldest first (full paths; none when it does not exist). */
+export function publishedDirs(outDir: string): string[] {
+  if (!existsSync(outDir)) return [];
+  return readdirSync(outDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && /^\d{14}-\d{6}$/.test(e.name))
+    .map((e) => e.name)
+    .sort()
+    .map((name) => join(outDir, name));
+}
+
+/** The newest student published in `outDir` that reads back, with the last event it learned. */
+export function latestPublished(outDir: string): { dir: string; seq: number } | undefined {
+  for (const dir of publishedDirs(outDir).reverse()) {
+    try {
+      const seq = readManifest(dir).lineage.onlineSeq;
+      if (typeof seq === "number") return { dir, seq };
+    } catch {
+      // A half-written or damaged directory: an older one will do.
+    }
+  }
+  return undefined;
 }

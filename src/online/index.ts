@@ -30,6 +30,6 @@ export {
   type WatchOptions,
 } from "./loop.js";
 export { eventsOf, numberedStream, splitStream, timeOrder, type NumberedStream, type StreamSplit } from "./stream.js";
-export { openOnline, saveOnline, type OpenedOnline } from "./artefacts.js";
-export { OnlineService, latestPublished, type OnlineServiceOptions } from "./service.js";
+export { latestPublished, openOnline, publishedDirs, saveOnline, type OpenedOnline } from "./artefacts.js";
+export { OnlineService, type OnlineServiceOptions } from "./service.js";
 export type { OnlineWorkerConfig } from "./worker.js";

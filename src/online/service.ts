@@ -6,11 +6,8 @@
  * /metrics. A swap the worker asks for is skipped when an operator has meanwhile put another version in
  * service: their choice stands.
  */
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { FastifyBaseLogger } from "fastify";
-import { readManifest } from "../models/artefact.js";
 import type { ServeMetrics } from "../serve/metrics.js";
 import type { ModelRegistry } from "../serve/registry.js";
 import type { EventStore } from "../serve/store.js";
@@ -27,26 +24,6 @@ export interface OnlineServiceOptions {
   fromSeq?: number;
   /** Events handed to the worker and not yet learned, at most (default 20 000). */
   maxInFlight?: number;
-}
-
-/** A student published by an earlier run in `outDir` (the newest), with the last event it learned. */
-export function latestPublished(outDir: string): { dir: string; seq: number } | undefined {
-  if (!existsSync(outDir)) return undefined;
-  const names = readdirSync(outDir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && /^\d{14}-\d{6}$/.test(e.name))
-    .map((e) => e.name)
-    .sort()
-    .reverse();
-  for (const name of names) {
-    const dir = join(outDir, name);
-    try {
-      const seq = readManifest(dir).lineage.onlineSeq;
-      if (typeof seq === "number") return { dir, seq };
-    } catch {
-      // A half-written or damaged directory: an older one will do.
-    }
-  }
-  return undefined;
 }
 
 export class OnlineService {

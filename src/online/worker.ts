@@ -5,11 +5,11 @@
  * as an artefact and tells the server, which swaps it in. Everything costly happens here, off the thread
  * that answers requests.
  */
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
-import { openOnline, saveOnline } from "./artefacts.js";
-import { OnlineLoop, type Decision, type OnlineLoopOptions } from "./loop.js";
+import { openOnline, publishedDirs, publishedName, saveOnline } from "./artefacts.js";
+import { LOOP_DEFAULTS, OnlineLoop, type Decision, type OnlineLoopOptions } from "./loop.js";
 import type { LiveEvent, OnlineModel, OnlineModelOptions } from "./model.js";
 
 /** What the server starts the worker with. */
@@ -22,8 +22,7 @@ export interface OnlineWorkerConfig {
   outDir: string;
   /** Publish the incrementally updated student every this many events (0: only on promotion or rollback). */
   publishEvery: number;
-  /** Learn once this many events wait, or `flushMs` after the first one arrived. */
-  batch: number;
+  /** Learn once a batch of the loop's events waits, or `flushMs` after the first one arrived. */
   flushMs: number;
   /** Published students kept on disk (the newest; the one serving and the one before it at least). */
   keep: number;
@@ -54,8 +53,7 @@ function run(config: OnlineWorkerConfig): void {
   let published = 0;
   let sincePublish = 0;
   const publish = (student: OnlineModel, reason: string) => {
-    const name = `${String(Date.now()).padStart(14, "0")}-${String(published++).padStart(6, "0")}`;
-    const dir = join(config.outDir, name);
+    const dir = join(config.outDir, publishedName(Date.now(), published++));
     saveOnline(dir, student, opened.artefact, { onlineSeq: lastSeq, onlineReason: reason });
     sincePublish = 0;
     post({ type: "publish", dir, reason, seq: lastSeq });
@@ -67,6 +65,7 @@ function run(config: OnlineWorkerConfig): void {
   });
   post({ type: "ready", teacher: opened.teacherDir ?? null });
 
+  const batch = config.loop.batch ?? LOOP_DEFAULTS.batch;
   let pending: (LiveEvent & { seq: number })[] = [];
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
@@ -103,20 +102,15 @@ function run(config: OnlineWorkerConfig): void {
       return;
     }
     pending.push(...message.events);
-    if (pending.length >= config.batch) flush();
+    if (pending.length >= batch) flush();
     else timer ??= setTimeout(flush, config.flushMs);
   });
 }
 
 /** Remove all but the newest `keep` published students. */
 function prune(dir: string, keep: number): void {
-  const names = readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && /^\d{14}-\d{6}$/.test(e.name))
-    .map((e) => e.name)
-    .sort();
-  for (const name of names.slice(0, Math.max(0, names.length - keep))) {
-    rmSync(join(dir, name), { recursive: true, force: true });
-  }
+  const dirs = publishedDirs(dir);
+  for (const old of dirs.slice(0, Math.max(0, dirs.length - keep))) rmSync(old, { recursive: true, force: true });
 }
 
 if (parentPort && workerData?.online) {

@@ -7,7 +7,8 @@ import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { findTeacherBeside, readManifest } from "../models/artefact.js";
 import type { OnlineLoopOptions } from "../online/loop.js";
 import type { OnlineModelOptions } from "../online/model.js";
-import { latestPublished, OnlineService } from "../online/service.js";
+import { latestPublished } from "../online/artefacts.js";
+import { OnlineService } from "../online/service.js";
 import { buildApp } from "./app.js";
 import { ServeMetrics } from "./metrics.js";
 import { ModelRegistry } from "./registry.js";
@@ -100,11 +101,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           teacherDir: teacher === false ? false : resolve(teacher),
           outDir: onlineDir,
           publishEvery: o.publishEvery ?? 10_000,
-          batch: o.batch ?? 256,
           flushMs: 1000,
           keep: 3,
           model: o.model ?? {},
-          loop: { batch: o.batch ?? 256, ...o.loop },
+          loop: { ...(o.batch === undefined ? {} : { batch: o.batch }), ...o.loop },
         },
       });
     }
