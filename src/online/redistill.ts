@@ -11,6 +11,7 @@ import { listwiseKLLoss } from "../distill/losses.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { topK } from "../eval/metrics.js";
+import { drawExcluding } from "../eval/protocol.js";
 import { listIndex } from "../models/recommender.js";
 import type { LiveEvent, OnlineModel } from "./model.js";
 
@@ -84,14 +85,7 @@ export function teacherLists(
         if (r !== undefined && r < n) seen[r] = 1;
       }
       const top = Array.from(topK(row, Math.min(k, length), seen));
-      const chosen = new Set(top);
-      while (chosen.size < length) {
-        const r = rng.int(n);
-        if (!chosen.has(r)) {
-          chosen.add(r);
-          top.push(r);
-        }
-      }
+      top.push(...drawExcluding(new Set(top), n, length - top.length, rng));
       const at = (start + p) * length;
       top.forEach((r, j) => {
         items.push(teacher.itemId(r));
