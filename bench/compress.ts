@@ -5,10 +5,10 @@
 // MovieLens 100K and the synthetic shop; the targets.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
-import { compressArtefact, type CompressArtefactResult } from "../src/compress/run.js";
-import { parseSteps, type StepReport } from "../src/compress/schedule.js";
-import { loadPipelineConfig, type PipelineConfig } from "../src/distill/config.js";
-import { runPipeline } from "../src/distill/pipeline.js";
+import { compressArtefact, type CompressArtefactResult } from "../src/run/compress-artefact.js";
+import { parseSteps, type StepReport } from "../src/run/compression.js";
+import { loadPipelineConfig, type PipelineConfig } from "../src/run/config.js";
+import { runPipeline } from "../src/run/pipeline.js";
 import { readManifest } from "../src/models/artefact.js";
 import { atLeast, atMost, printTable, repoRoot, round, writeResults, type Target } from "./common.js";
 

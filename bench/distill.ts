@@ -3,10 +3,10 @@
 // and on the built-in synthetic shop. Quality, parameters, bytes and latency per model; the targets.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
-import { loadPipelineConfig, type PipelineConfig } from "../src/distill/config.js";
-import { loadData, prepareData, runPipeline } from "../src/distill/pipeline.js";
+import { loadPipelineConfig, type PipelineConfig } from "../src/run/config.js";
+import { loadData, prepareData, runPipeline } from "../src/run/pipeline.js";
 import { evaluateFullRanking, evaluateSampled } from "../src/eval/protocol.js";
-import type { ModelSummary, RunSummary } from "../src/distill/report.js";
+import type { ModelSummary, RunSummary } from "../src/run/report.js";
 import {
   atLeast,
   atMost,

@@ -9,7 +9,7 @@ import { TrainingPool, shareArray } from "../src/engine/parallel.js";
 import { matmulGflops } from "../src/engine/profile.js";
 import { Rng } from "../src/engine/random.js";
 import type { ModelSpec } from "../src/models/index.js";
-import { distillProgramUrl, type DistillConfig, type DistillTrainer } from "../src/distill/distill-program.js";
+import { distillProgramUrl, type DistillConfig, type DistillTrainer } from "../src/distill/program.js";
 import {
   atLeast,
   printTable,

@@ -13,7 +13,7 @@ import { Agent, request } from "node:http";
 import { readDataset } from "../src/data/readers.js";
 import { generateEcommerce } from "../src/data/synthetic.js";
 import type { Dataset } from "../src/data/types.js";
-import type { MethodWeights } from "../src/distill/config.js";
+import type { MethodWeights } from "../src/run/config.js";
 import {
   datasetFeatures,
   prepareData,
@@ -21,7 +21,7 @@ import {
   teacherSoftLabels,
   trainModel,
   type EvaluationSettings,
-} from "../src/distill/pipeline.js";
+} from "../src/run/pipeline.js";
 import { prequential, type PrequentialResult } from "../src/eval/prequential.js";
 import { saveArtefact } from "../src/models/artefact.js";
 import type { ModelSpec } from "../src/models/index.js";

@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import { Rng } from "../src/engine/random.js";
-import { ExactIndex, IvfIndex, measureRecall, type Precision } from "../src/serve/retrieval.js";
+import { ExactIndex, IvfIndex, measureRecall, type Precision } from "../src/engine/retrieval.js";
 import {
   atLeast,
   atMost,

@@ -2,7 +2,7 @@
 // The distillrec command line.
 import { Command } from "commander";
 import { DataError } from "../data/errors.js";
-import { ConfigError } from "../distill/config.js";
+import { ConfigError } from "../run/config.js";
 import { ArtefactError } from "../models/artefact.js";
 import { UsageError } from "./commands/common.js";
 import { compressCommand } from "./commands/compress.js";

@@ -1,4 +1,4 @@
-// Distillation: soft labels, losses, the training program and trainer, multi-step chains and the pipeline.
+// Distillation: soft labels, distillation losses, the distillation training program, multi-step chains.
 export * from "./soft-labels.js";
 export * from "./losses.js";
 export {
@@ -9,30 +9,5 @@ export {
   type DistillTrainer,
   type OptimizerKind,
   type OptimizerSettings,
-} from "./distill-program.js";
-export * from "./training-data.js";
-export * from "./trainer.js";
+} from "./program.js";
 export * from "./multistep.js";
-export {
-  ConfigError,
-  defaultPipelineConfig,
-  loadPipelineConfig,
-  parseConfigText,
-  validatePipelineConfig,
-  METHOD_PRESETS,
-  type DataConfig,
-  type MethodConfig,
-  type MethodWeights,
-  type ModelConfig,
-  type PipelineConfig,
-  type TrainSettings,
-} from "./config.js";
-export {
-  runPipeline,
-  loadData,
-  prepareData,
-  type PipelineOptions,
-  type PreparedData,
-  type TestSet,
-} from "./pipeline.js";
-export { renderReport, writeReport, type ModelSummary, type RunSummary } from "./report.js";

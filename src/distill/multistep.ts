@@ -4,11 +4,11 @@
  * student — each step learning from the soft labels (or, for hints, the representation) of the model
  * trained just before it.
  */
-import type { ModelSpec } from "../models/index.js";
+import type { ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
 import type { DistillWeights } from "./losses.js";
 import { generateSoftLabels, type SoftLabelOptions, type SoftLabels } from "./soft-labels.js";
-import { train, type TrainOptions, type TrainResult } from "./trainer.js";
+import { train, type TrainOptions, type TrainResult } from "../train/trainer.js";
 
 /** One step of the chain: the model to train and how it learns from its predecessor. */
 export interface ChainStep {

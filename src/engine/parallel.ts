@@ -9,7 +9,6 @@
  */
 import { Worker } from "node:worker_threads";
 import { runtime } from "./runtime.js";
-import type { HasLearningRate } from "./schedule.js";
 import { endStep } from "./tensor.js";
 
 /** Typed arrays over SharedArrayBuffers, visible to every worker. */
@@ -20,7 +19,7 @@ export interface Trainable {
   /** Train on the samples `batch` (indices into the shared data); returns the summed loss. */
   step(batch: Int32Array): number;
   /** The optimiser `step` uses; every thread has its own, so the pool sets their lr (EpochOptions). */
-  optimizer: HasLearningRate;
+  optimizer: { lr: number };
 }
 
 export interface TrainProgram<Config, Built extends Trainable> {

@@ -18,12 +18,12 @@ import {
   isPlainObject,
   writeFileAtomic,
 } from "./container.js";
-import { fromFloat16, toFloat16 } from "./float16.js";
-import { dequantizeInt8, quantizeInt8, storedRowsPerScale } from "./int8.js";
+import { fromFloat16, toFloat16 } from "./codecs/float16.js";
+import { dequantizeInt8, quantizeInt8, storedRowsPerScale } from "./codecs/int8.js";
 import type { Shape } from "./tensor.js";
 import { FileError } from "./errors.js";
 
-export { float16Bits, float16Value } from "./float16.js";
+export { float16Bits, float16Value } from "./codecs/float16.js";
 
 /** Element types a file can store; all decode to Float32Array. */
 export type Dtype = "f32" | "f16" | "i8";

@@ -16,7 +16,7 @@ import { IdMap } from "../data/idmap.js";
 import { writeFileAtomic } from "../engine/container.js";
 import { encodeParameters, loadInto, ParameterFileError, type Dtype, type Factors } from "../engine/serialize.js";
 import { recentContext, type FeatureInputs, type ModelContext } from "./context.js";
-import { createModel, type ModelSpec } from "./index.js";
+import { createModel, type ModelSpec } from "./zoo.js";
 import type { Recommender } from "./recommender.js";
 import { FileError } from "../engine/errors.js";
 

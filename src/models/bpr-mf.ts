@@ -1,5 +1,5 @@
 /** BPR matrix factorisation (Rendle et al. 2009): s(u, i) = ⟨p_u, q_i⟩. Teacher at large dim, student at small. */
-import { QREmbedding, idTable, type IdTable, type IdTableOf, type IdTableSpec } from "../compress/hashed.js";
+import { QREmbedding, idTable, type IdTable, type IdTableOf, type IdTableSpec } from "../engine/tables.js";
 import { Embedding } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Rng } from "../engine/random.js";

@@ -7,8 +7,8 @@
  * whole catalogue and scoring a user is one SIMD scan (TwoTowerScorer) — the path serving uses, in float32 or,
  * with `retrieval: "int8"`, over int8 item vectors (a quarter of the memory, integer SIMD dot products).
  */
-import { idTable, type IdTable, type IdTableSpec } from "../compress/hashed.js";
-import { Int8Table, dequantizeInt8, quantizeInt8 } from "../compress/quantize.js";
+import { idTable, type IdTable, type IdTableSpec } from "../engine/tables.js";
+import { Int8Table, dequantizeInt8, quantizeInt8 } from "../engine/codecs/int8-table.js";
 import { AttentionPooling, Embedding, MLP } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";

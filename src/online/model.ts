@@ -12,13 +12,13 @@
  */
 import { IdMap } from "../data/idmap.js";
 import { DataRng } from "../data/rng.js";
-import { createOptimizer, type OptimizerSettings } from "../distill/distill-program.js";
+import { createOptimizer, type OptimizerSettings } from "../distill/program.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import type { Optimizer } from "../engine/optim.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
 import type { FeatureInputs, HistoryBag, ModelContext } from "../models/context.js";
-import { createModel, type ModelSpec } from "../models/index.js";
+import { createModel, type ModelSpec } from "../models/zoo.js";
 import { specOf } from "../models/artefact.js";
 import type { Recommender } from "../models/recommender.js";
 import type { BPRMF } from "../models/bpr-mf.js";

@@ -4,13 +4,7 @@
  * need the bearer token; malformed input gets a 4xx with the reason and never takes the process down.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-} from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { ArtefactError } from "../models/artefact.js";
 import { FeatureValueError } from "../models/features.js";
 import { UnknownAttributeError } from "./catalogue.js";
@@ -23,17 +17,7 @@ import { eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { recommendRoutes } from "./routes/recommend.js";
 import type { EventStore } from "./store.js";
-
-/** What every route plugin reads. */
-export interface ServeContext {
-  registry: ModelRegistry;
-  store: EventStore;
-  metrics: ServeMetrics;
-  /** Checks the bearer token of write and admin requests (an onRequest hook: before the body is even read). */
-  requireToken: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-  /** Called once a batch of events is stored and applied (online learning reads them from the store). */
-  onEvents?: () => void;
-}
+import type { ServeContext } from "./context.js";
 
 export interface AppOptions {
   registry: ModelRegistry;

@@ -1,20 +1,10 @@
-// Real-time serving: the HTTP service, model versions, retrieval indexes, the durable event store and user state.
+// Real-time serving: the HTTP service, model versions, the durable event store and user state.
 export { startServer, type RunningServer, type ServerOptions } from "./server.js";
-export { buildApp, type AppOptions, type ServeContext } from "./app.js";
+export { buildApp, type AppOptions } from "./app.js";
+export type { ServeContext } from "./context.js";
 export { ModelRegistry, NoPreviousVersionError, type Deployment, type RegistryOptions } from "./registry.js";
 export { ServingModel, UnsupportedError, type IndexFactory, type UserInput, type VectorIndex } from "./model.js";
 export { Catalogue, UnknownAttributeError, type AttributeFilter } from "./catalogue.js";
-export {
-  ExactIndex,
-  IvfIndex,
-  measureRecall,
-  type IvfOptions,
-  type IvfSearchOptions,
-  type Precision,
-  type Ranked,
-  type SearchOptions,
-  type VectorSearch,
-} from "./retrieval.js";
 export {
   EventStore,
   StoreInputError,

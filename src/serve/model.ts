@@ -10,11 +10,11 @@ import { unknownUser } from "../models/context.js";
 import { encodeFeatureRows, type RawFeatures } from "../models/features.js";
 import type { Scorer } from "../models/recommender.js";
 import { TwoTower } from "../models/two-tower.js";
-import { dequantizeInt8, quantizeInt8 } from "../engine/int8.js";
+import { dequantizeInt8, quantizeInt8 } from "../engine/codecs/int8.js";
 import { topK } from "../eval/metrics.js";
 import { noGrad, endStep } from "../engine/tensor.js";
 import { Catalogue } from "./catalogue.js";
-import type { Precision, Ranked, SearchOptions } from "./retrieval.js";
+import type { Precision, Ranked, SearchOptions } from "../engine/retrieval.js";
 
 /** What the server needs of an index over item vectors (ExactIndex and IvfIndex have it). */
 export interface VectorIndex {

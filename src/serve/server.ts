@@ -13,7 +13,7 @@ import { buildApp } from "./app.js";
 import { ServeMetrics } from "./metrics.js";
 import { ModelRegistry } from "./registry.js";
 import type { IndexFactory } from "./model.js";
-import { ExactIndex, IvfIndex } from "./retrieval.js";
+import { ExactIndex, IvfIndex } from "../engine/retrieval.js";
 import { EventStore } from "./store.js";
 
 export interface ServerOptions {

@@ -17,10 +17,10 @@ import { distill, distillCommand } from "../../src/cli/commands/distill.js";
 import { evaluate, evaluateCommand } from "../../src/cli/commands/evaluate.js";
 import { runCommand, runConfig } from "../../src/cli/commands/run.js";
 import { trainTeacherCommand } from "../../src/cli/commands/train-teacher.js";
-import { METHOD_PRESETS, validatePipelineConfig } from "../../src/distill/config.js";
-import { runPipeline } from "../../src/distill/pipeline.js";
-import type { ModelSummary, RunSummary } from "../../src/distill/report.js";
-import type { StepReport } from "../../src/compress/schedule.js";
+import { METHOD_PRESETS, validatePipelineConfig } from "../../src/run/config.js";
+import { runPipeline } from "../../src/run/pipeline.js";
+import type { ModelSummary, RunSummary } from "../../src/run/report.js";
+import type { StepReport } from "../../src/run/compression.js";
 import { loadArtefact } from "../../src/models/artefact.js";
 import { loadParameters } from "../../src/engine/serialize.js";
 

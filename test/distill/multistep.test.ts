@@ -9,8 +9,8 @@ import { createModel, type ModelSpec } from "../../src/models/index.js";
 import type { Recommender } from "../../src/models/recommender.js";
 import { distillChain, type ChainStep } from "../../src/distill/multistep.js";
 import { generateSoftLabels, type SoftLabelOptions } from "../../src/distill/soft-labels.js";
-import { buildTrainingData } from "../../src/distill/training-data.js";
-import { train, type TrainOptions } from "../../src/distill/trainer.js";
+import { buildTrainingData } from "../../src/train/training-data.js";
+import { train, type TrainOptions } from "../../src/train/trainer.js";
 
 const NUM_USERS = 300;
 const NUM_ITEMS = 150;

@@ -4,7 +4,7 @@ import { TrainingPool, shareArray } from "../../src/engine/parallel.js";
 import { runtime } from "../../src/engine/runtime.js";
 import { Rng } from "../../src/engine/random.js";
 import { createModel } from "../../src/models/index.js";
-import { distillProgramUrl, type DistillConfig, type DistillTrainer } from "../../src/distill/distill-program.js";
+import { distillProgramUrl, type DistillConfig, type DistillTrainer } from "../../src/distill/program.js";
 
 const USERS = 40;
 const ITEMS = 30;

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { HashedEmbedding, QREmbedding, type IdTableSpec } from "../../src/compress/index.js";
+import { HashedEmbedding, QREmbedding, type IdTableSpec } from "../../src/engine/index.js";
 import { Embedding } from "../../src/engine/nn.js";
 import { BPRMF, createModel, DotScorer, PairScorer, type BPRMFConfig, type ModelSpec } from "../../src/models/index.js";
 import { gradCheck } from "../helpers/gradcheck.js";

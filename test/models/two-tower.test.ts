@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as ops from "../../src/engine/ops/index.js";
 import { Ids } from "../../src/engine/ops/embedding.js";
 import { endStep, noGrad } from "../../src/engine/tensor.js";
-import { dequantizeInt8, quantizeInt8 } from "../../src/compress/index.js";
+import { dequantizeInt8, quantizeInt8 } from "../../src/engine/index.js";
 import { createModel, unknownUser } from "../../src/models/index.js";
 import { TwoTower, TwoTowerScorer, type TwoTowerConfig } from "../../src/models/two-tower.js";
 import { encodeFeatureRows } from "../../src/models/features.js";

@@ -7,10 +7,10 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
 import { pino } from "pino";
-import type { DataConfig, TrainSettings } from "../../distill/config.js";
-import type { ModelSpec } from "../../models/index.js";
-import type { PipelineLog } from "../../distill/pipeline.js";
-import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX, isTaskMetric } from "../../distill/report.js";
+import type { DataConfig, TrainSettings } from "../../run/config.js";
+import { MODEL_KINDS, isModelKind, specOfWidth, type ModelSpec } from "../../models/zoo.js";
+import type { PipelineLog } from "../../run/pipeline.js";
+import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX, isTaskMetric } from "../../run/report.js";
 
 /**
  * A mistake in how a command was used (bad option, missing file, mismatched artefacts): main.ts prints
@@ -282,28 +282,12 @@ export function printResult(
   for (const line of result.after) print(line);
 }
 
-/** Model kinds the commands accept. */
-export const CLI_MODEL_KINDS = ["bpr-mf", "neumf", "deep-ranker", "two-tower", "mlp-ranker"] as const;
-
 /**
- * A model spec from `--model <kind> --dim <d>`: the width goes where each kind keeps it (BPR-MF and the
- * two-tower `dim`, NeuMF `gmfDim` with an MLP of [2d, d], the deep ranker `embeddingDim`).
+ * A model spec from `--model <kind> --dim <d>`: the width goes where each kind keeps it (the zoo's specOfWidth).
  */
 export function specFor(kind: string, dim: number, seed: number): ModelSpec {
-  switch (kind) {
-    case "bpr-mf":
-      return { kind, dim, seed };
-    case "neumf":
-      return { kind, gmfDim: dim, mlpSizes: [2 * dim, dim], seed };
-    case "deep-ranker":
-      return { kind, embeddingDim: dim, seed };
-    case "two-tower":
-      return { kind, dim, seed };
-    case "mlp-ranker":
-      return { kind, dim } as ModelSpec;
-    default:
-      throw new UsageError(`unknown model "${kind}" (known: ${CLI_MODEL_KINDS.join(", ")})`);
-  }
+  if (!isModelKind(kind)) throw new UsageError(`unknown model "${kind}" (known: ${MODEL_KINDS.join(", ")})`);
+  return specOfWidth(kind, dim, seed);
 }
 
 /** An integer with thousands separators, independent of the locale: 16,000. */

@@ -6,8 +6,8 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { compressArtefact, type CompressArtefactResult } from "../../compress/run.js";
-import { parseSteps, type CompressionStep, type StepReport } from "../../compress/schedule.js";
+import { compressArtefact, type CompressArtefactResult } from "../../run/compress-artefact.js";
+import { parseSteps, type CompressionStep, type StepReport } from "../../run/compression.js";
 import {
   addOutputOptions,
   count,

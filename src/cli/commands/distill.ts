@@ -5,9 +5,10 @@
  * user and item ids.
  */
 import { dirname, join, resolve } from "node:path";
+import { MODEL_KINDS } from "../../models/zoo.js";
 import { Command, Option } from "commander";
-import { METHOD_PRESETS, type TrainSettings } from "../../distill/config.js";
-import { hasSoftTerms, needsSoftLabels } from "../../distill/distill-program.js";
+import { METHOD_PRESETS, type TrainSettings } from "../../run/config.js";
+import { hasSoftTerms, needsSoftLabels } from "../../distill/program.js";
 import {
   evaluateModel,
   fidelityMetrics,
@@ -20,12 +21,11 @@ import {
   teacherSoftLabels,
   trainModel,
   datasetFeatures,
-} from "../../distill/pipeline.js";
+} from "../../run/pipeline.js";
 import { loadArtefact, saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
 import {
   addOutputOptions,
   addTrainOptions,
-  CLI_MODEL_KINDS,
   createLogger,
   dataFromPath,
   describeData,
@@ -153,7 +153,7 @@ export function distillCommand(deps: CommandDeps = {}): Command {
   const command = new Command("distill")
     .description("distil a teacher artefact into a small student with one method, evaluate and save it")
     .requiredOption("--teacher <dir>", "teacher model artefact directory")
-    .addOption(new Option("--student <kind>", "student model (default two-tower)").choices([...CLI_MODEL_KINDS]))
+    .addOption(new Option("--student <kind>", "student model (default two-tower)").choices([...MODEL_KINDS]))
     .option("--dim <n>", "student width (default 16)", positiveInt)
     .addOption(new Option("--method <name>", "distillation method (default listwise)").choices(DISTILL_METHODS))
     .option("--data <path>", "dataset (default: the data the teacher was trained on)");

@@ -17,7 +17,7 @@ import {
   sameIds,
   testSetOf,
   type PipelineLog,
-} from "../../distill/pipeline.js";
+} from "../../run/pipeline.js";
 import { findTeacherBeside, loadArtefact, type ArtefactManifest, type LoadedArtefact } from "../../models/artefact.js";
 import {
   addEvaluationOptions,

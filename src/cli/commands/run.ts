@@ -4,9 +4,9 @@
  * artefacts, summary.json and an HTML report, whose locations it prints.
  */
 import { Command } from "commander";
-import { defaultPipelineConfig, loadPipelineConfig, type PipelineConfig } from "../../distill/config.js";
-import { pipelinePaths, runPipeline } from "../../distill/pipeline.js";
-import type { RunSummary } from "../../distill/report.js";
+import { defaultPipelineConfig, loadPipelineConfig, type PipelineConfig } from "../../run/config.js";
+import { pipelinePaths, runPipeline } from "../../run/pipeline.js";
+import type { RunSummary } from "../../run/report.js";
 import {
   addOutputOptions,
   count,

@@ -4,16 +4,16 @@
  * evaluation and teacher (flags override the config).
  */
 import { resolve } from "node:path";
+import { MODEL_KINDS } from "../../models/zoo.js";
 import { Command, Option } from "commander";
-import { loadPipelineConfig, type DataConfig, type PipelineConfig, type TrainSettings } from "../../distill/config.js";
-import { datasetFeatures, evaluateModel, loadData, prepareData, profile, trainModel } from "../../distill/pipeline.js";
+import { loadPipelineConfig, type DataConfig, type PipelineConfig, type TrainSettings } from "../../run/config.js";
+import { datasetFeatures, evaluateModel, loadData, prepareData, profile, trainModel } from "../../run/pipeline.js";
 import { saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
-import type { ModelSpec } from "../../models/index.js";
+import type { ModelSpec } from "../../models/zoo.js";
 import {
   addEvaluationOptions,
   addOutputOptions,
   addTrainOptions,
-  CLI_MODEL_KINDS,
   createLogger,
   dataFromPath,
   describeData,
@@ -127,7 +127,7 @@ export function trainTeacherCommand(deps: CommandDeps = {}): Command {
     .option("--config <file>", "pipeline config (JSON or YAML) supplying data, evaluation and the teacher")
     .option("--teacher <name>", "which teacher of --config to train (default: the first)")
     .option("--data <path>", "RecBole dataset directory or interaction file (default: synthetic e-commerce data)")
-    .addOption(new Option("--model <kind>", "model to train (default bpr-mf)").choices([...CLI_MODEL_KINDS]))
+    .addOption(new Option("--model <kind>", "model to train (default bpr-mf)").choices([...MODEL_KINDS]))
     .option("--dim <n>", "embedding width (default 128)", positiveInt);
   addTrainOptions(command, DEFAULT_TRAIN, "default 0");
   addEvaluationOptions(command, "skip the full-catalogue ranking evaluation").option(

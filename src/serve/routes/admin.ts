@@ -1,6 +1,6 @@
 // Administration: which model versions are loaded, hot swap to another artefact, rollback.
 import type { FastifyInstance } from "fastify";
-import type { ServeContext } from "../app.js";
+import type { ServeContext } from "../context.js";
 
 export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: ServeContext }): Promise<void> {
   app.get("/models", async () => {

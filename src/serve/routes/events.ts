@@ -1,7 +1,7 @@
 // Writes: feedback events and catalogue items, stored durably before they are acknowledged and applied at
 // once, so the next recommendation reflects them.
 import type { FastifyInstance } from "fastify";
-import type { ServeContext } from "../app.js";
+import type { ServeContext } from "../context.js";
 import type { FeedbackEvent, ItemRecord } from "../store.js";
 
 /** Largest batches: about a second of ingest at the target rate, and well inside the body limit. */

@@ -1,6 +1,6 @@
 // Liveness, readiness and the Prometheus scrape endpoint.
 import type { FastifyInstance } from "fastify";
-import type { ServeContext } from "../app.js";
+import type { ServeContext } from "../context.js";
 
 export async function healthRoutes(app: FastifyInstance, { ctx }: { ctx: ServeContext }): Promise<void> {
   app.get("/healthz", async () => ({ status: "ok" }));

@@ -1,6 +1,6 @@
 // Reads: recommendations for a user, re-ranking a caller's candidates, item-to-item neighbours.
 import type { FastifyInstance } from "fastify";
-import type { ServeContext } from "../app.js";
+import type { ServeContext } from "../context.js";
 import { HttpError } from "../errors.js";
 import type { AttributeFilter } from "../catalogue.js";
 import type { Deployment } from "../registry.js";

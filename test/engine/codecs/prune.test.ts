@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { pruneColumns, pruneMagnitude, pruneRows } from "../../src/compress/index.js";
-import { Rng } from "../../src/engine/random.js";
+import { pruneColumns, pruneMagnitude, pruneRows } from "../../../src/engine/index.js";
+import { Rng } from "../../../src/engine/random.js";
 
 function randomTable(rows: number, cols: number, seed: number): Float32Array {
   const rng = new Rng(seed);

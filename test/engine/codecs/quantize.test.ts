@@ -7,10 +7,10 @@ import {
   quantizeInt8,
   toFloat16,
   type Int8Matrix,
-} from "../../src/compress/index.js";
-import { Rng } from "../../src/engine/random.js";
-import { runtime } from "../../src/engine/runtime.js";
-import { endStep } from "../../src/engine/tensor.js";
+} from "../../../src/engine/index.js";
+import { Rng } from "../../../src/engine/random.js";
+import { runtime } from "../../../src/engine/runtime.js";
+import { endStep } from "../../../src/engine/tensor.js";
 
 function randomTable(rows: number, dim: number, seed: number, std = 1): Float32Array {
   const rng = new Rng(seed);

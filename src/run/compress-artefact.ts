@@ -5,7 +5,7 @@
  * teacher, and learns from the hard labels alone otherwise.
  */
 import { resolve } from "node:path";
-import type { DataConfig, TrainSettings } from "../distill/config.js";
+import type { DataConfig, TrainSettings } from "./config.js";
 import {
   compressionHooks,
   compressionRow,
@@ -19,7 +19,7 @@ import {
   type EvaluationSettings,
   type PipelineLog,
   type SoftLabelSettings,
-} from "../distill/pipeline.js";
+} from "./pipeline.js";
 import {
   findTeacherBeside,
   loadArtefact,
@@ -27,7 +27,7 @@ import {
   type ArtefactManifest,
   type LoadedArtefact,
 } from "../models/artefact.js";
-import { compress, describeStep, type CompressionStep, type OnExceed, type StepReport } from "./schedule.js";
+import { compress, describeStep, type CompressionStep, type OnExceed, type StepReport } from "./compression.js";
 
 export interface CompressArtefactOptions {
   /** The model artefact to compress (typically a distilled student). */

@@ -1,8 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { quantizeInt8 } from "../../src/engine/int8.js";
+import { quantizeInt8 } from "../../src/engine/codecs/int8.js";
 import { Rng } from "../../src/engine/random.js";
-import { ExactIndex, IvfIndex, measureRecall, type Ranked } from "../../src/serve/retrieval.js";
+import { ExactIndex, IvfIndex, measureRecall, type Ranked } from "../../src/engine/retrieval.js";
 
 function gaussian(rows: number, dim: number, seed: number): Float32Array {
   const rng = new Rng(seed);

@@ -28,10 +28,10 @@ import {
   TEACHER_WEIGHTS,
   type DistillConfig,
   type DistillTrainer,
-} from "../../src/distill/distill-program.js";
+} from "../../src/distill/program.js";
 import { distillationLoss, teacherRepresentation, type DistillWeights } from "../../src/distill/losses.js";
-import { buildTrainingData, redrawNegatives, type TrainingData } from "../../src/distill/training-data.js";
-import { train, type TrainOptions } from "../../src/distill/trainer.js";
+import { buildTrainingData, redrawNegatives, type TrainingData } from "../../src/train/training-data.js";
+import { train, type TrainOptions } from "../../src/train/trainer.js";
 import type { SoftLabels } from "../../src/distill/soft-labels.js";
 
 const NUM_USERS = 300;

@@ -9,7 +9,7 @@ import {
   loadPipelineConfig,
   METHOD_PRESETS,
   validatePipelineConfig,
-} from "../../src/distill/config.js";
+} from "../../src/run/config.js";
 
 const dir = mkdtempSync(join(tmpdir(), "distillrec-config-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

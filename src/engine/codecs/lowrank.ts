@@ -4,7 +4,7 @@
  * Gram matrix AᵀA (in float64), so the cost is O(rows·cols² + cols³) — meant for embedding tables and
  * dense layers with at most a few hundred columns, run once per model.
  */
-import { factorProduct } from "../engine/serialize.js";
+import { factorProduct } from "../serialize.js";
 
 /** A rank-k factorisation [rows, cols] ≈ left [rows, rank] · right [rank, cols]. */
 export interface LowRank {

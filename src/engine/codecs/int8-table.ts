@@ -2,18 +2,12 @@
  * Post-training quantisation of row-major float tables (embedding tables, item vectors, dense weights):
  * int8 with one symmetric scale per row, scored directly in int8 by a SIMD kernel, and fp16 storage.
  */
-import { runtime, type Runtime } from "../engine/runtime.js";
-import { endStep } from "../engine/tensor.js";
-import { quantizeInt8, type Int8Matrix } from "../engine/int8.js";
+import { runtime, type Runtime } from "../runtime.js";
+import { endStep } from "../tensor.js";
+import { quantizeInt8, type Int8Matrix } from "./int8.js";
 
-export { toFloat16, fromFloat16 } from "../engine/float16.js";
-export {
-  quantizeInt8,
-  dequantizeInt8,
-  storedRowsPerScale,
-  type Int8Matrix,
-  type QuantizeOptions,
-} from "../engine/int8.js";
+export { toFloat16, fromFloat16 } from "./float16.js";
+export { quantizeInt8, dequantizeInt8, storedRowsPerScale, type Int8Matrix, type QuantizeOptions } from "./int8.js";
 
 /**
  * An int8 table kept resident in WebAssembly memory for scoring: the codes and one scale per row are

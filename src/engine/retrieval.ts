@@ -10,9 +10,9 @@
  * reproducible to the bit. Neither index touches the scratch arena: each owns its buffers, released by
  * dispose() or, for a dropped index, by the garbage collector.
  */
-import { quantizeInt8 } from "../engine/int8.js";
-import { Rng } from "../engine/random.js";
-import { runtime, type Runtime } from "../engine/runtime.js";
+import { quantizeInt8 } from "./codecs/int8.js";
+import { Rng } from "./random.js";
+import { runtime, type Runtime } from "./runtime.js";
 
 export type Precision = "f32" | "int8";
 

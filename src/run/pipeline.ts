@@ -38,7 +38,7 @@ import {
 import { profileModel } from "../eval/profile.js";
 import { saveArtefact, type ArtefactFeatures, type ArtefactManifest } from "../models/artefact.js";
 import { featureInputs, historyInputs, type ModelContext } from "../models/context.js";
-import type { ModelSpec } from "../models/index.js";
+import type { ModelSpec } from "../models/zoo.js";
 import { scoreTasks, type Recommender, type UserQuery } from "../models/recommender.js";
 import {
   compress,
@@ -47,7 +47,7 @@ import {
   type CompressionResult,
   type CompressOptions,
   type StepReport,
-} from "../compress/schedule.js";
+} from "./compression.js";
 import {
   METHOD_PRESETS,
   type DataConfig,
@@ -55,8 +55,8 @@ import {
   type PipelineConfig,
   type TrainSettings,
 } from "./config.js";
-import { hasSoftTerms, needsSoftLabels, needsTeacher } from "./distill-program.js";
-import { distillChain } from "./multistep.js";
+import { hasSoftTerms, needsSoftLabels, needsTeacher } from "../distill/program.js";
+import { distillChain } from "../distill/multistep.js";
 import {
   FIDELITY_PREFIX,
   FULL_RANKING_PREFIX,
@@ -72,9 +72,9 @@ import {
   modelFingerprint,
   type SoftLabelOptions,
   type SoftLabels,
-} from "./soft-labels.js";
-import { train, type TrainResult } from "./trainer.js";
-import { buildTrainingData, type TrainingData } from "./training-data.js";
+} from "../distill/soft-labels.js";
+import { train, type TrainResult } from "../train/trainer.js";
+import { buildTrainingData, type TrainingData } from "../train/training-data.js";
 
 /** Structured logging (a pino logger fits). */
 export interface PipelineLog {

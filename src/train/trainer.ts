@@ -10,12 +10,12 @@
 import { availableParallelism } from "node:os";
 import cliProgress from "cli-progress";
 import { TrainingPool, type SharedData } from "../engine/parallel.js";
-import { createSchedule, type ScheduleSpec } from "../engine/schedule.js";
+import { createSchedule, type ScheduleSpec } from "./schedule.js";
 import { DataRng } from "../data/rng.js";
 import { UniformSampler, type NegativeSampler } from "../data/sampling.js";
 import type { ModelContext } from "../models/context.js";
 import { specOf } from "../models/artefact.js";
-import type { ModelSpec } from "../models/index.js";
+import type { ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
 import {
   distillProgramUrl,
@@ -27,9 +27,9 @@ import {
   type DistillConfig,
   type DistillTrainer,
   type OptimizerKind,
-} from "./distill-program.js";
-import type { DistillWeights } from "./losses.js";
-import type { SoftLabels } from "./soft-labels.js";
+} from "../distill/program.js";
+import type { DistillWeights } from "../distill/losses.js";
+import type { SoftLabels } from "../distill/soft-labels.js";
 import { redrawNegatives, sampleCount, type TrainingData } from "./training-data.js";
 
 /** Options of {@link train}. */

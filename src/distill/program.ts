@@ -15,7 +15,7 @@ import { shareArray } from "../engine/parallel.js";
 import type { Module } from "../engine/nn.js";
 import type { Tensor } from "../engine/tensor.js";
 import type { ModelContext } from "../models/context.js";
-import { createModel, type ModelSpec } from "../models/index.js";
+import { createModel, type ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
 import {
   HintProjection,

@@ -9,7 +9,7 @@ import {
   feasibleLabelNegatives,
   fidelityMetrics,
   prepareData,
-} from "../../src/distill/pipeline.js";
+} from "../../src/run/pipeline.js";
 import { countOccurrences } from "../../src/eval/protocol.js";
 import { createModel } from "../../src/models/index.js";
 import type { Scorer, UserQuery } from "../../src/models/recommender.js";

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { SGD } from "../../src/engine/optim.js";
-import { createSchedule, ExponentialLR, LinearWarmup, StepLR, type Schedule } from "../../src/engine/schedule.js";
+import { createSchedule, ExponentialLR, LinearWarmup, StepLR, type Schedule } from "../../src/train/schedule.js";
 import { Tensor } from "../../src/engine/tensor.js";
 
 function optimizer(lr: number): SGD {

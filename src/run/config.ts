@@ -8,14 +8,12 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { parse as parseYaml } from "yaml";
-import { parseSteps, type OnExceed } from "../compress/schedule.js";
+import { parseSteps, type OnExceed } from "./compression.js";
 import type { SyntheticConfig } from "../data/synthetic.js";
-import type { ScheduleSpec } from "../engine/schedule.js";
-import type { ModelSpec } from "../models/index.js";
-import { HARD_LOSSES, type DistillWeights } from "./losses.js";
+import type { ScheduleSpec } from "../train/schedule.js";
+import { MODEL_KINDS, type ModelSpec } from "../models/zoo.js";
+import { HARD_LOSSES, type DistillWeights } from "../distill/losses.js";
 
-/** Model kinds a config may name (the zoo of src/models/index.ts). */
-export const MODEL_KINDS = ["bpr-mf", "neumf", "two-tower", "deep-ranker", "mlp-ranker"] as const;
 /** Optimisers a config may name. */
 export const OPTIMIZERS = ["adam", "adamw", "adagrad", "sgd"] as const;
 /** Learning-rate schedules a config may name (engine/schedule.ts). */

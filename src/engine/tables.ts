@@ -10,10 +10,10 @@
  *
  * Both tables have sparse row gradients by default, so lazy Adam only touches the rows a batch used.
  */
-import * as ops from "../engine/ops/index.js";
-import { Ids } from "../engine/ops/embedding.js";
-import { Embedding, Module, type EmbeddingOptions } from "../engine/nn.js";
-import type { Tensor } from "../engine/tensor.js";
+import * as ops from "./ops/index.js";
+import { Ids } from "./ops/embedding.js";
+import { Embedding, Module, type EmbeddingOptions } from "./nn.js";
+import type { Tensor } from "./tensor.js";
 
 /** How the quotient and remainder rows are combined: elementwise product (the paper's best) or sum. */
 export type QRCombine = "mul" | "add";

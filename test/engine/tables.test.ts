@@ -7,7 +7,7 @@ import {
   idTable,
   type IdTableSpec,
   type QRCombine,
-} from "../../src/compress/index.js";
+} from "../../src/engine/index.js";
 import { Embedding } from "../../src/engine/nn.js";
 import { Ids } from "../../src/engine/ops/embedding.js";
 import * as ops from "../../src/engine/ops/index.js";

@@ -5,11 +5,11 @@
  * (engine/serialize.ts roundTrip), so what is evaluated is exactly what the saved artefact loads.
  */
 import { matrixOf, roundTrip, storedBytes, type Dtype } from "../engine/serialize.js";
-import { createModel, type ModelSpec } from "../models/index.js";
+import { createModel, type ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
 import { encodeWeights, type ParameterStorage, type TensorStorage } from "../models/artefact.js";
-import { lowRank } from "./lowrank.js";
-import { pruneColumns, pruneMagnitude, pruneRows } from "./prune.js";
+import { lowRank } from "../engine/codecs/lowrank.js";
+import { pruneColumns, pruneMagnitude, pruneRows } from "../engine/codecs/prune.js";
 
 /** Which weights magnitude pruning removes: single weights, or whole columns (embedding dimensions, input neurons) or rows (output neurons). */
 export type PruneStructure = "weights" | "columns" | "rows";

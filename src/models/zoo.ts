@@ -1,0 +1,70 @@
+// The model zoo, registered once: every kind, how to build it from its plain (JSON) spec, and how to
+// spec it from one width (what `--dim` means for that kind).
+import { BPRMF, type BPRMFConfig } from "./bpr-mf.js";
+import type { ModelContext } from "./context.js";
+import { DeepRanker, type DeepRankerConfig } from "./deep-ranker.js";
+import { MLPRanker, type MLPRankerConfig } from "./mlp-ranker.js";
+import { NeuMF, type NeuMFConfig } from "./neumf.js";
+import type { Recommender } from "./recommender.js";
+import { TwoTower, type TwoTowerConfig } from "./two-tower.js";
+
+export type ModelSpec =
+  | ({ kind: "bpr-mf" } & BPRMFConfig)
+  | ({ kind: "neumf" } & NeuMFConfig)
+  | ({ kind: "deep-ranker" } & DeepRankerConfig)
+  | ({ kind: "two-tower" } & TwoTowerConfig)
+  | ({ kind: "mlp-ranker" } & MLPRankerConfig);
+
+export type ModelKind = ModelSpec["kind"];
+
+interface ZooEntry<S extends ModelSpec> {
+  create(spec: S, context: ModelContext): Recommender;
+  /** The spec of this kind at width `dim`. */
+  ofWidth(dim: number, seed: number): S;
+}
+
+const ZOO: { [K in ModelKind]: ZooEntry<Extract<ModelSpec, { kind: K }>> } = {
+  "bpr-mf": {
+    create: (spec, context) => new BPRMF(spec, context),
+    ofWidth: (dim, seed) => ({ kind: "bpr-mf", dim, seed }),
+  },
+  neumf: {
+    create: (spec, context) => new NeuMF(spec, context),
+    // The GMF side at the width, an MLP of [2d, d] beside it.
+    ofWidth: (dim, seed) => ({ kind: "neumf", gmfDim: dim, mlpSizes: [2 * dim, dim], seed }),
+  },
+  "two-tower": {
+    create: (spec, context) => new TwoTower(spec, context),
+    ofWidth: (dim, seed) => ({ kind: "two-tower", dim, seed }),
+  },
+  "deep-ranker": {
+    create: (spec, context) => new DeepRanker(spec, context),
+    ofWidth: (dim, seed) => ({ kind: "deep-ranker", embeddingDim: dim, seed }),
+  },
+  "mlp-ranker": {
+    create: (spec, context) => new MLPRanker(spec, context),
+    ofWidth: (dim) => ({ kind: "mlp-ranker", dim }) as Extract<ModelSpec, { kind: "mlp-ranker" }>,
+  },
+};
+
+/** Every model kind of the zoo. */
+export const MODEL_KINDS = Object.keys(ZOO) as ModelKind[];
+
+export function isModelKind(kind: string): kind is ModelKind {
+  return Object.hasOwn(ZOO, kind);
+}
+
+function entry(kind: string): ZooEntry<ModelSpec> {
+  if (!isModelKind(kind)) throw new Error(`unknown model kind "${kind}" (known: ${MODEL_KINDS.join(", ")})`);
+  return ZOO[kind] as ZooEntry<ModelSpec>;
+}
+
+/** Build a model from its spec. */
+export function createModel(spec: ModelSpec, context: ModelContext): Recommender {
+  return entry(spec.kind).create(spec, context);
+}
+
+/** The spec of model `kind` at width `dim` (BPR-MF and two-tower `dim`, NeuMF `gmfDim`, the deep ranker `embeddingDim`). */
+export function specOfWidth(kind: string, dim: number, seed: number): ModelSpec {
+  return entry(kind).ofWidth(dim, seed);
+}
