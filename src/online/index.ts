@@ -32,4 +32,5 @@ export {
 export { eventsOf, numberedStream, splitStream, timeOrder, type NumberedStream, type StreamSplit } from "./stream.js";
 export { latestPublished, openOnline, publishedDirs, saveOnline, type OpenedOnline } from "./artefacts.js";
 export { OnlineService, type OnlineServiceOptions } from "./service.js";
+export { onlineLearning, type OnlineServeOptions } from "./serve.js";
 export type { OnlineWorkerConfig } from "./worker.js";

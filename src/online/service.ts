@@ -10,6 +10,7 @@ import { Worker } from "node:worker_threads";
 import type { FastifyBaseLogger } from "fastify";
 import type { ServeMetrics } from "../serve/metrics.js";
 import type { ModelRegistry } from "../serve/registry.js";
+import type { Learner } from "../serve/server.js";
 import type { EventStore } from "../serve/store.js";
 import type { FromWorker, OnlineWorkerConfig, ToWorker } from "./worker.js";
 
@@ -26,7 +27,7 @@ export interface OnlineServiceOptions {
   maxInFlight?: number;
 }
 
-export class OnlineService {
+export class OnlineService implements Learner {
   private readonly worker: Worker;
   private nextSeq: number;
   private inFlight = 0;

@@ -1,5 +1,12 @@
 // Real-time serving: the HTTP service, model versions, the durable event store and user state.
-export { startServer, type RunningServer, type ServerOptions } from "./server.js";
+export {
+  startServer,
+  type Learner,
+  type LearnerFactory,
+  type LearnerParts,
+  type RunningServer,
+  type ServerOptions,
+} from "./server.js";
 export { buildApp, type AppOptions } from "./app.js";
 export type { ServeContext } from "./context.js";
 export { ModelRegistry, NoPreviousVersionError, type Deployment, type RegistryOptions } from "./registry.js";

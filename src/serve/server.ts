@@ -2,13 +2,8 @@
  * Start and stop a recommendation server: the durable store, the model registry over it, the HTTP
  * application, and a clean shutdown (stop accepting, finish requests in flight, close the store).
  */
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import { findTeacherBeside, readManifest } from "../models/artefact.js";
-import type { OnlineLoopOptions } from "../online/loop.js";
-import type { OnlineModelOptions } from "../online/model.js";
-import { latestPublished } from "../online/artefacts.js";
-import { OnlineService } from "../online/service.js";
 import { buildApp } from "./app.js";
 import { ServeMetrics } from "./metrics.js";
 import { ModelRegistry } from "./registry.js";
@@ -29,29 +24,51 @@ export interface ServerOptions {
   index?: "exact" | "ivf" | "auto";
   bodyLimit?: number;
   logger?: FastifyBaseLogger | false;
-  /** Keep the served student learning from the events (docs/ONLINE.md); absent: the model stays as loaded. */
-  online?: OnlineServeOptions;
+  /** Something that learns from the stored events beside the service (online learning: src/online/serve.ts). */
+  learner?: LearnerFactory;
 }
 
-/** Online learning inside the server. */
-export interface OnlineServeOptions {
-  /** The teacher artefact (false: none, no re-distillation; default the one beside the model, if any). */
-  teacher?: string | false;
-  /** Publish the incrementally updated student every this many events (default 10 000; 0: only on promotion). */
-  publishEvery?: number;
-  /** Events per learning step (default 256). */
-  batch?: number;
-  model?: OnlineModelOptions;
-  loop?: OnlineLoopOptions;
+/**
+ * A learner beside the service: it hears of every stored event, and may put new versions in service
+ * through the registry. The server knows nothing else of it, so learning lives in the layer above.
+ */
+export interface Learner {
+  /** New events were stored. */
+  notify(): void;
+  /** Why learning stopped, if it did. */
+  readonly error: string | undefined;
+  close(): Promise<void>;
 }
+
+/** What a learner starts with: the server's parts, the artefact asked for and the one served first. */
+export interface LearnerParts {
+  registry: ModelRegistry;
+  store: EventStore;
+  metrics: ServeMetrics;
+  logger?: FastifyBaseLogger;
+  /** The `model` option, as given. */
+  model: string;
+  /** The artefact served first (see LearnerFactory), resolved. */
+  serving: string;
+  stateDir: string;
+}
+
+/**
+ * Given the artefact asked for and the state directory, a learner names what to serve first (the
+ * artefact, or what an earlier run of the learner left there) and starts once the registry holds it.
+ */
+export type LearnerFactory = (request: { model: string; stateDir: string }) => {
+  serve: string;
+  start(parts: LearnerParts): Promise<Learner>;
+};
 
 export interface RunningServer {
   app: FastifyInstance;
   registry: ModelRegistry;
   store: EventStore;
   metrics: ServeMetrics;
-  /** The online learner, when on. */
-  online: OnlineService | undefined;
+  /** The learner, when one was given. */
+  learner: Learner | undefined;
   /** "http://host:port". */
   url: string;
   close(): Promise<void>;
@@ -68,46 +85,33 @@ function indexFactory(kind: "exact" | "ivf" | "auto"): IndexFactory {
 }
 
 /**
- * Open the store, load the model (replaying the log into it) and listen. With online learning, a student
- * published by an earlier run in the state directory is served instead of `model`, and learning resumes
- * after the last event it learned.
+ * Open the store, load the model (replaying the log into it) and listen. With a learner, the model it
+ * names is served first (online learning: the student an earlier run published) and the learner starts
+ * beside the registry.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const store = EventStore.open(options.stateDir);
   const metrics = new ServeMetrics();
   const logger = options.logger || undefined;
-  const onlineDir = join(options.stateDir, "online");
-  const resumed = options.online ? latestPublished(onlineDir) : undefined;
-  const firstModel = resumed?.dir ?? options.model;
+  const planned = options.learner?.({ model: options.model, stateDir: options.stateDir });
+  const firstModel = planned?.serve ?? options.model;
   let registry: ModelRegistry;
-  let online: OnlineService | undefined;
+  let learner: Learner | undefined;
   try {
     registry = new ModelRegistry(firstModel, {
       store,
       indexFactory: indexFactory(options.index ?? "auto"),
       onServe: (model) => metrics.serving(model.version, model.kind),
     });
-    if (options.online) {
-      const o = options.online;
-      const teacher = o.teacher ?? findTeacherBeside(options.model, readManifest(options.model)) ?? false;
-      online = await OnlineService.start({
-        registry,
-        store,
-        metrics,
-        ...(logger ? { logger } : {}),
-        ...(resumed ? { fromSeq: resumed.seq + 1 } : {}),
-        config: {
-          studentDir: resolve(firstModel),
-          teacherDir: teacher === false ? false : resolve(teacher),
-          outDir: onlineDir,
-          publishEvery: o.publishEvery ?? 10_000,
-          flushMs: 1000,
-          keep: 3,
-          model: o.model ?? {},
-          loop: { ...(o.batch === undefined ? {} : { batch: o.batch }), ...o.loop },
-        },
-      });
-    }
+    learner = await planned?.start({
+      registry,
+      store,
+      metrics,
+      ...(logger ? { logger } : {}),
+      model: options.model,
+      serving: resolve(firstModel),
+      stateDir: options.stateDir,
+    });
   } catch (err) {
     await store.close();
     throw err;
@@ -119,16 +123,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.token === undefined ? {} : { token: options.token }),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     logger: options.logger ?? false,
-    ...(online ? { onEvents: () => online.notify() } : {}),
+    ...(learner ? { onEvents: () => learner.notify() } : {}),
   });
   const url = await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8080 });
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       await app.close();
-      await online?.close();
+      await learner?.close();
       registry.close();
       await store.close();
     })());
-  return { app, registry, store, metrics, online, url, close };
+  return { app, registry, store, metrics, learner, url, close };
 }

@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { pino } from "pino";
 import { startServer } from "../../serve/server.js";
+import { onlineLearning } from "../../online/serve.js";
 import { nonNegativeInt, positiveInt } from "./common.js";
 
 export interface ServeOptions {
@@ -39,11 +40,11 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
     logger,
     ...(opts.online
       ? {
-          online: {
+          learner: onlineLearning({
             ...(opts.teacher === undefined ? {} : { teacher: opts.teacher }),
             ...(opts.publishEvery === undefined ? {} : { publishEvery: opts.publishEvery }),
             ...(opts.redistillEvery === undefined ? {} : { loop: { redistillEvery: opts.redistillEvery } }),
-          },
+          }),
         }
       : {}),
   });

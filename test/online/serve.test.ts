@@ -10,6 +10,7 @@ import { IdMap } from "../../src/data/idmap.js";
 import { readManifest, saveArtefact } from "../../src/models/artefact.js";
 import { createModel } from "../../src/models/index.js";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
+import { onlineLearning } from "../../src/online/serve.js";
 import { ITEMS, saveServingModel, servingContext, USERS } from "../helpers/serving.js";
 
 const TOKEN = "online-secret";
@@ -59,7 +60,7 @@ describe("serve --online", () => {
       stateDir: join(root, "state"),
       port: 0,
       token: TOKEN,
-      online: { teacher: false, publishEvery: 300, batch: 64, loop: { gate: { holdout: 50 } } },
+      learner: onlineLearning({ teacher: false, publishEvery: 300, batch: 64, loop: { gate: { holdout: 50 } } }),
     });
   });
 
@@ -103,7 +104,7 @@ describe("serve --online", () => {
   });
 
   test("a restart serves the last published student and learns only what it had not", async () => {
-    await until(() => server.online!.error === undefined);
+    await until(() => server.learner!.error === undefined);
     const version = server.registry.current.model.version;
     const seq = readManifest(server.registry.current.model.dir).lineage.onlineSeq as number;
     await server.close();
@@ -112,7 +113,7 @@ describe("serve --online", () => {
       stateDir: join(root, "state"),
       port: 0,
       token: TOKEN,
-      online: { teacher: false, publishEvery: 300, batch: 64 },
+      learner: onlineLearning({ teacher: false, publishEvery: 300, batch: 64 }),
     });
     assert.equal(server.registry.current.model.version, version);
     const stored = server.store.count();
@@ -131,7 +132,7 @@ describe("serve --online", () => {
       items: IdMap.fromJSON(Array.from({ length: ITEMS }, (_, i) => `i${i}`)),
     });
     await assert.rejects(
-      startServer({ model, stateDir: join(root, "state-bad"), port: 0, online: { teacher: neumf } }),
+      startServer({ model, stateDir: join(root, "state-bad"), port: 0, learner: onlineLearning({ teacher: neumf }) }),
       /online learning cannot start: online learning supports two-tower and bpr-mf models, not neumf/,
     );
   });
