@@ -3,6 +3,7 @@
 export * from "./elementwise";
 export * from "./embedding";
 export * from "./activations";
+export * from "./softmax";
 export * from "./reduce";
 export * from "./optim";
 export * from "./bags";
