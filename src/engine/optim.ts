@@ -87,7 +87,7 @@ export abstract class Optimizer {
       } else if (param.grad) {
         // A table may also have received a dense gradient: fold its rows in and take the dense path.
         for (const part of parts ?? []) {
-          param.rt.kernels.scatterAdd!(part.rows, part.indices, part.count, param.shape[1]!, param.grad.ptr);
+          param.rt.kernels.scatterAdd(part.rows, part.indices, part.count, param.shape[1]!, param.grad.ptr);
         }
         this.updateDense(i, param, param.grad);
       }
@@ -97,7 +97,7 @@ export abstract class Optimizer {
   /** Discard accumulated gradients without updating: zero dense gradients, drop sparse ones. */
   zeroGrad(): void {
     for (const param of this.params) {
-      if (param.grad) param.rt.kernels.fill!(param.grad.ptr, 0, param.grad.size);
+      if (param.grad) param.rt.kernels.fill(param.grad.ptr, 0, param.grad.size);
       param.sparseGrad = null;
     }
   }
@@ -158,7 +158,7 @@ export abstract class Optimizer {
     const copies = rt.scratch.alloc(Math.floor(total / 2) * dim * 4);
     const counters = rt.scratch.allocZeroed(8);
     for (const part of parts) {
-      const bad = rt.kernels.coalesceRows!(
+      const bad = rt.kernels.coalesceRows(
         part.indices,
         part.rows,
         part.count,
@@ -203,7 +203,7 @@ export class SGD extends Optimizer {
   }
 
   protected override updateDense(index: number, param: Tensor, grad: Tensor): void {
-    param.rt.kernels.sgdDense!(
+    param.rt.kernels.sgdDense(
       param.ptr,
       grad.ptr,
       this.buffer(index),
@@ -216,7 +216,7 @@ export class SGD extends Optimizer {
   }
 
   protected override updateRows(index: number, param: Tensor, ids: number, grads: number, count: number): void {
-    param.rt.kernels.sgdRows!(
+    param.rt.kernels.sgdRows(
       param.ptr,
       param.shape[1]!,
       ids,
@@ -254,12 +254,12 @@ export class Adagrad extends Optimizer {
 
   protected override updateDense(index: number, param: Tensor, grad: Tensor): void {
     const sum = this.state[index]![0]!;
-    param.rt.kernels.adagradDense!(param.ptr, grad.ptr, sum.ptr, param.size, this.lr, this.eps, this.weightDecay);
+    param.rt.kernels.adagradDense(param.ptr, grad.ptr, sum.ptr, param.size, this.lr, this.eps, this.weightDecay);
   }
 
   protected override updateRows(index: number, param: Tensor, ids: number, grads: number, count: number): void {
     const sum = this.state[index]![0]!;
-    param.rt.kernels.adagradRows!(
+    param.rt.kernels.adagradRows(
       param.ptr,
       param.shape[1]!,
       ids,
@@ -324,7 +324,7 @@ export class Adam extends Optimizer {
 
   protected override updateDense(index: number, param: Tensor, grad: Tensor): void {
     const [m, v] = this.state[index] as [Tensor, Tensor];
-    param.rt.kernels.adamDense!(
+    param.rt.kernels.adamDense(
       param.ptr,
       grad.ptr,
       m.ptr,
@@ -344,7 +344,7 @@ export class Adam extends Optimizer {
 
   protected override updateRows(index: number, param: Tensor, ids: number, grads: number, count: number): void {
     const [m, v] = this.state[index] as [Tensor, Tensor];
-    param.rt.kernels.adamRows!(
+    param.rt.kernels.adamRows(
       param.ptr,
       param.shape[1]!,
       ids,

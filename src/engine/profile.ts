@@ -7,7 +7,7 @@ export function matmulGflops(size: number, seconds: number): number {
   const k = rt.kernels;
   // Heap buffers, so the caller's scratch tensors are left alone.
   const bytes = size * size * 4;
-  const packedBytes = k.matmulScratchBytes!(size, size);
+  const packedBytes = k.matmulScratchBytes(size, size);
   const [a, b, c] = [rt.alloc(bytes), rt.alloc(bytes), rt.alloc(bytes)];
   const scratch = rt.alloc(packedBytes);
   const f32 = rt.f32;
@@ -15,7 +15,7 @@ export function matmulGflops(size: number, seconds: number): number {
     f32[(a >>> 2) + i] = Math.sin(i);
     f32[(b >>> 2) + i] = Math.cos(i);
   }
-  const multiply = (): void => void k.matmulNN!(a, b, c, size, size, size, 0, scratch);
+  const multiply = (): void => void k.matmulNN(a, b, c, size, size, size, 0, scratch);
   multiply(); // warm up: compile the kernel and touch every page
   let reps = 0;
   const start = performance.now();

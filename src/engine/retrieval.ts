@@ -177,7 +177,7 @@ export class IvfIndex {
     const mask = this.work.mask(options.exclude, this.size);
     // The lists to scan, best centroid first: good items fill the heap early and raise its threshold.
     const nearest = this.work.probeHeap(probes);
-    const filled = rt.kernels.topKF32!(
+    const filled = rt.kernels.topKF32(
       this.centroidsPtr,
       q.floats,
       this.lists.length,
@@ -189,7 +189,7 @@ export class IvfIndex {
       nearest.scores,
       0,
     );
-    rt.kernels.sortTopK!(nearest.items, nearest.scores, filled);
+    rt.kernels.sortTopK(nearest.items, nearest.scores, filled);
     const order = rt.i32.slice(nearest.items >>> 2, (nearest.items >>> 2) + filled);
     const heap = this.work.heap(take);
     let size = 0;
@@ -369,7 +369,7 @@ class RowStore {
     const { kernels } = this.memory.rt;
     const { dataPtr, scalesPtr, idsPtr, count, dim } = this;
     return this.precision === "int8"
-      ? kernels.topKInt8!(
+      ? kernels.topKInt8(
           dataPtr,
           scalesPtr,
           q.codes,
@@ -383,7 +383,7 @@ class RowStore {
           heap.scores,
           size,
         )
-      : kernels.topKF32!(dataPtr, q.floats, count, dim, idsPtr, mask, k, heap.items, heap.scores, size);
+      : kernels.topKF32(dataPtr, q.floats, count, dim, idsPtr, mask, k, heap.items, heap.scores, size);
   }
 
   private grow(capacity: number): void {
@@ -471,7 +471,7 @@ class Workspace {
   ranked(size: number): Ranked {
     const rt = this.memory.rt;
     const { items, scores } = this.heapBuffer.heap;
-    rt.kernels.sortTopK!(items, scores, size);
+    rt.kernels.sortTopK(items, scores, size);
     return {
       items: rt.i32.slice(items >>> 2, (items >>> 2) + size),
       scores: rt.f32.slice(scores >>> 2, (scores >>> 2) + size),
@@ -581,7 +581,7 @@ function nearestCentroids(
   const out = new Int32Array(points.length / dim);
   for (let p = 0; p < out.length; p++) {
     f32.set(points.subarray(p * dim, (p + 1) * dim), point >>> 2);
-    kernels.topKF32!(table, point, lists, width, 0, 0, 1, best, best + 4, 0);
+    kernels.topKF32(table, point, lists, width, 0, 0, 1, best, best + 4, 0);
     out[p] = i32[best >>> 2]!;
   }
   memory.free(point);

@@ -8,10 +8,9 @@
  * heap is an atomic bump of a pointer kept in the memory itself, so threads never hand out the same bytes.
  */
 import { readFileSync } from "node:fs";
+import { bindKernels, type Kernels } from "./kernel-table.js";
 
-/** A compiled kernel: every argument is a byte offset, a count or a scalar. */
-export type Kernel = (...args: number[]) => number;
-export type Kernels = Readonly<Record<string, Kernel>>;
+export type { Kernels } from "./kernel-table.js";
 
 const PAGE = 65536;
 /** Bytes below this belong to the kernels' static data (see memoryBase in asconfig.json). */
@@ -23,7 +22,8 @@ const ALIGN = 64;
 const MAX_PAGES = 65536;
 
 let wasmModule: WebAssembly.Module | undefined;
-function compiledKernels(): WebAssembly.Module {
+/** The compiled kernel module (dist/kernels.wasm), compiled once per thread. */
+export function compiledKernels(): WebAssembly.Module {
   wasmModule ??= new WebAssembly.Module(readFileSync(new URL("../../kernels.wasm", import.meta.url)));
   return wasmModule;
 }
@@ -66,7 +66,7 @@ export class Runtime {
         },
       },
     });
-    this.kernels = instance.exports as unknown as Kernels;
+    this.kernels = bindKernels(instance.exports);
     this.buffer = this.memory.buffer;
     this.f32View = new Float32Array(this.buffer);
     this.i32View = new Int32Array(this.buffer);

@@ -235,7 +235,7 @@ export function accumulate(t: Tensor, g: Tensor): void {
     if (!prev) pending.set(t, g);
     else {
       const sum = Tensor.empty(t.shape);
-      k.add!(prev.ptr, g.ptr, sum.ptr, t.size);
+      k.add(prev.ptr, g.ptr, sum.ptr, t.size);
       pending.set(t, sum);
     }
     return;
@@ -243,7 +243,7 @@ export function accumulate(t: Tensor, g: Tensor): void {
   if (!t.grad) {
     t.grad = t.persistent ? Tensor.zeros(t.shape, { persistent: true }) : Tensor.zeros(t.shape);
   }
-  k.add!(t.grad.ptr, g.ptr, t.grad.ptr, t.size);
+  k.add(t.grad.ptr, g.ptr, t.grad.ptr, t.size);
 }
 
 /** Add sparse rows to a table's gradient. */

@@ -72,7 +72,7 @@ export class DotScorer implements Scorer {
       const user = this.users.forward(new Int32Array([query.user]));
       const rt = this.items.rt;
       const out = rt.scratch.alloc(rows * 4);
-      rt.kernels.matVec!(this.items.ptr, user.ptr, rows, dim, out);
+      rt.kernels.matVec(this.items.ptr, user.ptr, rows, dim, out);
       const scores = rt.f32.slice(out >>> 2, (out >>> 2) + rows);
       endStep();
       return scores;

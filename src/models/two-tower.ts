@@ -279,7 +279,7 @@ export class TwoTowerScorer implements Scorer {
       const rt = this.items.rt;
       const rows = this.items.shape[0]!;
       const out = rt.scratch.alloc(rows * 4);
-      rt.kernels.matVec!(this.items.ptr, u.ptr, rows, this.dim, out);
+      rt.kernels.matVec(this.items.ptr, u.ptr, rows, this.dim, out);
       const scores = rt.f32.slice(out >>> 2, (out >>> 2) + rows);
       endStep();
       return scores;
@@ -297,9 +297,9 @@ export class TwoTowerScorer implements Scorer {
       const rt = this.items.rt;
       const idx = rt.scratchI32(items);
       const gathered = rt.scratch.alloc(items.length * this.dim * 4);
-      rt.kernels.gather!(this.items.ptr, idx, items.length, this.dim, gathered);
+      rt.kernels.gather(this.items.ptr, idx, items.length, this.dim, gathered);
       const out = rt.scratch.alloc(items.length * 4);
-      rt.kernels.matVec!(gathered, u.ptr, items.length, this.dim, out);
+      rt.kernels.matVec(gathered, u.ptr, items.length, this.dim, out);
       const scores = rt.f32.slice(out >>> 2, (out >>> 2) + items.length);
       endStep();
       return scores;

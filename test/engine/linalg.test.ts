@@ -56,8 +56,8 @@ function runKernel(layout: Layout, m: number, k: number, n: number, accumulate: 
   // C has a guard region past its end that the kernel must not touch.
   const c = Tensor.from([...randomValues(m * n, seed + 2), ...new Array<number>(16).fill(SENTINEL)]);
   const before = c.data.slice(0, m * n);
-  const scratch = runtime().scratch.alloc(kernels.matmulScratchBytes!(k, n));
-  kernels[`matmul${layout}`]!(a.ptr, b.ptr, c.ptr, m, k, n, accumulate, scratch);
+  const scratch = runtime().scratch.alloc(kernels.matmulScratchBytes(k, n));
+  kernels[`matmul${layout}`](a.ptr, b.ptr, c.ptr, m, k, n, accumulate, scratch);
   const start = accumulate ? before : new Float32Array(m * n);
   const { value, magnitude } = reference(layout, a.data, b.data, start, m, k, n);
   const got = c.data;
@@ -100,7 +100,7 @@ describe("matmul kernels", () => {
     const out = Tensor.from(randomValues(rows * cols, 3));
     const bias = Tensor.from(randomValues(cols, 4));
     const before = out.data.slice();
-    kernels.addRowBias!(out.ptr, bias.ptr, rows, cols);
+    kernels.addRowBias(out.ptr, bias.ptr, rows, cols);
     for (let r = 0; r < rows; r++) {
       for (let j = 0; j < cols; j++) {
         assert.equal(out.data[r * cols + j], Math.fround(before[r * cols + j]! + bias.data[j]!));

@@ -47,7 +47,7 @@ export class Int8Table {
   scoreAll(query: Float32Array): Float32Array {
     const { x, xScale } = this.quantizeQuery(query);
     const out = this.rt.scratch.alloc(this.rows * 4);
-    this.rt.kernels.int8MatVec!(this.dataPtr, x, this.scalesPtr, xScale, this.rows, this.dim, out);
+    this.rt.kernels.int8MatVec(this.dataPtr, x, this.scalesPtr, xScale, this.rows, this.dim, out);
     return this.takeScores(out, this.rows);
   }
 
@@ -62,7 +62,7 @@ export class Int8Table {
     const { x, xScale } = this.quantizeQuery(query);
     const rowsPtr = this.rt.scratchI32(rows);
     const out = this.rt.scratch.alloc(rows.length * 4);
-    this.rt.kernels.int8MatVecRows!(this.dataPtr, rowsPtr, x, this.scalesPtr, xScale, rows.length, this.dim, out);
+    this.rt.kernels.int8MatVecRows(this.dataPtr, rowsPtr, x, this.scalesPtr, xScale, rows.length, this.dim, out);
     return this.takeScores(out, rows.length);
   }
 

@@ -1,14 +1,21 @@
 // Pointwise non-linearities.
 import { Tensor, accumulate, record } from "../tensor.js";
 
+type Activation = "logSigmoid" | "relu" | "sigmoid" | "tanh" | "gelu" | "softplus";
+
 /** A pointwise op whose backward kernel reads either the input x or the output y, plus the incoming gradient. */
-function pointwise(x: Tensor, forward: string, backward: string, backwardReads: "input" | "output"): Tensor {
+function pointwise(
+  x: Tensor,
+  forward: Activation,
+  backward: `${Activation}Backward`,
+  backwardReads: "input" | "output",
+): Tensor {
   const k = x.rt.kernels;
   const out = Tensor.empty(x.shape);
-  k[forward]!(x.ptr, out.ptr, x.size);
+  k[forward](x.ptr, out.ptr, x.size);
   return record(out, [x], (g) => {
     const gx = Tensor.empty(x.shape);
-    k[backward]!(backwardReads === "input" ? x.ptr : out.ptr, g.ptr, gx.ptr, x.size);
+    k[backward](backwardReads === "input" ? x.ptr : out.ptr, g.ptr, gx.ptr, x.size);
     accumulate(x, gx);
   });
 }

@@ -44,9 +44,9 @@ function broadcastOf(op: string, a: Tensor, b: Tensor): Broadcast {
 function apply(op: BinaryOp, a: Tensor, b: Tensor, bc: Broadcast): Tensor {
   const k = a.rt.kernels;
   const out = Tensor.empty(a.shape);
-  if (bc.kind === "tiled" && bc.rows === 1) k[op]!(a.ptr, b.ptr, out.ptr, a.size);
-  else if (bc.kind === "tiled") k.binaryTiled!(OP_CODE[op], a.ptr, b.ptr, out.ptr, bc.rows, bc.n);
-  else k.binaryPerRow!(OP_CODE[op], a.ptr, b.ptr, out.ptr, bc.rows, bc.n);
+  if (bc.kind === "tiled" && bc.rows === 1) k[op](a.ptr, b.ptr, out.ptr, a.size);
+  else if (bc.kind === "tiled") k.binaryTiled(OP_CODE[op], a.ptr, b.ptr, out.ptr, bc.rows, bc.n);
+  else k.binaryPerRow(OP_CODE[op], a.ptr, b.ptr, out.ptr, bc.rows, bc.n);
   return out;
 }
 
@@ -55,8 +55,8 @@ function reduceTo(b: Tensor, grad: Tensor, bc: Broadcast): Tensor {
   const k = b.rt.kernels;
   if (bc.kind === "tiled" && bc.rows === 1) return grad.viewAs(b.shape);
   const out = Tensor.empty(b.shape);
-  if (bc.kind === "tiled") k.sumRows!(grad.ptr, bc.rows, bc.n, out.ptr);
-  else k.sumLastDim!(grad.ptr, bc.rows, bc.n, out.ptr);
+  if (bc.kind === "tiled") k.sumRows(grad.ptr, bc.rows, bc.n, out.ptr);
+  else k.sumLastDim(grad.ptr, bc.rows, bc.n, out.ptr);
   return out;
 }
 
@@ -75,15 +75,15 @@ function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
       else if (op === "sub") {
         const summed = reduceTo(b, g, bc);
         gb = Tensor.empty(b.shape);
-        k.scale!(summed.ptr, -1, gb.ptr, b.size);
+        k.scale(summed.ptr, -1, gb.ptr, b.size);
       } else {
         // d/db: a for mul; -a/b² = -(g/b)·out/g for div, so the contribution is -(g/b)·out.
         const contrib = Tensor.empty(a.shape);
-        if (op === "mul") k.mul!(g.ptr, a.ptr, contrib.ptr, a.size);
+        if (op === "mul") k.mul(g.ptr, a.ptr, contrib.ptr, a.size);
         else {
           const gOverB = apply("div", g, b, bc);
-          k.mul!(gOverB.ptr, out.ptr, contrib.ptr, a.size);
-          k.scale!(contrib.ptr, -1, contrib.ptr, a.size);
+          k.mul(gOverB.ptr, out.ptr, contrib.ptr, a.size);
+          k.scale(contrib.ptr, -1, contrib.ptr, a.size);
         }
         gb = reduceTo(b, contrib, bc);
       }
@@ -119,10 +119,10 @@ export function div(a: Tensor, b: Tensor): Tensor {
 export function scale(a: Tensor, s: number): Tensor {
   const k = a.rt.kernels;
   const out = Tensor.empty(a.shape);
-  k.scale!(a.ptr, s, out.ptr, a.size);
+  k.scale(a.ptr, s, out.ptr, a.size);
   return record(out, [a], (g) => {
     const ga = Tensor.empty(a.shape);
-    k.scale!(g.ptr, s, ga.ptr, a.size);
+    k.scale(g.ptr, s, ga.ptr, a.size);
     accumulate(a, ga);
   });
 }
@@ -135,7 +135,7 @@ export function neg(a: Tensor): Tensor {
 /** a + s for a number s. */
 export function addScalar(a: Tensor, s: number): Tensor {
   const out = Tensor.empty(a.shape);
-  a.rt.kernels.addScalar!(a.ptr, s, out.ptr, a.size);
+  a.rt.kernels.addScalar(a.ptr, s, out.ptr, a.size);
   return record(out, [a], (g) => accumulate(a, g));
 }
 
@@ -143,11 +143,11 @@ export function addScalar(a: Tensor, s: number): Tensor {
 export function square(a: Tensor): Tensor {
   const k = a.rt.kernels;
   const out = Tensor.empty(a.shape);
-  k.mul!(a.ptr, a.ptr, out.ptr, a.size);
+  k.mul(a.ptr, a.ptr, out.ptr, a.size);
   return record(out, [a], (g) => {
     const ga = Tensor.empty(a.shape);
-    k.mul!(g.ptr, a.ptr, ga.ptr, a.size);
-    k.scale!(ga.ptr, 2, ga.ptr, a.size);
+    k.mul(g.ptr, a.ptr, ga.ptr, a.size);
+    k.scale(ga.ptr, 2, ga.ptr, a.size);
     accumulate(a, ga);
   });
 }
@@ -156,10 +156,10 @@ export function square(a: Tensor): Tensor {
 export function exp(a: Tensor): Tensor {
   const k = a.rt.kernels;
   const out = Tensor.empty(a.shape);
-  k.pointwiseExp!(a.ptr, out.ptr, a.size);
+  k.pointwiseExp(a.ptr, out.ptr, a.size);
   return record(out, [a], (g) => {
     const ga = Tensor.empty(a.shape);
-    k.mul!(g.ptr, out.ptr, ga.ptr, a.size);
+    k.mul(g.ptr, out.ptr, ga.ptr, a.size);
     accumulate(a, ga);
   });
 }
@@ -168,10 +168,10 @@ export function exp(a: Tensor): Tensor {
 export function log(a: Tensor): Tensor {
   const k = a.rt.kernels;
   const out = Tensor.empty(a.shape);
-  k.pointwiseLog!(a.ptr, out.ptr, a.size);
+  k.pointwiseLog(a.ptr, out.ptr, a.size);
   return record(out, [a], (g) => {
     const ga = Tensor.empty(a.shape);
-    k.div!(g.ptr, a.ptr, ga.ptr, a.size);
+    k.div(g.ptr, a.ptr, ga.ptr, a.size);
     accumulate(a, ga);
   });
 }

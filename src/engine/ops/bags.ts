@@ -49,15 +49,15 @@ export function embeddingBag(
   const mean = mode === "mean" ? 1 : 0;
   const bags = off.length;
   const out = Tensor.empty([bags, dim]);
-  k.embeddingBag!(table.ptr, idx.ptr, idx.length, off.ptr, bags, dim, mean, out.ptr);
+  k.embeddingBag(table.ptr, idx.ptr, idx.length, off.ptr, bags, dim, mean, out.ptr);
   return record(out, [table], (g) => {
     const perId = Tensor.empty([idx.length, dim]);
-    k.embeddingBagBackward!(g.ptr, idx.length, off.ptr, bags, dim, mean, perId.ptr);
+    k.embeddingBagBackward(g.ptr, idx.length, off.ptr, bags, dim, mean, perId.ptr);
     if (table.sparse) {
       accumulateSparse(table, { indices: idx.ptr, rows: perId.ptr, count: idx.length });
     } else {
       const gt = Tensor.zeros(table.shape);
-      k.scatterAdd!(perId.ptr, idx.ptr, idx.length, dim, gt.ptr);
+      k.scatterAdd(perId.ptr, idx.ptr, idx.length, dim, gt.ptr);
       accumulate(table, gt);
     }
   });
@@ -89,12 +89,12 @@ export function attentionPool(values: Tensor, offsets: Int32Array | Ids, query: 
   const scale = 1 / Math.sqrt(dim);
   const weights = Tensor.empty([n]);
   const out = Tensor.empty([bags, dim]);
-  k.attentionPool!(values.ptr, n, off.ptr, bags, query.ptr, queryStride, dim, scale, weights.ptr, out.ptr);
+  k.attentionPool(values.ptr, n, off.ptr, bags, query.ptr, queryStride, dim, scale, weights.ptr, out.ptr);
   return record(out, [values, query], (g) => {
     // Every row of `values` belongs to exactly one bag, so the kernel writes all of gradValues.
     const gradValues = values.requiresGrad ? Tensor.empty(values.shape) : null;
     const gradQuery = query.requiresGrad ? Tensor.zeros(query.shape) : null;
-    k.attentionPoolBackward!(
+    k.attentionPoolBackward(
       values.ptr,
       n,
       off.ptr,

@@ -31,13 +31,13 @@ export function embedding(table: Tensor, ids: Int32Array | Ids): Tensor {
   checkIds(table, idx.values);
   const dim = table.shape[1]!;
   const out = Tensor.empty([idx.length, dim]);
-  table.rt.kernels.gather!(table.ptr, idx.ptr, idx.length, dim, out.ptr);
+  table.rt.kernels.gather(table.ptr, idx.ptr, idx.length, dim, out.ptr);
   return record(out, [table], (g) => {
     if (table.sparse) {
       accumulateSparse(table, { indices: idx.ptr, rows: g.ptr, count: idx.length });
     } else {
       const gt = Tensor.zeros(table.shape);
-      table.rt.kernels.scatterAdd!(g.ptr, idx.ptr, idx.length, dim, gt.ptr);
+      table.rt.kernels.scatterAdd(g.ptr, idx.ptr, idx.length, dim, gt.ptr);
       accumulate(table, gt);
     }
   });
@@ -51,16 +51,16 @@ export function rowDot(a: Tensor, b: Tensor): Tensor {
   }
   const k = a.rt.kernels;
   const out = Tensor.empty([n]);
-  k.rowDot!(a.ptr, b.ptr, n, dim, out.ptr);
+  k.rowDot(a.ptr, b.ptr, n, dim, out.ptr);
   return record(out, [a, b], (g) => {
     if (a.requiresGrad) {
       const ga = Tensor.empty(a.shape);
-      k.rowScale!(b.ptr, g.ptr, n, dim, ga.ptr, 0);
+      k.rowScale(b.ptr, g.ptr, n, dim, ga.ptr, 0);
       accumulate(a, ga);
     }
     if (b.requiresGrad) {
       const gb = Tensor.empty(b.shape);
-      k.rowScale!(a.ptr, g.ptr, n, dim, gb.ptr, 0);
+      k.rowScale(a.ptr, g.ptr, n, dim, gb.ptr, 0);
       accumulate(b, gb);
     }
   });

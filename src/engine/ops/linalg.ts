@@ -11,8 +11,8 @@ function shapeText(t: Tensor): string {
 /** C[m,n] = op(A)·op(B) into a fresh scratch tensor; the kernel's packing buffer comes from the arena too. */
 function multiply(k: Kernels, layout: Layout, a: Tensor, b: Tensor, m: number, inner: number, n: number): Tensor {
   const out = Tensor.empty([m, n]);
-  const scratch = a.rt.scratch.alloc(k.matmulScratchBytes!(inner, n));
-  k[layout]!(a.ptr, b.ptr, out.ptr, m, inner, n, 0, scratch);
+  const scratch = a.rt.scratch.alloc(k.matmulScratchBytes(inner, n));
+  k[layout](a.ptr, b.ptr, out.ptr, m, inner, n, 0, scratch);
   return out;
 }
 
@@ -45,14 +45,14 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   }
   const k = x.rt.kernels;
   const out = multiply(k, "matmulNT", x, weight, batch, inFeatures, outFeatures);
-  if (bias) k.addRowBias!(out.ptr, bias.ptr, batch, outFeatures);
+  if (bias) k.addRowBias(out.ptr, bias.ptr, batch, outFeatures);
   const parents = bias ? [x, weight, bias] : [x, weight];
   return record(out, parents, (g) => {
     if (x.requiresGrad) accumulate(x, multiply(k, "matmulNN", g, weight, batch, outFeatures, inFeatures));
     if (weight.requiresGrad) accumulate(weight, multiply(k, "matmulTN", g, x, outFeatures, batch, inFeatures));
     if (bias?.requiresGrad) {
       const gb = Tensor.empty(bias.shape);
-      k.sumRows!(g.ptr, batch, outFeatures, gb.ptr); // column sums (kernels/reduce.ts)
+      k.sumRows(g.ptr, batch, outFeatures, gb.ptr); // column sums (kernels/reduce.ts)
       accumulate(bias, gb);
     }
   });

@@ -43,10 +43,10 @@ export function bceWithLogits(
   const w = weights === undefined ? undefined : constantLike("bceWithLogits", "weights", weights, logits);
   const k = logits.rt.kernels;
   const n = logits.size;
-  const out = Tensor.from([k.bceWithLogitsSum!(logits.ptr, t.ptr, w?.ptr ?? 0, n) / n], []);
+  const out = Tensor.from([k.bceWithLogitsSum(logits.ptr, t.ptr, w?.ptr ?? 0, n) / n], []);
   return record(out, [logits], (g) => {
     const gx = Tensor.empty(logits.shape);
-    k.bceWithLogitsBackward!(logits.ptr, t.ptr, w?.ptr ?? 0, n, g.data[0]! / n, gx.ptr);
+    k.bceWithLogitsBackward(logits.ptr, t.ptr, w?.ptr ?? 0, n, g.data[0]! / n, gx.ptr);
     accumulate(logits, gx);
   });
 }
@@ -66,15 +66,15 @@ export function softmaxCrossEntropy(logits: Tensor, target: Int32Array | Tensor)
   const rt = logits.rt;
   const k = rt.kernels;
   const logProbs = Tensor.empty(logits.shape);
-  k.logSoftmaxRows!(logits.ptr, logProbs.ptr, rows, classes, 1);
+  k.logSoftmaxRows(logits.ptr, logProbs.ptr, rows, classes, 1);
   if (target instanceof Tensor) {
     if (!sameDims(target.shape, logits.shape)) {
       throw new RangeError(`${op}: target ${fmt(target.shape)} does not match logits ${fmt(logits.shape)}`);
     }
-    const out = Tensor.from([-k.dot!(target.ptr, logProbs.ptr, logits.size) / rows], []);
+    const out = Tensor.from([-k.dot(target.ptr, logProbs.ptr, logits.size) / rows], []);
     return record(out, [logits], (g) => {
       const gx = Tensor.empty(logits.shape);
-      k.softCrossEntropyBackward!(logProbs.ptr, target.ptr, rows, classes, g.data[0]! / rows, gx.ptr);
+      k.softCrossEntropyBackward(logProbs.ptr, target.ptr, rows, classes, g.data[0]! / rows, gx.ptr);
       accumulate(logits, gx);
     });
   }
@@ -92,7 +92,7 @@ export function softmaxCrossEntropy(logits: Tensor, target: Int32Array | Tensor)
   const out = Tensor.from([total / rows], []);
   return record(out, [logits], (g) => {
     const gx = Tensor.empty(logits.shape);
-    k.crossEntropyBackward!(logProbs.ptr, ids, rows, classes, g.data[0]! / rows, gx.ptr);
+    k.crossEntropyBackward(logProbs.ptr, ids, rows, classes, g.data[0]! / rows, gx.ptr);
     accumulate(logits, gx);
   });
 }
@@ -116,14 +116,14 @@ export function klDivergence(studentLogits: Tensor, teacherLogits: Tensor, tempe
   const n = studentLogits.size;
   const logQ = Tensor.empty(studentLogits.shape);
   const logP = Tensor.empty(studentLogits.shape);
-  k.logSoftmaxRows!(studentLogits.ptr, logQ.ptr, rows, classes, 1 / temperature);
-  k.logSoftmaxRows!(teacherLogits.ptr, logP.ptr, rows, classes, 1 / temperature);
+  k.logSoftmaxRows(studentLogits.ptr, logQ.ptr, rows, classes, 1 / temperature);
+  k.logSoftmaxRows(teacherLogits.ptr, logP.ptr, rows, classes, 1 / temperature);
   const t2 = temperature * temperature;
-  const out = Tensor.from([(t2 * k.klDivSum!(logP.ptr, logQ.ptr, n)) / rows], []);
+  const out = Tensor.from([(t2 * k.klDivSum(logP.ptr, logQ.ptr, n)) / rows], []);
   return record(out, [studentLogits], (g) => {
     // d/dstudent = T² / rows · (q - p) / T
     const gx = Tensor.empty(studentLogits.shape);
-    k.klDivBackward!(logP.ptr, logQ.ptr, n, (g.data[0]! * temperature) / rows, gx.ptr);
+    k.klDivBackward(logP.ptr, logQ.ptr, n, (g.data[0]! * temperature) / rows, gx.ptr);
     accumulate(studentLogits, gx);
   });
 }

@@ -4,10 +4,10 @@ import { Tensor, accumulate, record } from "../tensor.js";
 /** Sum of every element → scalar []. */
 export function sum(a: Tensor): Tensor {
   const k = a.rt.kernels;
-  const out = Tensor.from([k.sum!(a.ptr, a.size)], []);
+  const out = Tensor.from([k.sum(a.ptr, a.size)], []);
   return record(out, [a], (g) => {
     const ga = Tensor.empty(a.shape);
-    k.fill!(ga.ptr, g.data[0]!, a.size);
+    k.fill(ga.ptr, g.data[0]!, a.size);
     accumulate(a, ga);
   });
 }
@@ -15,10 +15,10 @@ export function sum(a: Tensor): Tensor {
 /** Mean of every element → scalar []. */
 export function mean(a: Tensor): Tensor {
   const k = a.rt.kernels;
-  const out = Tensor.from([k.sum!(a.ptr, a.size) / a.size], []);
+  const out = Tensor.from([k.sum(a.ptr, a.size) / a.size], []);
   return record(out, [a], (g) => {
     const ga = Tensor.empty(a.shape);
-    k.fill!(ga.ptr, g.data[0]! / a.size, a.size);
+    k.fill(ga.ptr, g.data[0]! / a.size, a.size);
     accumulate(a, ga);
   });
 }
@@ -34,12 +34,12 @@ function reduceLastDim(op: string, x: Tensor, mean: boolean): Tensor {
   const rows = n === 0 ? 0 : x.size / n;
   const k = x.rt.kernels;
   const out = Tensor.empty(x.shape.slice(0, -1));
-  k.sumLastDim!(x.ptr, rows, n, out.ptr);
-  if (mean) k.scale!(out.ptr, 1 / n, out.ptr, rows);
+  k.sumLastDim(x.ptr, rows, n, out.ptr);
+  if (mean) k.scale(out.ptr, 1 / n, out.ptr, rows);
   return record(out, [x], (g) => {
     // Every element of a row receives the row's gradient (divided by n for the mean).
     const gx = Tensor.empty(x.shape);
-    k.spreadLastDim!(g.ptr, rows, n, mean ? 1 / n : 1, gx.ptr);
+    k.spreadLastDim(g.ptr, rows, n, mean ? 1 / n : 1, gx.ptr);
     accumulate(x, gx);
   });
 }
@@ -62,13 +62,13 @@ function reduceRows(op: string, x: Tensor, mean: boolean): Tensor {
   const n = rows === 0 ? 0 : x.size / rows;
   const k = x.rt.kernels;
   const out = Tensor.empty(rest);
-  k.sumRows!(x.ptr, rows, n, out.ptr);
-  if (mean) k.scale!(out.ptr, 1 / rows, out.ptr, n);
+  k.sumRows(x.ptr, rows, n, out.ptr);
+  if (mean) k.scale(out.ptr, 1 / rows, out.ptr, n);
   return record(out, [x], (g) => {
     // Every row receives the whole gradient: a copy with a source stride of 0.
     const gx = Tensor.empty(x.shape);
-    k.copyBlock!(g.ptr, 0, gx.ptr, n, rows, n);
-    if (mean) k.scale!(gx.ptr, 1 / rows, gx.ptr, x.size);
+    k.copyBlock(g.ptr, 0, gx.ptr, n, rows, n);
+    if (mean) k.scale(gx.ptr, 1 / rows, gx.ptr, x.size);
     accumulate(x, gx);
   });
 }

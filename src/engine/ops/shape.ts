@@ -33,14 +33,14 @@ export function concat(tensors: readonly Tensor[], axis = -1): Tensor {
   let offset = 0;
   tensors.forEach((t, i) => {
     offsets.push(offset);
-    k.copyBlock!(t.ptr, widths[i]!, out.ptr + offset * 4, outWidth, outer, widths[i]!);
+    k.copyBlock(t.ptr, widths[i]!, out.ptr + offset * 4, outWidth, outer, widths[i]!);
     offset += widths[i]!;
   });
   return record(out, tensors, (g) => {
     tensors.forEach((t, i) => {
       if (!t.requiresGrad) return;
       const gt = Tensor.empty(t.shape);
-      k.copyBlock!(g.ptr + offsets[i]! * 4, outWidth, gt.ptr, widths[i]!, outer, widths[i]!);
+      k.copyBlock(g.ptr + offsets[i]! * 4, outWidth, gt.ptr, widths[i]!, outer, widths[i]!);
       accumulate(t, gt);
     });
   });
@@ -61,10 +61,10 @@ export function sliceLastDim(x: Tensor, start: number, end: number): Tensor {
   const rows = n === 0 ? 0 : x.size / n;
   const k = x.rt.kernels;
   const out = Tensor.empty([...x.shape.slice(0, -1), width]);
-  k.copyBlock!(x.ptr + start * 4, n, out.ptr, width, rows, width);
+  k.copyBlock(x.ptr + start * 4, n, out.ptr, width, rows, width);
   return record(out, [x], (g) => {
     const gx = Tensor.zeros(x.shape);
-    k.copyBlock!(g.ptr, width, gx.ptr + start * 4, n, rows, width);
+    k.copyBlock(g.ptr, width, gx.ptr + start * 4, n, rows, width);
     accumulate(x, gx);
   });
 }
@@ -76,10 +76,10 @@ export function sliceRows(x: Tensor, start: number, end: number): Tensor {
   const rowSize = sizeOf(x.shape.slice(1));
   const k = x.rt.kernels;
   const out = Tensor.empty([end - start, ...x.shape.slice(1)]);
-  k.copyBlock!(x.ptr + start * rowSize * 4, 0, out.ptr, 0, 1, out.size);
+  k.copyBlock(x.ptr + start * rowSize * 4, 0, out.ptr, 0, 1, out.size);
   return record(out, [x], (g) => {
     const gx = Tensor.zeros(x.shape);
-    k.copyBlock!(g.ptr, 0, gx.ptr + start * rowSize * 4, 0, 1, out.size);
+    k.copyBlock(g.ptr, 0, gx.ptr + start * rowSize * 4, 0, 1, out.size);
     accumulate(x, gx);
   });
 }
@@ -90,17 +90,17 @@ export function dot(a: Tensor, b: Tensor): Tensor {
     throw new RangeError(`dot: needs two vectors of the same length, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
   }
   const k = a.rt.kernels;
-  const out = Tensor.from([k.dot!(a.ptr, b.ptr, a.size)], []);
+  const out = Tensor.from([k.dot(a.ptr, b.ptr, a.size)], []);
   return record(out, [a, b], (g) => {
     const gs = g.data[0]!;
     if (a.requiresGrad) {
       const ga = Tensor.empty(a.shape);
-      k.scale!(b.ptr, gs, ga.ptr, a.size);
+      k.scale(b.ptr, gs, ga.ptr, a.size);
       accumulate(a, ga);
     }
     if (b.requiresGrad) {
       const gb = Tensor.empty(b.shape);
-      k.scale!(a.ptr, gs, gb.ptr, b.size);
+      k.scale(a.ptr, gs, gb.ptr, b.size);
       accumulate(b, gb);
     }
   });

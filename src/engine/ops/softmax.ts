@@ -16,10 +16,10 @@ export function softmax(x: Tensor, temperature = 1): Tensor {
   const { rows, n } = rowsOf("softmax", x, temperature);
   const k = x.rt.kernels;
   const out = Tensor.empty(x.shape);
-  k.softmaxRows!(x.ptr, out.ptr, rows, n, 1 / temperature);
+  k.softmaxRows(x.ptr, out.ptr, rows, n, 1 / temperature);
   return record(out, [x], (g) => {
     const gx = Tensor.empty(x.shape);
-    k.softmaxBackward!(out.ptr, g.ptr, gx.ptr, rows, n, 1 / temperature);
+    k.softmaxBackward(out.ptr, g.ptr, gx.ptr, rows, n, 1 / temperature);
     accumulate(x, gx);
   });
 }
@@ -29,10 +29,10 @@ export function logSoftmax(x: Tensor, temperature = 1): Tensor {
   const { rows, n } = rowsOf("logSoftmax", x, temperature);
   const k = x.rt.kernels;
   const out = Tensor.empty(x.shape);
-  k.logSoftmaxRows!(x.ptr, out.ptr, rows, n, 1 / temperature);
+  k.logSoftmaxRows(x.ptr, out.ptr, rows, n, 1 / temperature);
   return record(out, [x], (g) => {
     const gx = Tensor.empty(x.shape);
-    k.logSoftmaxBackward!(out.ptr, g.ptr, gx.ptr, rows, n, 1 / temperature);
+    k.logSoftmaxBackward(out.ptr, g.ptr, gx.ptr, rows, n, 1 / temperature);
     accumulate(x, gx);
   });
 }

@@ -25,7 +25,7 @@ function fp32MatVec(table: Float32Array, rows: number, dim: number, query: Float
   const m = rt.scratchF32(table);
   const x = rt.scratchF32(query);
   const out = rt.scratch.alloc(rows * 4);
-  rt.kernels.matVec!(m, x, rows, dim, out);
+  rt.kernels.matVec(m, x, rows, dim, out);
   const scores = rt.f32.slice(out >>> 2, (out >>> 2) + rows);
   endStep();
   return scores;
