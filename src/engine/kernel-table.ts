@@ -1,68 +1,73 @@
 /**
  * The typed table of the WebAssembly kernels (src/engine/kernels/, entry index.ts): one method per
- * exported kernel, with its parameters named. Every pointer is a byte offset into the shared memory,
- * every count an i32; flags are 0 or 1; kernels returning f64 or i32 return a number.
+ * exported kernel, with its parameters named. A Ptr is a byte offset into the shared memory (usize in
+ * the kernels); every other parameter is a count (i32), a 0/1 flag (i32) or a scalar (f32); kernels
+ * returning f64 or i32 return a number.
  *
  * KERNEL_ARITY is the runtime list of kernel names (and each one's parameter count). The compiler
  * holds it to the interface, bindKernels() holds the compiled module to it, and a test holds it to
  * the module's function exports, so the three cannot drift apart.
  */
+
+/** A byte offset into the runtime's shared memory (usize in the kernels). */
+export type Ptr = number;
+
 export interface Kernels {
   // Elementwise arithmetic over n floats (kernels/elementwise.ts)
-  add(a: number, b: number, out: number, n: number): void;
-  sub(a: number, b: number, out: number, n: number): void;
-  mul(a: number, b: number, out: number, n: number): void;
-  scale(a: number, s: number, out: number, n: number): void;
-  axpy(alpha: number, x: number, y: number, n: number): void;
-  fill(out: number, v: number, n: number): void;
-  sum(a: number, n: number): number;
-  div(a: number, b: number, out: number, n: number): void;
-  addScalar(a: number, s: number, out: number, n: number): void;
-  binaryTiled(op: number, a: number, b: number, out: number, rows: number, n: number): void;
-  binaryPerRow(op: number, a: number, b: number, out: number, rows: number, n: number): void;
-  copyBlock(src: number, srcStride: number, dst: number, dstStride: number, rows: number, cols: number): void;
+  add(a: Ptr, b: Ptr, out: Ptr, n: number): void;
+  sub(a: Ptr, b: Ptr, out: Ptr, n: number): void;
+  mul(a: Ptr, b: Ptr, out: Ptr, n: number): void;
+  scale(a: Ptr, s: number, out: Ptr, n: number): void;
+  axpy(alpha: number, x: Ptr, y: Ptr, n: number): void;
+  fill(out: Ptr, v: number, n: number): void;
+  sum(a: Ptr, n: number): number;
+  div(a: Ptr, b: Ptr, out: Ptr, n: number): void;
+  addScalar(a: Ptr, s: number, out: Ptr, n: number): void;
+  binaryTiled(op: number, a: Ptr, b: Ptr, out: Ptr, rows: number, n: number): void;
+  binaryPerRow(op: number, a: Ptr, b: Ptr, out: Ptr, rows: number, n: number): void;
+  copyBlock(src: Ptr, srcStride: number, dst: Ptr, dstStride: number, rows: number, cols: number): void;
   // Embedding rows: gather, scatter, row products (kernels/embedding.ts)
-  gather(table: number, idx: number, n: number, dim: number, out: number): void;
-  scatterAdd(rows: number, idx: number, n: number, dim: number, table: number): void;
-  rowDot(a: number, b: number, n: number, dim: number, out: number): void;
-  matVec(table: number, vector: number, rows: number, dim: number, out: number): void;
-  rowScale(x: number, s: number, n: number, dim: number, out: number, acc: number): void;
+  gather(table: Ptr, idx: Ptr, n: number, dim: number, out: Ptr): void;
+  scatterAdd(rows: Ptr, idx: Ptr, n: number, dim: number, table: Ptr): void;
+  rowDot(a: Ptr, b: Ptr, n: number, dim: number, out: Ptr): void;
+  matVec(table: Ptr, vector: Ptr, rows: number, dim: number, out: Ptr): void;
+  rowScale(x: Ptr, s: Ptr, n: number, dim: number, out: Ptr, acc: number): void;
   // Pointwise activations and their backward passes (kernels/activations.ts)
-  logSigmoid(x: number, out: number, n: number): void;
-  logSigmoidBackward(x: number, g: number, gx: number, n: number): void;
-  pointwiseExp(x: number, out: number, n: number): void;
-  pointwiseLog(x: number, out: number, n: number): void;
-  relu(x: number, out: number, n: number): void;
-  reluBackward(x: number, g: number, gx: number, n: number): void;
-  sigmoid(x: number, out: number, n: number): void;
-  sigmoidBackward(y: number, g: number, gx: number, n: number): void;
-  tanh(x: number, out: number, n: number): void;
-  tanhBackward(y: number, g: number, gx: number, n: number): void;
-  gelu(x: number, out: number, n: number): void;
-  geluBackward(x: number, g: number, gx: number, n: number): void;
-  softplus(x: number, out: number, n: number): void;
-  softplusBackward(x: number, g: number, gx: number, n: number): void;
+  logSigmoid(x: Ptr, out: Ptr, n: number): void;
+  logSigmoidBackward(x: Ptr, g: Ptr, gx: Ptr, n: number): void;
+  pointwiseExp(x: Ptr, out: Ptr, n: number): void;
+  pointwiseLog(x: Ptr, out: Ptr, n: number): void;
+  relu(x: Ptr, out: Ptr, n: number): void;
+  reluBackward(x: Ptr, g: Ptr, gx: Ptr, n: number): void;
+  sigmoid(x: Ptr, out: Ptr, n: number): void;
+  sigmoidBackward(y: Ptr, g: Ptr, gx: Ptr, n: number): void;
+  tanh(x: Ptr, out: Ptr, n: number): void;
+  tanhBackward(y: Ptr, g: Ptr, gx: Ptr, n: number): void;
+  gelu(x: Ptr, out: Ptr, n: number): void;
+  geluBackward(x: Ptr, g: Ptr, gx: Ptr, n: number): void;
+  softplus(x: Ptr, out: Ptr, n: number): void;
+  softplusBackward(x: Ptr, g: Ptr, gx: Ptr, n: number): void;
   // Softmax over the last dimension and fused losses (kernels/softmax.ts)
-  softmaxRows(x: number, out: number, rows: number, n: number, invT: number): void;
-  logSoftmaxRows(x: number, out: number, rows: number, n: number, invT: number): void;
-  softmaxBackward(y: number, g: number, gx: number, rows: number, n: number, invT: number): void;
-  logSoftmaxBackward(lp: number, g: number, gx: number, rows: number, n: number, invT: number): void;
-  softCrossEntropyBackward(lp: number, t: number, rows: number, n: number, scale: number, gx: number): void;
-  crossEntropyBackward(lp: number, target: number, rows: number, n: number, scale: number, gx: number): void;
-  klDivSum(lp: number, lq: number, n: number): number;
-  klDivBackward(lp: number, lq: number, n: number, scale: number, gx: number): void;
-  bceWithLogitsSum(x: number, t: number, w: number, n: number): number;
-  bceWithLogitsBackward(x: number, t: number, w: number, n: number, scale: number, gx: number): void;
+  softmaxRows(x: Ptr, out: Ptr, rows: number, n: number, invT: number): void;
+  logSoftmaxRows(x: Ptr, out: Ptr, rows: number, n: number, invT: number): void;
+  softmaxBackward(y: Ptr, g: Ptr, gx: Ptr, rows: number, n: number, invT: number): void;
+  logSoftmaxBackward(lp: Ptr, g: Ptr, gx: Ptr, rows: number, n: number, invT: number): void;
+  softCrossEntropyBackward(lp: Ptr, t: Ptr, rows: number, n: number, scale: number, gx: Ptr): void;
+  crossEntropyBackward(lp: Ptr, target: Ptr, rows: number, n: number, scale: number, gx: Ptr): void;
+  klDivSum(lp: Ptr, lq: Ptr, n: number): number;
+  klDivBackward(lp: Ptr, lq: Ptr, n: number, scale: number, gx: Ptr): void;
+  bceWithLogitsSum(x: Ptr, t: Ptr, w: Ptr, n: number): number;
+  bceWithLogitsBackward(x: Ptr, t: Ptr, w: Ptr, n: number, scale: number, gx: Ptr): void;
   // Reductions (kernels/reduce.ts)
-  sumLastDim(x: number, rows: number, n: number, out: number): void;
-  sumRows(x: number, rows: number, n: number, out: number): void;
-  dot(a: number, b: number, n: number): number;
-  spreadLastDim(x: number, rows: number, n: number, s: number, out: number): void;
+  sumLastDim(x: Ptr, rows: number, n: number, out: Ptr): void;
+  sumRows(x: Ptr, rows: number, n: number, out: Ptr): void;
+  dot(a: Ptr, b: Ptr, n: number): number;
+  spreadLastDim(x: Ptr, rows: number, n: number, s: number, out: Ptr): void;
   // Optimiser updates, dense and per row (kernels/optim.ts)
   sgdDense(
-    param: number,
-    grad: number,
-    buf: number,
+    param: Ptr,
+    grad: Ptr,
+    buf: Ptr,
     n: number,
     lr: number,
     weightDecay: number,
@@ -70,34 +75,34 @@ export interface Kernels {
     nesterov: number,
   ): void;
   sgdRows(
-    param: number,
+    param: Ptr,
     dim: number,
-    ids: number,
-    grads: number,
+    ids: Ptr,
+    grads: Ptr,
     count: number,
-    buf: number,
+    buf: Ptr,
     lr: number,
     weightDecay: number,
     momentum: number,
     nesterov: number,
   ): void;
-  adagradDense(param: number, grad: number, sum: number, n: number, lr: number, eps: number, weightDecay: number): void;
+  adagradDense(param: Ptr, grad: Ptr, sum: Ptr, n: number, lr: number, eps: number, weightDecay: number): void;
   adagradRows(
-    param: number,
+    param: Ptr,
     dim: number,
-    ids: number,
-    grads: number,
+    ids: Ptr,
+    grads: Ptr,
     count: number,
-    sum: number,
+    sum: Ptr,
     lr: number,
     eps: number,
     weightDecay: number,
   ): void;
   adamDense(
-    param: number,
-    grad: number,
-    m: number,
-    v: number,
+    param: Ptr,
+    grad: Ptr,
+    m: Ptr,
+    v: Ptr,
     n: number,
     stepSize: number,
     beta1: number,
@@ -110,13 +115,13 @@ export interface Kernels {
     shrink: number,
   ): void;
   adamRows(
-    param: number,
+    param: Ptr,
     dim: number,
-    ids: number,
-    grads: number,
+    ids: Ptr,
+    grads: Ptr,
     count: number,
-    m: number,
-    v: number,
+    m: Ptr,
+    v: Ptr,
     stepSize: number,
     beta1: number,
     oneMinusBeta1: number,
@@ -128,118 +133,93 @@ export interface Kernels {
     shrink: number,
   ): void;
   coalesceRows(
-    indices: number,
-    rows: number,
+    indices: Ptr,
+    rows: Ptr,
     count: number,
     dim: number,
     tableRows: number,
-    slots: number,
-    uniqueIds: number,
-    uniqueGrads: number,
-    copies: number,
-    counters: number,
+    slots: Ptr,
+    uniqueIds: Ptr,
+    uniqueGrads: Ptr,
+    copies: Ptr,
+    counters: Ptr,
   ): number;
   // Embedding bags and attention pooling (kernels/bags.ts)
-  embeddingBag(
-    table: number,
-    ids: number,
-    n: number,
-    offsets: number,
-    bags: number,
-    dim: number,
-    mean: number,
-    out: number,
-  ): void;
-  embeddingBagBackward(
-    g: number,
-    n: number,
-    offsets: number,
-    bags: number,
-    dim: number,
-    mean: number,
-    rows: number,
-  ): void;
+  embeddingBag(table: Ptr, ids: Ptr, n: number, offsets: Ptr, bags: number, dim: number, mean: number, out: Ptr): void;
+  embeddingBagBackward(g: Ptr, n: number, offsets: Ptr, bags: number, dim: number, mean: number, rows: Ptr): void;
   attentionPool(
-    values: number,
+    values: Ptr,
     n: number,
-    offsets: number,
+    offsets: Ptr,
     bags: number,
-    query: number,
+    query: Ptr,
     queryStride: number,
     dim: number,
     scale: number,
-    weights: number,
-    out: number,
+    weights: Ptr,
+    out: Ptr,
   ): void;
   attentionPoolBackward(
-    values: number,
+    values: Ptr,
     n: number,
-    offsets: number,
+    offsets: Ptr,
     bags: number,
-    query: number,
+    query: Ptr,
     queryStride: number,
     dim: number,
     scale: number,
-    weights: number,
-    out: number,
-    g: number,
-    gradValues: number,
-    gradQuery: number,
+    weights: Ptr,
+    out: Ptr,
+    g: Ptr,
+    gradValues: Ptr,
+    gradQuery: Ptr,
   ): void;
   // Packed SIMD matrix multiply (kernels/matmul.ts)
   matmulScratchBytes(k: number, n: number): number;
-  matmulNN(a: number, b: number, c: number, m: number, k: number, n: number, accumulate: number, scratch: number): void;
-  matmulNT(a: number, b: number, c: number, m: number, k: number, n: number, accumulate: number, scratch: number): void;
-  matmulTN(a: number, b: number, c: number, m: number, k: number, n: number, accumulate: number, scratch: number): void;
-  addRowBias(out: number, bias: number, rows: number, cols: number): void;
+  matmulNN(a: Ptr, b: Ptr, c: Ptr, m: number, k: number, n: number, accumulate: number, scratch: Ptr): void;
+  matmulNT(a: Ptr, b: Ptr, c: Ptr, m: number, k: number, n: number, accumulate: number, scratch: Ptr): void;
+  matmulTN(a: Ptr, b: Ptr, c: Ptr, m: number, k: number, n: number, accumulate: number, scratch: Ptr): void;
+  addRowBias(out: Ptr, bias: Ptr, rows: number, cols: number): void;
   // Int8 scoring (kernels/quantized.ts)
-  int8MatVec(
-    table: number,
-    vector: number,
-    scales: number,
-    vectorScale: number,
-    rows: number,
-    dim: number,
-    out: number,
-  ): void;
+  int8MatVec(table: Ptr, vector: Ptr, scales: Ptr, vectorScale: number, rows: number, dim: number, out: Ptr): void;
   int8MatVecRows(
-    table: number,
-    rows: number,
-    vector: number,
-    scales: number,
+    table: Ptr,
+    rows: Ptr,
+    vector: Ptr,
+    scales: Ptr,
     vectorScale: number,
     count: number,
     dim: number,
-    out: number,
+    out: Ptr,
   ): void;
   // Top-k retrieval (kernels/retrieval.ts)
   topKF32(
-    table: number,
-    query: number,
+    table: Ptr,
+    query: Ptr,
     count: number,
     dim: number,
-    ids: number,
-    mask: number,
+    ids: Ptr,
+    mask: Ptr,
     k: number,
-    items: number,
-    scores: number,
+    items: Ptr,
+    scores: Ptr,
     size: number,
   ): number;
   topKInt8(
-    table: number,
-    rowScales: number,
-    query: number,
+    table: Ptr,
+    rowScales: Ptr,
+    query: Ptr,
     queryScale: number,
     count: number,
     dim: number,
-    ids: number,
-    mask: number,
+    ids: Ptr,
+    mask: Ptr,
     k: number,
-    items: number,
-    scores: number,
+    items: Ptr,
+    scores: Ptr,
     size: number,
   ): number;
-  sortTopK(items: number, scores: number, size: number): void;
+  sortTopK(items: Ptr, scores: Ptr, size: number): void;
 }
 
 export type KernelName = keyof Kernels;
@@ -319,7 +299,7 @@ export const KERNEL_NAMES = Object.keys(KERNEL_ARITY) as readonly KernelName[];
 
 /**
  * The kernel table over an instance's exports: throws naming the first kernel the module lacks or
- * exports with another parameter count.
+ * exports with another parameter count, or a function it exports that the table does not name.
  */
 export function bindKernels(exports: Readonly<Record<string, unknown>>): Kernels {
   for (const name of KERNEL_NAMES) {
@@ -331,6 +311,11 @@ export function bindKernels(exports: Readonly<Record<string, unknown>>): Kernels
       throw new Error(
         `distillrec: kernel ${name} takes ${fn.length} parameters, the kernel table says ${KERNEL_ARITY[name]}`,
       );
+    }
+  }
+  for (const [name, value] of Object.entries(exports)) {
+    if (typeof value === "function" && !Object.hasOwn(KERNEL_ARITY, name)) {
+      throw new Error(`distillrec: the kernel module exports ${name}, which the kernel table does not name`);
     }
   }
   return exports as unknown as Kernels;

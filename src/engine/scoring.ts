@@ -1,23 +1,36 @@
 /**
  * Scores of the rows of an f32 table [rows, dim] against one vector [dim]: the exact dot products a
- * dot-product model ranks by (Int8Table.scoreAll/scoreRows are the same for an int8 table).
+ * dot-product model ranks by (Int8Table.scoreAll/scoreRows are the same for an int8 table). The vector
+ * is a Float32Array or a tensor of dim values (a tensor's memory is read in place).
  *
  * Each call takes its buffers from the heap and gives them back before it returns, so it neither uses
  * nor ends the caller's scratch step: scratch tensors alive before the call stay valid after it.
  */
+import type { Ptr } from "./kernel-table.js";
 import type { Runtime } from "./runtime.js";
-import type { Tensor } from "./tensor.js";
+import { Tensor } from "./tensor.js";
 
-function tableShape(table: Tensor, vector: Float32Array, fn: string): [number, number] {
+/** A vector to score against: its values, or a tensor holding them. */
+export type ScoreVector = Float32Array | Tensor;
+
+function tableShape(table: Tensor, vector: ScoreVector, fn: string): [number, number] {
   if (table.shape.length !== 2) throw new RangeError(`${fn}: the table must be [rows, dim], got [${table.shape}]`);
   const [rows, dim] = table.shape as [number, number];
-  if (vector.length !== dim)
-    throw new RangeError(`${fn}: the vector has ${vector.length} values, the table's rows ${dim}`);
+  // A tensor's .data also refuses a scratch tensor released by endStep().
+  const length = vector instanceof Tensor ? vector.data.length : vector.length;
+  if (length !== dim) throw new RangeError(`${fn}: the vector has ${length} values, the table's rows ${dim}`);
   return [rows, dim];
 }
 
+/** The vector's pointer: a tensor's own, or `block` after copying the values there. */
+function place(rt: Runtime, vector: ScoreVector, block: Ptr): Ptr {
+  if (vector instanceof Tensor) return vector.ptr;
+  rt.f32.set(vector, block >>> 2);
+  return block;
+}
+
 /** Run `f` over fresh heap blocks of the given byte sizes, then release them. */
-function withBlocks<T>(rt: Runtime, sizes: readonly number[], f: (ptrs: number[]) => T): T {
+function withBlocks<T>(rt: Runtime, sizes: readonly number[], f: (ptrs: Ptr[]) => T): T {
   const ptrs = sizes.map((bytes) => rt.alloc(bytes));
   try {
     return f(ptrs);
@@ -27,18 +40,17 @@ function withBlocks<T>(rt: Runtime, sizes: readonly number[], f: (ptrs: number[]
 }
 
 /** Scores of every row of `table` [rows, dim] against `vector` [dim]. */
-export function scoreAllRows(table: Tensor, vector: Float32Array): Float32Array {
+export function scoreAllRows(table: Tensor, vector: ScoreVector): Float32Array {
   const [rows, dim] = tableShape(table, vector, "scoreAllRows");
   const rt = table.rt;
   return withBlocks(rt, [dim * 4, rows * 4], ([q, out]) => {
-    rt.f32.set(vector, q! >>> 2);
-    rt.kernels.matVec(table.ptr, q!, rows, dim, out!);
+    rt.kernels.matVec(table.ptr, place(rt, vector, q!), rows, dim, out!);
     return rt.f32.slice(out! >>> 2, (out! >>> 2) + rows);
   });
 }
 
 /** Scores of the given rows of `table` (any order, repeats allowed) against `vector`: scoreAllRows's values at `rows`. */
-export function scoreTableRows(table: Tensor, vector: Float32Array, rows: Int32Array): Float32Array {
+export function scoreTableRows(table: Tensor, vector: ScoreVector, rows: Int32Array): Float32Array {
   const [count, dim] = tableShape(table, vector, "scoreTableRows");
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]!;
@@ -49,10 +61,10 @@ export function scoreTableRows(table: Tensor, vector: Float32Array, rows: Int32A
   const rt = table.rt;
   const n = rows.length;
   return withBlocks(rt, [dim * 4, n * 4, n * dim * 4, n * 4], ([q, idx, gathered, out]) => {
-    rt.f32.set(vector, q! >>> 2);
+    const v = place(rt, vector, q!);
     rt.i32.set(rows, idx! >>> 2);
     rt.kernels.gather(table.ptr, idx!, n, dim, gathered!);
-    rt.kernels.matVec(gathered!, q!, n, dim, out!);
+    rt.kernels.matVec(gathered!, v, n, dim, out!);
     return rt.f32.slice(out! >>> 2, (out! >>> 2) + n);
   });
 }

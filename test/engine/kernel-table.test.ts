@@ -34,4 +34,10 @@ describe("kernel table", () => {
     exports.dot = (a: number, b: number) => a + b;
     assert.throws(() => bindKernels(exports), /kernel dot takes 2 parameters, the kernel table says 3/);
   });
+
+  test("a module exporting a function the table does not name is refused, naming it", () => {
+    const exports: Record<string, unknown> = { ...(runtime().kernels as unknown as Record<string, unknown>) };
+    exports.matVec2 = (a: number) => a;
+    assert.throws(() => bindKernels(exports), /exports matVec2, which the kernel table does not name/);
+  });
 });

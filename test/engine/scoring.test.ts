@@ -47,6 +47,18 @@ describe("table scoring", () => {
     endStep();
   });
 
+  test("a tensor holding the vector (a [1, dim] row too) scores as its values do", () => {
+    const all = scoreAllRows(table, vector);
+    const row = Tensor.from(vector, [1, DIM]);
+    assert.deepEqual(scoreAllRows(table, row), all);
+    assert.deepEqual(
+      scoreTableRows(table, row, new Int32Array([3, 30, 3])),
+      Float32Array.from([3, 30, 3], (r) => all[r]!),
+    );
+    endStep();
+    assert.throws(() => scoreAllRows(table, row), /used after endStep/);
+  });
+
   test("refuses rows outside the table and vectors of another length", () => {
     assert.throws(() => scoreTableRows(table, vector, new Int32Array([ROWS])), /row 37 at position 0/);
     assert.throws(() => scoreAllRows(table, values(DIM + 1, 4)), /13 values/);
