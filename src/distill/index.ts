@@ -1,14 +1,13 @@
-// Distillation on top of the training loop: soft labels, distillation losses, the distillation program, multi-step chains.
+// Distillation: soft labels, distillation losses, the distillation training program, multi-step chains.
 export * from "./soft-labels.js";
 export * from "./losses.js";
 export {
   program as distillProgram,
   distillProgramUrl,
-  hasSoftTerms,
-  needsSoftLabels,
-  needsTeacher,
+  createOptimizer,
   type DistillConfig,
   type DistillTrainer,
+  type OptimizerKind,
+  type OptimizerSettings,
 } from "./program.js";
-export { distill, type DistillOptions } from "./distill.js";
 export * from "./multistep.js";

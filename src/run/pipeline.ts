@@ -73,8 +73,7 @@ import {
   type SoftLabelOptions,
   type SoftLabels,
 } from "../distill/soft-labels.js";
-import type { TrainResult } from "../train/trainer.js";
-import { distill } from "../distill/distill.js";
+import { train, type TrainResult } from "../train/trainer.js";
 import { buildTrainingData, type TrainingData } from "../train/training-data.js";
 
 /** Structured logging (a pino logger fits). */
@@ -367,7 +366,7 @@ export async function trainModel(
 ): Promise<TrainResult> {
   const log = options.log ?? silent;
   const weights = options.weights ?? { hard: 1 };
-  return distill({
+  return train({
     model: spec,
     context: prepared.context,
     data: prepared.samples,

@@ -1,10 +1,11 @@
 /**
- * The training loop for teachers and students: epochs of Hogwild training (engine/parallel.ts) with a
- * training program, fresh negatives and a fresh sample order every epoch, an optional learning-rate
+ * The training loop for teachers and students: epochs of Hogwild training (engine/parallel.ts) with the
+ * distillation program, fresh negatives and a fresh sample order every epoch, an optional learning-rate
  * schedule stepped once per epoch, validation after each epoch, early stopping, and the best epoch's
- * parameters restored at the end. The program is the plain one (program.ts: BPR, plus the extra heads'
- * task labels for a multi-task model) unless an objective names another: distillation (src/distill) runs
- * this same loop with its own program, config and shared arrays.
+ * parameters restored at the end. With the default weights ({hard: 1}) and no soft labels this is plain
+ * BPR training (plus the extra heads' task labels for a multi-task model), so the same loop trains the
+ * teacher. Hint distillation runs the teacher itself inside the pool, frozen, from a shared copy of its
+ * parameters.
  */
 import { availableParallelism } from "node:os";
 import cliProgress from "cli-progress";
@@ -13,10 +14,22 @@ import { createSchedule, type ScheduleSpec } from "./schedule.js";
 import { DataRng } from "../data/rng.js";
 import { UniformSampler, type NegativeSampler } from "../data/sampling.js";
 import type { ModelContext } from "../models/context.js";
+import { specOf } from "../models/artefact.js";
 import type { ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
-import type { OptimizerKind } from "./optimizers.js";
-import { trainProgramUrl, type TrainConfig, type Trainer } from "./program.js";
+import {
+  distillProgramUrl,
+  needsSoftLabels,
+  needsTeacher,
+  shareParameters,
+  shareSoftLabels,
+  TEACHER_WEIGHTS,
+  type DistillConfig,
+  type DistillTrainer,
+  type OptimizerKind,
+} from "../distill/program.js";
+import type { DistillWeights } from "../distill/losses.js";
+import type { SoftLabels } from "../distill/soft-labels.js";
 import { redrawNegatives, sampleCount, type TrainingData } from "./training-data.js";
 
 /** Options of {@link train}. */
@@ -26,8 +39,15 @@ export interface TrainOptions {
   context: ModelContext;
   /** Samples from buildTrainingData; their negatives are redrawn in place before every epoch. */
   data: TrainingData;
-  /** What each step minimises: default the plain program's hard-label loss (see {@link TrainingObjective}). */
-  objective?: TrainingObjective;
+  /** The teacher's soft labels (needed when `weights` has list terms). */
+  softLabels?: SoftLabels;
+  /**
+   * The trained teacher (needed when `weights.hint` ≠ 0): a zoo model with a representation, rebuilt from
+   * its spec and parameters inside the pool and never updated.
+   */
+  teacher?: Recommender;
+  /** Loss weights (default {hard: 1}: plain BPR, and a multi-task model's extra heads learn the task labels). */
+  weights?: DistillWeights;
   epochs: number;
   /** Samples per optimiser step (default 1024). */
   batchSize?: number;
@@ -72,17 +92,6 @@ export interface TrainOptions {
   constrain?: (model: Recommender) => void;
 }
 
-/**
- * A training program other than the plain one: the module exporting it (its `program` builds a
- * {@link Trainer}), the config fields it adds to the {@link TrainConfig}, and shared arrays beside the
- * samples (soft labels, a frozen teacher's parameters).
- */
-export interface TrainingObjective {
-  programUrl: string;
-  config: Record<string, unknown>;
-  data?: SharedData;
-}
-
 /** What one epoch did. */
 export interface EpochRecord {
   /** 1-based. */
@@ -109,8 +118,9 @@ export interface TrainResult {
   stoppedEarly: boolean;
 }
 
-/** Train `options.model` on `options.data` with the objective's program (default: plain hard-label training). */
+/** Train `options.model` on `options.data`, distilling from `options.softLabels` when weights ask for it. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  const weights: DistillWeights = options.weights ?? { hard: 1 };
   const batchSize = options.batchSize ?? 1024;
   const monitor = options.monitor ?? "NDCG@10";
   const patience = options.patience ?? 5;
@@ -126,6 +136,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new RangeError(`train: threads must be a positive integer, got ${threads}`);
   }
   if (!(patience >= 1)) throw new RangeError(`train: patience must be ≥ 1, got ${patience}`);
+  if (needsSoftLabels(weights) && !options.softLabels) {
+    throw new Error("train: the distillation weights have soft terms but no softLabels were given");
+  }
+  const teacher = needsTeacher(weights) ? options.teacher : undefined;
+  if (needsTeacher(weights) && !teacher) {
+    throw new Error("train: the distillation weights have a hint term but no teacher was given");
+  }
+  if (teacher && teacher.representationDim === null) {
+    throw new Error(`train: the teacher (${teacher.kind}) has no representation for hint distillation`);
+  }
+
   const data: SharedData = {
     users: options.data.users,
     positives: options.data.positives,
@@ -133,17 +154,24 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     historyEnd: options.data.historyEnd,
     ...(options.data.conversions ? { conversions: options.data.conversions } : {}),
   };
-  const objective = options.objective;
-  if (objective?.data) Object.assign(data, objective.data);
-  const config: TrainConfig = {
+  const config: DistillConfig = {
     model: options.model,
     context: options.context,
+    weights,
     optimizer: options.optimizer ?? "adam",
     lr: options.lr ?? 1e-3,
     ...(options.weightDecay === undefined ? {} : { weightDecay: options.weightDecay }),
     ...(options.momentum === undefined ? {} : { momentum: options.momentum }),
-    ...objective?.config,
   };
+  if (options.softLabels) {
+    const shared = shareSoftLabels(options.softLabels, options.context.numUsers);
+    Object.assign(data, shared.data);
+    config.labelFields = shared.fields;
+  }
+  if (teacher) {
+    data[TEACHER_WEIGHTS] = shareParameters(teacher);
+    config.teacher = { model: specOf(teacher), projectionSeed: options.seed };
+  }
 
   // The schedule drives a stand-in for the optimisers: every thread has its own, and pool.epoch sets them all.
   const rate = { lr: config.lr };
@@ -160,8 +188,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let best: Float32Array[] | null = null;
   let stoppedEarly = false;
 
-  const pool = await TrainingPool.start<TrainConfig, Trainer>({
-    programUrl: objective?.programUrl ?? trainProgramUrl,
+  const pool = await TrainingPool.start<DistillConfig, DistillTrainer>({
+    programUrl: distillProgramUrl,
     config,
     data,
     samples: n,

@@ -7,10 +7,10 @@ import { BPRMF } from "../../src/models/bpr-mf.js";
 import { TwoTower } from "../../src/models/two-tower.js";
 import type { Pairs } from "../../src/models/recommender.js";
 import { UserItemIndex } from "../../src/data/sampling.js";
-import { hardLoss } from "../../src/train/losses.js";
 import {
   HintProjection,
   distillationLoss,
+  hardLoss,
   hintLoss,
   listwiseKLLoss,
   multiTaskSoftLoss,

@@ -8,11 +8,9 @@ import { EVENT_TYPES } from "../../src/data/types.js";
 import * as ops from "../../src/engine/ops/index.js";
 import { Ids } from "../../src/engine/ops/embedding.js";
 import { endStep } from "../../src/engine/tensor.js";
-import { distillationLoss } from "../../src/distill/losses.js";
-import { hardLoss, hardTaskLosses } from "../../src/train/losses.js";
+import { distillationLoss, hardLoss, hardTaskLosses } from "../../src/distill/losses.js";
 import { evaluateModel, prepareData } from "../../src/run/pipeline.js";
 import { buildTrainingData } from "../../src/train/training-data.js";
-import { distill } from "../../src/distill/distill.js";
 import { train } from "../../src/train/trainer.js";
 import { auc } from "../../src/eval/metrics.js";
 import type { DeepRanker } from "../../src/models/deep-ranker.js";
@@ -151,8 +149,8 @@ describe("multi-task training", () => {
   const evaluation = { negatives: 50, validationNegatives: 20, ks: [10], fullRanking: false };
 
   test("the conversion head learns conversion from the task labels, and stays near chance without them", async () => {
-    const trained = await distill({ ...settings, model: deepSpec, data: prepared.samples, weights: { hard: 1 } });
-    const untrained = await distill({
+    const trained = await train({ ...settings, model: deepSpec, data: prepared.samples, weights: { hard: 1 } });
+    const untrained = await train({
       ...settings,
       model: deepSpec,
       data: prepared.samples,
