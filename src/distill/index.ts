@@ -1,13 +1,22 @@
-// Distillation: soft labels, distillation losses, the distillation training program, multi-step chains.
+// Distillation on top of src/train: soft labels and their cache, distillation losses, the distillation
+// objective and program, training a student (distill), multi-step chains.
 export * from "./soft-labels.js";
+export * from "./soft-label-cache.js";
+export * from "./soft-losses.js";
+export * from "./hint.js";
 export * from "./losses.js";
 export {
   program as distillProgram,
   distillProgramUrl,
-  createOptimizer,
+  hasSoftTerms,
+  needsSoftLabels,
+  needsTeacher,
+  isPureHard,
+  shareParameters,
+  shareSoftLabels,
+  softLabelsFrom,
   type DistillConfig,
   type DistillTrainer,
-  type OptimizerKind,
-  type OptimizerSettings,
 } from "./program.js";
+export * from "./distill.js";
 export * from "./multistep.js";

@@ -8,7 +8,8 @@ import type { ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
 import type { DistillWeights } from "./losses.js";
 import { generateSoftLabels, type SoftLabelOptions, type SoftLabels } from "./soft-labels.js";
-import { train, type TrainOptions, type TrainResult } from "../train/trainer.js";
+import type { TrainResult } from "../train/trainer.js";
+import { distill, type DistillOptions } from "./distill.js";
 
 /** One step of the chain: the model to train and how it learns from its predecessor. */
 export interface ChainStep {
@@ -21,7 +22,7 @@ export interface ChainStep {
 }
 
 /** The training options every step shares (everything but the model, its weights and what it learns from). */
-export type SharedTrainOptions = Omit<TrainOptions, "model" | "weights" | "softLabels" | "teacher">;
+export type SharedTrainOptions = Omit<DistillOptions, "model" | "weights" | "softLabels" | "teacher">;
 
 /** Options of {@link distillChain}. */
 export interface ChainOptions {
@@ -55,7 +56,7 @@ export interface ChainResult {
 
 /**
  * Train `steps` in order: each step generates soft labels from the previous model (the teacher for the
- * first step) with generateSoftLabels and trains its spec with train(), with the previous model as the
+ * first step) with generateSoftLabels and trains its spec with distill(), with the previous model as the
  * hint teacher, using the shared training options merged with the step's own overrides.
  */
 export async function distillChain(options: ChainOptions): Promise<ChainResult> {
@@ -65,7 +66,7 @@ export async function distillChain(options: ChainOptions): Promise<ChainResult> 
   for (const [index, step] of options.steps.entries()) {
     options.onStep?.(index, step);
     const softLabels = generateSoftLabels(previous, options.softLabelOptions);
-    const result = await train({
+    const result = await distill({
       ...options.trainOptions,
       ...step.train,
       model: step.spec,

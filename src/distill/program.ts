@@ -1,49 +1,23 @@
 /**
- * The training program for teachers and students alike (see engine/parallel.ts): samples are the shared
- * (user, positive, negative, historyEnd) arrays of training-data.ts; a student's soft labels travel along
- * as shared arrays (`label.<field>`), with `listRowOfUser` mapping a user to its soft-label row (−1: none).
- * For hint distillation the teacher's parameters travel as one shared array (`teacherWeights`): every
- * thread rebuilds the frozen teacher beside the student, with a trained projection between their
- * representations. Each step computes distillationLoss for the batch, back-propagates and takes an
- * optimiser step. When the shared data has task labels (`conversions`), a multi-task model's extra heads
- * also learn them (the `hardTasks` term). With pure hard-label weights ({hard: 1}) and a single-head model
- * it is exactly pairwise BPR training.
+ * The distillation objective as a training program (train/program.ts): a student's soft labels travel
+ * along the samples as shared arrays (`label.<field>`), with `listRowOfUser` mapping a user to its
+ * soft-label row (−1: none). For hint distillation the teacher's parameters travel as one shared array
+ * (`teacherWeights`): every thread rebuilds the frozen teacher beside the student, with a trained
+ * projection between their representations. Each step's loss is distillationLoss of the batch (the hard
+ * labels, a multi-task model's task labels, and every enabled soft term).
  */
-import { Adagrad, Adam, AdamW, SGD, type Optimizer } from "../engine/optim.js";
-import type { SharedData, Trainable, TrainProgram } from "../engine/parallel.js";
+import type { SharedData, TrainProgram } from "../engine/parallel.js";
 import { shareArray } from "../engine/parallel.js";
 import type { Module } from "../engine/nn.js";
-import type { Tensor } from "../engine/tensor.js";
-import type { ModelContext } from "../models/context.js";
 import { createModel, type ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
-import {
-  HintProjection,
-  distillationLoss,
-  distinctRows,
-  teacherRepresentation,
-  type DistillBatch,
-  type DistillExtras,
-  type DistillWeights,
-} from "./losses.js";
+import { trainingProgram, type TrainConfig, type Trainer } from "../train/program.js";
+import { HintProjection, teacherRepresentation } from "./hint.js";
+import { distillationLoss, distinctRows, type DistillExtras, type DistillWeights } from "./losses.js";
 import type { SoftLabels } from "./soft-labels.js";
 
-/** The optimisers a training run can use. */
-export type OptimizerKind = "adam" | "adamw" | "adagrad" | "sgd";
-
-/** Optimiser settings; omitted fields take the optimiser's own defaults (AdamW: weight decay 0.01). */
-export interface OptimizerSettings {
-  optimizer: OptimizerKind;
-  lr: number;
-  weightDecay?: number;
-  /** SGD only. */
-  momentum?: number;
-}
-
 /** The plain (structured-cloneable) config of the program. */
-export interface DistillConfig extends OptimizerSettings {
-  model: ModelSpec;
-  context: ModelContext;
+export interface DistillConfig extends TrainConfig {
   weights: DistillWeights;
   /** The soft labels' fields that are not shared arrays (list length, top-k, kinds, …); absent without labels. */
   labelFields?: Record<string, unknown>;
@@ -59,9 +33,7 @@ export interface DistillConfig extends OptimizerSettings {
 }
 
 /** What the program builds on every thread. */
-export interface DistillTrainer extends Trainable {
-  model: Recommender;
-  optimizer: Optimizer;
+export interface DistillTrainer extends Trainer {
   /** The frozen teacher of the hint term (absent without hints). */
   teacher?: Recommender;
   /** The trained regressor from the student's representation to the teacher's (absent without hints). */
@@ -72,28 +44,6 @@ export interface DistillTrainer extends Trainable {
 export const LABEL_PREFIX = "label.";
 /** The shared data's key of the hint teacher's parameters, concatenated in `parameters()` order. */
 export const TEACHER_WEIGHTS = "teacherWeights";
-
-/** Build an optimiser over `params`. */
-export function createOptimizer(settings: OptimizerSettings, params: Tensor[]): Optimizer {
-  const base = {
-    lr: settings.lr,
-    ...(settings.weightDecay === undefined ? {} : { weightDecay: settings.weightDecay }),
-  };
-  switch (settings.optimizer) {
-    case "adam":
-      return new Adam(params, base);
-    case "adamw":
-      return new AdamW(params, base);
-    case "adagrad":
-      return new Adagrad(params, base);
-    case "sgd":
-      return new SGD(params, { ...base, momentum: settings.momentum });
-    default:
-      throw new Error(
-        `unknown optimizer "${(settings as { optimizer: string }).optimizer}" (known: adam, adamw, adagrad, sgd)`,
-      );
-  }
-}
 
 /** The loss terms that need soft labels. */
 export const LIST_TERMS = ["pointwise", "listwise", "ranking", "relaxedRanking", "multiTask"] as const;
@@ -248,23 +198,13 @@ export function softLabelsFrom(data: SharedData, fields: Record<string, unknown>
   return labels as unknown as SoftLabels;
 }
 
-export const program: TrainProgram<DistillConfig, DistillTrainer> = {
-  build(config: DistillConfig, data: SharedData, thread = 0): DistillTrainer {
+/** The hint term's parts on a thread: the frozen teacher, the trained projection. */
+type HintParts = Pick<DistillTrainer, "teacher" | "projection">;
+
+export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProgram<DistillConfig, HintParts>(
+  (config, data, model, thread) => {
     const { weights } = config;
-    const model = createModel(config.model, config.context);
     const hint = needsTeacher(weights) ? buildHint(config, data, model, thread) : null;
-    // The teacher stays out of the optimiser (frozen); the projection learns with the student.
-    const trained = hint ? [...model.parameters(), ...hint.projection.parameters()] : model.parameters();
-    const optimizer = createOptimizer(config, trained);
-    const users = data.users as Int32Array;
-    const positives = data.positives as Int32Array;
-    const negatives = data.negatives as Int32Array;
-    const positions = data.historyEnd as Int32Array | undefined;
-    const conversions =
-      (weights.hardTasks ?? 1) !== 0 && model.tasks.length > 1
-        ? (data.conversions as Uint8Array | undefined)
-        : undefined;
-    const hardOnly = isPureHard(weights) && !conversions;
     const lists = needsSoftLabels(weights);
     const labels = config.labelFields ? softLabelsFrom(data, config.labelFields) : null;
     const listRowOfUser = data.listRowOfUser as Int32Array | undefined;
@@ -275,44 +215,20 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = {
       ? { teacherRepresentation: teacherRepresentation(hint.teacher), projection: hint.projection }
       : {};
     // Terms that learn from every batch, whether or not its users have soft-label lists.
-    const batchTerms = (weights.hard ?? 1) !== 0 || hint !== null || conversions !== undefined;
+    const hardTasks = (weights.hardTasks ?? 1) !== 0 && model.tasks.length > 1 && data.conversions !== undefined;
+    const batchTerms = (weights.hard ?? 1) !== 0 || hint !== null || hardTasks;
     return {
-      model,
-      optimizer,
-      ...hint,
-      step(batch: Int32Array): number {
-        const n = batch.length;
-        const u = new Int32Array(n);
-        const p = new Int32Array(n);
-        const q = new Int32Array(n);
-        const ends = positions ? new Int32Array(n) : undefined;
-        const taskLabels = conversions ? new Float32Array(n) : undefined;
-        for (let k = 0; k < n; k++) {
-          const s = batch[k]!;
-          u[k] = users[s]!;
-          p[k] = positives[s]!;
-          q[k] = negatives[s]!;
-          if (ends) ends[k] = positions![s]!;
-          if (taskLabels) taskLabels[k] = conversions![s]!;
-        }
-        const pairs: DistillBatch = { users: u, positives: p, negatives: q, historyEnd: ends, taskLabels };
-        let loss: Tensor;
-        if (hardOnly) {
-          loss = model.loss(pairs);
-        } else {
-          const rows = lists ? listRows(u, listRowOfUser!) : null;
-          // A pure soft-label objective has nothing to learn from a batch whose users have no list.
-          if (rows?.length === 0 && !batchTerms) return 0;
-          const distill: DistillBatch = rows ? { ...pairs, lists: { rows } } : pairs;
-          loss = distillationLoss(model, distill, labels, weights, extras).total;
-        }
-        loss.backward();
-        optimizer.step();
-        return loss.item() * n;
+      // The teacher stays out of the optimiser (frozen); the projection learns with the student.
+      ...(hint ? { trained: hint.projection.parameters(), fields: hint } : {}),
+      loss(batch) {
+        const rows = lists ? listRows(batch.users, listRowOfUser!) : null;
+        // A pure soft-label objective has nothing to learn from a batch whose users have no list.
+        if (rows?.length === 0 && !batchTerms) return null;
+        return distillationLoss(model, rows ? { ...batch, lists: { rows } } : batch, labels, weights, extras).total;
       },
     };
   },
-};
+);
 
 /** The soft-label rows of the batch's distinct users with a row, in order of first appearance. */
 export function listRows(users: Int32Array, listRowOfUser: Int32Array): Int32Array {

@@ -13,47 +13,15 @@
  * the observed slice; a user with none gets sampled negatives there (kind 1), so the slices keep their
  * positions and `kinds` tells the truth.
  *
- * ## Cache file format (version 1)
- *
- * The container of parameter files (src/engine/container.ts, docs/FORMAT.md), with its own magic and
- * header. All integers little-endian.
- *
- * | bytes              | content                                                                      |
- * | ------------------ | ---------------------------------------------------------------------------- |
- * | 0–7                | magic `DRECSOFT` (ASCII)                                                     |
- * | 8–11               | u32 format version (1)                                                       |
- * | 12–15              | u32 header length H in bytes                                                 |
- * | 16 … 16+H          | UTF-8 JSON header (below)                                                    |
- * | … D                | zero padding up to D = ceil((16 + H) / 64) · 64, the start of the data       |
- * | D + offset …       | one block per array, `offset` relative to D, 64-byte aligned, zero-padded    |
- * | last 4 bytes       | u32 CRC-32 (zlib) of every preceding byte                                    |
- *
- * Header: `{ rows, listLength, topK, positives, negatives, arrays: [{ name, dtype, offset, byteLength }],
- * meta }` with dtype "i32" | "f32" | "u8". Arrays: `users` (i32, rows), `items` (i32, rows·L),
- * `teacherScores` (f32, rows·L), `kinds` (u8, rows·L), `topKItems` (i32, rows·K) and, for multi-task
- * teachers, `task:<name>` (f32, rows·L) per task head. `meta` is free JSON (teacher id, seed, dataset
- * fingerprint, generation options) compared by `loadOrGenerate` through `softLabelsFingerprint`.
- * Files are written atomically (temporary file, fsync, rename); truncated, corrupted, wrong-magic or
- * inconsistent files are refused with a `SoftLabelFileError` naming the file.
+ * The lists are cached on disk by soft-label-cache.ts.
  */
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
 import { DataRng } from "../data/rng.js";
 import { UniformSampler, sampleCandidates, type UserItemIndex } from "../data/sampling.js";
-import {
-  decodeContainer,
-  encodeContainer,
-  HeaderProblem,
-  isCount,
-  isPlainObject,
-  writeFileAtomic,
-} from "../engine/container.js";
-import type { Module } from "../engine/nn.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { endStep, noGrad } from "../engine/tensor.js";
+import { topK as topScored } from "../eval/metrics.js";
 import type { HistoryInputs } from "../models/context.js";
 import type { Recommender } from "../models/recommender.js";
-import { FileError } from "../engine/errors.js";
 
 /** Slot kinds in `SoftLabels.kinds`. */
 export const KIND_OBSERVED = 0;
@@ -82,6 +50,57 @@ export interface SoftLabels {
   topKItems: Int32Array;
   /** Per task head, the teacher's logits for `items` [rows × L] (multi-task teachers). */
   taskScores?: Record<string, Float32Array>;
+}
+
+/** The slices of one list, to place with {@link setSoftLabelRow}. */
+export interface SoftLabelRow {
+  /** The list's user. */
+  user: number;
+  /** The P items of the observed slice. */
+  observed: ArrayLike<number>;
+  /** The observed slice's kind: observed positives (default), or sampled fillers for a user with none. */
+  observedKind?: typeof KIND_OBSERVED | typeof KIND_NEGATIVE;
+  /** The teacher's best unobserved items, best first: at most K (sampled items fill the rest of the slice). */
+  top: ArrayLike<number>;
+  /** Sampled unobserved items, after `top`: L − P − top.length of them. */
+  sampled: ArrayLike<number>;
+}
+
+/** Soft labels of `rows` empty lists of P observed, K top-K and N sampled slots, for setSoftLabelRow to fill. */
+export function allocateSoftLabels(rows: number, positives: number, topK: number, negatives: number): SoftLabels {
+  const L = positives + topK + negatives;
+  return {
+    users: new Int32Array(rows),
+    listLength: L,
+    positives,
+    topK,
+    negatives,
+    items: new Int32Array(rows * L),
+    teacherScores: new Float32Array(rows * L),
+    kinds: new Uint8Array(rows * L),
+    topKItems: new Int32Array(rows * topK),
+  };
+}
+
+/** Place list `r`: its user, its slices' items and kinds, and the teacher's logits `scores[item]` of each. */
+export function setSoftLabelRow(labels: SoftLabels, r: number, row: SoftLabelRow, scores: ArrayLike<number>): void {
+  const { listLength: L, positives: P, topK: K, items, kinds } = labels;
+  if (row.observed.length !== P || row.top.length > K || P + row.top.length + row.sampled.length !== L) {
+    throw new RangeError(
+      `setSoftLabelRow: ${row.observed.length} observed, ${row.top.length} top and ${row.sampled.length} sampled ` +
+        `items do not fill a list of P ${P} + K ${K} + N ${labels.negatives}`,
+    );
+  }
+  const base = r * L;
+  labels.users[r] = row.user;
+  items.set(row.observed, base);
+  kinds.fill(row.observedKind ?? KIND_OBSERVED, base, base + P);
+  items.set(row.top, base + P);
+  kinds.fill(KIND_TOP_K, base + P, base + P + row.top.length);
+  items.set(row.sampled, base + P + row.top.length);
+  kinds.fill(KIND_NEGATIVE, base + P + row.top.length, base + L);
+  labels.topKItems.set(items.subarray(base + P, base + P + K), r * K);
+  for (let j = base; j < base + L; j++) labels.teacherScores[j] = scores[items[j]!]!;
 }
 
 /** Options of `generateSoftLabels`. */
@@ -132,70 +151,40 @@ export function generateSoftLabels(teacher: Recommender, options: SoftLabelOptio
     throw new Error('generateSoftLabels: positiveSelection "recent" needs histories (none given, none in context)');
   }
 
-  const rows = users.length;
-  const items = new Int32Array(rows * L);
-  const teacherScores = new Float32Array(rows * L);
-  const kinds = new Uint8Array(rows * L);
-  const topKItems = new Int32Array(rows * topK);
+  const labels = allocateSoftLabels(users.length, positives, topK, negatives);
   // Two independent streams, so changing P does not change which negatives are drawn.
   const positiveRng = new DataRng(seed);
   const sampler = new UniformSampler(seen, numItems, { seed: (seed ^ 0x2545f491) | 0 });
   const scorer = noGrad(() => teacher.scorer());
 
-  for (let r = 0; r < rows; r++) {
-    const user = users[r]!;
+  users.forEach((user, r) => {
     const seenItems = user < seen.numUsers ? seen.itemsOf(user) : new Int32Array(0);
     const scores = noGrad(() => scorer.scoreAll({ user }));
     if (scores.length < numItems) {
       throw new Error(`generateSoftLabels: the teacher scored ${scores.length} items, expected ${numItems}`);
     }
-    const base = r * L;
-
-    // Observed slice.
+    // Observed slice: the chosen items repeated, or sampled fillers for a user with none.
     const chosen =
       selection === "recent"
         ? recentPositives(histories!, seen, user, positives, positiveRng)
         : randomPositives(seenItems, positives, positiveRng);
-    const fill = positives - chosen.length;
-    const extra =
-      fill > 0 && chosen.length === 0 ? drawNegatives(user, [], fill, sampler, seen, numItems) : new Int32Array(0);
-    for (let j = 0; j < positives; j++) {
-      if (chosen.length > 0) {
-        items[base + j] = chosen[j % chosen.length]!;
-        kinds[base + j] = KIND_OBSERVED;
-      } else {
-        items[base + j] = extra[j]!;
-        kinds[base + j] = KIND_NEGATIVE;
-      }
-    }
-
+    const fillers =
+      positives > 0 && chosen.length === 0 ? drawNegatives(user, [], positives, sampler, seen, numItems) : null;
+    const observed = fillers ?? Int32Array.from({ length: positives }, (_, j) => chosen[j % chosen.length]!);
     // Top-K slice, best first.
-    const best = topUnseen(scores, numItems, seenItems, topK, user);
-    topKItems.set(best, r * topK);
-    items.set(best, base + positives);
-    kinds.fill(KIND_TOP_K, base + positives, base + positives + topK);
-
+    const top = topUnseen(scores, numItems, seenItems, topK, user);
     // Negative slice: distinct, unseen, outside the top-K (and outside negatives used as fillers).
-    const exclude = Array.from(best);
-    for (const e of extra) exclude.push(e);
-    const negs = drawNegatives(user, exclude, negatives, sampler, seen, numItems);
-    items.set(negs, base + positives + topK);
-    kinds.fill(KIND_NEGATIVE, base + positives + topK, base + L);
+    const exclude = Array.from(top);
+    if (fillers) for (const e of fillers) exclude.push(e);
+    const sampled = drawNegatives(user, exclude, negatives, sampler, seen, numItems);
+    setSoftLabelRow(
+      labels,
+      r,
+      { user, observed, observedKind: fillers ? KIND_NEGATIVE : KIND_OBSERVED, top, sampled },
+      scores,
+    );
+  });
 
-    for (let j = 0; j < L; j++) teacherScores[base + j] = scores[items[base + j]!]!;
-  }
-
-  const labels: SoftLabels = {
-    users: Int32Array.from(users),
-    listLength: L,
-    positives,
-    topK,
-    negatives,
-    items,
-    teacherScores,
-    kinds,
-    topKItems,
-  };
   if (options.tasks) labels.taskScores = teacherTaskScores(teacher, labels);
   return labels;
 }
@@ -263,7 +252,7 @@ function drawNegatives(
 
 /**
  * The `k` highest-scored items outside `seenItems` (ascending), best first; ties go to the smaller item
- * id and NaN scores rank last. A size-k min-heap makes this O(n log k) with no full sort.
+ * id and NaN scores rank last (eval's topK over a mask of the seen items).
  */
 export function topUnseen(
   scores: Float32Array,
@@ -273,71 +262,13 @@ export function topUnseen(
   user = -1,
 ): Int32Array {
   if (k === 0) return new Int32Array(0);
-  const heapItems = new Int32Array(k);
-  const heapScores = new Float64Array(k);
-  let size = 0;
-  // worse(a, b): a ranks below b.
-  const worse = (sa: number, ia: number, sb: number, ib: number): boolean => sa < sb || (sa === sb && ia > ib);
-  const siftDown = (at: number): void => {
-    for (;;) {
-      const l = 2 * at + 1;
-      if (l >= size) return;
-      const r = l + 1;
-      let m = l;
-      if (r < size && worse(heapScores[r]!, heapItems[r]!, heapScores[l]!, heapItems[l]!)) m = r;
-      if (!worse(heapScores[m]!, heapItems[m]!, heapScores[at]!, heapItems[at]!)) return;
-      swap(at, m);
-      at = m;
-    }
-  };
-  const swap = (a: number, b: number): void => {
-    const s = heapScores[a]!;
-    heapScores[a] = heapScores[b]!;
-    heapScores[b] = s;
-    const i = heapItems[a]!;
-    heapItems[a] = heapItems[b]!;
-    heapItems[b] = i;
-  };
-  let next = 0; // pointer into the ascending seen list
-  for (let item = 0; item < numItems; item++) {
-    while (next < seenItems.length && seenItems[next]! < item) next++;
-    if (next < seenItems.length && seenItems[next] === item) continue;
-    const raw = scores[item]!;
-    const s = Number.isNaN(raw) ? -Infinity : raw;
-    // Most items lose against the heap's worst once it is full: one comparison, no call.
-    if (size === k && (s < heapScores[0]! || (s === heapScores[0]! && item > heapItems[0]!))) continue;
-    if (size < k) {
-      heapScores[size] = s;
-      heapItems[size] = item;
-      // Sift up.
-      let at = size++;
-      while (at > 0) {
-        const parent = (at - 1) >> 1;
-        if (!worse(heapScores[at]!, heapItems[at]!, heapScores[parent]!, heapItems[parent]!)) break;
-        swap(at, parent);
-        at = parent;
-      }
-    } else {
-      heapScores[0] = s;
-      heapItems[0] = item;
-      siftDown(0);
-    }
+  const seen = new Uint8Array(numItems);
+  for (const item of seenItems) if (item < numItems) seen[item] = 1;
+  const best = topScored(scores.length > numItems ? scores.subarray(0, numItems) : scores, k, seen);
+  if (best.length < k) {
+    throw new RangeError(`generateSoftLabels: user ${user} has ${best.length} unseen items, fewer than topK = ${k}`);
   }
-  if (size < k) {
-    throw new RangeError(`generateSoftLabels: user ${user} has ${size} unseen items, fewer than topK = ${k}`);
-  }
-  // Pop worst-first into the back of the output.
-  const out = new Int32Array(k);
-  for (let i = k - 1; i >= 0; i--) {
-    out[i] = heapItems[0]!;
-    size--;
-    if (size > 0) {
-      heapScores[0] = heapScores[size]!;
-      heapItems[0] = heapItems[size]!;
-      siftDown(0);
-    }
-  }
-  return out;
+  return best;
 }
 
 /** Every task head's logits for the lists, via teacher.forwardTasks in chunks of whole rows. */
@@ -364,7 +295,8 @@ function teacherTaskScores(teacher: Recommender, labels: SoftLabels): Record<str
 
 // ---- teacher probabilities -----------------------------------------------------------------------
 
-function checkTemperature(op: string, T: number): void {
+/** Refuse a temperature that is not positive and finite. */
+export function checkTemperature(op: string, T: number): void {
   if (!(T > 0) || !Number.isFinite(T)) throw new RangeError(`${op}: temperature must be positive and finite, got ${T}`);
 }
 
@@ -405,250 +337,4 @@ export function softLabelRowIndex(labels: SoftLabels, numUsers?: number): Int32A
   const index = new Int32Array(max).fill(-1);
   labels.users.forEach((u, r) => (index[u] = r));
   return index;
-}
-
-// ---- cache file ----------------------------------------------------------------------------------
-
-/** A file (or buffer) that is not a valid soft-label cache. */
-export class SoftLabelFileError extends FileError {}
-
-export const SOFT_LABEL_FORMAT_VERSION = 1;
-const MAGIC = "DRECSOFT";
-type ArrayDtype = "i32" | "f32" | "u8";
-const DTYPE_BYTES: Record<ArrayDtype, number> = { i32: 4, f32: 4, u8: 1 };
-const TASK_PREFIX = "task:";
-
-interface ArrayEntry {
-  name: string;
-  dtype: ArrayDtype;
-  offset: number;
-  byteLength: number;
-}
-
-type AnyArray = Int32Array | Float32Array | Uint8Array;
-
-function namedArrays(labels: SoftLabels): [string, ArrayDtype, AnyArray][] {
-  const out: [string, ArrayDtype, AnyArray][] = [
-    ["users", "i32", labels.users],
-    ["items", "i32", labels.items],
-    ["teacherScores", "f32", labels.teacherScores],
-    ["kinds", "u8", labels.kinds],
-    ["topKItems", "i32", labels.topKItems],
-  ];
-  for (const [name, values] of Object.entries(labels.taskScores ?? {})) out.push([TASK_PREFIX + name, "f32", values]);
-  return out;
-}
-
-/** The element count each array must have for a header's dimensions. */
-function expectedLength(name: string, rows: number, listLength: number, topK: number): number | undefined {
-  if (name === "users") return rows;
-  if (name === "topKItems") return rows * topK;
-  if (name === "items" || name === "teacherScores" || name === "kinds" || name.startsWith(TASK_PREFIX)) {
-    return rows * listLength;
-  }
-  return undefined;
-}
-
-function expectedDtype(name: string): ArrayDtype | undefined {
-  if (name === "users" || name === "items" || name === "topKItems") return "i32";
-  if (name === "kinds") return "u8";
-  if (name === "teacherScores" || name.startsWith(TASK_PREFIX)) return "f32";
-  return undefined;
-}
-
-/** Serialise soft labels and JSON metadata into one cache file image. */
-export function encodeSoftLabels(labels: SoftLabels, meta: Record<string, unknown> = {}): Buffer {
-  const rows = labels.users.length;
-  const { listLength, topK, positives, negatives } = labels;
-  if (positives + topK + negatives !== listLength) {
-    throw new RangeError(`encodeSoftLabels: P ${positives} + K ${topK} + N ${negatives} ≠ listLength ${listLength}`);
-  }
-  const arrays = namedArrays(labels);
-  const blocks = arrays.map(([name, , values]) => {
-    const want = expectedLength(name, rows, listLength, topK)!;
-    if (values.length !== want) {
-      throw new RangeError(`encodeSoftLabels: array "${name}" has ${values.length} values, expected ${want}`);
-    }
-    return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  });
-  return encodeContainer({
-    magic: MAGIC,
-    version: SOFT_LABEL_FORMAT_VERSION,
-    blocks,
-    header: (offsets) => {
-      const entries: ArrayEntry[] = arrays.map(([name, dtype], i) => ({
-        name,
-        dtype,
-        offset: offsets[i]!,
-        byteLength: blocks[i]!.byteLength,
-      }));
-      try {
-        return JSON.stringify({ rows, listLength, topK, positives, negatives, arrays: entries, meta });
-      } catch (err) {
-        throw new TypeError(`encodeSoftLabels: meta is not JSON-serialisable: ${(err as Error).message}`, {
-          cause: err,
-        });
-      }
-    },
-  });
-}
-
-/** Write a soft-label cache atomically: to `path.tmp`, flushed, then renamed over `path`. */
-export function saveSoftLabels(path: string, labels: SoftLabels, meta: Record<string, unknown> = {}): void {
-  writeFileAtomic(path, encodeSoftLabels(labels, meta));
-}
-
-/** Parse and verify a cache file image; `source` names it in error messages. */
-export function decodeSoftLabels(
-  buf: Buffer,
-  source = "<buffer>",
-): { labels: SoftLabels; meta: Record<string, unknown> } {
-  const { header, blocks } = decodeContainer(buf, {
-    magic: MAGIC,
-    version: SOFT_LABEL_FORMAT_VERSION,
-    what: "soft-label file",
-    noun: "array",
-    error: SoftLabelFileError,
-    source,
-    readHeader: (json) => {
-      const problem = headerProblem(json);
-      if (problem) throw new HeaderProblem(`malformed header: ${problem}`);
-      return { header: json, blocks: json.arrays as ArrayEntry[] };
-    },
-  });
-  const entries = header.arrays as ArrayEntry[];
-  const read = (i: number): AnyArray => {
-    const { dtype, byteLength } = entries[i]!;
-    const out =
-      dtype === "u8"
-        ? new Uint8Array(byteLength)
-        : dtype === "i32"
-          ? new Int32Array(byteLength / 4)
-          : new Float32Array(byteLength / 4);
-    new Uint8Array(out.buffer).set(blocks[i]!);
-    return out;
-  };
-  const index = new Map(entries.map((e, i) => [e.name, i]));
-  const labels: SoftLabels = {
-    users: read(index.get("users")!) as Int32Array,
-    listLength: header.listLength as number,
-    positives: header.positives as number,
-    topK: header.topK as number,
-    negatives: header.negatives as number,
-    items: read(index.get("items")!) as Int32Array,
-    teacherScores: read(index.get("teacherScores")!) as Float32Array,
-    kinds: read(index.get("kinds")!) as Uint8Array,
-    topKItems: read(index.get("topKItems")!) as Int32Array,
-  };
-  entries.forEach((e, i) => {
-    if (e.name.startsWith(TASK_PREFIX))
-      (labels.taskScores ??= {})[e.name.slice(TASK_PREFIX.length)] = read(i) as Float32Array;
-  });
-  return { labels, meta: header.meta as Record<string, unknown> };
-}
-
-/** Why a parsed header is unusable, or undefined when it is consistent (block layout is the container's). */
-function headerProblem(h: Record<string, unknown>): string | undefined {
-  const { rows, listLength, topK, positives, negatives, arrays, meta } = h;
-  if (![rows, listLength, topK, positives, negatives].every(isCount)) {
-    return "rows, listLength, topK, positives and negatives must be non-negative integers";
-  }
-  if ((positives as number) + (topK as number) + (negatives as number) !== listLength) {
-    return `positives ${positives} + topK ${topK} + negatives ${negatives} ≠ listLength ${listLength}`;
-  }
-  if (!isPlainObject(meta)) return "meta is not a JSON object";
-  if (!Array.isArray(arrays)) return "no arrays list";
-  const names = new Set<string>();
-  for (const [i, raw] of arrays.entries()) {
-    if (!isPlainObject(raw)) return `array #${i} is not an object`;
-    const { name, dtype, byteLength } = raw;
-    if (typeof name !== "string" || name === "") return `array #${i} has no name`;
-    if (names.has(name)) return `duplicate array "${name}"`;
-    names.add(name);
-    const want = expectedDtype(name);
-    if (want === undefined) return `unknown array "${name}"`;
-    if (dtype !== want) return `array "${name}" has dtype ${JSON.stringify(dtype)}, expected "${want}"`;
-    const bytes = expectedLength(name, rows as number, listLength as number, topK as number)! * DTYPE_BYTES[want];
-    if (byteLength !== bytes)
-      return `array "${name}" has ${JSON.stringify(byteLength)} bytes, the dimensions need ${bytes}`;
-  }
-  for (const name of ["users", "items", "teacherScores", "kinds", "topKItems"]) {
-    if (!names.has(name)) return `array "${name}" is missing`;
-  }
-  return undefined;
-}
-
-/** Read and verify a soft-label cache file. */
-export function loadSoftLabels(path: string): { labels: SoftLabels; meta: Record<string, unknown> } {
-  return decodeSoftLabels(readFileSync(path), path);
-}
-
-// ---- cache reuse ---------------------------------------------------------------------------------
-
-/** JSON with object keys sorted at every level, so equal metadata always serialises identically. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (isPlainObject(value)) {
-    const keys = Object.keys(value)
-      .filter((k) => value[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
-/**
- * A stable hash (SHA-256 hex) of soft-label metadata: key order does not matter, every value does. Put
- * whatever must match for a cache to be valid in the metadata: the teacher (e.g. `modelFingerprint`),
- * the dataset fingerprint, the seed and the generation options (P, K, N, users).
- */
-export function softLabelsFingerprint(meta: Record<string, unknown>): string {
-  return createHash("sha256").update(canonicalJson(meta)).digest("hex");
-}
-
-/** A SHA-256 hex digest of a model's parameter names, shapes and values: changes whenever the teacher does. */
-export function modelFingerprint(model: Module): string {
-  const hash = createHash("sha256");
-  for (const [name, t] of model.namedParameters()) {
-    hash.update(`${name}[${t.shape.join(",")}]`);
-    const data = t.data;
-    hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  }
-  return hash.digest("hex");
-}
-
-/** What `loadOrGenerate` did: reused the cache, or generated (and why). */
-export interface CachedSoftLabels {
-  labels: SoftLabels;
-  meta: Record<string, unknown>;
-  cached: boolean;
-  /** Why the labels were generated: "missing", "stale" (metadata differs) or the load error. */
-  reason?: string;
-}
-
-/**
- * Reuse the cache at `path` when its metadata has `expectedMeta`'s fingerprint; otherwise (missing,
- * stale, unreadable or corrupted) call `generate`, save the result with `expectedMeta` and return it.
- */
-export function loadOrGenerate(
-  path: string,
-  expectedMeta: Record<string, unknown>,
-  generate: () => SoftLabels,
-): CachedSoftLabels {
-  let reason = "missing";
-  if (existsSync(path)) {
-    try {
-      const { labels, meta } = loadSoftLabels(path);
-      if (softLabelsFingerprint(meta) === softLabelsFingerprint(expectedMeta)) {
-        return { labels, meta, cached: true };
-      }
-      reason = "stale";
-    } catch (err) {
-      if (!(err instanceof SoftLabelFileError)) throw err;
-      reason = err.message;
-    }
-  }
-  const labels = generate();
-  saveSoftLabels(path, labels, expectedMeta);
-  return { labels, meta: expectedMeta, cached: false, reason };
 }

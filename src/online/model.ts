@@ -12,7 +12,7 @@
  */
 import { IdMap } from "../data/idmap.js";
 import { DataRng } from "../data/rng.js";
-import { createOptimizer, type OptimizerSettings } from "../distill/program.js";
+import { createOptimizer, type OptimizerSettings } from "../train/optimizer.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import type { Optimizer } from "../engine/optim.js";

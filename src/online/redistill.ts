@@ -2,17 +2,21 @@
  * Re-distillation from a refreshed teacher: the teacher catches up on the events since its last refresh
  * (one incremental pass, plus rehearsal of its replay buffer), its soft labels are regenerated for the
  * users active recently — their top items by the teacher, with the teacher's logits, and sampled items —
- * and a copy of the online student is trained on them by listwise distillation (KL between the teacher's
- * and the student's softmax over each list, as ranking distillation's listwise variant) plus BPR on the
- * recent events. The copy is a candidate: the promotion gate decides whether it serves.
+ * as distillation's soft labels (distill/soft-labels.ts) — and a copy of the online student is trained on
+ * them by distillation's list terms (distill/losses.ts: by default listwise, the KL between the teacher's
+ * and the student's softmax over each list) plus BPR on the recent events, one single-threaded sparse step
+ * per batch of lists. The copy is a candidate: the promotion gate decides whether it serves.
  */
 import { DataRng } from "../data/rng.js";
-import { listwiseKLLoss } from "../distill/losses.js";
+import { addListTerms } from "../distill/losses.js";
+import { allocateSoftLabels, setSoftLabelRow, type SoftLabels } from "../distill/soft-labels.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
+import type { Tensor } from "../engine/tensor.js";
 import { topK } from "../eval/metrics.js";
 import { drawExcluding } from "../eval/protocol.js";
 import { listIndex } from "../models/recommender.js";
+import { WeightedSum } from "../train/losses.js";
 import type { LiveEvent, OnlineModel } from "./model.js";
 
 export interface RedistillOptions {
@@ -35,14 +39,20 @@ export interface RedistillOptions {
   seed?: number;
 }
 
-/** The teacher's lists for some users: each list's item ids and the teacher's logits for them. */
+/**
+ * The teacher's lists for some users, as soft labels: row r is the list of `users[r]` (user r of
+ * `labels`), with no observed slice, the teacher's top unseen items (its top-K slice) and then sampled
+ * ones; `labels.items` are the teacher's item rows, `items` their external ids.
+ */
 export interface TeacherLists {
   users: string[];
   histories: string[][];
   /** [users · length] item ids, row-major. */
   items: string[];
-  /** [users · length] teacher logits. */
+  labels: SoftLabels;
+  /** [users · length] teacher logits (labels.teacherScores). */
   logits: Float32Array;
+  /** The list length (labels.listLength). */
   length: number;
 }
 
@@ -65,14 +75,13 @@ export function teacherLists(
   users: readonly string[],
   options: { topK?: number; negatives?: number; seed?: number } = {},
 ): TeacherLists {
-  const k = options.topK ?? 20;
   const negatives = options.negatives ?? 30;
   const rng = new DataRng(options.seed ?? 0);
   const n = teacher.activeItems;
-  const length = Math.min(k + negatives, n);
+  const length = Math.min((options.topK ?? 20) + negatives, n);
+  const k = Math.min(options.topK ?? 20, length);
   const histories = users.map((u) => teacher.recentItems(u).slice());
-  const items: string[] = [];
-  const logits = new Float32Array(users.length * length);
+  const labels = allocateSoftLabels(users.length, 0, k, length - k);
   const chunk = 256;
   for (let start = 0; start < users.length; start += chunk) {
     const part = users.slice(start, start + chunk);
@@ -84,16 +93,27 @@ export function teacherLists(
         const r = teacher.itemRow(item);
         if (r !== undefined && r < n) seen[r] = 1;
       }
-      const top = Array.from(topK(row, Math.min(k, length), seen));
-      top.push(...drawExcluding(new Set(top), n, length - top.length, rng));
-      const at = (start + p) * length;
-      top.forEach((r, j) => {
-        items.push(teacher.itemId(r));
-        logits[at + j] = row[r]!;
-      });
+      const top = topK(row, k, seen);
+      const sampled = drawExcluding(new Set(top), n, length - top.length, rng);
+      setSoftLabelRow(labels, start + p, { user: start + p, observed: [], top, sampled }, row);
     });
   }
-  return { users: [...users], histories, items, logits, length };
+  const items = Array.from(labels.items, (r) => teacher.itemId(r));
+  return { users: [...users], histories, items, labels, logits: labels.teacherScores, length };
+}
+
+/** The student's logits [rows, L] of the lists `rows`: its user vectors against its item vectors of each list. */
+function scoreLists(model: OnlineModel, lists: TeacherLists, items: Int32Array, rows: Int32Array): Tensor {
+  const L = lists.length;
+  const u = model.userVectors(
+    Array.from(rows, (r) => lists.users[r]!),
+    Array.from(rows, (r) => lists.histories[r]!),
+  );
+  const itemRows = new Int32Array(rows.length * L);
+  rows.forEach((r, b) => itemRows.set(items.subarray(r * L, (r + 1) * L), b * L));
+  return ops
+    .rowDot(ops.embedding(u, new Ids(listIndex(rows.length, L))), model.itemVectors(itemRows))
+    .reshape([rows.length, L]);
 }
 
 /**
@@ -108,13 +128,16 @@ export function distilCandidate(
 ): { candidate: OnlineModel; loss: number } {
   const epochs = options.epochs ?? 3;
   const batchUsers = options.batchUsers ?? 64;
-  const listwise = options.listwise ?? 3;
+  const weights = { listwise: options.listwise ?? 3, temperature: options.temperature ?? 1 };
   const hard = options.hard ?? 1;
-  const T = options.temperature ?? 1;
   const rng = new DataRng(options.seed ?? 0);
   const candidate = student.clone();
   const rows = lists.users.length;
-  const L = lists.length;
+  // The lists in the candidate's item rows (items it has not met score with its cold row).
+  const labels: SoftLabels = {
+    ...lists.labels,
+    items: Int32Array.from(lists.items, (item) => candidate.itemRow(item) ?? candidate.coldItemRow),
+  };
   const order = Int32Array.from({ length: rows }, (_, r) => r);
   let loss = 0;
   for (let epoch = 0; epoch < epochs && rows > 0; epoch++) {
@@ -123,22 +146,8 @@ export function distilCandidate(
     loss = candidate.train(Math.ceil(rows / batchUsers), (model) => {
       const batch = order.subarray(at, at + batchUsers);
       at += batchUsers;
-      const u = model.userVectors(
-        Array.from(batch, (r) => lists.users[r]!),
-        Array.from(batch, (r) => lists.histories[r]!),
-      );
-      const itemRows = new Int32Array(batch.length * L);
-      const teacherLogits = new Float32Array(batch.length * L);
-      batch.forEach((r, b) => {
-        for (let j = 0; j < L; j++) {
-          itemRows[b * L + j] = model.itemRow(lists.items[r * L + j]!) ?? model.coldItemRow;
-          teacherLogits[b * L + j] = lists.logits[r * L + j]!;
-        }
-      });
-      const studentLogits = ops
-        .rowDot(ops.embedding(u, new Ids(listIndex(batch.length, L))), model.itemVectors(itemRows))
-        .reshape([batch.length, L]);
-      let total = ops.scale(listwiseKLLoss(studentLogits, teacherLogits, T), listwise);
+      const sum = new WeightedSum(null);
+      addListTerms(scoreLists(model, lists, labels.items, batch), labels, batch, weights, sum);
       if (hard !== 0 && recent.length > 0) {
         const samples = Array.from({ length: batch.length }, () => {
           const e = recent[rng.int(recent.length)]!;
@@ -146,9 +155,9 @@ export function distilCandidate(
           return { user: e.user, item: e.item, history: model.recentItems(e.user).filter((i) => i !== e.item) };
         });
         const bpr = model.bprLoss(samples);
-        if (bpr) total = ops.add(total, ops.scale(bpr, hard));
+        if (bpr) sum.add("hard", hard, bpr);
       }
-      return total;
+      return sum.total;
     });
   }
   return { candidate, loss };

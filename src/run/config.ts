@@ -12,7 +12,8 @@ import { parseSteps, type OnExceed } from "./compression.js";
 import type { SyntheticConfig } from "../data/synthetic.js";
 import type { ScheduleSpec } from "../train/schedule.js";
 import { MODEL_KINDS, type ModelSpec } from "../models/zoo.js";
-import { HARD_LOSSES, type DistillWeights } from "../distill/losses.js";
+import { HARD_LOSSES } from "../train/losses.js";
+import type { DistillWeights } from "../distill/losses.js";
 
 /** Optimisers a config may name. */
 export const OPTIMIZERS = ["adam", "adamw", "adagrad", "sgd"] as const;

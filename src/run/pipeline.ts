@@ -66,14 +66,10 @@ import {
   type ModelSummary,
   type RunSummary,
 } from "./report.js";
-import {
-  generateSoftLabels,
-  loadOrGenerate,
-  modelFingerprint,
-  type SoftLabelOptions,
-  type SoftLabels,
-} from "../distill/soft-labels.js";
-import { train, type TrainResult } from "../train/trainer.js";
+import { generateSoftLabels, type SoftLabelOptions, type SoftLabels } from "../distill/soft-labels.js";
+import { loadOrGenerate, modelFingerprint } from "../distill/soft-label-cache.js";
+import { distill } from "../distill/distill.js";
+import type { TrainResult } from "../train/trainer.js";
 import { buildTrainingData, type TrainingData } from "../train/training-data.js";
 
 /** Structured logging (a pino logger fits). */
@@ -366,7 +362,7 @@ export async function trainModel(
 ): Promise<TrainResult> {
   const log = options.log ?? silent;
   const weights = options.weights ?? { hard: 1 };
-  return train({
+  return distill({
     model: spec,
     context: prepared.context,
     data: prepared.samples,

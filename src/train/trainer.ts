@@ -1,11 +1,10 @@
 /**
- * The training loop for teachers and students: epochs of Hogwild training (engine/parallel.ts) with the
- * distillation program, fresh negatives and a fresh sample order every epoch, an optional learning-rate
- * schedule stepped once per epoch, validation after each epoch, early stopping, and the best epoch's
- * parameters restored at the end. With the default weights ({hard: 1}) and no soft labels this is plain
- * BPR training (plus the extra heads' task labels for a multi-task model), so the same loop trains the
- * teacher. Hint distillation runs the teacher itself inside the pool, frozen, from a shared copy of its
- * parameters.
+ * The training loop for teachers and students: epochs of Hogwild training (engine/parallel.ts) of an
+ * objective's program (program.ts), fresh negatives and a fresh sample order every epoch, an optional
+ * learning-rate schedule stepped once per epoch, validation after each epoch, early stopping, and the best
+ * epoch's parameters restored at the end. The default objective learns the hard labels (plain BPR with the
+ * default weights, plus the extra heads' task labels for a multi-task model); distillation brings its own
+ * (distill/distill.ts).
  */
 import { availableParallelism } from "node:os";
 import cliProgress from "cli-progress";
@@ -14,22 +13,11 @@ import { createSchedule, type ScheduleSpec } from "./schedule.js";
 import { DataRng } from "../data/rng.js";
 import { UniformSampler, type NegativeSampler } from "../data/sampling.js";
 import type { ModelContext } from "../models/context.js";
-import { specOf } from "../models/artefact.js";
 import type { ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
-import {
-  distillProgramUrl,
-  needsSoftLabels,
-  needsTeacher,
-  shareParameters,
-  shareSoftLabels,
-  TEACHER_WEIGHTS,
-  type DistillConfig,
-  type DistillTrainer,
-  type OptimizerKind,
-} from "../distill/program.js";
-import type { DistillWeights } from "../distill/losses.js";
-import type { SoftLabels } from "../distill/soft-labels.js";
+import type { HardWeights } from "./losses.js";
+import type { OptimizerKind } from "./optimizer.js";
+import { hardObjective, type Objective, type TrainConfig, type Trainer } from "./program.js";
 import { redrawNegatives, sampleCount, type TrainingData } from "./training-data.js";
 
 /** Options of {@link train}. */
@@ -39,15 +27,13 @@ export interface TrainOptions {
   context: ModelContext;
   /** Samples from buildTrainingData; their negatives are redrawn in place before every epoch. */
   data: TrainingData;
-  /** The teacher's soft labels (needed when `weights` has list terms). */
-  softLabels?: SoftLabels;
   /**
-   * The trained teacher (needed when `weights.hint` ≠ 0): a zoo model with a representation, rebuilt from
-   * its spec and parameters inside the pool and never updated.
+   * The hard-label objective's weights (default {hard: 1}: plain BPR, and a multi-task model's extra heads
+   * learn the task labels); shorthand for `objective: hardObjective(weights)`.
    */
-  teacher?: Recommender;
-  /** Loss weights (default {hard: 1}: plain BPR, and a multi-task model's extra heads learn the task labels). */
-  weights?: DistillWeights;
+  weights?: HardWeights;
+  /** What to minimise, when not the hard labels (e.g. distillation's objective); not with `weights`. */
+  objective?: Objective;
   epochs: number;
   /** Samples per optimiser step (default 1024). */
   batchSize?: number;
@@ -118,9 +104,12 @@ export interface TrainResult {
   stoppedEarly: boolean;
 }
 
-/** Train `options.model` on `options.data`, distilling from `options.softLabels` when weights ask for it. */
+/** Train `options.model` on `options.data`, minimising `options.objective` (default: the hard labels). */
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  const weights: DistillWeights = options.weights ?? { hard: 1 };
+  if (options.objective && options.weights) {
+    throw new Error("train: give the hard-label weights or an objective, not both");
+  }
+  const objective = options.objective ?? hardObjective(options.weights);
   const batchSize = options.batchSize ?? 1024;
   const monitor = options.monitor ?? "NDCG@10";
   const patience = options.patience ?? 5;
@@ -136,16 +125,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new RangeError(`train: threads must be a positive integer, got ${threads}`);
   }
   if (!(patience >= 1)) throw new RangeError(`train: patience must be ≥ 1, got ${patience}`);
-  if (needsSoftLabels(weights) && !options.softLabels) {
-    throw new Error("train: the distillation weights have soft terms but no softLabels were given");
-  }
-  const teacher = needsTeacher(weights) ? options.teacher : undefined;
-  if (needsTeacher(weights) && !teacher) {
-    throw new Error("train: the distillation weights have a hint term but no teacher was given");
-  }
-  if (teacher && teacher.representationDim === null) {
-    throw new Error(`train: the teacher (${teacher.kind}) has no representation for hint distillation`);
-  }
 
   const data: SharedData = {
     users: options.data.users,
@@ -153,25 +132,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     negatives: options.data.negatives,
     historyEnd: options.data.historyEnd,
     ...(options.data.conversions ? { conversions: options.data.conversions } : {}),
+    ...objective.data,
   };
-  const config: DistillConfig = {
+  const config: TrainConfig = {
+    ...objective.config,
     model: options.model,
     context: options.context,
-    weights,
     optimizer: options.optimizer ?? "adam",
     lr: options.lr ?? 1e-3,
     ...(options.weightDecay === undefined ? {} : { weightDecay: options.weightDecay }),
     ...(options.momentum === undefined ? {} : { momentum: options.momentum }),
   };
-  if (options.softLabels) {
-    const shared = shareSoftLabels(options.softLabels, options.context.numUsers);
-    Object.assign(data, shared.data);
-    config.labelFields = shared.fields;
-  }
-  if (teacher) {
-    data[TEACHER_WEIGHTS] = shareParameters(teacher);
-    config.teacher = { model: specOf(teacher), projectionSeed: options.seed };
-  }
 
   // The schedule drives a stand-in for the optimisers: every thread has its own, and pool.epoch sets them all.
   const rate = { lr: config.lr };
@@ -188,8 +159,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let best: Float32Array[] | null = null;
   let stoppedEarly = false;
 
-  const pool = await TrainingPool.start<DistillConfig, DistillTrainer>({
-    programUrl: distillProgramUrl,
+  const pool = await TrainingPool.start<TrainConfig, Trainer>({
+    programUrl: objective.programUrl,
     config,
     data,
     samples: n,

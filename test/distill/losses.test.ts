@@ -7,19 +7,17 @@ import { BPRMF } from "../../src/models/bpr-mf.js";
 import { TwoTower } from "../../src/models/two-tower.js";
 import type { Pairs } from "../../src/models/recommender.js";
 import { UserItemIndex } from "../../src/data/sampling.js";
+import { distillationLoss } from "../../src/distill/losses.js";
+import { HintProjection, hintLoss, teacherRepresentation } from "../../src/distill/hint.js";
 import {
-  HintProjection,
-  distillationLoss,
-  hardLoss,
-  hintLoss,
   listwiseKLLoss,
   multiTaskSoftLoss,
   pointwiseSoftLoss,
   rankingDistillationLoss,
   rankingWeights,
   relaxedRankingLoss,
-  teacherRepresentation,
-} from "../../src/distill/losses.js";
+} from "../../src/distill/soft-losses.js";
+import { hardLoss } from "../../src/train/losses.js";
 import { generateSoftLabels } from "../../src/distill/soft-labels.js";
 import { denseGrad, gradCheck, leaf } from "../helpers/gradcheck.js";
 

@@ -9,22 +9,24 @@ import {
   KIND_NEGATIVE,
   KIND_OBSERVED,
   KIND_TOP_K,
-  SoftLabelFileError,
-  decodeSoftLabels,
-  encodeSoftLabels,
   generateSoftLabels,
-  loadOrGenerate,
-  loadSoftLabels,
-  modelFingerprint,
-  saveSoftLabels,
   sigmoidProbabilities,
   softLabelRowIndex,
-  softLabelsFingerprint,
   softmaxProbabilities,
   teacherProbabilities,
   topUnseen,
   type SoftLabels,
 } from "../../src/distill/soft-labels.js";
+import {
+  SoftLabelFileError,
+  decodeSoftLabels,
+  encodeSoftLabels,
+  loadOrGenerate,
+  loadSoftLabels,
+  modelFingerprint,
+  saveSoftLabels,
+  softLabelsFingerprint,
+} from "../../src/distill/soft-label-cache.js";
 
 const dir = mkdtempSync(join(tmpdir(), "distillrec-soft-labels-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,104 +1,16 @@
-import { before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { buildUserHistories } from "../../src/data/history.js";
 import { DataRng } from "../../src/data/rng.js";
-import {
-  buildUserItemIndex,
-  itemPopularity,
-  PopularitySampler,
-  sampleCandidates,
-  UniformSampler,
-} from "../../src/data/sampling.js";
+import { buildUserItemIndex, itemPopularity, PopularitySampler, UniformSampler } from "../../src/data/sampling.js";
 import { makeInteractions } from "../../src/data/shaping.js";
-import { leaveOneOut } from "../../src/data/splits.js";
-import { generateEcommerce } from "../../src/data/synthetic.js";
 import { TrainingPool } from "../../src/engine/parallel.js";
-import { historyBag, historyInputs, type ModelContext } from "../../src/models/context.js";
-import type { Module } from "../../src/engine/nn.js";
-import { Adam } from "../../src/engine/optim.js";
-import { endStep, noGrad } from "../../src/engine/tensor.js";
-import { createModel, type ModelSpec } from "../../src/models/index.js";
-import type { Recommender } from "../../src/models/recommender.js";
-import {
-  distillProgramUrl,
-  isPureHard,
-  shareParameters,
-  shareSoftLabels,
-  softLabelsFrom,
-  TEACHER_WEIGHTS,
-  type DistillConfig,
-  type DistillTrainer,
-} from "../../src/distill/program.js";
-import { distillationLoss, teacherRepresentation, type DistillWeights } from "../../src/distill/losses.js";
+import { historyBag, type ModelContext } from "../../src/models/context.js";
+import { createModel } from "../../src/models/index.js";
+import { trainProgramUrl, type HardConfig, type Trainer } from "../../src/train/program.js";
 import { buildTrainingData, redrawNegatives, type TrainingData } from "../../src/train/training-data.js";
-import { train, type TrainOptions } from "../../src/train/trainer.js";
-import type { SoftLabels } from "../../src/distill/soft-labels.js";
-
-const NUM_USERS = 300;
-const NUM_ITEMS = 150;
-
-/** The small synthetic shop, split leave-one-out, with everything training needs. */
-function fixture() {
-  const dataset = generateEcommerce({ users: NUM_USERS, items: NUM_ITEMS, events: 8000, seed: 1 });
-  const split = leaveOneOut(dataset.interactions);
-  const histories = buildUserHistories(split.train, NUM_USERS);
-  const context: ModelContext = { numUsers: NUM_USERS, numItems: NUM_ITEMS, histories: historyInputs(histories) };
-  const seen = buildUserItemIndex(split.train, NUM_USERS);
-  const data = buildTrainingData(split.train, context, histories);
-  return { split, histories, context, seen, data };
-}
-
-const shop = fixture();
-
-/**
- * A tiny sampled evaluation: each validation item ranked among 50 unseen items fixed up front;
- * NDCG@10 = 1/log2(rank + 2) when the rank is below 10.
- */
-function makeValidator(seed = 7): (model: Recommender) => Record<string, number> {
-  const { valid } = shop.split;
-  const sampler = new UniformSampler(shop.seen, NUM_ITEMS, { seed });
-  const cases = Array.from({ length: valid.length }, (_, r) => {
-    const user = valid.users[r]!;
-    const item = valid.items[r]!;
-    const negatives = sampleCandidates(user, [item], 50, sampler);
-    return { user, items: Int32Array.from([item, ...negatives]) };
-  });
-  return (model) => {
-    const scorer = model.scorer();
-    let ndcg = 0;
-    let hits = 0;
-    for (const c of cases) {
-      const scores = scorer.scoreCandidates({ user: c.user }, c.items);
-      let rank = 0;
-      for (let k = 1; k < scores.length; k++) if (scores[k]! >= scores[0]!) rank++;
-      if (rank < 10) {
-        ndcg += 1 / Math.log2(rank + 2);
-        hits++;
-      }
-    }
-    return { "NDCG@10": ndcg / cases.length, "HR@10": hits / cases.length };
-  };
-}
-
-const spec: ModelSpec = { kind: "bpr-mf", dim: 16, seed: 3 };
-
-function options(overrides: Partial<TrainOptions> = {}): TrainOptions {
-  return {
-    model: spec,
-    context: shop.context,
-    data: shop.data,
-    epochs: 3,
-    batchSize: 256,
-    lr: 0.01,
-    threads: 1,
-    seed: 11,
-    sampler: new UniformSampler(shop.seen, NUM_ITEMS, { seed: 5 }),
-    progress: false,
-    ...overrides,
-  };
-}
-
-const params = (model: Module) => model.parameters().map((p) => p.data.slice());
+import { train } from "../../src/train/trainer.js";
+import { againstPlainBpr, makeValidator, NUM_ITEMS, NUM_USERS, options, params, shop, spec } from "./fixture.js";
 
 describe("training data", () => {
   test("one sample per training row, laid out like the histories CSR", () => {
@@ -189,74 +101,11 @@ describe("training data", () => {
   });
 });
 
-describe("distillation program", () => {
-  test("with pure hard-label weights it trains exactly like a plain BPR loop", async () => {
-    const { data, context } = shop;
-    redrawNegatives(data, new UniformSampler(shop.seen, NUM_ITEMS, { seed: 1 }), new DataRng(2));
-    const order = Int32Array.from({ length: data.users.length }, (_, i) => i);
-    new DataRng(4).shuffle(order);
-    const distill = await TrainingPool.start<DistillConfig, DistillTrainer>({
-      programUrl: distillProgramUrl,
-      config: { model: spec, context, lr: 0.01, optimizer: "adam", weights: { hard: 1 } },
-      data: { users: data.users, positives: data.positives, negatives: data.negatives, historyEnd: data.historyEnd },
-      threads: 1,
-    });
-    try {
-      const model = createModel(spec, context);
-      const optimizer = new Adam(model.parameters(), { lr: 0.01 });
-      let total = 0;
-      for (let start = 0; start < order.length; start += 128) {
-        const batch = order.subarray(start, start + 128);
-        const pick = (values: Int32Array) => Int32Array.from(batch, (s) => values[s]!);
-        const loss = model.loss({
-          users: pick(data.users),
-          positives: pick(data.positives),
-          negatives: pick(data.negatives),
-          historyEnd: pick(data.historyEnd),
-        });
-        loss.backward();
-        optimizer.step();
-        total += loss.item() * batch.length;
-      }
-      const result = await distill.epoch(order, 128);
-      assert.equal(result.loss, total);
-      assert.deepEqual(params(distill.local.model), params(model));
-    } finally {
-      await distill.close();
-    }
-  });
-
-  test("isPureHard tells plain BPR weights from distillation weights", () => {
-    assert.ok(isPureHard({ hard: 1 }));
-    assert.ok(isPureHard({ hard: 1, temperature: 3, pointwise: 0 }));
-    assert.ok(!isPureHard({ hard: 1, listwise: 0.5 }));
-    assert.ok(!isPureHard({ hard: 0.5 }));
-    assert.ok(!isPureHard({ pointwise: 1 }));
-    assert.ok(isPureHard({ hard: 1, hardLoss: "bpr" }));
-    assert.ok(!isPureHard({ hard: 1, hardLoss: "bce" }));
-    assert.ok(!isPureHard({ hard: 1, hint: 0.5 }));
-  });
-
-  test("soft labels travel to the pool as shared arrays and come back whole", () => {
-    const labels: SoftLabels = {
-      users: Int32Array.from([4, 1]),
-      listLength: 3,
-      positives: 1,
-      topK: 1,
-      negatives: 1,
-      items: Int32Array.from([1, 2, 3, 4, 5, 6]),
-      teacherScores: Float32Array.from([0.5, -1, 2, 3, 0, 1]),
-      kinds: Uint8Array.from([0, 2, 1, 0, 2, 1]),
-      topKItems: Int32Array.from([2, 5]),
-      taskScores: { click: Float32Array.from([1, 2, 3, 4, 5, 6]) },
-    };
-    const { data, fields } = shareSoftLabels(labels, 6);
-    for (const array of Object.values(data)) assert.ok(array.buffer instanceof SharedArrayBuffer);
-    assert.deepEqual(Array.from(data.listRowOfUser!), [-1, 1, -1, -1, 0, -1]);
-    // The config part must be structured-cloneable for the workers.
-    const back = softLabelsFrom(data, structuredClone(fields));
-    assert.deepEqual(back, { ...labels, taskScores: { click: labels.taskScores!.click } });
-    assert.equal(back.listLength, 3);
+describe("the hard-label program", () => {
+  test("with the default weights it trains exactly like a plain BPR loop", async () => {
+    const run = await againstPlainBpr(trainProgramUrl, { weights: { hard: 1 } });
+    assert.equal(run.loss, run.expectedLoss);
+    assert.deepEqual(run.params, run.expected);
   });
 });
 
@@ -342,10 +191,6 @@ describe("train", () => {
     );
   });
 
-  test("soft-label weights without soft labels are refused", async () => {
-    await assert.rejects(train(options({ weights: { hard: 1, listwise: 1 } })), /softLabels/);
-  });
-
   test('hardLoss "bce" trains through the general path: the loss falls and the model differs from BPR\'s', async () => {
     const bce = await train(options({ weights: { hard: 1, hardLoss: "bce" }, lr: 0.05 }));
     const losses = bce.history.map((r) => r.loss);
@@ -373,8 +218,8 @@ describe("learning-rate schedules in train()", () => {
 
     // train()'s loop by hand: fresh negatives, then a fresh order from the seed, every epoch.
     const { data, context } = shop;
-    const pool = await TrainingPool.start<DistillConfig, DistillTrainer>({
-      programUrl: distillProgramUrl,
+    const pool = await TrainingPool.start<HardConfig, Trainer>({
+      programUrl: trainProgramUrl,
       config: { model: spec, context, lr, optimizer: "adam", weights: { hard: 1 } },
       data: {
         users: data.users,
@@ -429,127 +274,5 @@ describe("learning-rate schedules in train()", () => {
 
   test("an invalid schedule is refused before training", async () => {
     await assert.rejects(train(options({ schedule: { kind: "step", stepSize: 0 } })), /stepSize must be a positive/);
-  });
-});
-
-describe("hint distillation", () => {
-  const teacherSpec: ModelSpec = { kind: "mlp-ranker", dim: 8, hidden: [16], initStd: 0.5, seed: 21 };
-  const studentSpec: ModelSpec = { kind: "two-tower", dim: 4, seed: 3 };
-  // A trained teacher, so that its parameters differ from what its spec alone builds.
-  let teacher: Recommender;
-  let teacherValues: Float32Array[];
-  before(async () => {
-    teacher = (await train(options({ model: teacherSpec, epochs: 2 }))).model.eval();
-    teacherValues = params(teacher);
-    assert.notDeepEqual(teacherValues, params(createModel(teacherSpec, shop.context)));
-  });
-  /** The first 1000 samples: where the hint term is measured. */
-  const probe = (() => {
-    const take = (values: Int32Array) => values.slice(0, 1000);
-    return {
-      users: take(shop.data.users),
-      positives: take(shop.data.positives),
-      negatives: take(shop.data.negatives),
-      historyEnd: take(shop.data.historyEnd),
-    };
-  })();
-
-  /** mse(projection(student repr), teacher repr) on the probe, with the original teacher. */
-  function hintTerm(trainer: DistillTrainer): number {
-    const extras = { teacherRepresentation: teacherRepresentation(teacher), projection: trainer.projection! };
-    const value = noGrad(() => distillationLoss(trainer.model, probe, null, { hard: 0, hint: 1 }, extras).parts.hint!);
-    endStep();
-    return value;
-  }
-
-  function startPool(threads: number, weights: DistillWeights) {
-    const { data, context } = shop;
-    return TrainingPool.start<DistillConfig, DistillTrainer>({
-      programUrl: distillProgramUrl,
-      config: { model: studentSpec, context, lr: 0.01, optimizer: "adam", weights, teacher: { model: teacherSpec } },
-      data: {
-        users: data.users,
-        positives: data.positives,
-        negatives: data.negatives,
-        historyEnd: data.historyEnd,
-        [TEACHER_WEIGHTS]: shareParameters(teacher),
-      },
-      samples: data.users.length,
-      threads,
-    });
-  }
-
-  /** Train `epochs` epochs; the hint term on the probe before and after. */
-  async function trainPool(pool: Awaited<ReturnType<typeof startPool>>, epochs: number) {
-    const order = Int32Array.from({ length: shop.data.users.length }, (_, i) => i);
-    const rng = new DataRng(8);
-    const before = hintTerm(pool.local);
-    const losses: number[] = [];
-    for (let e = 0; e < epochs; e++) {
-      redrawNegatives(shop.data, new UniformSampler(shop.seen, NUM_ITEMS, { seed: 1 }), rng);
-      rng.shuffle(order);
-      const result = await pool.epoch(order, 256);
-      losses.push(result.loss / result.samples);
-    }
-    return { before, after: hintTerm(pool.local), losses };
-  }
-
-  test("one thread: the hint term falls, the projection trains, the teacher stays frozen", async () => {
-    const pool = await startPool(1, { hard: 1, hint: 1 });
-    try {
-      const local = pool.local;
-      const student = params(local.model);
-      const projection = params(local.projection!);
-      // The pool's teacher is a copy of the given one, in the shared memory.
-      assert.notEqual(local.teacher, teacher);
-      assert.deepEqual(params(local.teacher!), teacherValues);
-      const { before, after } = await trainPool(pool, 3);
-      assert.ok(after < before * 0.6, `hint term ${before.toFixed(4)} → ${after.toFixed(4)}`);
-      assert.notDeepEqual(params(local.model), student);
-      assert.notDeepEqual(params(local.projection!), projection);
-      assert.deepEqual(params(local.teacher!), teacherValues);
-      assert.deepEqual(params(teacher), teacherValues);
-      for (const p of local.teacher!.parameters()) {
-        assert.ok(!local.optimizer.params.includes(p), `${p.name} is optimised`);
-        assert.ok(p.grad === null && p.sparseGrad === null, `${p.name} got a gradient`);
-      }
-      for (const p of local.projection!.parameters()) assert.ok(local.optimizer.params.includes(p));
-    } finally {
-      await pool.close();
-    }
-  });
-
-  test("two threads (Hogwild): it trains, the hint term falls and the shared teacher stays frozen", async () => {
-    const pool = await startPool(2, { hard: 0.5, hint: 1 });
-    try {
-      assert.equal(pool.threads, 2);
-      const { before, after, losses } = await trainPool(pool, 2);
-      for (const loss of losses) assert.ok(Number.isFinite(loss));
-      assert.ok(after < before, `hint term ${before.toFixed(4)} → ${after.toFixed(4)}`);
-      assert.deepEqual(params(pool.local.teacher!), teacherValues);
-    } finally {
-      await pool.close();
-    }
-  });
-
-  test("train() shares the teacher with the pool: a pure hint objective falls epoch after epoch", async () => {
-    const result = await train(options({ model: studentSpec, weights: { hard: 0, hint: 1 }, teacher, epochs: 3 }));
-    const losses = result.history.map((r) => r.loss);
-    assert.ok(losses[2]! < losses[1]! && losses[1]! < losses[0]!, `losses ${losses.map((l) => l.toFixed(4))}`);
-    assert.deepEqual(params(teacher), teacherValues);
-  });
-
-  test("a hint without a teacher, or with a model that has no representation, is refused", async () => {
-    const weights = { hard: 1, hint: 0.5 };
-    await assert.rejects(train(options({ model: studentSpec, weights })), /hint term but no teacher was given/);
-    const mf = createModel(spec, shop.context);
-    await assert.rejects(
-      train(options({ model: studentSpec, weights, teacher: mf })),
-      /the teacher \(bpr-mf\) has no representation for hint distillation/,
-    );
-    await assert.rejects(
-      train(options({ model: spec, weights, teacher })),
-      /the student \(bpr-mf\) has no representation for hint distillation/,
-    );
   });
 });

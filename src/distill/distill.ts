@@ -1,0 +1,81 @@
+/**
+ * Training a student with distillation on top of train/'s loop: the soft terms' objective (soft labels
+ * and the frozen hint teacher shared with the pool, the distillation program on every thread); weights
+ * without soft terms train through train/'s hard-label objective alone.
+ */
+import { specOf } from "../models/artefact.js";
+import type { Recommender } from "../models/recommender.js";
+import type { Objective, TrainConfig } from "../train/program.js";
+import { train, type TrainOptions, type TrainResult } from "../train/trainer.js";
+import type { DistillWeights } from "./losses.js";
+import {
+  distillProgramUrl,
+  hasSoftTerms,
+  needsSoftLabels,
+  needsTeacher,
+  shareParameters,
+  shareSoftLabels,
+  TEACHER_WEIGHTS,
+  type DistillConfig,
+} from "./program.js";
+import type { SoftLabels } from "./soft-labels.js";
+
+/** What the distillation objective learns from. */
+export interface DistillSources {
+  /** Loss weights (default {hard: 1}: plain BPR, and a multi-task model's extra heads learn the task labels). */
+  weights?: DistillWeights;
+  /** The teacher's soft labels (needed when `weights` has list terms). */
+  softLabels?: SoftLabels;
+  /**
+   * The trained teacher (needed when `weights.hint` ≠ 0): a zoo model with a representation, rebuilt from
+   * its spec and parameters inside the pool and never updated.
+   */
+  teacher?: Recommender;
+}
+
+/** Options of {@link distill}: train's options, with the distillation weights and what the soft terms learn from. */
+export type DistillOptions = Omit<TrainOptions, "weights" | "objective"> & DistillSources;
+
+/**
+ * The distillation objective of `sources` for train(): the distillation program, its config, and the soft
+ * labels (rows indexed for `numUsers` users) and hint teacher's parameters as shared arrays; the hint
+ * projection is initialised from `seed`.
+ */
+export function distillObjective(sources: DistillSources, numUsers: number, seed: number): Objective {
+  const weights = sources.weights ?? { hard: 1 };
+  if (needsSoftLabels(weights) && !sources.softLabels) {
+    throw new Error("distill: the distillation weights have soft terms but no softLabels were given");
+  }
+  const teacher = needsTeacher(weights) ? sources.teacher : undefined;
+  if (needsTeacher(weights) && !teacher) {
+    throw new Error("distill: the distillation weights have a hint term but no teacher was given");
+  }
+  if (teacher && teacher.representationDim === null) {
+    throw new Error(`distill: the teacher (${teacher.kind}) has no representation for hint distillation`);
+  }
+  const config: Omit<DistillConfig, keyof TrainConfig> = { weights };
+  const objective: Objective = { programUrl: distillProgramUrl, config, data: {} };
+  if (sources.softLabels) {
+    const shared = shareSoftLabels(sources.softLabels, numUsers);
+    Object.assign(objective.data!, shared.data);
+    config.labelFields = shared.fields;
+  }
+  if (teacher) {
+    objective.data![TEACHER_WEIGHTS] = shareParameters(teacher);
+    config.teacher = { model: specOf(teacher), projectionSeed: seed };
+  }
+  return objective;
+}
+
+/**
+ * Train `options.model` on `options.data`, distilling from `options.softLabels` and `options.teacher` as
+ * the weights ask; with no soft term in the weights, train() on the hard labels alone.
+ */
+export async function distill(options: DistillOptions): Promise<TrainResult> {
+  const { weights = { hard: 1 }, softLabels, teacher, ...rest } = options;
+  if (!hasSoftTerms(weights)) return train({ ...rest, weights });
+  return train({
+    ...rest,
+    objective: distillObjective({ weights, softLabels, teacher }, rest.context.numUsers, rest.seed),
+  });
+}
