@@ -1,11 +1,15 @@
-/** BPR matrix factorisation (Rendle et al. 2009): s(u, i) = ⟨p_u, q_i⟩. Teacher at large dim, student at small. */
+/**
+ * BPR matrix factorisation (Rendle et al. 2009): s(u, i) = ⟨p_u, q_i⟩. Teacher at large dim, student at small.
+ * A dot-product model whose vectors are its id rows: it reads no history and has no cold items.
+ */
 import { QREmbedding, idTable, type IdTable, type IdTableOf, type IdTableSpec } from "../engine/tables.js";
 import { Embedding } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
-import { Rng } from "../engine/random.js";
+import type { Ids } from "../engine/ops/embedding.js";
 import { endStep, noGrad, type Tensor } from "../engine/tensor.js";
 import type { ModelContext } from "./context.js";
-import { Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
+import { initOptions, Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
+import { itemVectorTableOf, userVectorOf, type DotProductModel, type RetrievalPrecision } from "./dot-product.js";
 
 export interface BPRMFConfig<U extends IdTableSpec = IdTableSpec, I extends IdTableSpec = IdTableSpec> {
   dim: number;
@@ -21,8 +25,14 @@ export interface BPRMFConfig<U extends IdTableSpec = IdTableSpec, I extends IdTa
 type FullTable = Extract<IdTableSpec, { kind: "full" }>;
 
 /** Typed by its table specs, so a BPR-MF with full tables (the default) exposes its factor matrices as Embeddings. */
-export class BPRMF<U extends IdTableSpec = FullTable, I extends IdTableSpec = FullTable> extends Recommender {
+export class BPRMF<U extends IdTableSpec = FullTable, I extends IdTableSpec = FullTable>
+  extends Recommender
+  implements DotProductModel
+{
   readonly kind = "bpr-mf";
+  readonly dotProduct = true;
+  readonly retrieval: RetrievalPrecision = "f32";
+  readonly retrievalPrecisions: readonly RetrievalPrecision[] = ["f32"];
   readonly userEmbedding: IdTableOf<U>;
   readonly itemEmbedding: IdTableOf<I>;
 
@@ -31,8 +41,7 @@ export class BPRMF<U extends IdTableSpec = FullTable, I extends IdTableSpec = Fu
     context: ModelContext,
   ) {
     super(context);
-    const rng = new Rng(config.seed ?? 0);
-    const opts = { rng, std: config.initStd ?? 0.1 };
+    const opts = initOptions(config);
     this.userEmbedding = idTable(config.userTable, context.numUsers + 1, config.dim, opts);
     this.itemEmbedding = idTable(config.itemTable, context.numItems, config.dim, opts);
     // Registered as plain id tables: child() cannot check a table type that depends on the spec type.
@@ -40,8 +49,28 @@ export class BPRMF<U extends IdTableSpec = FullTable, I extends IdTableSpec = Fu
     this.child<IdTable>("item", this.itemEmbedding);
   }
 
+  get dim(): number {
+    return this.config.dim;
+  }
+
   forward(pairs: Pairs): Tensor {
-    return ops.rowDot(this.userEmbedding.forward(pairs.users), this.itemEmbedding.forward(pairs.items));
+    return ops.rowDot(this.userVectors(pairs.users), this.itemVectors(pairs.items));
+  }
+
+  userVectors(users: Ids): Tensor {
+    return this.userEmbedding.forward(users);
+  }
+
+  userVector(query: UserQuery): Float32Array {
+    return userVectorOf(this, query);
+  }
+
+  itemVectors(items: Ids): Tensor {
+    return this.itemEmbedding.forward(items);
+  }
+
+  itemVectorTable(chunk?: number): Float32Array {
+    return itemVectorTableOf(this, chunk);
   }
 
   /** The dot product, plus composing the item's vector from its quotient and remainder rows for a QR item table. */

@@ -108,12 +108,9 @@ export class DeepRanker extends Recommender {
     const std = s.initStd;
     this.userId = this.child("userId", new Embedding(context.numUsers + 1, dim, { rng, std }));
     this.itemId = this.child("itemId", new Embedding(context.numItems, dim, { rng, std }));
-    this.userFeatures = context.userFeatures
-      ? this.child("userFeatures", new FeatureEncoder(context.userFeatures, dim, { rng, std }))
-      : null;
-    this.itemFeatures = context.itemFeatures
-      ? this.child("itemFeatures", new FeatureEncoder(context.itemFeatures, dim, { rng, std }))
-      : null;
+    const features = this.featureEncoders(dim, { rng, std });
+    this.userFeatures = features.user;
+    this.itemFeatures = features.item;
     const historyFields = this.usesHistory ? 2 : 0; // target-attention pooled + mean pooled
     const fields = 2 + (this.userFeatures?.fieldCount ?? 0) + (this.itemFeatures?.fieldCount ?? 0) + historyFields;
     const d0 = fields * dim;

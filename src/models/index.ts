@@ -1,6 +1,14 @@
 // The model zoo: every teacher and student, built from a plain (JSON) spec and the data's context.
 export * from "./recommender.js";
 export * from "./context.js";
+export {
+  isDotProduct,
+  itemVectorTableOf,
+  queryUserVectors,
+  userVectorOf,
+  type DotProductModel,
+  type RetrievalPrecision,
+} from "./dot-product.js";
 export { BPRMF, DotScorer, type BPRMFConfig } from "./bpr-mf.js";
 export { NeuMF, type NeuMFConfig } from "./neumf.js";
 export { DeepRanker, type DeepRankerConfig } from "./deep-ranker.js";

@@ -5,10 +5,9 @@
  */
 import { Embedding, MLP, activate } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
-import { Rng } from "../engine/random.js";
 import type { Tensor } from "../engine/tensor.js";
 import { recentItems, type ModelContext } from "./context.js";
-import { Recommender, type Pairs } from "./recommender.js";
+import { initOptions, Recommender, type Pairs } from "./recommender.js";
 import { FeatureEncoder } from "./features.js";
 
 export interface MLPRankerConfig {
@@ -46,18 +45,15 @@ export class MLPRanker extends Recommender {
     super(context);
     const dim = (this.dim = config.dim ?? 16);
     this.maxHistory = config.maxHistory ?? 20;
-    const rng = new Rng(config.seed ?? 0);
-    const opts = { rng, std: config.initStd ?? 0.1 };
+    const opts = initOptions(config);
+    const rng = opts.rng;
     this.userEmbedding = this.child("user", new Embedding(context.numUsers + 1, dim, opts));
     this.itemEmbedding = this.child("item", new Embedding(context.numItems, dim, opts));
     this.historyEmbedding =
       (config.shareItemEmbeddings ?? true) ? null : this.child("history", new Embedding(context.numItems, dim, opts));
-    this.userFeatures = context.userFeatures
-      ? this.child("userFeatures", new FeatureEncoder(context.userFeatures, dim, opts))
-      : null;
-    this.itemFeatures = context.itemFeatures
-      ? this.child("itemFeatures", new FeatureEncoder(context.itemFeatures, dim, opts))
-      : null;
+    const features = this.featureEncoders(dim, opts);
+    this.userFeatures = features.user;
+    this.itemFeatures = features.item;
     const fields = 3 + (this.userFeatures?.fieldCount ?? 0) + (this.itemFeatures?.fieldCount ?? 0);
     this.sizes = [fields * dim, ...(config.hidden ?? [64, 32]), 1];
     this.mlp = this.child("mlp", new MLP(this.sizes, { rng }));

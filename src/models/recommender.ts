@@ -7,7 +7,20 @@ import { Module } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
+import { Rng } from "../engine/random.js";
 import type { HistoryBag, ModelContext } from "./context.js";
+import { FeatureEncoder } from "./features.js";
+
+/** How a model initialises its parameters: one generator from the seed, embeddings of this std. */
+export interface InitOptions {
+  rng: Rng;
+  std: number;
+}
+
+/** The init options of a config's `seed` and `initStd` (default 0 and 0.1). */
+export function initOptions(config: { seed?: number; initStd?: number }): InitOptions {
+  return { rng: new Rng(config.seed ?? 0), std: config.initStd ?? 0.1 };
+}
 
 /** Pairs to score: (users[k], items[k]), each user seen with history bag k when the model uses history. */
 export interface Pairs {
@@ -39,6 +52,8 @@ export interface UserQuery {
 export interface Scorer {
   scoreAll(query: UserQuery): Float32Array;
   scoreCandidates(query: UserQuery, items: Int32Array): Float32Array;
+  /** Release what the scorer holds in WebAssembly memory (scorers that copy item vectors there have it). */
+  dispose?(): void;
 }
 
 export abstract class Recommender extends Module {
@@ -47,6 +62,21 @@ export abstract class Recommender extends Module {
 
   constructor(readonly context: ModelContext) {
     super();
+  }
+
+  /**
+   * Encoders of the context's user and item side features (null where it has none), registered as the
+   * children "userFeatures" and "itemFeatures", in that order.
+   */
+  protected featureEncoders(
+    dim: number,
+    opts: InitOptions,
+  ): { user: FeatureEncoder | null; item: FeatureEncoder | null } {
+    const { userFeatures, itemFeatures } = this.context;
+    return {
+      user: userFeatures ? this.child("userFeatures", new FeatureEncoder(userFeatures, dim, opts)) : null,
+      item: itemFeatures ? this.child("itemFeatures", new FeatureEncoder(itemFeatures, dim, opts)) : null,
+    };
   }
 
   get numUsers(): number {

@@ -12,11 +12,25 @@ import { Int8Table, dequantizeInt8, quantizeInt8 } from "../engine/codecs/int8-t
 import { AttentionPooling, Embedding, MLP } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
-import { Rng } from "../engine/random.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
 import { recentItems, type FeatureInputs, type HistoryBag, type ModelContext } from "./context.js";
 import { FeatureEncoder } from "./features.js";
-import { listIndex, listShape, Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
+import {
+  initOptions,
+  listIndex,
+  listShape,
+  Recommender,
+  type Pairs,
+  type Scorer,
+  type UserQuery,
+} from "./recommender.js";
+import {
+  itemVectorTableOf,
+  queryUserVectors,
+  userVectorOf,
+  type DotProductModel,
+  type RetrievalPrecision,
+} from "./dot-product.js";
 
 export interface TwoTowerConfig {
   /** Width of every embedding and of the final user and item vectors (default 32). */
@@ -55,12 +69,14 @@ function combine(fields: Tensor[], mlp: MLP | null): Tensor {
   return x;
 }
 
-export class TwoTower extends Recommender {
+export class TwoTower extends Recommender implements DotProductModel {
   readonly kind = "two-tower";
+  readonly dotProduct = true;
+  readonly retrievalPrecisions: readonly RetrievalPrecision[] = ["f32", "int8"];
   readonly dim: number;
   readonly maxHistory: number;
   readonly pooling: "mean" | "attention";
-  readonly retrieval: "f32" | "int8";
+  readonly retrieval: RetrievalPrecision;
   readonly userEmbedding: IdTable | null;
   readonly itemEmbedding: IdTable;
   /** The history items' own table (null when they share the item id table). */
@@ -86,9 +102,8 @@ export class TwoTower extends Recommender {
     if (this.retrieval !== "f32" && this.retrieval !== "int8") {
       throw new RangeError(`TwoTower: retrieval must be "f32" or "int8", got "${String(this.retrieval)}"`);
     }
-    const rng = new Rng(config.seed ?? 0);
-    const std = config.initStd ?? 0.1;
-    const opts = { rng, std };
+    const opts = initOptions(config);
+    const rng = opts.rng;
     const useUserId = config.useUserId ?? true;
     if (config.userTable && !useUserId) throw new RangeError("TwoTower: a userTable needs useUserId");
     this.userEmbedding = useUserId
@@ -100,12 +115,9 @@ export class TwoTower extends Recommender {
         ? null
         : this.child("history", idTable(config.itemTable, context.numItems, dim, opts));
     this.attention = this.pooling === "attention" ? this.child("attention", new AttentionPooling(dim, opts)) : null;
-    this.userFeatures = context.userFeatures
-      ? this.child("userFeatures", new FeatureEncoder(context.userFeatures, dim, opts))
-      : null;
-    this.itemFeatures = context.itemFeatures
-      ? this.child("itemFeatures", new FeatureEncoder(context.itemFeatures, dim, opts))
-      : null;
+    const features = this.featureEncoders(dim, opts);
+    this.userFeatures = features.user;
+    this.itemFeatures = features.item;
     const userFields = (this.userEmbedding ? 1 : 0) + 1 + (this.userFeatures?.fieldCount ?? 0);
     const itemFields = 1 + (this.itemFeatures?.fieldCount ?? 0);
     const userLayers = config.userLayers ?? [];
@@ -144,32 +156,15 @@ export class TwoTower extends Recommender {
 
   /** The query's user vector as a [1, dim] tensor (of an explicit history, the last maxHistory items count). */
   queryVectors(query: UserQuery): Tensor {
-    const users = new Ids(new Int32Array([query.user]));
-    const history = query.history ? { ids: query.history, offsets: new Int32Array(1) } : undefined;
-    return this.userVectors(users, history);
+    return queryUserVectors(this, query);
   }
 
-  /** The query's user vector [dim], computed without a graph (it ends the current scratch step). */
   userVector(query: UserQuery): Float32Array {
-    return noGrad(() => {
-      const v = this.queryVectors(query).data.slice();
-      endStep();
-      return v;
-    });
+    return userVectorOf(this, query);
   }
 
-  /** Every item's vector, row-major [numItems, dim], computed `chunk` items at a time without a graph. */
-  itemVectorTable(chunk = 4096): Float32Array {
-    const n = this.numItems;
-    const vectors = new Float32Array(n * this.dim);
-    noGrad(() => {
-      for (let start = 0; start < n; start += chunk) {
-        const ids = Int32Array.from({ length: Math.min(chunk, n - start) }, (_, k) => start + k);
-        vectors.set(this.itemVectors(new Ids(ids)).data, start * this.dim);
-        endStep();
-      }
-    });
-    return vectors;
+  itemVectorTable(chunk?: number): Float32Array {
+    return itemVectorTableOf(this, chunk);
   }
 
   /** Item vectors [n, dim]. */
@@ -233,14 +228,12 @@ export class TwoTower extends Recommender {
  * and kept on the heap — as a [numItems, dim] float32 tensor scanned by the matVec kernel, or (model
  * retrieval "int8") as an Int8Table with one scale per item; a query encodes its user once and scores
  * all items in one scan. Reflects the parameters at construction: build a new scorer after training.
- * Uses the scratch arena, so any live scratch tensors of the caller are released.
+ * Uses the scratch arena, so any live scratch tensors of the caller are released. Holds the item vectors
+ * until dispose().
  */
-// Evaluation builds a scorer per call and drops it: a collected scorer's item vectors go back to the heap.
-const releaseItems = new FinalizationRegistry<{ dispose(): void }>((items) => items.dispose());
-
 export class TwoTowerScorer implements Scorer {
   readonly dim: number;
-  readonly retrieval: "f32" | "int8";
+  readonly retrieval: RetrievalPrecision;
   /** The item vectors on the heap, in the retrieval's format. */
   private readonly items: Tensor | Int8Table;
 
@@ -256,7 +249,6 @@ export class TwoTowerScorer implements Scorer {
       this.retrieval === "int8"
         ? new Int8Table(quantizeInt8(vectors, n, this.dim))
         : Tensor.from(vectors, [n, this.dim], { persistent: true });
-    releaseItems.register(this, this.items, this);
   }
 
   /**
@@ -308,7 +300,6 @@ export class TwoTowerScorer implements Scorer {
 
   /** Release the item vectors. */
   dispose(): void {
-    releaseItems.unregister(this);
     this.items.dispose();
   }
 
