@@ -24,13 +24,8 @@ import {
   type Scorer,
   type UserQuery,
 } from "./recommender.js";
-import {
-  itemVectorTableOf,
-  queryUserVectors,
-  userVectorOf,
-  type DotProductModel,
-  type RetrievalPrecision,
-} from "./dot-product.js";
+import { itemVectorTableOf, queryUserVectors, userVectorOf } from "./dot-product.js";
+import type { DotProductModel, RetrievalPrecision } from "./dot-product.js";
 
 export interface TwoTowerConfig {
   /** Width of every embedding and of the final user and item vectors (default 32). */

@@ -1,15 +1,16 @@
 /**
  * One loaded model version, ready to answer: its catalogue (model items + items added since), and for a
- * two-tower model an index over every item vector — so a recommendation is one user encoding and one
- * scan, items added at run time get a vector from their features, and item-to-item neighbours come from
- * the same vectors. Other model kinds score the catalogue with their own scorer.
+ * dot-product model (models/dot-product.ts) an index over every item vector — so a recommendation is one
+ * user encoding and one scan, item-to-item neighbours come from the same vectors, and items added at run
+ * time get a vector from their features when the model has cold items. Models that do not factor into user
+ * and item vectors score the catalogue, or re-rank candidates, with their own scorer.
  */
 import type { FeatureSchema } from "../data/features.js";
 import type { LoadedArtefact } from "../models/artefact.js";
 import { unknownUser } from "../models/context.js";
 import { encodeFeatureRows, type RawFeatures } from "../models/features.js";
 import type { Scorer } from "../models/recommender.js";
-import { TwoTower } from "../models/two-tower.js";
+import { isDotProduct, type DotProductModel } from "../models/dot-product.js";
 import { dequantizeInt8, quantizeInt8 } from "../engine/codecs/int8.js";
 import { topK } from "../eval/metrics.js";
 import { noGrad, endStep } from "../engine/tensor.js";
@@ -33,7 +34,7 @@ export interface UserInput {
   history: Int32Array;
 }
 
-/** A model kind cannot do what was asked (item neighbours or new items without item vectors). */
+/** A model kind cannot do what was asked (item neighbours without item vectors, scoring items added at run time without cold items). */
 export class UnsupportedError extends Error {}
 
 export class ServingModel {
@@ -43,8 +44,12 @@ export class ServingModel {
   readonly catalogue: Catalogue;
   /** Models without item vectors: their scorer, over the catalogue or a candidate list. */
   private readonly scorer: Scorer | null = null;
-  /** Two-tower only: every item's vector (model items, then added ones) and the index over them. */
-  private readonly vectors: { data: Float32Array; dim: number; index: VectorIndex } | null = null;
+  /**
+   * Dot-product models: the model, every item's vector (model items, then items added with a cold vector)
+   * and the index over them.
+   */
+  private readonly vectors: { model: DotProductModel; data: Float32Array; dim: number; index: VectorIndex } | null =
+    null;
   private readonly itemSchema: FeatureSchema | undefined;
 
   constructor(
@@ -61,20 +66,25 @@ export class ServingModel {
       artefact.items,
       itemInputs && features.items ? { inputs: itemInputs, schema: features.items } : undefined,
     );
-    if (model instanceof TwoTower) {
+    if (isDotProduct(model)) {
       // The index holds the item vectors, so no scorer keeps a second copy of them in WebAssembly memory. With
       // int8 retrieval, vectors are those the quantised table stands for, as the model's own scorer scans them.
       const exact = model.itemVectorTable();
       const data = model.retrieval === "int8" ? dequantizeInt8(quantizeInt8(exact, model.numItems, model.dim)) : exact;
-      this.vectors = { data, dim: model.dim, index: indexFactory(data, model.dim, model.retrieval) };
+      this.vectors = { model, data, dim: model.dim, index: indexFactory(data, model.dim, model.retrieval) };
     } else {
       this.scorer = model.scorer();
     }
   }
 
-  /** Whether the model has item vectors (neighbours, items added at run time). */
+  /** Whether the model has item vectors (neighbours, recommendation through the index). */
   get hasItemVectors(): boolean {
     return this.vectors !== null;
+  }
+
+  /** Whether items added at run time get a vector from their features (and so are scored and recommended). */
+  get hasColdItems(): boolean {
+    return this.vectors?.model.coldItemVectors !== undefined;
   }
 
   /** Items the model itself knows (the rest of the catalogue was added at run time). */
@@ -93,13 +103,10 @@ export class ServingModel {
 
   /** Scores of a caller's candidates for a user, in the caller's order. */
   rank(user: UserInput, items: Int32Array): Float32Array {
-    if (!this.vectors) {
-      const added = items.find((i) => i >= this.modelItems);
-      if (added !== undefined) {
-        throw new UnsupportedError(`a ${this.kind} model cannot score items added at run time`);
-      }
-      return this.scorer!.scoreCandidates(this.query(user), items);
+    if (!this.hasColdItems && items.some((i) => i >= this.modelItems)) {
+      throw new UnsupportedError(`a ${this.kind} model cannot score items added at run time`);
     }
+    if (!this.vectors) return this.scorer!.scoreCandidates(this.query(user), items);
     const u = this.userVector(user);
     const { data, dim } = this.vectors;
     return Float32Array.from(items, (i) => dot(u, data, i * dim, dim));
@@ -108,6 +115,9 @@ export class ServingModel {
   /** The `k` items closest to `item` by dot product of item vectors, itself and `exclude` left out. */
   similar(item: number, k: number, exclude: Uint8Array): Ranked {
     if (!this.vectors) throw new UnsupportedError(`a ${this.kind} model has no item vectors for neighbours`);
+    if (item >= this.modelItems && !this.hasColdItems) {
+      throw new UnsupportedError(`a ${this.kind} model has no vectors for items added at run time`);
+    }
     const { data, dim, index } = this.vectors;
     const mask = exclude.slice();
     mask[item] = 1;
@@ -115,8 +125,9 @@ export class ServingModel {
   }
 
   /**
-   * Add or update an item of the catalogue from its raw features; a two-tower model gives it a vector
-   * from those features (cold start), so it is recommendable at once. Returns the item's index.
+   * Add or update an item of the catalogue from its raw features; a model with cold items gives it a
+   * vector from those features (cold start), so it is recommendable at once (other models keep it in the
+   * catalogue only). Returns the item's index.
    */
   upsertItem(id: string, features: RawFeatures): number {
     const known = this.catalogue.ids.get(id);
@@ -124,10 +135,10 @@ export class ServingModel {
       // The model's own items keep their trained vectors; only their attributes change.
       return this.catalogue.upsert(id, features);
     }
-    if (!this.vectors) {
+    if (!this.vectors?.model.coldItemVectors) {
       return this.catalogue.upsert(id, features);
     }
-    const vector = this.coldVector(features);
+    const vector = this.coldVector(this.vectors.model, features);
     const index = this.catalogue.upsert(id, features);
     const { dim } = this.vectors;
     if ((index + 1) * dim > this.vectors.data.length) {
@@ -146,20 +157,20 @@ export class ServingModel {
     if (inputs && this.itemSchema) encodeFeatureRows(this.itemSchema, inputs, [features]);
   }
 
-  /** Release the index's memory. */
+  /** Release the index's or the scorer's memory. */
   dispose(): void {
     this.vectors?.index.dispose();
+    this.scorer?.dispose?.();
   }
 
-  private coldVector(features: RawFeatures): Float32Array {
-    const model = this.artefact.model as TwoTower;
+  private coldVector(model: DotProductModel, features: RawFeatures): Float32Array {
     const inputs = model.context.itemFeatures;
     const encoded =
       inputs && this.itemSchema
         ? encodeFeatureRows(this.itemSchema, inputs, [features])
         : { categorical: [], multi: [], numeric: [] };
     return noGrad(() => {
-      const v = model.coldItemVectors(encoded, 1).data.slice();
+      const v = model.coldItemVectors!(encoded, 1).data.slice();
       endStep();
       return v;
     });
@@ -174,7 +185,7 @@ export class ServingModel {
   }
 
   private userVector(user: UserInput): Float32Array {
-    return (this.artefact.model as TwoTower).userVector(this.query(user));
+    return this.vectors!.model.userVector(this.query(user));
   }
 }
 

@@ -1,7 +1,8 @@
-// A small two-tower model with item features, saved as an artefact, for the serving tests.
+// Small models over a context with item features, saved as artefacts, for the serving tests.
 import { IdMap } from "../../src/data/idmap.js";
 import { saveArtefact } from "../../src/models/artefact.js";
 import type { ModelContext } from "../../src/models/context.js";
+import type { Recommender } from "../../src/models/recommender.js";
 import { TwoTower } from "../../src/models/two-tower.js";
 
 export const USERS = 30;
@@ -27,7 +28,14 @@ export function servingContext(): ModelContext {
 
 /** Save a two-tower model (seeded) to `dir`; returns its version (the manifest id). */
 export function saveServingModel(dir: string, seed: number, retrieval: "f32" | "int8" = "f32"): string {
-  const model = new TwoTower({ dim: 8, maxHistory: 10, seed, initStd: 0.5, retrieval }, servingContext());
+  return saveServingArtefact(
+    dir,
+    new TwoTower({ dim: 8, maxHistory: 10, seed, initStd: 0.5, retrieval }, servingContext()),
+  );
+}
+
+/** Save any model over servingContext() to `dir`, with the serving ids and item feature schema; returns its version. */
+export function saveServingArtefact(dir: string, model: Recommender): string {
   const manifest = saveArtefact(dir, {
     model,
     users: IdMap.fromJSON(Array.from({ length: USERS }, (_, u) => `u${u}`)),
