@@ -3,13 +3,13 @@
 export { IdSlots, type SlotAssignment } from "./slots.js";
 export {
   OnlineModel,
-  growContext,
   DEFAULT_ONLINE_OPTIMIZER,
   ONLINE_MODEL_DEFAULTS,
   type BaseModel,
   type LiveEvent,
   type OnlineModelOptions,
 } from "./model.js";
+export { growContext } from "./grow.js";
 export {
   distilCandidate,
   recentUsers,

@@ -1,7 +1,8 @@
 /**
- * A model that keeps learning from a stream of events. It wraps a trained zoo model (an artefact's model
- * and id maps) in a copy whose id tables have room for ids the training data never had — a fixed number of
- * slots, recycled least-recently-seen first (IdSlots), so memory is bounded however many new ids arrive.
+ * A model that keeps learning from a stream of events. It wraps a trained dot-product model (an artefact's
+ * model and id maps; models/dot-product.ts) in a copy whose id tables have room for ids the training data
+ * never had — a fixed number of slots, recycled least-recently-seen first (IdSlots), so memory is bounded
+ * however many new ids arrive.
  * A new user starts from the trained unknown-user row (what the model did for them before), a new item
  * from a zero id row (its side features alone, as serving's cold start).
  *
@@ -17,13 +18,13 @@ import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import type { Optimizer } from "../engine/optim.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
-import type { FeatureInputs, HistoryBag, ModelContext } from "../models/context.js";
+import type { HistoryBag } from "../models/context.js";
 import { createModel, type ModelSpec } from "../models/zoo.js";
 import { specOf } from "../models/artefact.js";
 import type { Recommender } from "../models/recommender.js";
-import type { BPRMF } from "../models/bpr-mf.js";
-import { TwoTower } from "../models/two-tower.js";
+import { isDotProduct, type DotProductModel } from "../models/dot-product.js";
 import { IdSlots } from "./slots.js";
+import { copyGrown, gatherRows, growContext, ITEM_TABLES, USER_TABLES } from "./grow.js";
 
 /** One interaction of a live stream, by external ids. */
 export interface LiveEvent {
@@ -72,13 +73,9 @@ interface ReplaySample {
   history: readonly string[];
 }
 
-/** The parameters whose rows are user ids and item ids (zoo models register their id tables as these). */
-const USER_TABLES = new Set(["user.weight"]);
-const ITEM_TABLES = new Set(["item.weight", "history.weight"]);
-
 export class OnlineModel {
   /** The model being trained: the base model's rows, then the slots (users: then the unknown-user row). */
-  readonly model: Recommender;
+  readonly model: DotProductModel;
   readonly spec: ModelSpec;
   readonly users: IdSlots;
   readonly items: IdSlots;
@@ -97,13 +94,10 @@ export class OnlineModel {
     readonly base: BaseModel,
     readonly options: OnlineModelOptions = {},
     /** The model to continue from (a clone's source); default the base model. */
-    from?: { model: Recommender; users: IdSlots; items: IdSlots },
+    from?: { model: DotProductModel; users: IdSlots; items: IdSlots },
   ) {
-    const baseModel = base.model;
+    const baseModel = dotProduct(base.model);
     this.spec = specOf(baseModel);
-    if (this.spec.kind !== "two-tower" && this.spec.kind !== "bpr-mf") {
-      throw new Error(`online learning supports two-tower and bpr-mf models, not ${this.spec.kind}`);
-    }
     const userTable = (this.spec as { userTable?: { kind: string } }).userTable?.kind ?? "full";
     const itemTable = (this.spec as { itemTable?: { kind: string } }).itemTable?.kind ?? "full";
     if (userTable === "qr" || itemTable === "qr") {
@@ -113,7 +107,7 @@ export class OnlineModel {
     this.items = from?.items.clone() ?? new IdSlots(options.itemSlots ?? ONLINE_MODEL_DEFAULTS.itemSlots);
     // One more item row than the slots: a zero row that scores items the model has not met yet.
     const context = growContext(baseModel.context, base.users.size + this.users.capacity, this.itemRows + 1);
-    this.model = createModel(this.spec, context);
+    this.model = dotProduct(createModel(this.spec, context));
     const source = from?.model ?? baseModel;
     copyGrown(
       source,
@@ -167,16 +161,12 @@ export class OnlineModel {
   /** User vectors [n, dim] of users (external ids) with their recent items; unknown users get the unknown row. */
   userVectors(users: readonly string[], histories: readonly (readonly string[])[]): Tensor {
     const rows = new Ids(Int32Array.from(users, (user) => this.userRow(user) ?? this.unknownUserRow));
-    const model = this.model;
-    if (model instanceof TwoTower) return model.userVectors(rows, this.bag(histories));
-    return (model as BPRMF).userEmbedding.forward(rows);
+    return this.model.userVectors(rows, this.bag(histories));
   }
 
   /** Item vectors [n, dim] of item rows. */
   itemVectors(rows: Int32Array): Tensor {
-    const model = this.model;
-    if (model instanceof TwoTower) return model.itemVectors(new Ids(rows));
-    return (model as BPRMF).itemEmbedding.forward(new Ids(rows));
+    return this.model.itemVectors(new Ids(rows));
   }
 
   /** The external id of an item row in use. */
@@ -449,84 +439,10 @@ export class OnlineModel {
   }
 }
 
-/**
- * The context with room for `numUsers` and `numItems`: rows past the old ones have no side features (every
- * field unknown) and no training history.
- */
-export function growContext(context: ModelContext, numUsers: number, numItems: number): ModelContext {
-  const grown: ModelContext = { numUsers, numItems };
-  if (context.userFeatures) grown.userFeatures = growFeatures(context.userFeatures, context.numUsers, numUsers);
-  if (context.itemFeatures) grown.itemFeatures = growFeatures(context.itemFeatures, context.numItems, numItems);
-  if (context.histories) {
-    const { offsets, items } = context.histories;
-    const grownOffsets = new Int32Array(numUsers + 1);
-    grownOffsets.set(offsets.subarray(0, Math.min(offsets.length, numUsers + 1)));
-    grownOffsets.fill(offsets[Math.min(offsets.length - 1, numUsers)]!, offsets.length);
-    grown.histories = { offsets: grownOffsets, items: items.subarray(0, grownOffsets[numUsers]) };
+/** The model, if it scores by user and item vectors: the two sides online learning trains and grows. */
+function dotProduct(model: Recommender): DotProductModel {
+  if (!isDotProduct(model)) {
+    throw new Error(`online learning needs a dot-product model (user and item vectors), not ${model.kind}`);
   }
-  return grown;
-}
-
-function growFeatures(features: FeatureInputs, from: number, to: number): FeatureInputs {
-  const grow = <T extends Int32Array | Float32Array>(values: T, rows: number): T => {
-    const out = new (values.constructor as new (n: number) => T)(rows);
-    out.set(values.subarray(0, Math.min(values.length, rows)));
-    return out;
-  };
-  return {
-    categorical: features.categorical.map((c) => ({ ...c, ids: grow(c.ids, to) })),
-    // A missing list is the single token 0 (data/types.ts), so each new row holds one id, 0.
-    multi: features.multi.map((m) => {
-      const kept = Math.min(from, to);
-      const offsets = new Int32Array(to + 1);
-      offsets.set(m.offsets.subarray(0, kept + 1));
-      for (let r = kept; r < to; r++) offsets[r + 1] = offsets[r]! + 1;
-      const ids = new Int32Array(offsets[to]!);
-      ids.set(m.ids.subarray(0, offsets[kept]));
-      return { ...m, offsets, ids };
-    }),
-    numeric: features.numeric.map((n) => ({ ...n, values: grow(n.values, to) })),
-  };
-}
-
-/**
- * Copy `source`'s parameters into `target`, built from the same spec over a grown context. With `base`
- * (growing a trained model), the id tables' base rows are copied, the trained unknown-user row moves to
- * the target's last user row and every new row starts as that unknown user (users) or zero (items); without
- * it the two models have the same shapes.
- */
-function copyGrown(
-  source: Recommender,
-  target: Recommender,
-  base: { users: number; items: number } | undefined,
-  coldItemRow: number,
-): void {
-  const into = new Map(target.namedParameters());
-  for (const [name, param] of source.namedParameters()) {
-    const out = into.get(name);
-    if (!out) throw new Error(`online: the grown model has no parameter ${name}`);
-    const sameShape = out.shape.length === param.shape.length && out.shape.every((d, k) => d === param.shape[k]);
-    if (sameShape) {
-      out.data.set(param.data);
-    } else if (base && USER_TABLES.has(name)) {
-      const dim = param.shape[1]!;
-      out.data.set(param.data.subarray(0, base.users * dim));
-      const unknown = param.data.subarray(base.users * dim, (base.users + 1) * dim);
-      for (let row = base.users; row < out.shape[0]!; row++) out.data.set(unknown, row * dim);
-    } else if (base && ITEM_TABLES.has(name)) {
-      out.data.fill(0);
-      out.data.set(param.data.subarray(0, base.items * param.shape[1]!));
-    } else {
-      throw new Error(`online: cannot grow parameter ${name} from [${param.shape}] to [${out.shape}]`);
-    }
-    if (ITEM_TABLES.has(name) && out.shape[0]! > coldItemRow) {
-      const dim = out.shape[1]!;
-      out.data.fill(0, coldItemRow * dim, (coldItemRow + 1) * dim);
-    }
-  }
-}
-
-function gatherRows(from: Tensor, to: Tensor, rows: readonly number[]): void {
-  const dim = from.shape[1]!;
-  rows.forEach((row, k) => to.data.set(from.data.subarray(row * dim, (row + 1) * dim), k * dim));
+  return model;
 }

@@ -171,7 +171,8 @@ describe("distillrec online", () => {
       run({ replay: eventsPath, model: neumfDir }),
       (err: Error) =>
         err instanceof UsageError &&
-        err.message === `--model ${neumfDir}: online learning supports two-tower and bpr-mf models, not neumf`,
+        err.message ===
+          `--model ${neumfDir}: online learning needs a dot-product model (user and item vectors), not neumf`,
     );
     const pupilDir = join(dir, "pupil-of-neumf");
     saveTwoTower(pupilDir, 8, 3, { teacher: neumfId });

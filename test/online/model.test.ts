@@ -4,7 +4,8 @@ import { Ids } from "../../src/engine/ops/embedding.js";
 import type { Optimizer } from "../../src/engine/optim.js";
 import { endStep, noGrad, type Tensor } from "../../src/engine/tensor.js";
 import { createModel, type FeatureInputs, type ModelSpec, type TwoTower } from "../../src/models/index.js";
-import { growContext, OnlineModel, type BaseModel, type LiveEvent } from "../../src/online/model.js";
+import { OnlineModel, type BaseModel, type LiveEvent } from "../../src/online/model.js";
+import { growContext } from "../../src/online/grow.js";
 import {
   BPR_MF,
   groupItems,
@@ -384,7 +385,10 @@ describe("OnlineModel: scoring and construction", () => {
     const context = plantedContext();
     const ids = base();
     const neumf = createModel({ kind: "neumf", gmfDim: 4, mlpSizes: [8, 4] }, context);
-    assert.throws(() => new OnlineModel({ ...ids, model: neumf }), /supports two-tower and bpr-mf models, not neumf/);
+    assert.throws(
+      () => new OnlineModel({ ...ids, model: neumf }),
+      /needs a dot-product model \(user and item vectors\), not neumf/,
+    );
     const qr = createModel({ kind: "bpr-mf", dim: 4, itemTable: { kind: "qr" } }, context);
     assert.throws(() => new OnlineModel({ ...ids, model: qr }), /quotient-remainder/);
     assert.throws(() => new OnlineModel(ids, { userSlots: 0 }), /capacity must be a positive integer/);

@@ -133,7 +133,7 @@ describe("serve --online", () => {
     });
     await assert.rejects(
       startServer({ model, stateDir: join(root, "state-bad"), port: 0, learner: onlineLearning({ teacher: neumf }) }),
-      /online learning cannot start: online learning supports two-tower and bpr-mf models, not neumf/,
+      /online learning cannot start: online learning needs a dot-product model \(user and item vectors\), not neumf/,
     );
   });
 });
