@@ -7,6 +7,7 @@
 import { matrixOf, roundTrip, storedBytes, type Dtype } from "../engine/serialize.js";
 import { createModel, type ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
+import { isDotProduct } from "../models/dot-product.js";
 import { encodeWeights, type ParameterStorage, type TensorStorage } from "../models/artefact.js";
 import { lowRank } from "../engine/codecs/lowrank.js";
 import { pruneColumns, pruneMagnitude, pruneRows } from "../engine/codecs/prune.js";
@@ -219,7 +220,8 @@ function plan(step: CompressionStep, state: CompressedState): string[] {
       }
       if (!changed.length) return [];
       const notes = [`${matrices} matrices as i8, ${changed.length - matrices} vectors as f16`];
-      if (state.spec.kind === "two-tower") {
+      // Item vectors follow the weights into int8 where the model's spec can scan them so.
+      if (isDotProduct(state.model) && state.model.retrievalPrecisions.includes("int8")) {
         state.spec = { ...state.spec, retrieval: "int8" } as ModelSpec;
         notes.push("int8 retrieval");
       }

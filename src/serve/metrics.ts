@@ -6,81 +6,81 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export class ServeMetrics {
   readonly registry = new Registry();
-  readonly requestSeconds = new Histogram({
-    name: "distillrec_http_request_duration_seconds",
-    help: "HTTP request latency by route, method and status",
-    labelNames: ["method", "route", "status"] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+  /** A metric's name, help and labels, registered on this registry alone. */
+  private readonly metric = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => ({
+    name,
+    help,
+    labelNames,
     registers: [this.registry],
+  });
+  readonly requestSeconds = new Histogram({
+    ...this.metric("distillrec_http_request_duration_seconds", "HTTP request latency by route, method and status", [
+      "method",
+      "route",
+      "status",
+    ]),
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
   });
   readonly retrievalSeconds = new Histogram({
-    name: "distillrec_retrieval_duration_seconds",
-    help: "Time to encode the user and select the top items, per recommendation",
+    ...this.metric(
+      "distillrec_retrieval_duration_seconds",
+      "Time to encode the user and select the top items, per recommendation",
+    ),
     buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05],
-    registers: [this.registry],
   });
-  readonly eventsIngested = new Counter({
-    name: "distillrec_events_ingested_total",
-    help: "Feedback events stored durably and applied to user states",
-    registers: [this.registry],
-  });
-  readonly itemsUpserted = new Counter({
-    name: "distillrec_items_upserted_total",
-    help: "Catalogue items added or updated at run time",
-    registers: [this.registry],
-  });
-  readonly fallbacks = new Counter({
-    name: "distillrec_fallback_recommendations_total",
-    help: "Recommendations answered from popularity (users with no history)",
-    registers: [this.registry],
-  });
-  readonly modelInfo = new Gauge({
-    name: "distillrec_model_info",
-    help: "The model version being served (value 1)",
-    labelNames: ["version", "kind"] as const,
-    registers: [this.registry],
-  });
-  readonly swaps = new Counter({
-    name: "distillrec_model_swaps_total",
-    help: "Model swaps and rollbacks by outcome",
-    labelNames: ["action", "result"] as const,
-    registers: [this.registry],
-  });
+  readonly eventsIngested = new Counter(
+    this.metric("distillrec_events_ingested_total", "Feedback events stored durably and applied to user states"),
+  );
+  readonly itemsUpserted = new Counter(
+    this.metric("distillrec_items_upserted_total", "Catalogue items added or updated at run time"),
+  );
+  readonly fallbacks = new Counter(
+    this.metric(
+      "distillrec_fallback_recommendations_total",
+      "Recommendations answered from popularity (users with no history)",
+    ),
+  );
+  readonly modelInfo = new Gauge(
+    this.metric("distillrec_model_info", "The model version being served (value 1)", ["version", "kind"]),
+  );
+  readonly swaps = new Counter(
+    this.metric("distillrec_model_swaps_total", "Model swaps and rollbacks by outcome", ["action", "result"]),
+  );
 
-  readonly onlineEventsLearned = new Counter({
-    name: "distillrec_online_events_learned_total",
-    help: "Events the online learner has learned from",
-    registers: [this.registry],
-  });
+  readonly onlineEventsLearned = new Counter(
+    this.metric("distillrec_online_events_learned_total", "Events the online learner has learned from"),
+  );
   readonly onlineLearnSeconds = new Histogram({
-    name: "distillrec_online_learn_duration_seconds",
-    help: "Time the online learner's worker took per batch of events (evaluation, updates, re-distillation)",
+    ...this.metric(
+      "distillrec_online_learn_duration_seconds",
+      "Time the online learner's worker took per batch of events (evaluation, updates, re-distillation)",
+    ),
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-    registers: [this.registry],
   });
-  readonly onlineDecisions = new Counter({
-    name: "distillrec_online_decisions_total",
-    help: "Online learning decisions: redistill, promote, discard, rollback, confirm",
-    labelNames: ["decision"] as const,
-    registers: [this.registry],
-  });
-  readonly onlineNdcg = new Gauge({
-    name: "distillrec_online_ndcg_at_10",
-    help: "Prequential NDCG@10 on live events behind the last decision: the serving student and the other model",
-    labelNames: ["model"] as const,
-    registers: [this.registry],
-  });
-  readonly onlinePublishes = new Counter({
-    name: "distillrec_online_publishes_total",
-    help: "Students the online learner published, by reason and whether they were swapped in",
-    labelNames: ["reason", "result"] as const,
-    registers: [this.registry],
-  });
-  readonly onlineLag = new Gauge({
-    name: "distillrec_online_lag_events",
-    help: "Stored events the online learner has not learned from yet",
-    registers: [this.registry],
-  });
+  readonly onlineDecisions = new Counter(
+    this.metric(
+      "distillrec_online_decisions_total",
+      "Online learning decisions: redistill, promote, discard, rollback, confirm",
+      ["decision"],
+    ),
+  );
+  readonly onlineNdcg = new Gauge(
+    this.metric(
+      "distillrec_online_ndcg_at_10",
+      "Prequential NDCG@10 on live events behind the last decision: the serving student and the other model",
+      ["model"],
+    ),
+  );
+  readonly onlinePublishes = new Counter(
+    this.metric(
+      "distillrec_online_publishes_total",
+      "Students the online learner published, by reason and whether they were swapped in",
+      ["reason", "result"],
+    ),
+  );
+  readonly onlineLag = new Gauge(
+    this.metric("distillrec_online_lag_events", "Stored events the online learner has not learned from yet"),
+  );
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "distillrec_" });
