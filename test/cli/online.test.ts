@@ -180,7 +180,7 @@ describe("distillrec online", () => {
       run({ replay: eventsPath, model: pupilDir }),
       (err: Error) =>
         err instanceof UsageError &&
-        err.message.startsWith(`the lineage's teacher ${neumfDir}: online learning supports`) &&
+        err.message.startsWith(`the lineage's teacher ${neumfDir}: online learning needs a dot-product model`) &&
         err.message.endsWith("(--no-teacher learns without re-distillation)"),
     );
     await assert.rejects(
