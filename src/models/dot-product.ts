@@ -43,6 +43,13 @@ export function isDotProduct(model: Recommender): model is DotProductModel {
   return (model as { dotProduct?: unknown }).dotProduct === true;
 }
 
+/** A dot-product model that gives items it never saw a vector from their side features. */
+export type ColdItemModel = DotProductModel & Required<Pick<DotProductModel, "coldItemVectors">>;
+
+export function hasColdItems(model: DotProductModel): model is ColdItemModel {
+  return model.coldItemVectors !== undefined;
+}
+
 /** `model.itemVectors` over the whole catalogue, `chunk` items a step, without a graph: [numItems · dim]. */
 export function itemVectorTableOf(model: DotProductModel, chunk = 4096): Float32Array {
   const n = model.numItems;

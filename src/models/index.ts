@@ -2,10 +2,12 @@
 export * from "./recommender.js";
 export * from "./context.js";
 export {
+  hasColdItems,
   isDotProduct,
   itemVectorTableOf,
   queryUserVectors,
   userVectorOf,
+  type ColdItemModel,
   type DotProductModel,
   type RetrievalPrecision,
 } from "./dot-product.js";

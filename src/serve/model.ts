@@ -10,7 +10,7 @@ import type { LoadedArtefact } from "../models/artefact.js";
 import { unknownUser } from "../models/context.js";
 import { encodeFeatureRows, type RawFeatures } from "../models/features.js";
 import type { Scorer } from "../models/recommender.js";
-import { isDotProduct, type DotProductModel } from "../models/dot-product.js";
+import { hasColdItems, isDotProduct, type ColdItemModel, type DotProductModel } from "../models/dot-product.js";
 import { dequantizeInt8, quantizeInt8 } from "../engine/codecs/int8.js";
 import { topK } from "../eval/metrics.js";
 import { noGrad, endStep } from "../engine/tensor.js";
@@ -34,7 +34,10 @@ export interface UserInput {
   history: Int32Array;
 }
 
-/** A model kind cannot do what was asked (item neighbours without item vectors, scoring items added at run time without cold items). */
+/**
+ * A model kind cannot do what was asked: neighbours without item vectors, or scoring items added at run
+ * time without cold items.
+ */
 export class UnsupportedError extends Error {}
 
 export class ServingModel {
@@ -84,7 +87,7 @@ export class ServingModel {
 
   /** Whether items added at run time get a vector from their features (and so are scored and recommended). */
   get hasColdItems(): boolean {
-    return this.vectors?.model.coldItemVectors !== undefined;
+    return this.vectors !== null && hasColdItems(this.vectors.model);
   }
 
   /** Items the model itself knows (the rest of the catalogue was added at run time). */
@@ -135,19 +138,20 @@ export class ServingModel {
       // The model's own items keep their trained vectors; only their attributes change.
       return this.catalogue.upsert(id, features);
     }
-    if (!this.vectors?.model.coldItemVectors) {
+    const vectors = this.vectors;
+    if (!vectors || !hasColdItems(vectors.model)) {
       return this.catalogue.upsert(id, features);
     }
-    const vector = this.coldVector(this.vectors.model, features);
+    const vector = this.coldVector(vectors.model, features);
     const index = this.catalogue.upsert(id, features);
-    const { dim } = this.vectors;
-    if ((index + 1) * dim > this.vectors.data.length) {
-      const grown = new Float32Array(Math.max((index + 1) * dim, 2 * this.vectors.data.length));
-      grown.set(this.vectors.data);
-      this.vectors.data = grown;
+    const { dim } = vectors;
+    if ((index + 1) * dim > vectors.data.length) {
+      const grown = new Float32Array(Math.max((index + 1) * dim, 2 * vectors.data.length));
+      grown.set(vectors.data);
+      vectors.data = grown;
     }
-    this.vectors.data.set(vector, index * dim);
-    this.vectors.index.upsert(index, vector);
+    vectors.data.set(vector, index * dim);
+    vectors.index.upsert(index, vector);
     return index;
   }
 
@@ -163,14 +167,14 @@ export class ServingModel {
     this.scorer?.dispose?.();
   }
 
-  private coldVector(model: DotProductModel, features: RawFeatures): Float32Array {
+  private coldVector(model: ColdItemModel, features: RawFeatures): Float32Array {
     const inputs = model.context.itemFeatures;
     const encoded =
       inputs && this.itemSchema
         ? encodeFeatureRows(this.itemSchema, inputs, [features])
         : { categorical: [], multi: [], numeric: [] };
     return noGrad(() => {
-      const v = model.coldItemVectors!(encoded, 1).data.slice();
+      const v = model.coldItemVectors(encoded, 1).data.slice();
       endStep();
       return v;
     });
