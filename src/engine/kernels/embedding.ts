@@ -1,5 +1,7 @@
 // Row kernels for embedding tables: gather, scatter-add, and batched row dot products.
 
+import { addRow } from "./rows";
+
 /** out[r, :] = table[idx[r], :] for r < n */
 export function gather(table: usize, idx: usize, n: i32, dim: i32, out: usize): void {
   const rowBytes = (<usize>dim) << 2;
@@ -14,16 +16,7 @@ export function scatterAdd(rows: usize, idx: usize, n: i32, dim: i32, table: usi
   const rowBytes = (<usize>dim) << 2;
   for (let r = 0; r < n; r++) {
     const dst = table + (<usize>load<i32>(idx + ((<usize>r) << 2))) * rowBytes;
-    const src = rows + (<usize>r) * rowBytes;
-    let j = 0;
-    for (; j + 4 <= dim; j += 4) {
-      const o = (<usize>j) << 2;
-      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-    }
-    for (; j < dim; j++) {
-      const o = (<usize>j) << 2;
-      store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-    }
+    addRow(dst, rows + (<usize>r) * rowBytes, dim);
   }
 }
 
