@@ -12,6 +12,19 @@
 /** A byte offset into the runtime's shared memory (usize in the kernels). */
 export type Ptr = number;
 
+/** The per-step constants both Adam kernels take last, in order (see kernels/optim.ts adamAt). */
+export type AdamStep = [
+  stepSize: number,
+  beta1: number,
+  oneMinusBeta1: number,
+  beta2: number,
+  oneMinusBeta2: number,
+  invSqrtBc2: number,
+  eps: number,
+  l2: number,
+  shrink: number,
+];
+
 export interface Kernels {
   // Elementwise arithmetic over n floats (kernels/elementwise.ts)
   add(a: Ptr, b: Ptr, out: Ptr, n: number): void;
@@ -98,40 +111,8 @@ export interface Kernels {
     eps: number,
     weightDecay: number,
   ): void;
-  adamDense(
-    param: Ptr,
-    grad: Ptr,
-    m: Ptr,
-    v: Ptr,
-    n: number,
-    stepSize: number,
-    beta1: number,
-    oneMinusBeta1: number,
-    beta2: number,
-    oneMinusBeta2: number,
-    invSqrtBc2: number,
-    eps: number,
-    l2: number,
-    shrink: number,
-  ): void;
-  adamRows(
-    param: Ptr,
-    dim: number,
-    ids: Ptr,
-    grads: Ptr,
-    count: number,
-    m: Ptr,
-    v: Ptr,
-    stepSize: number,
-    beta1: number,
-    oneMinusBeta1: number,
-    beta2: number,
-    oneMinusBeta2: number,
-    invSqrtBc2: number,
-    eps: number,
-    l2: number,
-    shrink: number,
-  ): void;
+  adamDense(param: Ptr, grad: Ptr, m: Ptr, v: Ptr, n: number, ...step: AdamStep): void;
+  adamRows(param: Ptr, dim: number, ids: Ptr, grads: Ptr, count: number, m: Ptr, v: Ptr, ...step: AdamStep): void;
   coalesceRows(
     indices: Ptr,
     rows: Ptr,
