@@ -1,5 +1,6 @@
-// Row helpers shared by several kernels (not kernels themselves): four dot products against one vector
-// (top-k scan, matmul) and a row sum (embedding scatter, gradient coalescing).
+// Row helpers shared by several kernels (not kernels themselves): the SIMD part of a dot product (row
+// products, reduce's dot), four dot products against one vector (top-k scan, matmul) and a row sum
+// (embedding scatter, gradient coalescing).
 
 /**
  * Lane i = query · row i over dim floats. Each lane sums the products of positions ≡ i (mod 4), reduces them
@@ -47,4 +48,25 @@ export function addRow(dst: usize, src: usize, dim: i32): void {
     const o = (<usize>j) << 2;
     store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
   }
+}
+
+/**
+ * The four lane sums of a · b over the first n & ~3 floats, eight floats a step in two accumulators; the
+ * caller reduces the lanes and adds the tail (in f32 or f64).
+ */
+@inline
+export function dotLanes(a: usize, b: usize, n: i32): v128 {
+  let acc0 = f32x4.splat(0);
+  let acc1 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o = (<usize>i) << 2;
+    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+    acc1 = f32x4.add(acc1, f32x4.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
+  }
+  if (i + 4 <= n) {
+    const o = (<usize>i) << 2;
+    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+  }
+  return f32x4.add(acc0, acc1);
 }
