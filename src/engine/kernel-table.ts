@@ -25,6 +25,20 @@ export type AdamStep = [
   shrink: number,
 ];
 
+/** attentionPool's parameters, which its backward takes first (see kernels/bags.ts). */
+export type AttentionPool = [
+  values: Ptr,
+  n: number,
+  offsets: Ptr,
+  bags: number,
+  query: Ptr,
+  queryStride: number,
+  dim: number,
+  scale: number,
+  weights: Ptr,
+  out: Ptr,
+];
+
 export interface Kernels {
   // Elementwise arithmetic over n floats (kernels/elementwise.ts)
   add(a: Ptr, b: Ptr, out: Ptr, n: number): void;
@@ -128,33 +142,8 @@ export interface Kernels {
   // Embedding bags and attention pooling (kernels/bags.ts)
   embeddingBag(table: Ptr, ids: Ptr, n: number, offsets: Ptr, bags: number, dim: number, mean: number, out: Ptr): void;
   embeddingBagBackward(g: Ptr, n: number, offsets: Ptr, bags: number, dim: number, mean: number, rows: Ptr): void;
-  attentionPool(
-    values: Ptr,
-    n: number,
-    offsets: Ptr,
-    bags: number,
-    query: Ptr,
-    queryStride: number,
-    dim: number,
-    scale: number,
-    weights: Ptr,
-    out: Ptr,
-  ): void;
-  attentionPoolBackward(
-    values: Ptr,
-    n: number,
-    offsets: Ptr,
-    bags: number,
-    query: Ptr,
-    queryStride: number,
-    dim: number,
-    scale: number,
-    weights: Ptr,
-    out: Ptr,
-    g: Ptr,
-    gradValues: Ptr,
-    gradQuery: Ptr,
-  ): void;
+  attentionPool(...pool: AttentionPool): void;
+  attentionPoolBackward(...args: [...pool: AttentionPool, g: Ptr, gradValues: Ptr, gradQuery: Ptr]): void;
   // Packed SIMD matrix multiply (kernels/matmul.ts)
   matmulScratchBytes(k: number, n: number): number;
   matmulNN(a: Ptr, b: Ptr, c: Ptr, m: number, k: number, n: number, accumulate: number, scratch: Ptr): void;
