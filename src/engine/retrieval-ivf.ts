@@ -93,7 +93,7 @@ export class IvfIndex {
 
   /** The k best items for `query` [dim] among the `probes` lists nearest it, best first. */
   search(query: Float32Array, k: number, options: IvfSearchOptions = {}): Ranked {
-    this.checkLive();
+    this.memory.checkLive("IvfIndex");
     const take = checkSearch("IvfIndex", query, this.dim, k, this.size, options.exclude);
     const probes = Math.min(checkProbes(options.probes ?? this.probes), this.lists.length);
     if (take === 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
@@ -124,7 +124,7 @@ export class IvfIndex {
 
   /** Set item `index` to `vector` [dim], or append it when index = size; it moves to its nearest list. */
   upsert(index: number, vector: Float32Array): void {
-    this.checkLive();
+    this.memory.checkLive("IvfIndex");
     checkUpsert("IvfIndex", index, vector, this.dim, this.size);
     const list = nearestCentroids(this.memory, this.centroidsPtr, this.lists.length, vector, this.dim)[0]!;
     const encoded = encode(vector, 1, this.dim, this.precision);
@@ -149,17 +149,12 @@ export class IvfIndex {
 
   /** Release the index's memory; later calls throw (a second dispose does nothing). */
   dispose(): void {
-    if (this.memory.released) return;
     this.memory.release();
   }
 
   private place(item: number, list: number, encoded: Encoded, row: number): void {
     this.listOf[item] = list;
     this.slotOf[item] = this.lists[list]!.append(encoded, row, item);
-  }
-
-  private checkLive(): void {
-    if (this.memory.released) throw new Error("IvfIndex: used after dispose()");
   }
 }
 

@@ -23,7 +23,7 @@ export interface SearchOptions {
 /** Heap blocks owned by one index or table, freed together by its dispose(). */
 export class HeapBlocks {
   readonly rt: Runtime = runtime();
-  released = false;
+  private released = false;
   private readonly blocks = new Map<number, number>();
 
   alloc(bytes: number): number {
@@ -37,9 +37,15 @@ export class HeapBlocks {
     this.blocks.delete(ptr);
   }
 
+  /** Free every block; a second call does nothing. */
   release(): void {
     for (const ptr of [...this.blocks.keys()]) this.free(ptr);
     this.released = true;
+  }
+
+  /** Throw unless the owner (named `owner`) is still live. */
+  checkLive(owner: string): void {
+    if (this.released) throw new Error(`${owner}: used after dispose()`);
   }
 }
 

@@ -60,7 +60,7 @@ export class ExactIndex {
 
   /** The k best items for `query` [dim] (fewer when fewer are left), best first. */
   search(query: Float32Array, k: number, options: SearchOptions = {}): Ranked {
-    this.checkLive();
+    this.memory.checkLive("ExactIndex");
     const take = checkSearch("ExactIndex", query, this.dim, k, this.size, options.exclude);
     if (take === 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
     const q = this.work.prepare(query, this.precision);
@@ -71,7 +71,7 @@ export class ExactIndex {
 
   /** Set row `index` to `vector` [dim], or append it when index = size. */
   upsert(index: number, vector: Float32Array): void {
-    this.checkLive();
+    this.memory.checkLive("ExactIndex");
     checkUpsert("ExactIndex", index, vector, this.dim, this.size);
     const encoded = encode(vector, 1, this.dim, this.precision);
     if (index === this.size) this.rows.append(encoded, 0, index);
@@ -80,12 +80,7 @@ export class ExactIndex {
 
   /** Release the index's memory; later calls throw (a second dispose does nothing). */
   dispose(): void {
-    if (this.memory.released) return;
     this.memory.release();
-  }
-
-  private checkLive(): void {
-    if (this.memory.released) throw new Error("ExactIndex: used after dispose()");
   }
 }
 

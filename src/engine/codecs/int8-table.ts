@@ -69,7 +69,7 @@ export class Int8Table {
 
   /** A copy of the table as an Int8Matrix (with the source's rows per scale). */
   toMatrix(): Int8Matrix {
-    this.checkLive();
+    this.memory.checkLive("Int8Table");
     const { codes, scales: perRow } = this.store.int8View();
     const groups = Math.ceil(this.rows / this.rowsPerScale);
     const scales = Float32Array.from({ length: groups }, (_, g) => perRow[g * this.rowsPerScale]!);
@@ -78,16 +78,12 @@ export class Int8Table {
 
   /** Release the heap memory; the table cannot be used afterwards (a second call does nothing). */
   dispose(): void {
-    if (!this.memory.released) this.memory.release();
-  }
-
-  private checkLive(): void {
-    if (this.memory.released) throw new Error("Int8Table: used after dispose()");
+    this.memory.release();
   }
 
   /** The query's int8 codes in scratch memory, and its scale. */
   private quantizeQuery(query: Float32Array): { x: number; xScale: number } {
-    this.checkLive();
+    this.memory.checkLive("Int8Table");
     if (query.length !== this.dim) {
       throw new RangeError(`Int8Table: query has ${query.length} values for a table of dim ${this.dim}`);
     }
