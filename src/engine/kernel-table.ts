@@ -39,6 +39,18 @@ export type AttentionPool = [
   out: Ptr,
 ];
 
+/** The rows both top-k kernels scan and the heap they fill, after their table and query (kernels/retrieval.ts). */
+export type TopKScan = [
+  count: number,
+  dim: number,
+  ids: Ptr,
+  mask: Ptr,
+  k: number,
+  items: Ptr,
+  scores: Ptr,
+  size: number,
+];
+
 export interface Kernels {
   // Elementwise arithmetic over n floats (kernels/elementwise.ts)
   add(a: Ptr, b: Ptr, out: Ptr, n: number): void;
@@ -163,32 +175,8 @@ export interface Kernels {
     out: Ptr,
   ): void;
   // Top-k retrieval (kernels/retrieval.ts)
-  topKF32(
-    table: Ptr,
-    query: Ptr,
-    count: number,
-    dim: number,
-    ids: Ptr,
-    mask: Ptr,
-    k: number,
-    items: Ptr,
-    scores: Ptr,
-    size: number,
-  ): number;
-  topKInt8(
-    table: Ptr,
-    rowScales: Ptr,
-    query: Ptr,
-    queryScale: number,
-    count: number,
-    dim: number,
-    ids: Ptr,
-    mask: Ptr,
-    k: number,
-    items: Ptr,
-    scores: Ptr,
-    size: number,
-  ): number;
+  topKF32(table: Ptr, query: Ptr, ...scan: TopKScan): number;
+  topKInt8(table: Ptr, rowScales: Ptr, query: Ptr, queryScale: number, ...scan: TopKScan): number;
   sortTopK(items: Ptr, scores: Ptr, size: number): void;
 }
 
