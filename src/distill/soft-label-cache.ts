@@ -30,6 +30,7 @@ import {
   decodeContainer,
   encodeContainer,
   HeaderProblem,
+  headerJson,
   isCount,
   isPlainObject,
   writeFileAtomic,
@@ -111,13 +112,7 @@ export function encodeSoftLabels(labels: SoftLabels, meta: Record<string, unknow
         offset: offsets[i]!,
         byteLength: blocks[i]!.byteLength,
       }));
-      try {
-        return JSON.stringify({ rows, listLength, topK, positives, negatives, arrays: entries, meta });
-      } catch (err) {
-        throw new TypeError(`encodeSoftLabels: meta is not JSON-serialisable: ${(err as Error).message}`, {
-          cause: err,
-        });
-      }
+      return headerJson("encodeSoftLabels", { rows, listLength, topK, positives, negatives, arrays: entries, meta });
     },
   });
 }

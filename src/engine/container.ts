@@ -45,6 +45,15 @@ export interface ContainerImage {
   header: (offsets: readonly number[]) => string;
 }
 
+/** A format's header as JSON; metadata JSON cannot hold is the caller's TypeError (`caller` names it). */
+export function headerJson(caller: string, header: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(header);
+  } catch (err) {
+    throw new TypeError(`${caller}: meta is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Serialise one container image. */
 export function encodeContainer({ magic, version, blocks, header }: ContainerImage): Buffer {
   const offsets: number[] = [];

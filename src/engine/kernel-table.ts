@@ -12,6 +12,45 @@
 /** A byte offset into the runtime's shared memory (usize in the kernels). */
 export type Ptr = number;
 
+/** The per-step constants both Adam kernels take last, in order (see kernels/optim.ts adamAt). */
+export type AdamStep = [
+  stepSize: number,
+  beta1: number,
+  oneMinusBeta1: number,
+  beta2: number,
+  oneMinusBeta2: number,
+  invSqrtBc2: number,
+  eps: number,
+  l2: number,
+  shrink: number,
+];
+
+/** attentionPool's parameters, which its backward takes first (see kernels/bags.ts). */
+export type AttentionPool = [
+  values: Ptr,
+  n: number,
+  offsets: Ptr,
+  bags: number,
+  query: Ptr,
+  queryStride: number,
+  dim: number,
+  scale: number,
+  weights: Ptr,
+  out: Ptr,
+];
+
+/** The rows both top-k kernels scan and the heap they fill, after their table and query (kernels/retrieval.ts). */
+export type TopKScan = [
+  count: number,
+  dim: number,
+  ids: Ptr,
+  mask: Ptr,
+  k: number,
+  items: Ptr,
+  scores: Ptr,
+  size: number,
+];
+
 export interface Kernels {
   // Elementwise arithmetic over n floats (kernels/elementwise.ts)
   add(a: Ptr, b: Ptr, out: Ptr, n: number): void;
@@ -98,40 +137,8 @@ export interface Kernels {
     eps: number,
     weightDecay: number,
   ): void;
-  adamDense(
-    param: Ptr,
-    grad: Ptr,
-    m: Ptr,
-    v: Ptr,
-    n: number,
-    stepSize: number,
-    beta1: number,
-    oneMinusBeta1: number,
-    beta2: number,
-    oneMinusBeta2: number,
-    invSqrtBc2: number,
-    eps: number,
-    l2: number,
-    shrink: number,
-  ): void;
-  adamRows(
-    param: Ptr,
-    dim: number,
-    ids: Ptr,
-    grads: Ptr,
-    count: number,
-    m: Ptr,
-    v: Ptr,
-    stepSize: number,
-    beta1: number,
-    oneMinusBeta1: number,
-    beta2: number,
-    oneMinusBeta2: number,
-    invSqrtBc2: number,
-    eps: number,
-    l2: number,
-    shrink: number,
-  ): void;
+  adamDense(param: Ptr, grad: Ptr, m: Ptr, v: Ptr, n: number, ...step: AdamStep): void;
+  adamRows(param: Ptr, dim: number, ids: Ptr, grads: Ptr, count: number, m: Ptr, v: Ptr, ...step: AdamStep): void;
   coalesceRows(
     indices: Ptr,
     rows: Ptr,
@@ -147,33 +154,8 @@ export interface Kernels {
   // Embedding bags and attention pooling (kernels/bags.ts)
   embeddingBag(table: Ptr, ids: Ptr, n: number, offsets: Ptr, bags: number, dim: number, mean: number, out: Ptr): void;
   embeddingBagBackward(g: Ptr, n: number, offsets: Ptr, bags: number, dim: number, mean: number, rows: Ptr): void;
-  attentionPool(
-    values: Ptr,
-    n: number,
-    offsets: Ptr,
-    bags: number,
-    query: Ptr,
-    queryStride: number,
-    dim: number,
-    scale: number,
-    weights: Ptr,
-    out: Ptr,
-  ): void;
-  attentionPoolBackward(
-    values: Ptr,
-    n: number,
-    offsets: Ptr,
-    bags: number,
-    query: Ptr,
-    queryStride: number,
-    dim: number,
-    scale: number,
-    weights: Ptr,
-    out: Ptr,
-    g: Ptr,
-    gradValues: Ptr,
-    gradQuery: Ptr,
-  ): void;
+  attentionPool(...pool: AttentionPool): void;
+  attentionPoolBackward(...args: [...pool: AttentionPool, g: Ptr, gradValues: Ptr, gradQuery: Ptr]): void;
   // Packed SIMD matrix multiply (kernels/matmul.ts)
   matmulScratchBytes(k: number, n: number): number;
   matmulNN(a: Ptr, b: Ptr, c: Ptr, m: number, k: number, n: number, accumulate: number, scratch: Ptr): void;
@@ -193,32 +175,8 @@ export interface Kernels {
     out: Ptr,
   ): void;
   // Top-k retrieval (kernels/retrieval.ts)
-  topKF32(
-    table: Ptr,
-    query: Ptr,
-    count: number,
-    dim: number,
-    ids: Ptr,
-    mask: Ptr,
-    k: number,
-    items: Ptr,
-    scores: Ptr,
-    size: number,
-  ): number;
-  topKInt8(
-    table: Ptr,
-    rowScales: Ptr,
-    query: Ptr,
-    queryScale: number,
-    count: number,
-    dim: number,
-    ids: Ptr,
-    mask: Ptr,
-    k: number,
-    items: Ptr,
-    scores: Ptr,
-    size: number,
-  ): number;
+  topKF32(table: Ptr, query: Ptr, ...scan: TopKScan): number;
+  topKInt8(table: Ptr, rowScales: Ptr, query: Ptr, queryScale: number, ...scan: TopKScan): number;
   sortTopK(items: Ptr, scores: Ptr, size: number): void;
 }
 

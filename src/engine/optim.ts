@@ -13,6 +13,7 @@
  * tensors by kind, then for sparse tables the coalescing slot array), because worker threads rebuild the
  * optimiser over shared memory by replaying allocations (Runtime.replayAllocations).
  */
+import type { AdamStep } from "./kernel-table.js";
 import { Tensor, type SparseRows } from "./tensor.js";
 
 /** Options shared by every optimiser. */
@@ -322,46 +323,20 @@ export class Adam extends Optimizer {
     return 1;
   }
 
+  /** This step's constants for the Adam kernels, the same for dense and sparse updates. */
+  private adamStep(): AdamStep {
+    const { stepSize, beta1, beta2, invSqrtBc2, eps } = this;
+    return [stepSize, beta1, 1 - beta1, beta2, 1 - beta2, invSqrtBc2, eps, this.l2(), this.shrink()];
+  }
+
   protected override updateDense(index: number, param: Tensor, grad: Tensor): void {
     const [m, v] = this.state[index] as [Tensor, Tensor];
-    param.rt.kernels.adamDense(
-      param.ptr,
-      grad.ptr,
-      m.ptr,
-      v.ptr,
-      param.size,
-      this.stepSize,
-      this.beta1,
-      1 - this.beta1,
-      this.beta2,
-      1 - this.beta2,
-      this.invSqrtBc2,
-      this.eps,
-      this.l2(),
-      this.shrink(),
-    );
+    param.rt.kernels.adamDense(param.ptr, grad.ptr, m.ptr, v.ptr, param.size, ...this.adamStep());
   }
 
   protected override updateRows(index: number, param: Tensor, ids: number, grads: number, count: number): void {
     const [m, v] = this.state[index] as [Tensor, Tensor];
-    param.rt.kernels.adamRows(
-      param.ptr,
-      param.shape[1]!,
-      ids,
-      grads,
-      count,
-      m.ptr,
-      v.ptr,
-      this.stepSize,
-      this.beta1,
-      1 - this.beta1,
-      this.beta2,
-      1 - this.beta2,
-      this.invSqrtBc2,
-      this.eps,
-      this.l2(),
-      this.shrink(),
-    );
+    param.rt.kernels.adamRows(param.ptr, param.shape[1]!, ids, grads, count, m.ptr, v.ptr, ...this.adamStep());
   }
 }
 

@@ -1,25 +1,17 @@
 /**
  * Evaluation protocols: sampled ranking (the PyTorch reference's leave-one-out protocol, 499 uniform
- * negatives), full-catalogue ranking, classification (click / purchase tasks), teacher–student fidelity,
- * and the segments (cold users, long-tail items) results are broken down by.
+ * negatives), full-catalogue ranking, task heads as classification on the sampled lists (the metrics
+ * themselves in ./classification.ts), teacher–student fidelity, and the segments (cold users, long-tail
+ * items) results are broken down by.
  */
 import { DataRng } from "../data/rng.js";
 import { buildUserItemIndex, type UserItemIndex } from "../data/sampling.js";
 import type { Interactions } from "../data/types.js";
 import type { Scorer, UserQuery } from "../models/recommender.js";
-import {
-  MetricAccumulator,
-  auc,
-  binaryMetrics,
-  gauc,
-  kendallTau,
-  logLoss,
-  rankMetrics,
-  spearman,
-  topK,
-  topKMetrics,
-  topKOverlap,
-} from "./metrics.js";
+import { classificationMetrics } from "./classification.js";
+import { MetricAccumulator, kendallTau, rankMetrics, spearman, topK, topKMetrics, topKOverlap } from "./metrics.js";
+
+export { classificationMetrics, evaluateClassification, type ClassificationRows } from "./classification.js";
 
 /** Names the segment a test case (user, test item) belongs to, or undefined to leave it out of every segment. */
 export type SegmentOf = (user: number, item: number) => string | undefined;
@@ -339,63 +331,6 @@ export function longTailSegment(itemPopularity: ArrayLike<number>, headFraction 
   const threshold = headCount === 0 ? Infinity : Math.max(sorted[headCount - 1]!, Number.MIN_VALUE);
   return (_user, item) =>
     item < itemPopularity.length && itemPopularity[item]! >= threshold ? "head items" : "long-tail items";
-}
-
-/** Rows of a classification task (e.g. click or purchase prediction). */
-export interface ClassificationRows {
-  users: Int32Array;
-  items: Int32Array;
-  /** 1 for positive rows, 0 for negative ones. */
-  labels: ArrayLike<number>;
-  /** Groups for GAUC (default: the users). */
-  groups?: ArrayLike<number>;
-}
-
-/**
- * Classification metrics of predicted probabilities: `AUC`, `GAUC`, `LogLoss`, and at `threshold` (default
- * 0.5) `Accuracy`, `Precision`, `Recall`, `F1`; plus `count`. `predict` gets the rows in chunks of `batchSize`;
- * {@link classificationMetrics} does the same from probabilities at hand.
- */
-export function evaluateClassification(
-  predict: (users: Int32Array, items: Int32Array) => Float32Array,
-  rows: ClassificationRows,
-  options: { threshold?: number; batchSize?: number } = {},
-): Record<string, number> {
-  const { threshold = 0.5, batchSize = 65536 } = options;
-  const n = rows.users.length;
-  if (rows.items.length !== n || rows.labels.length !== n) {
-    throw new RangeError(
-      `evaluateClassification: ${n} users, ${rows.items.length} items, ${rows.labels.length} labels`,
-    );
-  }
-  const probabilities = new Float32Array(n);
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    const part = predict(rows.users.subarray(start, end), rows.items.subarray(start, end));
-    if (part.length !== end - start) throw new RangeError(`predict returned ${part.length} for ${end - start} rows`);
-    probabilities.set(part, start);
-  }
-  return classificationMetrics(probabilities, rows.labels, rows.groups ?? rows.users, threshold);
-}
-
-/** The metrics of {@link evaluateClassification} from probabilities, labels and GAUC groups (one per row). */
-export function classificationMetrics(
-  probabilities: ArrayLike<number>,
-  labels: ArrayLike<number>,
-  groups: ArrayLike<number>,
-  threshold = 0.5,
-): Record<string, number> {
-  const binary = binaryMetrics(probabilities, labels, threshold);
-  return {
-    AUC: auc(probabilities, labels),
-    GAUC: gauc(probabilities, labels, groups),
-    LogLoss: logLoss(probabilities, labels),
-    Accuracy: binary.accuracy,
-    Precision: binary.precision,
-    Recall: binary.recall,
-    F1: binary.f1,
-    count: probabilities.length,
-  };
 }
 
 /** Logits of every task head (keyed by task) for one user's candidates. */

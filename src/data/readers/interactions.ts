@@ -116,10 +116,18 @@ export async function readInteractionsWithReport(
   const builder = new InteractionBuilder(Math.min(Math.ceil(estimatedLines * 1.05) + 1024, 1 << 30));
   const policy = new BadRowPolicy(options.lenient ?? false);
   const events = eventCodes(options.eventAliases);
+  const target: RowTarget = {
+    path,
+    options,
+    events,
+    builder,
+    userIds: new TokenInterner(users),
+    itemIds: new TokenInterner(items),
+  };
   const parseRow =
     format === "jsonl"
-      ? jsonRowParser(path, firstLine, options, events, builder, users, items)
-      : delimitedRowParser(path, planFor(path, format, firstLine, options), options, events, builder, users, items);
+      ? jsonRowParser(target, firstLine)
+      : delimitedRowParser(target, planFor(path, format, firstLine, options));
   await forEachLine(
     path,
     (buf, start, end, line) => {
@@ -239,6 +247,17 @@ function resolveColumn(
 
 type RowParser = (buf: Buffer, start: number, end: number, line: number) => void;
 
+/** What a row parser reads rows against and where it puts them. */
+interface RowTarget {
+  path: string;
+  options: ReadInteractionsOptions;
+  /** Event type codes by lower-case name. */
+  events: Map<string, number>;
+  builder: InteractionBuilder;
+  userIds: TokenInterner;
+  itemIds: TokenInterner;
+}
+
 /** The error for a cell that is not a usable number, naming the column and what is wrong with the value. */
 function badNumber(path: string, line: number, role: Role, text: string): DataError {
   const problem = numberProblem(text);
@@ -250,9 +269,12 @@ function badNumber(path: string, line: number, role: Role, text: string): DataEr
   );
 }
 
-function unknownEvent(path: string, line: number, name: string, events: Map<string, number>): DataError {
+/** The code of event type `name` (any case), or a DataError naming the known ones. */
+function eventCode(path: string, line: number, name: string, events: Map<string, number>): number {
+  const code = events.get(name.toLowerCase());
+  if (code !== undefined) return code;
   const known = [...events.keys()].join(", ");
-  return new DataError(path, line, `unknown event type ${quoteValue(name)} (known: ${known})`, "unknown event type");
+  throw new DataError(path, line, `unknown event type ${quoteValue(name)} (known: ${known})`, "unknown event type");
 }
 
 function isoSeconds(path: string, line: number, text: string): number {
@@ -263,18 +285,9 @@ function isoSeconds(path: string, line: number, text: string): number {
 }
 
 /** A row parser for delimiter-separated formats that reads ids and numbers straight from the line bytes. */
-function delimitedRowParser(
-  path: string,
-  plan: Plan,
-  options: ReadInteractionsOptions,
-  events: Map<string, number>,
-  builder: InteractionBuilder,
-  users: IdMap,
-  items: IdMap,
-): RowParser {
+function delimitedRowParser(target: RowTarget, plan: Plan): RowParser {
+  const { path, options, events, builder, userIds, itemIds } = target;
   const splitter = new FieldSplitter(plan.delimiter, plan.quoted);
-  const userIds = new TokenInterner(users);
-  const itemIds = new TokenInterner(items);
   const { user, item, value, timestamp, eventType } = plan.columns;
   const defaultEvent = events.get(options.defaultEventType ?? (value >= 0 ? "rating" : "view"))!;
   const isoTimestamps = options.timestampFormat === "iso";
@@ -312,27 +325,14 @@ function delimitedRowParser(
     if (timestamp < 0) rowTime = builder.length;
     else if (isoTimestamps) rowTime = isoSeconds(path, line, splitter.text(buf, timestamp));
     else rowTime = number(buf, timestamp, "timestamp", line);
-    let rowEvent = defaultEvent;
-    if (eventType >= 0) {
-      const name = splitter.text(buf, eventType);
-      const code = events.get(name.toLowerCase());
-      if (code === undefined) throw unknownEvent(path, line, name, events);
-      rowEvent = code;
-    }
+    const rowEvent = eventType >= 0 ? eventCode(path, line, splitter.text(buf, eventType), events) : defaultEvent;
     builder.push(id(userIds, buf, user), id(itemIds, buf, item), rowValue, rowTime, rowEvent);
   };
 }
 
 /** A row parser for JSON lines (one object per line); keys default by common names from the first object. */
-function jsonRowParser(
-  path: string,
-  firstLine: string,
-  options: ReadInteractionsOptions,
-  events: Map<string, number>,
-  builder: InteractionBuilder,
-  users: IdMap,
-  items: IdMap,
-): RowParser {
+function jsonRowParser(target: RowTarget, firstLine: string): RowParser {
+  const { path, options, events, builder, userIds, itemIds } = target;
   const first = parseJsonObject(path, 1, firstLine);
   const names = Object.keys(first);
   const keys = {} as Record<Role, string | undefined>;
@@ -343,8 +343,6 @@ function jsonRowParser(
     keys[role] = index >= 0 ? names[index] : undefined;
   }
   const defaultEvent = events.get(options.defaultEventType ?? (keys.value !== undefined ? "rating" : "view"))!;
-  const userIds = new TokenInterner(users);
-  const itemIds = new TokenInterner(items);
   const field = (row: Record<string, unknown>, role: Role, line: number): unknown => {
     const value = row[keys[role]!];
     if (value === undefined || value === null) {
@@ -372,13 +370,8 @@ function jsonRowParser(
     if (keys.timestamp === undefined) rowTime = builder.length;
     else if (options.timestampFormat === "iso") rowTime = isoSeconds(path, line, text(row, "timestamp", line));
     else rowTime = number(row, "timestamp", line);
-    let rowEvent = defaultEvent;
-    if (keys.eventType !== undefined) {
-      const name = text(row, "eventType", line);
-      const code = events.get(name.toLowerCase());
-      if (code === undefined) throw unknownEvent(path, line, name, events);
-      rowEvent = code;
-    }
+    const rowEvent =
+      keys.eventType !== undefined ? eventCode(path, line, text(row, "eventType", line), events) : defaultEvent;
     const userText = text(row, "user", line);
     const itemText = text(row, "item", line);
     builder.push(userIds.internText(userText), itemIds.internText(itemText), rowValue, rowTime, rowEvent);

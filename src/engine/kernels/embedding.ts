@@ -1,5 +1,7 @@
 // Row kernels for embedding tables: gather, scatter-add, and batched row dot products.
 
+import { addRow, dotLanes } from "./rows";
+
 /** out[r, :] = table[idx[r], :] for r < n */
 export function gather(table: usize, idx: usize, n: i32, dim: i32, out: usize): void {
   const rowBytes = (<usize>dim) << 2;
@@ -14,37 +16,15 @@ export function scatterAdd(rows: usize, idx: usize, n: i32, dim: i32, table: usi
   const rowBytes = (<usize>dim) << 2;
   for (let r = 0; r < n; r++) {
     const dst = table + (<usize>load<i32>(idx + ((<usize>r) << 2))) * rowBytes;
-    const src = rows + (<usize>r) * rowBytes;
-    let j = 0;
-    for (; j + 4 <= dim; j += 4) {
-      const o = (<usize>j) << 2;
-      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-    }
-    for (; j < dim; j++) {
-      const o = (<usize>j) << 2;
-      store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-    }
+    addRow(dst, rows + (<usize>r) * rowBytes, dim);
   }
 }
 
 @inline
 function dotRow(a: usize, b: usize, dim: i32): f32 {
-  let acc0 = f32x4.splat(0);
-  let acc1 = f32x4.splat(0);
-  let j = 0;
-  for (; j + 8 <= dim; j += 8) {
-    const o = (<usize>j) << 2;
-    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-    acc1 = f32x4.add(acc1, f32x4.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
-  }
-  for (; j + 4 <= dim; j += 4) {
-    const o = (<usize>j) << 2;
-    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-  }
-  acc0 = f32x4.add(acc0, acc1);
-  let s =
-    f32x4.extract_lane(acc0, 0) + f32x4.extract_lane(acc0, 1) + f32x4.extract_lane(acc0, 2) + f32x4.extract_lane(acc0, 3);
-  for (; j < dim; j++) {
+  const acc = dotLanes(a, b, dim);
+  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  for (let j = dim & ~3; j < dim; j++) {
     const o = (<usize>j) << 2;
     s += load<f32>(a + o) * load<f32>(b + o);
   }

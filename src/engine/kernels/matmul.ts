@@ -8,6 +8,8 @@
 // A[M,K] (NN, NT) and A[K,M]ᵀ (TN). Fewer than 4 rows (single-example inference) skip the packing and
 // read B in place.
 
+import { dotF32x4 } from "./rows";
+
 /** Rows of C per micro-kernel tile. */
 const MR: i32 = 4;
 /** Columns of C per micro-kernel tile (one packed B panel). */
@@ -124,38 +126,14 @@ function rowTimesMatrix(a: usize, kStride: usize, b: usize, k: i32, n: i32, c: u
 /** c[N] (+)= a·B[N,K]ᵀ: dot products of a with four rows of B at a time, reduced with one 4×4 transpose. */
 function rowTimesTransposed(a: usize, b: usize, k: i32, n: i32, c: usize, accumulate: i32): void {
   const ldb = (<usize>k) << 2;
-  const vectorEnd = k & ~3;
   let j = 0;
   for (; j + 4 <= n; j += 4) {
     const b0 = b + (<usize>j) * ldb;
     const b1 = b0 + ldb;
     const b2 = b1 + ldb;
     const b3 = b2 + ldb;
-    let d0 = f32x4.splat(0);
-    let d1 = f32x4.splat(0);
-    let d2 = f32x4.splat(0);
-    let d3 = f32x4.splat(0);
-    for (let p = 0; p < vectorEnd; p += 4) {
-      const o = (<usize>p) << 2;
-      const av = v128.load(a + o);
-      d0 = f32x4.add(d0, f32x4.mul(av, v128.load(b0 + o)));
-      d1 = f32x4.add(d1, f32x4.mul(av, v128.load(b1 + o)));
-      d2 = f32x4.add(d2, f32x4.mul(av, v128.load(b2 + o)));
-      d3 = f32x4.add(d3, f32x4.mul(av, v128.load(b3 + o)));
-    }
-    // Lane i of the result is the horizontal sum of d_i.
-    const t0 = f32x4.add(v128.shuffle<f32>(d0, d1, 0, 4, 1, 5), v128.shuffle<f32>(d0, d1, 2, 6, 3, 7));
-    const t1 = f32x4.add(v128.shuffle<f32>(d2, d3, 0, 4, 1, 5), v128.shuffle<f32>(d2, d3, 2, 6, 3, 7));
-    let sums = f32x4.add(v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-    for (let p = vectorEnd; p < k; p++) {
-      const o = (<usize>p) << 2;
-      const av = f32x4.splat(load<f32>(a + o));
-      let bv = f32x4.splat(load<f32>(b0 + o));
-      bv = f32x4.replace_lane(bv, 1, load<f32>(b1 + o));
-      bv = f32x4.replace_lane(bv, 2, load<f32>(b2 + o));
-      bv = f32x4.replace_lane(bv, 3, load<f32>(b3 + o));
-      sums = f32x4.add(sums, f32x4.mul(av, bv));
-    }
+    // Lane i of the result is a · row j + i of B.
+    const sums = dotF32x4(b0, b1, b2, b3, a, k);
     const out = c + ((<usize>j) << 2);
     v128.store(out, accumulate ? f32x4.add(sums, v128.load(out)) : sums);
   }

@@ -5,6 +5,8 @@
 // the scalar tail (one lane loaded by splat, lane 0 stored), so a row updated through the sparse path is
 // bit-identical to the same row updated through the dense path, whatever the row's alignment.
 
+import { addRow } from "./rows";
+
 @inline
 function ld(ptr: usize, wide: bool): v128 {
   return wide ? v128.load(ptr) : v128.load32_splat(ptr);
@@ -363,18 +365,4 @@ export function coalesceRows(
   store<i32>(counters, unique);
   store<i32>(counters, copied, 4);
   return 0;
-}
-
-/** dst[j] += src[j] for j < dim */
-@inline
-function addRow(dst: usize, src: usize, dim: i32): void {
-  let j = 0;
-  for (; j + 4 <= dim; j += 4) {
-    const o = (<usize>j) << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-  }
-  for (; j < dim; j++) {
-    const o = (<usize>j) << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-  }
 }

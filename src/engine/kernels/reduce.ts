@@ -1,5 +1,7 @@
 // Reductions over a row-major [rows, n] view: per row, per column, and dot products.
 
+import { dotLanes } from "./rows";
+
 /** out[r] = sum_j x[r, j] */
 export function sumLastDim(x: usize, rows: i32, n: i32, out: usize): void {
   const rowBytes = (<usize>n) << 2;
@@ -35,25 +37,13 @@ export function sumRows(x: usize, rows: i32, n: i32, out: usize): void {
 
 /** sum_i a[i] * b[i] (f32 lanes, f64 final) */
 export function dot(a: usize, b: usize, n: i32): f64 {
-  let acc0 = f32x4.splat(0);
-  let acc1 = f32x4.splat(0);
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const o = (<usize>i) << 2;
-    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-    acc1 = f32x4.add(acc1, f32x4.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
-  }
-  for (; i + 4 <= n; i += 4) {
-    const o = (<usize>i) << 2;
-    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-  }
-  acc0 = f32x4.add(acc0, acc1);
+  const acc = dotLanes(a, b, n);
   let s: f64 =
-    <f64>f32x4.extract_lane(acc0, 0) +
-    <f64>f32x4.extract_lane(acc0, 1) +
-    <f64>f32x4.extract_lane(acc0, 2) +
-    <f64>f32x4.extract_lane(acc0, 3);
-  for (; i < n; i++) {
+    <f64>f32x4.extract_lane(acc, 0) +
+    <f64>f32x4.extract_lane(acc, 1) +
+    <f64>f32x4.extract_lane(acc, 2) +
+    <f64>f32x4.extract_lane(acc, 3);
+  for (let i = n & ~3; i < n; i++) {
     const o = (<usize>i) << 2;
     s += <f64>(load<f32>(a + o) * load<f32>(b + o));
   }

@@ -7,6 +7,8 @@
 // compare; only a row that reaches it reads the exclusion mask and touches the heap, so most rows cost their
 // dot product and a quarter of a branch.
 
+import { dotF32x4 } from "./rows";
+
 /**
  * Offer rows [0, count) of a row-major f32 table [count, dim] to a heap of capacity k holding `size` pairs
  * (items[i], scores[i]); returns the heap's new size. A row's item is ids[row] (ids = 0: the row itself); an
@@ -115,40 +117,6 @@ export function sortTopK(items: usize, scores: usize, size: i32): void {
 }
 
 // ---- scoring ------------------------------------------------------------------------------------
-
-/**
- * Lane i = query · row i over dim floats. Each lane sums the products of positions ≡ i (mod 4), reduces them
- * as (l0 + l2) + (l1 + l3) and adds the tail in order, whichever lane a row falls in: a row's score does not
- * depend on its position in the table.
- */
-@inline
-function dotF32x4(a0: usize, a1: usize, a2: usize, a3: usize, query: usize, dim: i32): v128 {
-  let d0 = f32x4.splat(0);
-  let d1 = f32x4.splat(0);
-  let d2 = f32x4.splat(0);
-  let d3 = f32x4.splat(0);
-  const vectorEnd = dim & ~3;
-  for (let j = 0; j < vectorEnd; j += 4) {
-    const o = (<usize>j) << 2;
-    const q = v128.load(query + o);
-    d0 = f32x4.add(d0, f32x4.mul(q, v128.load(a0 + o)));
-    d1 = f32x4.add(d1, f32x4.mul(q, v128.load(a1 + o)));
-    d2 = f32x4.add(d2, f32x4.mul(q, v128.load(a2 + o)));
-    d3 = f32x4.add(d3, f32x4.mul(q, v128.load(a3 + o)));
-  }
-  const t0 = f32x4.add(v128.shuffle<f32>(d0, d1, 0, 4, 1, 5), v128.shuffle<f32>(d0, d1, 2, 6, 3, 7));
-  const t1 = f32x4.add(v128.shuffle<f32>(d2, d3, 0, 4, 1, 5), v128.shuffle<f32>(d2, d3, 2, 6, 3, 7));
-  let sums = f32x4.add(v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-  for (let j = vectorEnd; j < dim; j++) {
-    const o = (<usize>j) << 2;
-    let v = f32x4.splat(load<f32>(a0 + o));
-    v = f32x4.replace_lane(v, 1, load<f32>(a1 + o));
-    v = f32x4.replace_lane(v, 2, load<f32>(a2 + o));
-    v = f32x4.replace_lane(v, 3, load<f32>(a3 + o));
-    sums = f32x4.add(sums, f32x4.mul(f32x4.splat(load<f32>(query + o)), v));
-  }
-  return sums;
-}
 
 /** Lane i = Σ row_i[j] · query[j] over dim int8 values, exactly in i32. */
 @inline
