@@ -156,34 +156,37 @@ export function generateSoftLabels(teacher: Recommender, options: SoftLabelOptio
   const positiveRng = new DataRng(seed);
   const sampler = new UniformSampler(seen, numItems, { seed: (seed ^ 0x2545f491) | 0 });
   const scorer = noGrad(() => teacher.scorer());
-
-  users.forEach((user, r) => {
-    const seenItems = user < seen.numUsers ? seen.itemsOf(user) : new Int32Array(0);
-    const scores = noGrad(() => scorer.scoreAll({ user }));
-    if (scores.length < numItems) {
-      throw new Error(`generateSoftLabels: the teacher scored ${scores.length} items, expected ${numItems}`);
-    }
-    // Observed slice: the chosen items repeated, or sampled fillers for a user with none.
-    const chosen =
-      selection === "recent"
-        ? recentPositives(histories!, seen, user, positives, positiveRng)
-        : randomPositives(seenItems, positives, positiveRng);
-    const fillers =
-      positives > 0 && chosen.length === 0 ? drawNegatives(user, [], positives, sampler, seen, numItems) : null;
-    const observed = fillers ?? Int32Array.from({ length: positives }, (_, j) => chosen[j % chosen.length]!);
-    // Top-K slice, best first.
-    const top = topUnseen(scores, numItems, seenItems, topK, user);
-    // Negative slice: distinct, unseen, outside the top-K (and outside negatives used as fillers).
-    const exclude = Array.from(top);
-    if (fillers) for (const e of fillers) exclude.push(e);
-    const sampled = drawNegatives(user, exclude, negatives, sampler, seen, numItems);
-    setSoftLabelRow(
-      labels,
-      r,
-      { user, observed, observedKind: fillers ? KIND_NEGATIVE : KIND_OBSERVED, top, sampled },
-      scores,
-    );
-  });
+  try {
+    users.forEach((user, r) => {
+      const seenItems = user < seen.numUsers ? seen.itemsOf(user) : new Int32Array(0);
+      const scores = noGrad(() => scorer.scoreAll({ user }));
+      if (scores.length < numItems) {
+        throw new Error(`generateSoftLabels: the teacher scored ${scores.length} items, expected ${numItems}`);
+      }
+      // Observed slice: the chosen items repeated, or sampled fillers for a user with none.
+      const chosen =
+        selection === "recent"
+          ? recentPositives(histories!, seen, user, positives, positiveRng)
+          : randomPositives(seenItems, positives, positiveRng);
+      const fillers =
+        positives > 0 && chosen.length === 0 ? drawNegatives(user, [], positives, sampler, seen, numItems) : null;
+      const observed = fillers ?? Int32Array.from({ length: positives }, (_, j) => chosen[j % chosen.length]!);
+      // Top-K slice, best first.
+      const top = topUnseen(scores, numItems, seenItems, topK, user);
+      // Negative slice: distinct, unseen, outside the top-K (and outside negatives used as fillers).
+      const exclude = Array.from(top);
+      if (fillers) for (const e of fillers) exclude.push(e);
+      const sampled = drawNegatives(user, exclude, negatives, sampler, seen, numItems);
+      setSoftLabelRow(
+        labels,
+        r,
+        { user, observed, observedKind: fillers ? KIND_NEGATIVE : KIND_OBSERVED, top, sampled },
+        scores,
+      );
+    });
+  } finally {
+    scorer.dispose?.();
+  }
 
   if (options.tasks) labels.taskScores = teacherTaskScores(teacher, labels);
   return labels;

@@ -44,12 +44,16 @@ export function profileModel(model: ProfiledModel, options: ProfileOptions): Mod
   if (!(reps >= 1)) throw new RangeError(`profileModel: reps must be ≥ 1, got ${reps}`);
   const scorer = model.scorer();
   const request = (r: number) => topK(scorer.scoreAll({ user: users[r % users.length]! }), k);
-  for (let r = 0; r < warmup; r++) request(r);
   const times = new Float64Array(reps);
-  for (let r = 0; r < reps; r++) {
-    const start = performance.now();
-    request(r);
-    times[r] = performance.now() - start;
+  try {
+    for (let r = 0; r < warmup; r++) request(r);
+    for (let r = 0; r < reps; r++) {
+      const start = performance.now();
+      request(r);
+      times[r] = performance.now() - start;
+    }
+  } finally {
+    scorer.dispose?.();
   }
   return {
     parameters: model.parameterCount(),

@@ -6,6 +6,7 @@ import { QREmbedding, idTable, type IdTable, type IdTableOf, type IdTableSpec } 
 import { Embedding } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import type { Ids } from "../engine/ops/embedding.js";
+import { scoreAllRows } from "../engine/scoring.js";
 import { endStep, noGrad, type Tensor } from "../engine/tensor.js";
 import type { ModelContext } from "./context.js";
 import { initOptions, Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
@@ -97,12 +98,7 @@ export class DotScorer implements Scorer {
 
   scoreAll(query: UserQuery): Float32Array {
     return noGrad(() => {
-      const [rows, dim] = this.items.shape as [number, number];
-      const user = this.users.forward(new Int32Array([query.user]));
-      const rt = this.items.rt;
-      const out = rt.scratch.alloc(rows * 4);
-      rt.kernels.matVec(this.items.ptr, user.ptr, rows, dim, out);
-      const scores = rt.f32.slice(out >>> 2, (out >>> 2) + rows);
+      const scores = scoreAllRows(this.items, this.users.forward(new Int32Array([query.user])));
       endStep();
       return scores;
     });

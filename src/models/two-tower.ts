@@ -12,6 +12,7 @@ import { Int8Table, dequantizeInt8, quantizeInt8 } from "../engine/codecs/int8-t
 import { AttentionPooling, Embedding, MLP } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
+import { scoreAllRows, scoreTableRows } from "../engine/scoring.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
 import { recentItems, type FeatureInputs, type HistoryBag, type ModelContext } from "./context.js";
 import { FeatureEncoder } from "./features.js";
@@ -263,11 +264,7 @@ export class TwoTowerScorer implements Scorer {
     return noGrad(() => {
       const u = this.encode(query);
       if (this.items instanceof Int8Table) return this.items.scoreAll(u.data);
-      const rt = this.items.rt;
-      const rows = this.items.shape[0]!;
-      const out = rt.scratch.alloc(rows * 4);
-      rt.kernels.matVec(this.items.ptr, u.ptr, rows, this.dim, out);
-      const scores = rt.f32.slice(out >>> 2, (out >>> 2) + rows);
+      const scores = scoreAllRows(this.items, u);
       endStep();
       return scores;
     });
@@ -281,13 +278,7 @@ export class TwoTowerScorer implements Scorer {
     return noGrad(() => {
       const u = this.encode(query);
       if (this.items instanceof Int8Table) return this.items.scoreRows(u.data, items);
-      const rt = this.items.rt;
-      const idx = rt.scratchI32(items);
-      const gathered = rt.scratch.alloc(items.length * this.dim * 4);
-      rt.kernels.gather(this.items.ptr, idx, items.length, this.dim, gathered);
-      const out = rt.scratch.alloc(items.length * 4);
-      rt.kernels.matVec(gathered, u.ptr, items.length, this.dim, out);
-      const scores = rt.f32.slice(out >>> 2, (out >>> 2) + items.length);
+      const scores = scoreTableRows(this.items, u, items);
       endStep();
       return scores;
     });
