@@ -4,9 +4,10 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { loadPipelineConfig, type PipelineConfig } from "../src/run/config.js";
-import { loadData, prepareData, runPipeline } from "../src/run/pipeline.js";
+import { loadData, prepareData } from "../src/run/data.js";
+import { runPipeline } from "../src/run/pipeline.js";
 import { evaluateFullRanking, evaluateSampled } from "../src/eval/protocol.js";
-import type { ModelSummary, RunSummary } from "../src/run/report.js";
+import type { ModelSummary, RunSummary } from "../src/run/summary.js";
 import {
   atLeast,
   atMost,

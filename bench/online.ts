@@ -14,14 +14,10 @@ import { readDataset } from "../src/data/readers.js";
 import { generateEcommerce } from "../src/data/synthetic.js";
 import type { Dataset } from "../src/data/types.js";
 import type { MethodWeights } from "../src/run/config.js";
-import {
-  datasetFeatures,
-  prepareData,
-  softLabelOptions,
-  teacherSoftLabels,
-  trainModel,
-  type EvaluationSettings,
-} from "../src/run/pipeline.js";
+import { datasetFeatures, prepareData } from "../src/run/data.js";
+import type { EvaluationSettings } from "../src/run/evaluation.js";
+import { softLabelOptions, teacherSoftLabels } from "../src/run/soft-labels.js";
+import { trainModel } from "../src/run/training.js";
 import { prequential, type PrequentialResult } from "../src/eval/prequential.js";
 import { saveArtefact } from "../src/models/artefact.js";
 import type { ModelSpec } from "../src/models/index.js";

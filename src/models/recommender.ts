@@ -146,6 +146,16 @@ export abstract class Recommender extends Module {
   }
 }
 
+/** Run `use` with a fresh scorer of `model`, releasing the scorer afterwards (see Scorer.dispose). */
+export function withScorer<T>(model: Recommender, use: (scorer: Scorer) => T): T {
+  const scorer = model.scorer();
+  try {
+    return use(scorer);
+  } finally {
+    scorer.dispose?.();
+  }
+}
+
 /** Scores by running forward() over the candidates, in chunks; models override scorer() when they can do better. */
 export class PairScorer implements Scorer {
   constructor(

@@ -6,20 +6,12 @@
  */
 import { resolve } from "node:path";
 import type { DataConfig, TrainSettings } from "./config.js";
-import {
-  compressionHooks,
-  compressionRow,
-  fidelityMetrics,
-  loadData,
-  prepareData,
-  recordedData,
-  sameIds,
-  softLabelOptions,
-  teacherSoftLabels,
-  type EvaluationSettings,
-  type PipelineLog,
-  type SoftLabelSettings,
-} from "./pipeline.js";
+import { compressionHooks } from "./compress-stage.js";
+import { loadData, prepareData, recordedData, sameIds } from "./data.js";
+import { fidelityMetrics, type EvaluationSettings } from "./evaluation.js";
+import type { PipelineLog } from "./log.js";
+import { softLabelOptions, teacherSoftLabels, type SoftLabelSettings } from "./soft-labels.js";
+import { compressionRow } from "./summary.js";
 import {
   findTeacherBeside,
   loadArtefact,

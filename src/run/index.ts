@@ -13,15 +13,13 @@ export {
   type PipelineConfig,
   type TrainSettings,
 } from "./config.js";
-export {
-  runPipeline,
-  loadData,
-  prepareData,
-  type PipelineOptions,
-  type PreparedData,
-  type TestSet,
-} from "./pipeline.js";
-export { renderReport, writeReport, type ModelSummary, type RunSummary } from "./report.js";
+export { runPipeline } from "./pipeline.js";
+export type { PipelineLog, PipelineOptions } from "./log.js";
+export { loadData, prepareData, type PreparedData, type TestSet } from "./data.js";
+export { evaluateModel, fidelityMetrics, type EvaluationSettings } from "./evaluation.js";
+export { pipelinePaths, type RunPaths } from "./record.js";
+export { renderReport, writeReport } from "./report.js";
+export type { CompressionRow, ModelSummary, RunSummary } from "./summary.js";
 export {
   compress,
   describeStep,

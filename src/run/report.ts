@@ -5,77 +5,16 @@
  * size, cost and latency, with their training curves; a second section breaks quality down by segment,
  * by task head (classification) and by fidelity to the teacher.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-
-/** Prefix of full-ranking metrics in `RunSummary` models' metrics ("full:NDCG@20"); sampled ones have none. */
-export const FULL_RANKING_PREFIX = "full:";
-/** Prefix of per-segment sampled metrics: "segment:<segment>:<metric>" ("segment:cold users:NDCG@10"). */
-export const SEGMENT_PREFIX = "segment:";
-/** Prefix of a student's fidelity to its teacher ("fidelity:overlap@10", "fidelity:kendall"). */
-export const FIDELITY_PREFIX = "fidelity:";
-
-/** The role a model plays in a run. */
-export type ModelRole = "teacher" | "assistant" | "student" | "distilled" | "compressed";
-
-/** One step of a compressed model's schedule (compress/schedule.ts StepReport, as recorded). */
-export interface CompressionRow {
-  step: string;
-  status: "start" | "kept" | "rolled back" | "skipped";
-  /** weights.bin bytes after the step. */
-  bytes: number;
-  validNDCG10: number;
-  testNDCG10: number | null;
-  latencyMs: number;
-  note: string;
-}
-
-/** One epoch of a model's training. */
-export interface HistoryPoint {
-  epoch: number;
-  loss: number;
-  /** Validation metrics ("NDCG@10", …). */
-  metrics: Record<string, number>;
-}
-
-/** Everything the run learned about one model. */
-export interface ModelSummary {
-  name: string;
-  role: ModelRole;
-  /** Distillation method (students). */
-  method?: string;
-  /**
-   * Test metrics: sampled ("NDCG@10"), full ranking ("full:NDCG@10"), per segment ("segment:cold users:NDCG@10"),
-   * per task head ("main:AUC", "conversion:LogLoss") and fidelity to the teacher ("fidelity:overlap@10").
-   */
-  metrics: Record<string, number>;
-  parameters: number;
-  /** Parameter bytes in memory (float32). */
-  bytes: number;
-  /** Bytes of the saved weights.bin (smaller than `bytes` once compressed). */
-  fileBytes?: number;
-  flopsPerItem: number;
-  /** Median latency of one request (score the catalogue + top-K), milliseconds. */
-  latencyMs: number;
-  history: HistoryPoint[];
-  /** The compression steps that produced a compressed model. */
-  compression?: CompressionRow[];
-  /** The saved artefact's directory. */
-  artefact?: string;
-}
-
-/** What a pipeline run produced (written as summary.json, rendered by renderReport). */
-export interface RunSummary {
-  name: string;
-  /** ISO 8601. */
-  createdAt: string;
-  dataset: { name: string; users: number; items: number; interactions: number };
-  /** How models were evaluated, in words. */
-  protocol: string;
-  models: ModelSummary[];
-}
+import {
+  FULL_RANKING_PREFIX,
+  FIDELITY_PREFIX,
+  SEGMENT_PREFIX,
+  writeFileAtomic,
+  type ModelSummary,
+  type RunSummary,
+} from "./summary.js";
 
 /** A table column: a header and the metric it shows. */
 interface MetricColumn {
@@ -151,11 +90,7 @@ ${curves}
 
 /** Render the report and write it atomically to `path` (parent directories are created). */
 export async function writeReport(path: string, run: RunSummary): Promise<void> {
-  const html = await renderReport(run);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, html);
-  renameSync(tmp, path);
+  writeFileAtomic(path, await renderReport(run));
 }
 
 // ---- table --------------------------------------------------------------------------------------

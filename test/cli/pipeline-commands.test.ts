@@ -19,7 +19,7 @@ import { runCommand, runConfig } from "../../src/cli/commands/run.js";
 import { trainTeacherCommand } from "../../src/cli/commands/train-teacher.js";
 import { METHOD_PRESETS, validatePipelineConfig } from "../../src/run/config.js";
 import { runPipeline } from "../../src/run/pipeline.js";
-import type { ModelSummary, RunSummary } from "../../src/run/report.js";
+import type { ModelSummary, RunSummary } from "../../src/run/summary.js";
 import type { StepReport } from "../../src/run/compression.js";
 import { loadArtefact } from "../../src/models/artefact.js";
 import { loadParameters } from "../../src/engine/serialize.js";

@@ -1,15 +1,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateEcommerce } from "../../src/data/synthetic.js";
-import {
-  COLD_USER_SHARE,
-  FIDELITY_USERS,
-  concat,
-  evaluateModel,
-  feasibleLabelNegatives,
-  fidelityMetrics,
-  prepareData,
-} from "../../src/run/pipeline.js";
+import { COLD_USER_SHARE, concat, prepareData } from "../../src/run/data.js";
+import { FIDELITY_USERS, evaluateModel, fidelityMetrics } from "../../src/run/evaluation.js";
+import { feasibleLabelNegatives } from "../../src/run/soft-labels.js";
 import { countOccurrences } from "../../src/eval/protocol.js";
 import { createModel } from "../../src/models/index.js";
 import type { Scorer, UserQuery } from "../../src/models/recommender.js";

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { renderReport, writeReport, type ModelSummary, type RunSummary } from "../../src/run/report.js";
+import { renderReport, writeReport } from "../../src/run/report.js";
+import type { ModelSummary, RunSummary } from "../../src/run/summary.js";
 
 const dir = mkdtempSync(join(tmpdir(), "distillrec-report-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,8 +9,9 @@ import { InvalidArgumentError, type Command } from "commander";
 import { pino } from "pino";
 import type { DataConfig, TrainSettings } from "../../run/config.js";
 import { MODEL_KINDS, isModelKind, specOfWidth, type ModelSpec } from "../../models/zoo.js";
-import type { PipelineLog } from "../../run/pipeline.js";
-import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX, isTaskMetric } from "../../run/report.js";
+import type { PipelineLog } from "../../run/log.js";
+import { isTaskMetric } from "../../run/report.js";
+import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX } from "../../run/summary.js";
 
 /**
  * A mistake in how a command was used (bad option, missing file, mismatched artefacts): main.ts prints

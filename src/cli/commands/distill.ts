@@ -9,19 +9,10 @@ import { MODEL_KINDS } from "../../models/zoo.js";
 import { Command, Option } from "commander";
 import { METHOD_PRESETS, type TrainSettings } from "../../run/config.js";
 import { hasSoftTerms, needsSoftLabels } from "../../distill/program.js";
-import {
-  evaluateModel,
-  fidelityMetrics,
-  loadData,
-  prepareData,
-  profile,
-  recordedData,
-  sameIds,
-  softLabelOptions,
-  teacherSoftLabels,
-  trainModel,
-  datasetFeatures,
-} from "../../run/pipeline.js";
+import { loadData, prepareData, recordedData, sameIds, datasetFeatures } from "../../run/data.js";
+import { evaluateModel, fidelityMetrics, profile } from "../../run/evaluation.js";
+import { softLabelOptions, teacherSoftLabels } from "../../run/soft-labels.js";
+import { trainModel } from "../../run/training.js";
 import { loadArtefact, saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
 import {
   addOutputOptions,

@@ -7,17 +7,9 @@ import { resolve } from "node:path";
 import { Command } from "commander";
 import { conversionIndex } from "../../data/labels.js";
 import { leaveOneOut } from "../../data/splits.js";
-import {
-  alignToIds,
-  evaluateModel,
-  fidelityMetrics,
-  loadData,
-  profile,
-  recordedData,
-  sameIds,
-  testSetOf,
-  type PipelineLog,
-} from "../../run/pipeline.js";
+import { alignToIds, loadData, recordedData, sameIds, testSetOf } from "../../run/data.js";
+import { evaluateModel, fidelityMetrics, profile } from "../../run/evaluation.js";
+import type { PipelineLog } from "../../run/log.js";
 import { findTeacherBeside, loadArtefact, type ArtefactManifest, type LoadedArtefact } from "../../models/artefact.js";
 import {
   addEvaluationOptions,

@@ -12,7 +12,7 @@ import cliProgress from "cli-progress";
 import { Command, InvalidArgumentError } from "commander";
 import { readInteractions } from "../../data/readers.js";
 import type { InteractionFormat } from "../../data/readers/interactions.js";
-import type { PipelineLog } from "../../run/pipeline.js";
+import type { PipelineLog } from "../../run/log.js";
 import { prequential, type PrequentialResult, type WindowMetrics } from "../../eval/prequential.js";
 import { ArtefactError, findTeacherBeside, readManifest } from "../../models/artefact.js";
 import { openOnline, saveOnline, type OpenedOnline } from "../../online/artefacts.js";

@@ -5,8 +5,9 @@
  */
 import { Command } from "commander";
 import { defaultPipelineConfig, loadPipelineConfig, type PipelineConfig } from "../../run/config.js";
-import { pipelinePaths, runPipeline } from "../../run/pipeline.js";
-import type { RunSummary } from "../../run/report.js";
+import { runPipeline } from "../../run/pipeline.js";
+import { pipelinePaths } from "../../run/record.js";
+import type { RunSummary } from "../../run/summary.js";
 import {
   addOutputOptions,
   count,

@@ -7,7 +7,9 @@ import { resolve } from "node:path";
 import { MODEL_KINDS } from "../../models/zoo.js";
 import { Command, Option } from "commander";
 import { loadPipelineConfig, type DataConfig, type PipelineConfig, type TrainSettings } from "../../run/config.js";
-import { datasetFeatures, evaluateModel, loadData, prepareData, profile, trainModel } from "../../run/pipeline.js";
+import { datasetFeatures, loadData, prepareData } from "../../run/data.js";
+import { evaluateModel, profile } from "../../run/evaluation.js";
+import { trainModel } from "../../run/training.js";
 import { saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
 import type { ModelSpec } from "../../models/zoo.js";
 import {

@@ -1,0 +1,221 @@
+/**
+ * The data stage: read (or generate) the dataset a config names, split it leave-one-out, and build what
+ * training and evaluation read (context, samples, the test set with its segments); plus aligning another
+ * log to a saved model's ids, for the single-step commands.
+ */
+import { featureSchema } from "../data/features.js";
+import { buildUserHistories, type UserHistories } from "../data/history.js";
+import type { IdMap } from "../data/idmap.js";
+import { conversionIndex, conversionLabels } from "../data/labels.js";
+import { readDataset, readInteractions } from "../data/readers.js";
+import { buildUserItemIndex, type UserItemIndex } from "../data/sampling.js";
+import { makeInteractions, select } from "../data/shaping.js";
+import { leaveOneOut } from "../data/splits.js";
+import { generateEcommerce } from "../data/synthetic.js";
+import type { Dataset, Interactions } from "../data/types.js";
+import { coldUserSegment, countOccurrences, longTailSegment, type SegmentOf } from "../eval/protocol.js";
+import type { ArtefactFeatures, ArtefactManifest } from "../models/artefact.js";
+import { featureInputs, historyInputs, type ModelContext } from "../models/context.js";
+import { buildTrainingData, type TrainingData } from "../train/training-data.js";
+import type { DataConfig } from "./config.js";
+import { silent, type PipelineLog } from "./log.js";
+
+/** The data, split and indexed, with everything training and evaluation need. */
+export interface PreparedData {
+  dataset: Dataset;
+  train: Interactions;
+  valid: Interactions;
+  test: Interactions;
+  /** Train histories: the models' context (training, validation). */
+  histories: UserHistories;
+  context: ModelContext;
+  /** Train items per user (validation masks these; negatives avoid them). */
+  trainSeen: UserItemIndex;
+  /** Everything test evaluation reads. */
+  testSet: TestSet;
+  /** Training samples, with conversion labels when the data has them. */
+  samples: TrainingData;
+}
+
+/** What test evaluation reads beside the model (see testSetOf). */
+export interface TestSet {
+  test: Interactions;
+  /** Train and validation items per user: masked, never sampled as negatives. */
+  seen: UserItemIndex;
+  numItems: number;
+  /** Train + validation histories: what history-aware models read as the user's past when scoring the test item. */
+  histories?: UserHistories;
+  /** The segmentations results are broken down by (sampled protocol): cold users, long-tail items. */
+  segments: SegmentOf[];
+  /** The conversion label of each test row (data/labels.ts); absent when the data has none. */
+  conversions?: Uint8Array;
+}
+
+/** Share of the test users with the fewest train interactions that form the "cold users" segment. */
+export const COLD_USER_SHARE = 0.2;
+/** Share of the catalogue, by train popularity, that forms the "head items" segment (the rest: long tail). */
+export const HEAD_ITEM_SHARE = 0.2;
+
+/**
+ * The test set of a leave-one-out split: train + validation items masked and read as the users' histories;
+ * "cold users" are the COLD_USER_SHARE of test users with the fewest train interactions (every user with at
+ * most as many as the one at that quantile, so ties stay together), "long-tail items" the items outside the
+ * HEAD_ITEM_SHARE most popular in train; conversion labels from `converted` (conversionIndex of the whole log).
+ */
+export function testSetOf(
+  split: { train: Interactions; valid: Interactions; test: Interactions },
+  numUsers: number,
+  numItems: number,
+  converted: UserItemIndex | null,
+): TestSet {
+  const { train, valid, test } = split;
+  const past = concat(train, valid);
+  const trainCounts = countOccurrences(train.users, numUsers);
+  const testCounts = Int32Array.from(test.users, (u) => trainCounts[u]!).sort();
+  const coldThreshold = testCounts[Math.max(0, Math.ceil(COLD_USER_SHARE * testCounts.length) - 1)] ?? 0;
+  return {
+    test,
+    seen: buildUserItemIndex(past, numUsers),
+    numItems,
+    histories: buildUserHistories(past, numUsers),
+    segments: [
+      coldUserSegment(trainCounts, coldThreshold),
+      longTailSegment(countOccurrences(train.items, numItems), HEAD_ITEM_SHARE),
+    ],
+    ...(converted ? { conversions: conversionLabels(test.users, test.items, converted) } : {}),
+  };
+}
+
+/** Read (or generate) the dataset a data config names. */
+export async function loadData(data: DataConfig, seed: number): Promise<Dataset> {
+  switch (data.kind) {
+    case "synthetic":
+      return generateEcommerce({ seed, ...data.synthetic });
+    case "recbole":
+      return readDataset(data.path);
+    case "file":
+      return readInteractions(data.path, {
+        format: data.format ?? "auto",
+        ...(data.columns ? { columns: data.columns } : {}),
+      });
+    default:
+      throw new Error(`unknown data kind "${(data as { kind: string }).kind}"`);
+  }
+}
+
+/** Split a dataset leave-one-out and build the context (side features, train histories) and samples. */
+export function prepareData(dataset: Dataset): PreparedData {
+  const numUsers = dataset.users.size;
+  const numItems = dataset.items.size;
+  const { train, valid, test } = leaveOneOut(dataset.interactions);
+  if (train.length === 0) throw new Error(`dataset "${dataset.name}" has no training interactions`);
+  if (test.length === 0) {
+    throw new Error(`dataset "${dataset.name}" has no user with 3 distinct items: nothing to test leave-one-out`);
+  }
+  const histories = buildUserHistories(train, numUsers);
+  const context: ModelContext = { numUsers, numItems, histories: historyInputs(histories) };
+  if (dataset.userFeatures) context.userFeatures = featureInputs(dataset.userFeatures);
+  if (dataset.itemFeatures) context.itemFeatures = featureInputs(dataset.itemFeatures);
+  const converted = conversionIndex(dataset.interactions, numUsers);
+  return {
+    dataset,
+    train,
+    valid,
+    test,
+    histories,
+    context,
+    trainSeen: buildUserItemIndex(train, numUsers),
+    testSet: testSetOf({ train, valid, test }, numUsers, numItems, converted),
+    samples: buildTrainingData(train, context, histories, converted),
+  };
+}
+
+/** Two logs as one (rows of `a`, then rows of `b`). */
+export function concat(a: Interactions, b: Interactions): Interactions {
+  const join2 = <T extends Int32Array | Float32Array | Float64Array | Uint8Array>(x: T, y: T): T => {
+    const out = new (x.constructor as new (n: number) => T)(x.length + y.length);
+    out.set(x);
+    out.set(y, x.length);
+    return out;
+  };
+  return makeInteractions({
+    users: join2(a.users, b.users),
+    items: join2(a.items, b.items),
+    values: join2(a.values, b.values),
+    timestamps: join2(a.timestamps, b.timestamps),
+    eventTypes: join2(a.eventTypes, b.eventTypes),
+  });
+}
+
+/** The data stage of a run: load the config's data, prepare it and log its size. */
+export async function dataStage(data: DataConfig, seed: number, log: PipelineLog = silent): Promise<PreparedData> {
+  const prepared = prepareData(await loadData(data, seed));
+  const { dataset, context } = prepared;
+  log.info(
+    {
+      dataset: dataset.name,
+      users: context.numUsers,
+      items: context.numItems,
+      train: prepared.train.length,
+      valid: prepared.valid.length,
+      test: prepared.test.length,
+    },
+    "data",
+  );
+  return prepared;
+}
+
+/** The feature schemas an artefact of this dataset keeps (see ArtefactFeatures). */
+export function datasetFeatures(dataset: Dataset): ArtefactFeatures {
+  return {
+    ...(dataset.userFeatures ? { users: featureSchema(dataset.userFeatures) } : {}),
+    ...(dataset.itemFeatures ? { items: featureSchema(dataset.itemFeatures) } : {}),
+  };
+}
+
+/** The data an artefact was trained on, from its lineage (undefined when it was not recorded). */
+export function recordedData(manifest: ArtefactManifest): { data: DataConfig; seed: number } | undefined {
+  const data = manifest.lineage.data as DataConfig | undefined;
+  if (!data || typeof data !== "object" || typeof data.kind !== "string") return undefined;
+  const seed = typeof manifest.lineage.seed === "number" ? manifest.lineage.seed : 0;
+  return { data, seed };
+}
+
+/** Rows of `interactions` whose user and item exist in the given id maps, re-indexed into them. */
+export function alignToIds(
+  dataset: Dataset,
+  users: IdMap,
+  items: IdMap,
+): { interactions: Interactions; dropped: number } {
+  const userIndex = Int32Array.from(
+    { length: dataset.users.size },
+    (_, u) => users.get(dataset.users.external(u)) ?? -1,
+  );
+  const itemIndex = Int32Array.from(
+    { length: dataset.items.size },
+    (_, i) => items.get(dataset.items.external(i)) ?? -1,
+  );
+  const { interactions } = dataset;
+  const keep: number[] = [];
+  for (let r = 0; r < interactions.length; r++) {
+    if (userIndex[interactions.users[r]!]! >= 0 && itemIndex[interactions.items[r]!]! >= 0) keep.push(r);
+  }
+  const kept = select(interactions, keep);
+  return {
+    interactions: makeInteractions({
+      users: Int32Array.from(kept.users, (u) => userIndex[u]!),
+      items: Int32Array.from(kept.items, (i) => itemIndex[i]!),
+      values: kept.values,
+      timestamps: kept.timestamps,
+      eventTypes: kept.eventTypes,
+    }),
+    dropped: interactions.length - keep.length,
+  };
+}
+
+/** Whether two id maps hold the same ids in the same order. */
+export function sameIds(a: IdMap, b: IdMap): boolean {
+  if (a.size !== b.size) return false;
+  for (let i = 0; i < a.size; i++) if (a.external(i) !== b.external(i)) return false;
+  return true;
+}

@@ -1,0 +1,177 @@
+/**
+ * The evaluation stage: sampled validation (the early-stopping signal), test metrics (sampled and full
+ * ranking, segments, task heads), students' fidelity to the teacher, size and latency, and the protocol in
+ * words for the report.
+ */
+import { CONVERSION_RATING } from "../data/labels.js";
+import { DataRng } from "../data/rng.js";
+import {
+  evaluateFullRanking,
+  evaluateSampled,
+  evaluateTasks,
+  fidelity,
+  rankSegments,
+  type TaskScorer,
+} from "../eval/protocol.js";
+import { profileModel } from "../eval/profile.js";
+import { scoreTasks, withScorer, type Recommender, type Scorer, type UserQuery } from "../models/recommender.js";
+import { COLD_USER_SHARE, HEAD_ITEM_SHARE, type PreparedData, type TestSet } from "./data.js";
+import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX } from "./summary.js";
+
+/** Settings of one evaluation (see PipelineConfig.evaluation). */
+export interface EvaluationSettings {
+  negatives: number;
+  validationNegatives: number;
+  ks: number[];
+  fullRanking: boolean;
+}
+
+/** Test users, sampled once per run, over whom students' fidelity to the teacher is measured. */
+export const FIDELITY_USERS = 300;
+
+/** Sampled validation metrics (the early-stopping signal): valid items against `validationNegatives` unseen items. */
+export function validator(
+  prepared: PreparedData,
+  evaluation: EvaluationSettings,
+  seed: number,
+): (model: Recommender) => Record<string, number> {
+  return (model) =>
+    withScorer(
+      model,
+      (scorer) =>
+        evaluateSampled(scorer, prepared.valid, {
+          seen: prepared.trainSeen,
+          numItems: prepared.context.numItems,
+          negatives: evaluation.validationNegatives,
+          seed,
+          ks: evaluation.ks,
+        }).metrics,
+    );
+}
+
+/** The query of a test user: history-aware models read everything before the test item, as serving would. */
+function testQuery(testSet: TestSet): ((user: number) => UserQuery) | undefined {
+  const { histories } = testSet;
+  return histories ? (user) => ({ user, history: histories.recent(user, Infinity) }) : undefined;
+}
+
+/**
+ * Test metrics, the train and validation items of each user masked:
+ * - sampled ranking ("NDCG@10", …) and, when asked, full ranking ("full:NDCG@10", …);
+ * - sampled NDCG@k and HR@k per segment ("segment:cold users:NDCG@10", with "segment:cold users:count");
+ * - task heads as classification on the sampled lists (evaluateTasks): the main head as a click-style task
+ *   ("main:AUC", "main:GAUC"; its logits are ranking scores, not calibrated probabilities, so only the ranking
+ *   metrics of classification apply) and, when the test set has conversion labels, every extra head of a
+ *   multi-task model on them ("conversion:AUC", "conversion:GAUC", "conversion:LogLoss", "conversion:F1", …).
+ */
+export function evaluateModel(
+  model: Recommender,
+  testSet: TestSet,
+  evaluation: EvaluationSettings,
+  seed: number,
+): Record<string, number> {
+  model.eval();
+  return withScorer(model, (scorer) => testMetrics(model, scorer, testSet, evaluation, seed));
+}
+
+function testMetrics(
+  model: Recommender,
+  scorer: Scorer,
+  testSet: TestSet,
+  evaluation: EvaluationSettings,
+  seed: number,
+): Record<string, number> {
+  const { test, seen, numItems } = testSet;
+  const out: Record<string, number> = {};
+  const query = testQuery(testSet);
+  const options = { seen, numItems, negatives: evaluation.negatives, seed, ks: evaluation.ks, query };
+  const sampled = evaluateSampled(scorer, test, options);
+  for (const [k, v] of Object.entries(sampled.metrics)) if (k !== "count") out[k] = v;
+  if (evaluation.fullRanking) {
+    const full = evaluateFullRanking(scorer, test, { seen, numItems, ks: evaluation.ks, query });
+    for (const [k, v] of Object.entries(full.metrics)) if (k !== "count") out[`${FULL_RANKING_PREFIX}${k}`] = v;
+  }
+  for (const segmentOf of testSet.segments) {
+    for (const [segment, metrics] of Object.entries(rankSegments(sampled, segmentOf, evaluation.ks))) {
+      for (const [k, v] of Object.entries(metrics)) {
+        if (k === "count" || k.startsWith("NDCG@") || k.startsWith("HR@")) out[`${SEGMENT_PREFIX}${segment}:${k}`] = v;
+      }
+    }
+  }
+  const [main, ...extra] = model.tasks;
+  const labels: Record<string, ArrayLike<number>> = { [main!]: new Uint8Array(test.length).fill(1) };
+  if (testSet.conversions) for (const task of extra) labels[task] = testSet.conversions;
+  for (const [task, metrics] of Object.entries(evaluateTasks(taskScorer(model, scorer), test, labels, options))) {
+    for (const [k, v] of Object.entries(metrics)) {
+      if (k !== "count" && (task !== main || k === "AUC" || k === "GAUC")) out[`${task}:${k}`] = v;
+    }
+  }
+  return out;
+}
+
+/** Every head's logits for a user's candidates; a single-head model's come from its scorer (its fast path). */
+function taskScorer(model: Recommender, scorer: Scorer): TaskScorer {
+  if (model.tasks.length > 1) return (query, items) => scoreTasks(model, query, items);
+  return (query, items) => ({ [model.tasks[0]!]: scorer.scoreCandidates(query, items) });
+}
+
+/**
+ * A student's fidelity to its teacher ("fidelity:overlap@10", "fidelity:spearman", "fidelity:kendall"; see
+ * eval/protocol.ts fidelity) over FIDELITY_USERS test users drawn with `seed`, both models reading the same
+ * histories, each user's train and validation items excluded.
+ */
+export function fidelityMetrics(
+  teacher: Recommender,
+  student: Recommender,
+  testSet: TestSet,
+  seed: number,
+): Record<string, number> {
+  teacher.eval();
+  student.eval();
+  const testUsers = Int32Array.from(new Set(testSet.test.users)).sort();
+  const users = new DataRng(seed).shuffle(testUsers).slice(0, FIDELITY_USERS).sort();
+  const k = 10;
+  const result = withScorer(teacher, (teacherScorer) =>
+    withScorer(student, (studentScorer) =>
+      fidelity(teacherScorer, studentScorer, users, {
+        numItems: testSet.numItems,
+        k,
+        seen: testSet.seen,
+        seed,
+        query: testQuery(testSet),
+      }),
+    ),
+  );
+  return {
+    [`${FIDELITY_PREFIX}overlap@${k}`]: result.topKOverlap,
+    [`${FIDELITY_PREFIX}spearman`]: result.spearman,
+    [`${FIDELITY_PREFIX}kendall`]: result.kendall,
+  };
+}
+
+/** Size, cost and median latency of a model (one request: score the catalogue, take the top 10). */
+export function profile(
+  model: Recommender,
+  numUsers: number,
+): { parameters: number; bytes: number; flopsPerItem: number; latencyMs: number } {
+  const users = Array.from({ length: Math.max(1, Math.min(64, numUsers)) }, (_, u) => u);
+  const p = profileModel(model, { users, reps: 60, warmup: 10 });
+  return { parameters: p.parameters, bytes: p.bytes, flopsPerItem: p.flopsPerItem, latencyMs: p.latencyMs.p50 };
+}
+
+/** The evaluation protocol in words, for the report. */
+export function protocolText(evaluation: EvaluationSettings): string {
+  const full = evaluation.fullRanking ? " and against the whole catalogue (full ranking)" : "";
+  const percent = (share: number) => `${Math.round(share * 100)}%`;
+  return (
+    `leave-one-out per user (last item test, second-to-last validation, the rest train); ` +
+    `test: each user's held-out item ranked against ${evaluation.negatives} sampled unseen items${full}, ` +
+    `train and validation items masked, history-aware models reading the train and validation items as the ` +
+    `user's past; early stopping on validation NDCG@10 against ` +
+    `${evaluation.validationNegatives} sampled items; metrics at k = ${evaluation.ks.join(", ")}; ` +
+    `segments: cold users (the ${percent(COLD_USER_SHARE)} of test users with the fewest train interactions, ` +
+    `ties included) and long-tail items (outside the ${percent(HEAD_ITEM_SHARE)} most popular in train); ` +
+    `task heads scored as classifiers on the sampled lists (a pair converts when any of its events is a cart or ` +
+    `purchase, or a rating ≥ ${CONVERSION_RATING}); fidelity to the teacher over ${FIDELITY_USERS} test users`
+  );
+}

@@ -1,0 +1,100 @@
+/**
+ * What a pipeline run records of its models (summary.json): the summary's types, the prefixes of its
+ * metric keys, and the atomic write both the summary and the report use.
+ */
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import type { StepReport } from "./compression.js";
+
+/** Prefix of full-ranking metrics in `RunSummary` models' metrics ("full:NDCG@20"); sampled ones have none. */
+export const FULL_RANKING_PREFIX = "full:";
+/** Prefix of per-segment sampled metrics: "segment:<segment>:<metric>" ("segment:cold users:NDCG@10"). */
+export const SEGMENT_PREFIX = "segment:";
+/** Prefix of a student's fidelity to its teacher ("fidelity:overlap@10", "fidelity:kendall"). */
+export const FIDELITY_PREFIX = "fidelity:";
+
+/** The role a model plays in a run. */
+export type ModelRole = "teacher" | "assistant" | "student" | "distilled" | "compressed";
+
+/** One step of a compressed model's schedule (compression.ts StepReport, as recorded). */
+export interface CompressionRow {
+  step: string;
+  status: "start" | "kept" | "rolled back" | "skipped";
+  /** weights.bin bytes after the step. */
+  bytes: number;
+  validNDCG10: number;
+  testNDCG10: number | null;
+  latencyMs: number;
+  note: string;
+}
+
+/** One epoch of a model's training. */
+export interface HistoryPoint {
+  epoch: number;
+  loss: number;
+  /** Validation metrics ("NDCG@10", …). */
+  metrics: Record<string, number>;
+}
+
+/** Everything the run learned about one model. */
+export interface ModelSummary {
+  name: string;
+  role: ModelRole;
+  /** Distillation method (students). */
+  method?: string;
+  /**
+   * Test metrics: sampled ("NDCG@10"), full ranking ("full:NDCG@10"), per segment ("segment:cold users:NDCG@10"),
+   * per task head ("main:AUC", "conversion:LogLoss") and fidelity to the teacher ("fidelity:overlap@10").
+   */
+  metrics: Record<string, number>;
+  parameters: number;
+  /** Parameter bytes in memory (float32). */
+  bytes: number;
+  /** Bytes of the saved weights.bin (smaller than `bytes` once compressed). */
+  fileBytes?: number;
+  flopsPerItem: number;
+  /** Median latency of one request (score the catalogue + top-K), milliseconds. */
+  latencyMs: number;
+  history: HistoryPoint[];
+  /** The compression steps that produced a compressed model. */
+  compression?: CompressionRow[];
+  /** The saved artefact's directory. */
+  artefact?: string;
+}
+
+/** What a pipeline run produced (written as summary.json, rendered by renderReport). */
+export interface RunSummary {
+  name: string;
+  /** ISO 8601. */
+  createdAt: string;
+  dataset: { name: string; users: number; items: number; interactions: number };
+  /** How models were evaluated, in words. */
+  protocol: string;
+  models: ModelSummary[];
+}
+
+/** A compression step as the summary, the report and the artefact's lineage record it. */
+export function compressionRow(r: StepReport): CompressionRow {
+  return {
+    step: r.step,
+    status: r.status,
+    bytes: r.bytes,
+    validNDCG10: r.validation,
+    testNDCG10: r.test["NDCG@10"] ?? null,
+    latencyMs: r.latencyMs,
+    note: r.note,
+  };
+}
+
+/** Write `text` to `path` atomically (a temporary file renamed over it); parent directories are created. */
+export function writeFileAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+/** Write a run summary as summary.json (pretty-printed, atomically). */
+export function writeSummary(path: string, summary: RunSummary): void {
+  writeFileAtomic(path, `${JSON.stringify(summary, null, 2)}\n`);
+}

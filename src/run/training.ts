@@ -1,0 +1,78 @@
+/**
+ * Training one model of a run: plain BPR, or distilling when the method's weights ask for it, with early
+ * stopping on the sampled validation protocol and one log line per epoch.
+ */
+import { availableParallelism } from "node:os";
+import { UniformSampler } from "../data/sampling.js";
+import { needsSoftLabels, needsTeacher } from "../distill/program.js";
+import { distill } from "../distill/distill.js";
+import type { SoftLabels } from "../distill/soft-labels.js";
+import type { Recommender } from "../models/recommender.js";
+import type { ModelSpec } from "../models/zoo.js";
+import type { TrainResult } from "../train/trainer.js";
+import type { MethodWeights, TrainSettings } from "./config.js";
+import type { PreparedData } from "./data.js";
+import { validator, type EvaluationSettings } from "./evaluation.js";
+import { round, roundAll, silent, type PipelineLog } from "./log.js";
+
+/**
+ * Train one model on the prepared data: plain BPR, or distilling when the weights ask for it (list terms
+ * from `softLabels`, the hint term from `teacher`).
+ */
+export async function trainModel(
+  prepared: PreparedData,
+  spec: ModelSpec,
+  settings: TrainSettings,
+  options: {
+    name: string;
+    seed: number;
+    evaluation: EvaluationSettings;
+    threads?: number;
+    weights?: MethodWeights;
+    softLabels?: SoftLabels;
+    teacher?: Recommender;
+    log?: PipelineLog;
+    progress?: boolean;
+    /** Fine-tune this model (built from `spec`) instead of training from scratch (see TrainOptions). */
+    initial?: Recommender;
+    constrain?: (model: Recommender) => void;
+  },
+): Promise<TrainResult> {
+  const log = options.log ?? silent;
+  const weights = options.weights ?? { hard: 1 };
+  return distill({
+    model: spec,
+    context: prepared.context,
+    data: prepared.samples,
+    weights,
+    ...(needsSoftLabels(weights) ? { softLabels: options.softLabels } : {}),
+    ...(needsTeacher(weights) ? { teacher: options.teacher } : {}),
+    epochs: settings.epochs,
+    batchSize: settings.batchSize,
+    lr: settings.lr,
+    ...(settings.schedule === undefined ? {} : { schedule: settings.schedule }),
+    ...(settings.weightDecay === undefined ? {} : { weightDecay: settings.weightDecay }),
+    optimizer: settings.optimizer,
+    patience: settings.patience,
+    threads: options.threads ?? availableParallelism(),
+    seed: options.seed,
+    sampler: new UniformSampler(prepared.trainSeen, prepared.context.numItems, { seed: options.seed }),
+    validate: validator(prepared, options.evaluation, options.seed),
+    monitor: "NDCG@10",
+    progress: options.progress ?? false,
+    ...(options.initial ? { initial: options.initial } : {}),
+    ...(options.constrain ? { constrain: options.constrain } : {}),
+    onEpoch: (r) =>
+      log.info(
+        {
+          model: options.name,
+          epoch: r.epoch,
+          loss: round(r.loss),
+          lr: r.lr,
+          ...roundAll(r.metrics),
+          seconds: round(r.seconds),
+        },
+        "epoch",
+      ),
+  });
+}
