@@ -1,6 +1,6 @@
 /**
- * Symmetric int8 quantisation of row-major float tables, shared by int8 parameter files (./serialize.ts)
- * and int8 scoring (compress/quantize.ts). Every group of `rowsPerScale` consecutive rows shares one scale
+ * Symmetric int8 quantisation of row-major float tables, shared by int8 parameter files (../serialize.ts)
+ * and int8 scoring (./int8-table.ts). Every group of `rowsPerScale` consecutive rows shares one scale
  * (max|group| / 127); one row per scale is the most precise, and grouping narrow rows keeps the scales'
  * share of the bytes small (a 16-wide table with one float16 scale per row costs 28% of float32, with one
  * per two rows 27%).
