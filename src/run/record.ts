@@ -46,19 +46,62 @@ export interface TrainedModel {
   method?: string;
 }
 
-/** One model to record. */
-export interface RecordEntry {
+/** One model to record: a trained model and its place in the run. */
+export interface RecordEntry extends Trained {
   name: string;
   role: ModelSummary["role"];
+  method?: string;
+}
+
+/** A trained model to evaluate and save (see saveEvaluated). */
+export interface Trained {
   model: Recommender;
   spec: ModelSpec;
   result: Pick<TrainResult, "bestMetrics" | "history"> & { bestEpoch?: number };
   lineage: Record<string, unknown>;
-  method?: string;
   /** The teacher the model learnt from, directly or through the assistant (fidelity is measured to it). */
   teacher?: Recommender;
   /** The compression that produced the model: its final test metrics stand, its storage is saved, its steps recorded. */
   compressed?: CompressionResult;
+}
+
+/**
+ * Evaluate a trained model on test (and its fidelity to its teacher, when it has one), profile it and save
+ * it as an artefact at `dir`: the artefact's metrics are the test metrics, the best epoch's validation
+ * metrics ("valid:NDCG@10"), the best epoch and the median latency; its lineage adds the dataset's name.
+ */
+export function saveEvaluated(
+  dir: string,
+  prepared: PreparedData,
+  trained: Trained,
+  evaluation: EvaluationSettings,
+  seed: number,
+): { manifest: ArtefactManifest; metrics: Record<string, number>; sized: ReturnType<typeof profile> } {
+  const { model, result, compressed } = trained;
+  const { dataset, testSet, context } = prepared;
+  const metrics = {
+    // Compression evaluated its final state with the same protocol already.
+    ...(compressed ? compressed.final.test : evaluateModel(model, testSet, evaluation, seed)),
+    ...(trained.teacher ? fidelityMetrics(trained.teacher, model, testSet, seed) : {}),
+  };
+  const sized = profile(model, context.numUsers);
+  const validation = Object.fromEntries(Object.entries(result.bestMetrics).map(([k, v]) => [`valid:${k}`, v]));
+  const manifest = saveArtefact(dir, {
+    model,
+    spec: trained.spec,
+    users: dataset.users,
+    items: dataset.items,
+    features: datasetFeatures(dataset),
+    metrics: {
+      ...metrics,
+      ...validation,
+      ...(result.bestEpoch === undefined ? {} : { bestEpoch: result.bestEpoch }),
+      latencyMs: sized.latencyMs,
+    },
+    lineage: { ...trained.lineage, dataset: dataset.name },
+    ...(compressed ? { storage: compressed.storage } : {}),
+  });
+  return { manifest, metrics, sized };
 }
 
 /** Every model a run saved, and the students among them. */
@@ -81,30 +124,9 @@ export class RunRecord {
   save(entry: RecordEntry): ArtefactManifest {
     const { config, paths, prepared, evaluation, log } = this.run;
     const { name, role, model, result, method, compressed } = entry;
-    const { dataset, testSet, context } = prepared;
-    const seed = config.seed;
-    const metrics = {
-      // Compression evaluated its final state with the same protocol already.
-      ...(compressed ? compressed.final.test : evaluateModel(model, testSet, evaluation, seed)),
-      ...(entry.teacher ? fidelityMetrics(entry.teacher, model, testSet, seed) : {}),
-    };
-    const sized = profile(model, context.numUsers);
     const dir = join(paths.models, name);
-    const validation = Object.fromEntries(Object.entries(result.bestMetrics).map(([k, v]) => [`valid:${k}`, v]));
-    const manifest = saveArtefact(dir, {
-      model,
-      spec: entry.spec,
-      users: dataset.users,
-      items: dataset.items,
-      features: datasetFeatures(dataset),
-      metrics: {
-        ...metrics,
-        ...validation,
-        ...(result.bestEpoch === undefined ? {} : { bestEpoch: result.bestEpoch }),
-      },
-      lineage: { ...entry.lineage, ...(method ? { method } : {}), role, run: config.name, dataset: dataset.name },
-      ...(compressed ? { storage: compressed.storage } : {}),
-    });
+    const lineage = { ...entry.lineage, ...(method ? { method } : {}), role, run: config.name };
+    const { manifest, metrics, sized } = saveEvaluated(dir, prepared, { ...entry, lineage }, evaluation, config.seed);
     if (role === "student" || role === "distilled") {
       this.students.push({
         name,

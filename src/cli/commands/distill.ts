@@ -9,11 +9,11 @@ import { MODEL_KINDS } from "../../models/zoo.js";
 import { Command, Option } from "commander";
 import { METHOD_PRESETS, type TrainSettings } from "../../run/config.js";
 import { hasSoftTerms, needsSoftLabels } from "../../distill/program.js";
-import { loadData, prepareData, recordedData, sameIds, datasetFeatures } from "../../run/data.js";
-import { evaluateModel, fidelityMetrics, profile } from "../../run/evaluation.js";
+import { loadData, prepareData, recordedData, sameIds } from "../../run/data.js";
+import { saveEvaluated } from "../../run/record.js";
 import { softLabelOptions, teacherSoftLabels } from "../../run/soft-labels.js";
 import { trainModel } from "../../run/training.js";
-import { loadArtefact, saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
+import { loadArtefact, type ArtefactManifest } from "../../models/artefact.js";
 import {
   addOutputOptions,
   addTrainOptions,
@@ -102,27 +102,25 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
     log,
     progress: opts.progress ?? !opts.quiet,
   });
-  const metrics = {
-    ...evaluateModel(result.model, prepared.testSet, evaluation, seed),
-    ...fidelityMetrics(teacher.model, result.model, prepared.testSet, seed),
-  };
-  const sized = profile(result.model, prepared.context.numUsers);
-  const manifest = saveArtefact(out, {
-    model: result.model,
-    spec,
-    users: dataset.users,
-    items: dataset.items,
-    features: datasetFeatures(dataset),
-    metrics: { ...metrics, bestEpoch: result.bestEpoch, latencyMs: sized.latencyMs },
-    lineage: {
-      role: hasSoftTerms(weights) ? "distilled" : "student",
-      teacher: teacher.manifest.id,
-      method,
-      data,
-      seed,
-      dataset: dataset.name,
+  const { manifest, metrics, sized } = saveEvaluated(
+    out,
+    prepared,
+    {
+      model: result.model,
+      spec,
+      result,
+      lineage: {
+        role: hasSoftTerms(weights) ? "distilled" : "student",
+        teacher: teacher.manifest.id,
+        method,
+        data,
+        seed,
+      },
+      teacher: teacher.model,
     },
-  });
+    evaluation,
+    seed,
+  );
 
   const teacherNdcg = teacher.manifest.metrics["NDCG@10"];
   const ratio = teacher.manifest.parameters / Math.max(1, sized.parameters);

@@ -7,10 +7,10 @@ import { resolve } from "node:path";
 import { MODEL_KINDS } from "../../models/zoo.js";
 import { Command, Option } from "commander";
 import { loadPipelineConfig, type DataConfig, type PipelineConfig, type TrainSettings } from "../../run/config.js";
-import { datasetFeatures, loadData, prepareData } from "../../run/data.js";
-import { evaluateModel, profile } from "../../run/evaluation.js";
+import { loadData, prepareData } from "../../run/data.js";
+import { saveEvaluated } from "../../run/record.js";
 import { trainModel } from "../../run/training.js";
-import { saveArtefact, type ArtefactManifest } from "../../models/artefact.js";
+import type { ArtefactManifest } from "../../models/artefact.js";
 import type { ModelSpec } from "../../models/zoo.js";
 import {
   addEvaluationOptions,
@@ -94,18 +94,13 @@ export async function trainTeacher(opts: TrainTeacherOptions, deps: CommandDeps 
     log,
     progress: opts.progress ?? !opts.quiet,
   });
-  const metrics = evaluateModel(result.model, prepared.testSet, evaluation, seed);
-  const sized = profile(result.model, prepared.context.numUsers);
-  const validation = Object.fromEntries(Object.entries(result.bestMetrics).map(([k, v]) => [`valid:${k}`, v]));
-  const manifest = saveArtefact(out, {
-    model: result.model,
-    spec,
-    users: dataset.users,
-    items: dataset.items,
-    features: datasetFeatures(dataset),
-    metrics: { ...metrics, ...validation, bestEpoch: result.bestEpoch, latencyMs: sized.latencyMs },
-    lineage: { role: "teacher", data, seed, dataset: dataset.name, name },
-  });
+  const { manifest, metrics, sized } = saveEvaluated(
+    out,
+    prepared,
+    { model: result.model, spec, result, lineage: { role: "teacher", data, seed, name } },
+    evaluation,
+    seed,
+  );
 
   printResult(deps, opts, {
     json: { artefact: out, id: manifest.id, metrics, ...sized },
