@@ -11,7 +11,7 @@ import {
   FULL_RANKING_PREFIX,
   FIDELITY_PREFIX,
   SEGMENT_PREFIX,
-  writeFileAtomic,
+  writeTextAtomic,
   type ModelSummary,
   type RunSummary,
 } from "./summary.js";
@@ -90,7 +90,7 @@ ${curves}
 
 /** Render the report and write it atomically to `path` (parent directories are created). */
 export async function writeReport(path: string, run: RunSummary): Promise<void> {
-  writeFileAtomic(path, await renderReport(run));
+  writeTextAtomic(path, await renderReport(run));
 }
 
 // ---- table --------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
  * What a pipeline run records of its models (summary.json): the summary's types, the prefixes of its
  * metric keys, and the atomic write both the summary and the report use.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { writeFileAtomic } from "../engine/container.js";
 import type { StepReport } from "./compression.js";
 
 /** Prefix of full-ranking metrics in `RunSummary` models' metrics ("full:NDCG@20"); sampled ones have none. */
@@ -86,15 +87,13 @@ export function compressionRow(r: StepReport): CompressionRow {
   };
 }
 
-/** Write `text` to `path` atomically (a temporary file renamed over it); parent directories are created. */
-export function writeFileAtomic(path: string, text: string): void {
+/** Write `text` to `path` atomically and durably (engine/container.ts writeFileAtomic); parent directories are created. */
+export function writeTextAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  writeFileAtomic(path, new TextEncoder().encode(text));
 }
 
 /** Write a run summary as summary.json (pretty-printed, atomically). */
 export function writeSummary(path: string, summary: RunSummary): void {
-  writeFileAtomic(path, `${JSON.stringify(summary, null, 2)}\n`);
+  writeTextAtomic(path, `${JSON.stringify(summary, null, 2)}\n`);
 }
