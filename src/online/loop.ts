@@ -1,30 +1,57 @@
 /**
  * The online loop: the serving student learns from every batch of events; on a schedule, or when its
  * quality on recent events drops (drift), the teacher is refreshed and a re-distilled candidate is built;
- * the candidate shadows the serving student on the next events and is promoted only if it ranks them
- * no worse (beyond a tolerance); after a promotion the replaced student keeps shadowing, and if the new
- * one then does worse the loop rolls back.
+ * the candidate shadows the serving student on the next events and is promoted only if it ranks the
+ * informative ones better, beyond noise; after a promotion the replaced student keeps shadowing, and if
+ * the new one then does worse, beyond noise, the loop rolls back.
  *
  * Quality is measured prequentially on the live stream: before any model learns from an event, each
  * live model ranks the event's item among sampled items the user has not interacted with recently, and
- * NDCG@10 of that rank is the event's score. Every decision is reported with the figures behind it.
+ * NDCG@10 of that rank is the event's score. Every decision is reported with the figures behind it and
+ * the rule that decided.
+ *
+ * Only informative events count for the gate and the watch: an event whose item one of the two models has
+ * no row for tells them apart by nothing but chance (a flood of unknown ids), and a user who makes up a
+ * large share of the window (spam, a flood) would decide it alone. The comparison is paired: the mean of
+ * the per-event differences against its standard error, so an exact tie or a difference within noise
+ * never promotes.
  */
 import { DataRng } from "../data/rng.js";
 import { drawExcluding, rankOfFirst } from "../eval/protocol.js";
 import type { LiveEvent, OnlineModel } from "./model.js";
 import { distilCandidate, recentUsers, refreshTeacher, teacherLists, type RedistillOptions } from "./redistill.js";
 
-export interface GateOptions {
+/** Which holdout events are informative enough to compare two models on (the gate's and the watch's). */
+export interface EvidenceOptions {
+  /** Informative events needed for a decision (default a quarter of the window). */
+  minEvents?: number;
+  /** Distinct users among them needed for a decision (default 20). */
+  minUsers?: number;
+  /** A user with more than this share of the window's events is a flooder: none of theirs count (default 0.25). */
+  maxUserShare?: number;
+  /** Standard errors of the paired difference that a decision needs beyond it (default 1). */
+  standardErrors?: number;
+  /** The window is extended until it holds enough informative events, up to this many events (default 4 × window). */
+  maxEvents?: number;
+}
+
+export interface GateOptions extends EvidenceOptions {
   /** Events the candidate shadows the serving student on before the decision (default 2 000). */
   holdout?: number;
-  /** Relative NDCG@10 the candidate may lose to the serving student and still be promoted (default 0: none). */
+  /**
+   * Relative NDCG@10 (of the serving student's) by which the candidate's gain may fall short of the noise
+   * margin (default 0: none). Whatever it is, the candidate must be better on average: a tie never promotes.
+   */
   tolerance?: number;
 }
 
-export interface WatchOptions {
+export interface WatchOptions extends EvidenceOptions {
   /** Events watched after a promotion (default 2 000). */
   window?: number;
-  /** Relative NDCG@10 the promoted student may lose to the one it replaced before a rollback (default 0.05). */
+  /**
+   * Relative NDCG@10 the promoted student may lose to the one it replaced before a rollback (default 0.05);
+   * the loss must also be beyond the noise margin.
+   */
   tolerance?: number;
 }
 
@@ -59,11 +86,21 @@ export const LOOP_DEFAULTS = {
   drift: { window: 2000, drop: 0.1 },
   gate: { holdout: 2000, tolerance: 0 },
   watch: { window: 2000, tolerance: 0.05 },
+  evidence: { minUsers: 20, maxUserShare: 0.25, standardErrors: 1 },
   recentEvents: 20_000,
   negatives: 99,
 } as const;
 
 export type DecisionKind = "redistill" | "promote" | "discard" | "rollback" | "confirm";
+
+/**
+ * The rule that decided a gate or a watch. Gate: "better" (the candidate better beyond the noise margin:
+ * promote), "tie" (no informative event told the two apart), "not-better" (no better on average), "noise"
+ * (better, within the margin). Watch: "worse" (the promoted student worse beyond tolerance and margin:
+ * rollback), "noise" (worse beyond tolerance, within the margin), "not-worse". Both: "uninformative" (too
+ * few informative events or users even in the extended window).
+ */
+export type DecisionRule = "better" | "tie" | "not-better" | "noise" | "worse" | "not-worse" | "uninformative";
 
 /** Something the loop decided, with the figures behind it. */
 export interface Decision {
@@ -71,9 +108,21 @@ export interface Decision {
   /** Events the loop had seen when it decided. */
   at: number;
   reason: string;
-  /** Mean NDCG@10 of the serving student and of the other model over the window the decision is based on. */
+  /**
+   * Mean NDCG@10 of the serving student and of the other model over the informative events of the window
+   * the decision is based on.
+   */
   serving?: number;
   other?: number;
+  /** The gate's or the watch's deciding rule, with the evidence behind it. */
+  rule?: DecisionRule;
+  /** Informative events and their distinct users (flooders left out); events in the window. */
+  informative?: number;
+  users?: number;
+  window?: number;
+  /** Mean per-event difference (the candidate's or promoted student's NDCG@10 minus the other's) and its standard error. */
+  difference?: number;
+  standardError?: number;
 }
 
 export interface OnlineLoopHooks {
@@ -82,23 +131,43 @@ export interface OnlineLoopHooks {
   onServe?: (student: OnlineModel, decision: Decision) => void;
 }
 
-/** Running mean of per-event NDCG@10 over a phase. */
-class Mean {
-  sum = 0;
-  count = 0;
-  add(v: number): void {
-    this.sum += v;
-    this.count++;
+/** Per-event NDCG@10 of the serving student and of the shadow over a gate or a watch, with what each event was. */
+class Window {
+  readonly users: string[] = [];
+  readonly serving: number[] = [];
+  readonly other: number[] = [];
+  /** Both models had a row for the event's item before they learned it. */
+  readonly known: boolean[] = [];
+  get count(): number {
+    return this.users.length;
   }
-  get value(): number {
-    return this.count ? this.sum / this.count : 0;
+  add(user: string, serving: number, other: number, known: boolean): void {
+    this.users.push(user);
+    this.serving.push(serving);
+    this.other.push(other);
+    this.known.push(known);
   }
+}
+
+/** The paired comparison of the informative events of a window (difference: the shadow's NDCG@10 minus the serving one's). */
+interface Evidence {
+  informative: number;
+  users: number;
+  window: number;
+  serving: number;
+  other: number;
+  difference: number;
+  standardError: number;
+  /** No informative event had different figures for the two models. */
+  tie: boolean;
+  /** Enough informative events and users for a decision. */
+  sufficient: boolean;
 }
 
 type Phase =
   | { kind: "idle" }
-  | { kind: "gate"; candidate: OnlineModel; serving: Mean; other: Mean; reason: string }
-  | { kind: "watch"; previous: OnlineModel; serving: Mean; other: Mean };
+  | { kind: "gate"; candidate: OnlineModel; window: Window; reason: string }
+  | { kind: "watch"; previous: OnlineModel; window: Window };
 
 export class OnlineLoop {
   serving: OnlineModel;
@@ -136,6 +205,8 @@ export class OnlineLoop {
   ) {
     this.serving = student;
     const d = LOOP_DEFAULTS;
+    const holdout = options.gate?.holdout ?? d.gate.holdout;
+    const window = options.watch?.window ?? d.watch.window;
     this.options = {
       batch: options.batch ?? d.batch,
       redistillEvery: options.redistillEvery ?? d.redistillEvery,
@@ -144,12 +215,14 @@ export class OnlineLoop {
           ? false
           : { window: options.drift?.window ?? d.drift.window, drop: options.drift?.drop ?? d.drift.drop },
       gate: {
-        holdout: options.gate?.holdout ?? d.gate.holdout,
+        holdout,
         tolerance: options.gate?.tolerance ?? d.gate.tolerance,
+        ...evidenceOptions(options.gate, holdout),
       },
       watch: {
-        window: options.watch?.window ?? d.watch.window,
+        window,
         tolerance: options.watch?.tolerance ?? d.watch.tolerance,
+        ...evidenceOptions(options.watch, window),
       },
       recentEvents: options.recentEvents ?? d.recentEvents,
       distill: options.distill ?? {},
@@ -174,8 +247,28 @@ export class OnlineLoop {
     for (const [name, value] of [
       ["gate.tolerance", this.options.gate.tolerance],
       ["watch.tolerance", this.options.watch.tolerance],
+      ["gate.maxUserShare", this.options.gate.maxUserShare],
+      ["watch.maxUserShare", this.options.watch.maxUserShare],
     ] as const) {
       if (!(value >= 0 && value <= 1)) throw new RangeError(`online: ${name} must be in [0, 1] (got ${value})`);
+    }
+    for (const [name, evidence, length] of [
+      ["gate", this.options.gate, holdout],
+      ["watch", this.options.watch, window],
+    ] as const) {
+      for (const key of ["minEvents", "minUsers"] as const) {
+        if (!Number.isSafeInteger(evidence[key]) || evidence[key] < 1) {
+          throw new RangeError(`online: ${name}.${key} must be a positive integer (got ${evidence[key]})`);
+        }
+      }
+      if (!Number.isSafeInteger(evidence.maxEvents) || evidence.maxEvents < length) {
+        throw new RangeError(`online: ${name}.maxEvents must be an integer ≥ the window (got ${evidence.maxEvents})`);
+      }
+      if (!(evidence.standardErrors >= 0 && Number.isFinite(evidence.standardErrors))) {
+        throw new RangeError(
+          `online: ${name}.standardErrors must be a finite number ≥ 0 (got ${evidence.standardErrors})`,
+        );
+      }
     }
     if (this.options.drift) {
       const { window, drop } = this.options.drift;
@@ -213,12 +306,13 @@ export class OnlineLoop {
   }
 
   /**
-   * Put a candidate through the gate: it shadows the serving student on the next `gate.holdout` events and
-   * serves only if it ranks them no worse beyond the tolerance. Refused while another candidate is shadowing.
+   * Put a candidate through the gate: it shadows the serving student on the next `gate.holdout` events (more
+   * if too few of them are informative) and serves only if it ranks the informative ones better, beyond
+   * noise. Refused while another candidate is shadowing.
    */
   propose(candidate: OnlineModel, reason: string): void {
     if (this.phase.kind !== "idle") throw new Error(`online: cannot propose a candidate while in ${this.phase.kind}`);
-    this.phase = { kind: "gate", candidate, serving: new Mean(), other: new Mean(), reason };
+    this.phase = { kind: "gate", candidate, window: new Window(), reason };
   }
 
   /** Refresh the teacher, distil a candidate from it and put it through the gate. */
@@ -261,8 +355,8 @@ export class OnlineLoop {
       this.observe(served);
       if (shadow && this.phase.kind !== "idle") {
         const other = ndcgAt10(rankOfFirst(shadow.score(event.user, shadow.recentItems(event.user), candidates)));
-        this.phase.serving.add(served);
-        this.phase.other.add(other);
+        const known = this.serving.itemRow(event.item) !== undefined && shadow.itemRow(event.item) !== undefined;
+        this.phase.window.add(event.user, served, other, known);
       }
     }
   }
@@ -301,56 +395,10 @@ export class OnlineLoop {
 
   private decide(): void {
     const phase = this.phase;
-    if (phase.kind === "gate" && phase.serving.count >= this.options.gate.holdout) {
-      const serving = phase.serving.value;
-      const other = phase.other.value;
-      const floor = serving * (1 - this.options.gate.tolerance);
-      if (other >= floor) {
-        const previous = this.serving;
-        this.serving = phase.candidate;
-        this.phase = { kind: "watch", previous, serving: new Mean(), other: new Mean() };
-        this.resetDrift();
-        this.serve({
-          kind: "promote",
-          at: this.events,
-          reason: `candidate (${phase.reason}) NDCG@10 ${fmt(other)} ≥ ${fmt(floor)} (serving ${fmt(serving)} − ${pct(this.options.gate.tolerance)})`,
-          serving,
-          other,
-        });
-      } else {
-        this.phase = { kind: "idle" };
-        this.record({
-          kind: "discard",
-          at: this.events,
-          reason: `candidate (${phase.reason}) NDCG@10 ${fmt(other)} < ${fmt(floor)} (serving ${fmt(serving)} − ${pct(this.options.gate.tolerance)})`,
-          serving,
-          other,
-        });
-      }
-    } else if (phase.kind === "watch" && phase.serving.count >= this.options.watch.window) {
-      const serving = phase.serving.value;
-      const other = phase.other.value;
-      const floor = other * (1 - this.options.watch.tolerance);
-      this.phase = { kind: "idle" };
-      if (serving < floor) {
-        this.serving = phase.previous;
-        this.resetDrift();
-        this.serve({
-          kind: "rollback",
-          at: this.events,
-          reason: `promoted student's live NDCG@10 ${fmt(serving)} < ${fmt(floor)} (replaced student ${fmt(other)} − ${pct(this.options.watch.tolerance)})`,
-          serving,
-          other,
-        });
-      } else {
-        this.record({
-          kind: "confirm",
-          at: this.events,
-          reason: `promoted student's live NDCG@10 ${fmt(serving)} ≥ ${fmt(floor)}`,
-          serving,
-          other,
-        });
-      }
+    if (phase.kind === "gate" && phase.window.count >= this.options.gate.holdout) {
+      this.decideGate(phase);
+    } else if (phase.kind === "watch" && phase.window.count >= this.options.watch.window) {
+      this.decideWatch(phase);
     }
     // A gate or watch that just ended leaves the loop idle: a re-distillation due now starts at once.
     if (this.phase.kind !== "idle" || !this.teacher) return;
@@ -370,6 +418,90 @@ export class OnlineLoop {
       const reason = `drift: NDCG@10 over the last ${this.window.length} events ${fmt(recent)} < ${fmt(this.reference)} − ${pct(drop)}`;
       this.resetDrift();
       this.redistill(reason);
+    }
+  }
+
+  /** Promote the candidate if it is better beyond noise on enough informative events; else discard it. */
+  private decideGate(phase: Phase & { kind: "gate" }): void {
+    const { tolerance, standardErrors, maxEvents } = this.options.gate;
+    const e = weigh(phase.window, this.options.gate);
+    // Too little evidence yet: keep shadowing while the window may grow.
+    if (!e.sufficient && e.window < maxEvents) return;
+    const margin = standardErrors * e.standardError - tolerance * e.serving;
+    let rule: DecisionRule;
+    let why: string;
+    if (!e.sufficient) {
+      rule = "uninformative";
+      why = insufficient(e, this.options.gate);
+    } else if (e.tie) {
+      rule = "tie";
+      why = `no informative event told the two apart (NDCG@10 ${fmt(e.other)} = ${fmt(e.serving)})`;
+    } else if (e.difference <= 0) {
+      rule = "not-better";
+      why = `NDCG@10 ${fmt(e.other)} ≤ serving ${fmt(e.serving)}`;
+    } else if (e.difference <= margin) {
+      rule = "noise";
+      why = `NDCG@10 ${fmt(e.other)} vs serving ${fmt(e.serving)}: gain ${fmt(e.difference)} ≤ margin ${fmt(margin)} (${standardErrors} × SE ${fmt(e.standardError)}${tolerance ? ` − ${pct(tolerance)} of serving` : ""})`;
+    } else {
+      rule = "better";
+      why = `NDCG@10 ${fmt(e.other)} > serving ${fmt(e.serving)}: gain ${fmt(e.difference)} > margin ${fmt(margin)} (${standardErrors} × SE ${fmt(e.standardError)}${tolerance ? ` − ${pct(tolerance)} of serving` : ""})`;
+    }
+    const decision: Decision = {
+      kind: rule === "better" ? "promote" : "discard",
+      at: this.events,
+      reason: `candidate (${phase.reason}) ${why}; ${evidenceText(e)}`,
+      ...figures(e, rule),
+    };
+    if (rule === "better") {
+      const previous = this.serving;
+      this.serving = phase.candidate;
+      this.phase = { kind: "watch", previous, window: new Window() };
+      this.resetDrift();
+      this.serve(decision);
+    } else {
+      this.phase = { kind: "idle" };
+      this.record(decision);
+    }
+  }
+
+  /** Roll back if the promoted student does worse, beyond tolerance and noise, on enough informative events. */
+  private decideWatch(phase: Phase & { kind: "watch" }): void {
+    const { tolerance, standardErrors, maxEvents } = this.options.watch;
+    // The window's shadow is the replaced student: the difference that matters is the promoted one's gain.
+    const weighed = weigh(phase.window, this.options.watch);
+    const e = { ...weighed, difference: -weighed.difference };
+    if (!e.sufficient && e.window < maxEvents) return;
+    const floor = e.other * (1 - tolerance);
+    const margin = standardErrors * e.standardError;
+    let rule: DecisionRule;
+    let why: string;
+    if (!e.sufficient) {
+      // It passed the gate on informative events: without evidence against it, it stays.
+      rule = "uninformative";
+      why = insufficient(e, this.options.watch);
+    } else if (e.serving < floor && -e.difference > margin) {
+      rule = "worse";
+      why = `promoted student's live NDCG@10 ${fmt(e.serving)} < ${fmt(floor)} (replaced student ${fmt(e.other)} − ${pct(tolerance)}), loss ${fmt(-e.difference)} > margin ${fmt(margin)} (${standardErrors} × SE)`;
+    } else if (e.serving < floor) {
+      rule = "noise";
+      why = `promoted student's live NDCG@10 ${fmt(e.serving)} < ${fmt(floor)}, but the loss ${fmt(-e.difference)} ≤ margin ${fmt(margin)} (${standardErrors} × SE)`;
+    } else {
+      rule = "not-worse";
+      why = `promoted student's live NDCG@10 ${fmt(e.serving)} ≥ ${fmt(floor)} (replaced student ${fmt(e.other)} − ${pct(tolerance)})`;
+    }
+    this.phase = { kind: "idle" };
+    const decision: Decision = {
+      kind: rule === "worse" ? "rollback" : "confirm",
+      at: this.events,
+      reason: `${why}; ${evidenceText(e)}`,
+      ...figures(e, rule),
+    };
+    if (rule === "worse") {
+      this.serving = phase.previous;
+      this.resetDrift();
+      this.serve(decision);
+    } else {
+      this.record(decision);
     }
   }
 
@@ -400,6 +532,82 @@ export class OnlineLoop {
 
 /** Decisions kept in `decisions` (a server runs for months; the log and metrics keep the rest). */
 const MAX_DECISIONS = 1000;
+
+function evidenceOptions(given: EvidenceOptions | undefined, length: number): Required<EvidenceOptions> {
+  const d = LOOP_DEFAULTS.evidence;
+  return {
+    minEvents: given?.minEvents ?? Math.max(1, Math.ceil(length / 4)),
+    minUsers: given?.minUsers ?? d.minUsers,
+    maxUserShare: given?.maxUserShare ?? d.maxUserShare,
+    standardErrors: given?.standardErrors ?? d.standardErrors,
+    maxEvents: given?.maxEvents ?? 4 * length,
+  };
+}
+
+/**
+ * The paired comparison over a window's informative events: those whose item both models knew, from users
+ * who are not flooders (more than `maxUserShare` of the window's events).
+ */
+function weigh(window: Window, options: Required<EvidenceOptions>): Evidence {
+  const perUser = new Map<string, number>();
+  for (const user of window.users) perUser.set(user, (perUser.get(user) ?? 0) + 1);
+  const limit = options.maxUserShare * window.count;
+  const users = new Set<string>();
+  let n = 0;
+  let serving = 0;
+  let other = 0;
+  let sum = 0;
+  let squares = 0;
+  let tie = true;
+  for (let k = 0; k < window.count; k++) {
+    const user = window.users[k]!;
+    if (!window.known[k] || perUser.get(user)! > limit) continue;
+    const s = window.serving[k]!;
+    const o = window.other[k]!;
+    users.add(user);
+    n++;
+    serving += s;
+    other += o;
+    sum += o - s;
+    squares += (o - s) ** 2;
+    if (o !== s) tie = false;
+  }
+  const mean = n ? sum / n : 0;
+  // The sample variance of the differences; the standard error of their mean.
+  const variance = n > 1 ? Math.max(0, (squares - n * mean * mean) / (n - 1)) : 0;
+  return {
+    informative: n,
+    users: users.size,
+    window: window.count,
+    serving: n ? serving / n : 0,
+    other: n ? other / n : 0,
+    difference: mean,
+    standardError: n ? Math.sqrt(variance / n) : 0,
+    tie,
+    sufficient: n >= options.minEvents && users.size >= options.minUsers,
+  };
+}
+
+function insufficient(e: Evidence, options: Required<EvidenceOptions>): string {
+  return `too little evidence in ${e.window} events: ${e.informative} informative events (need ${options.minEvents}) from ${e.users} users (need ${options.minUsers})`;
+}
+
+function evidenceText(e: Evidence): string {
+  return `${e.informative} informative events of ${e.window}, ${e.users} users`;
+}
+
+function figures(e: Evidence, rule: DecisionRule): Partial<Decision> {
+  return {
+    serving: e.serving,
+    other: e.other,
+    rule,
+    informative: e.informative,
+    users: e.users,
+    window: e.window,
+    difference: e.difference,
+    standardError: e.standardError,
+  };
+}
 
 function ndcgAt10(rank: number): number {
   return rank < 10 ? 1 / Math.log2(rank + 2) : 0;
