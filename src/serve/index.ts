@@ -24,6 +24,7 @@ export {
 export {
   UserState,
   Popularity,
+  POPULARITY_DEFAULTS,
   type BaseHistory,
   type PopularityOptions,
   type ResolvedEvent,

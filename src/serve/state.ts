@@ -144,12 +144,44 @@ export interface PopularityOptions {
   halfLifeMs: number;
   /** The event time the seed counts were observed at (default: the first live event's). */
   seedTime?: number;
+  /** The server's clock, ms since the epoch (default Date.now). */
+  now?: () => number;
+  /** How far past the clock an event's time may be; a later one counts as of the clock plus this (default 5 minutes). */
+  maxSkewMs?: number;
+  /**
+   * How far an event's time may run ahead of the stream's own time — the median of the newest event times
+   * of the most recently active users — before it counts as of that time plus this (default one half-life):
+   * an event counts at most 2^(maxLeadMs / halfLifeMs) times as much as one at the stream's time.
+   */
+  maxLeadMs?: number;
+  /**
+   * What one user's events may weigh together, all items included, in events counted now (default 10): a
+   * user's events count until their own decayed count reaches this, and again as it decays.
+   */
+  maxPerUser?: number;
+}
+
+/** What Popularity does with the options it is not given (besides the half-life). */
+export const POPULARITY_DEFAULTS = {
+  maxSkewMs: 5 * 60_000,
+  maxPerUser: 10,
+} as const;
+
+/** One user's decayed count of counted events, as of their newest event time. */
+interface UserWeight {
+  count: number;
+  time: number;
 }
 
 /**
  * How often each item was interacted with, each event's weight halving every half-life of event time
  * (event timestamps, not the clock: a replay gives the same counts). Seeded with training counts so it
  * ranks items before any live event; items past the seed are counted from their first event.
+ *
+ * No event or user can take it over: an event's time counts at most as the clock plus a small skew and at
+ * most a lead past the stream's own time (so an absurd or future timestamp, stored and replayed after a
+ * restart, counts as about one event now), and one user's events weigh at most `maxPerUser` events however
+ * many they send. Users are tracked for the cap while among the 100 000 most recently active.
  */
 export class Popularity {
   readonly halfLifeMs: number;
@@ -160,8 +192,18 @@ export class Popularity {
   private scores: Float64Array;
   private size: number;
   private reference: number | undefined;
-  /** The newest event time seen (or the seed time): what score() decays to. */
+  /** The newest (bounded) event time seen (or the seed time): what score() decays to. */
   private latest: number | undefined;
+  private readonly now: () => number;
+  private readonly maxSkewMs: number;
+  private readonly maxLeadMs: number;
+  private readonly maxPerUser: number;
+  /** Users' decayed counts, least recently active first (a Map keeps insertion order; a touch re-inserts). */
+  private readonly users = new Map<string, UserWeight>();
+  /** The newest event times of the most recently active users (the stream's time is their median). */
+  private readonly recent = new Map<string, number>();
+  /** The bound on event times as last computed; recomputed when an event passes it. */
+  private bound = -Infinity;
 
   constructor(seed: ArrayLike<number>, options: PopularityOptions) {
     const { halfLifeMs, seedTime } = options;
@@ -171,7 +213,22 @@ export class Popularity {
     if (seedTime !== undefined && !Number.isFinite(seedTime)) {
       throw new RangeError(`Popularity: seedTime must be a finite number (got ${seedTime})`);
     }
+    this.maxSkewMs = options.maxSkewMs ?? POPULARITY_DEFAULTS.maxSkewMs;
+    this.maxLeadMs = options.maxLeadMs ?? halfLifeMs;
+    this.maxPerUser = options.maxPerUser ?? POPULARITY_DEFAULTS.maxPerUser;
+    for (const [name, value] of [
+      ["maxSkewMs", this.maxSkewMs],
+      ["maxLeadMs", this.maxLeadMs],
+    ] as const) {
+      if (!(value >= 0 && Number.isFinite(value))) {
+        throw new RangeError(`Popularity: ${name} must be a finite number ≥ 0 (got ${value})`);
+      }
+    }
+    if (!(this.maxPerUser > 0)) {
+      throw new RangeError(`Popularity: maxPerUser must be a number > 0 (got ${this.maxPerUser})`);
+    }
     this.halfLifeMs = halfLifeMs;
+    this.now = options.now ?? Date.now;
     this.scores = Float64Array.from(seed);
     this.size = seed.length;
     this.reference = seedTime;
@@ -179,18 +236,21 @@ export class Popularity {
   }
 
   /** Count events. */
-  add(events: Iterable<{ item: number; timestamp: number }>): void {
-    for (const { item, timestamp } of events) {
+  add(events: Iterable<{ user: string; item: number; timestamp: number }>): void {
+    for (const { user, item, timestamp } of events) {
       checkEvent(item, timestamp);
-      this.reference ??= timestamp;
-      this.latest = Math.max(this.latest ?? timestamp, timestamp);
-      let exponent = (timestamp - this.reference) / this.halfLifeMs;
+      const time = this.plausible(user, timestamp);
+      const weight = this.userWeight(user, time);
+      this.reference ??= time;
+      this.latest = Math.max(this.latest ?? time, time);
+      if (weight === 0) continue;
+      let exponent = (time - this.reference) / this.halfLifeMs;
       if (exponent > MAX_EXPONENT) {
-        this.rescale(timestamp);
+        this.rescale(time);
         exponent = 0;
       }
       if (item >= this.size) this.growTo(item + 1);
-      this.scores[item]! += 2 ** exponent;
+      this.scores[item]! += weight * 2 ** exponent;
     }
   }
 
@@ -204,6 +264,42 @@ export class Popularity {
     const score = item < this.size ? this.scores[item]! : 0;
     if (this.reference === undefined) return score;
     return score * 2 ** ((this.reference - this.latest!) / this.halfLifeMs);
+  }
+
+  /** The event's time, no later than the clock plus skew, nor than the stream's time plus lead. */
+  private plausible(user: string, timestamp: number): number {
+    let time = Math.min(timestamp, this.now() + this.maxSkewMs);
+    if (time > this.bound) {
+      // The median with this event's time in it: a single outlier, or one user's many, cannot move it.
+      const times = [time];
+      for (const [u, t] of this.recent) if (u !== user) times.push(t);
+      times.sort((a, b) => a - b);
+      this.bound = times[(times.length - 1) >> 1]! + this.maxLeadMs;
+      time = Math.min(time, this.bound);
+    }
+    this.recent.delete(user);
+    this.recent.set(user, Math.max(time, this.recent.get(user) ?? -Infinity));
+    if (this.recent.size > STREAM_USERS) this.recent.delete(this.recent.keys().next().value as string);
+    return time;
+  }
+
+  /** The weight the user's event at `time` counts with: what is left of their cap. */
+  private userWeight(user: string, time: number): number {
+    const previous = this.users.get(user);
+    let count = 0;
+    let at = time;
+    if (previous) {
+      this.users.delete(user);
+      // An event older than the user's newest counts as of that time: their count does not grow back.
+      at = Math.max(time, previous.time);
+      count = previous.count * 2 ** ((previous.time - at) / this.halfLifeMs);
+    }
+    const room = this.maxPerUser - count;
+    // Weights are as of the event's own time; the count is as of the user's newest.
+    const weight = Math.max(0, Math.min(1, room * 2 ** ((at - time) / this.halfLifeMs)));
+    this.users.set(user, { count: count + weight * 2 ** ((time - at) / this.halfLifeMs), time: at });
+    if (this.users.size > TRACKED_USERS) this.users.delete(this.users.keys().next().value as string);
+    return weight;
   }
 
   /** Move the reference to `time`: every weight shrinks by the same factor, so the ranking stays. */
@@ -222,6 +318,11 @@ export class Popularity {
     this.size = size;
   }
 }
+
+/** Recently active users whose newest event times make the stream's time. */
+const STREAM_USERS = 31;
+/** Users whose counts are kept for the per-user cap (about 100 bytes each). */
+const TRACKED_USERS = 100_000;
 
 /** Weights stay below 2^64, far from overflowing: one rescale every 64 half-lives of event time. */
 const MAX_EXPONENT = 64;

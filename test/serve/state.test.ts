@@ -115,7 +115,7 @@ describe("UserState", () => {
 
 describe("Popularity", () => {
   const day = 86_400_000;
-  const at = (item: number, timestamp: number) => ({ item, timestamp });
+  const at = (item: number, timestamp: number) => ({ user: "x", item, timestamp });
 
   test("ranks by the seed counts before any live event", () => {
     const popularity = new Popularity(new Int32Array([3, 9, 0, 5]), { halfLifeMs: day });
