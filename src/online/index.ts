@@ -1,6 +1,6 @@
 // Online learning: a student that keeps learning from live events, re-distilled from a refreshed teacher
 // and promoted only through a gate.
-export { IdSlots, type SlotAssignment } from "./slots.js";
+export { IdSlots, Sightings, type SlotAssignment } from "./slots.js";
 export {
   OnlineModel,
   DEFAULT_ONLINE_OPTIMIZER,

@@ -5,11 +5,15 @@
  * however many new ids arrive.
  * A new user starts from the trained unknown-user row (what the model did for them before), a new item
  * from a zero id row (its side features alone, as serving's cold start).
+ * An id the base model never saw gets a row only once it has been seen `admitAfter` times (a frequency
+ * filter, counted in fixed memory): a flood of ids seen once never takes the rows of ids that recur.
  *
  * `learn` takes events in batches: each event becomes a BPR sample (the user with their recent items
  * before the event, the item, a sampled negative), mixed with as many samples replayed from a bounded
  * reservoir of past events (so the model follows new behaviour without forgetting the old), and the batch
- * is one optimiser step whose embedding updates touch only the rows the batch used.
+ * is one optimiser step whose embedding updates touch only the rows the batch used. One user's flood moves
+ * it little: at most `maxUserEvents` of a user's events are learned per `userWindow` events, and a user
+ * holds at most `maxReplayShare` of the reservoir.
  */
 import { IdMap } from "../data/idmap.js";
 import { DataRng } from "../data/rng.js";
@@ -23,7 +27,7 @@ import { createModel, type ModelSpec } from "../models/zoo.js";
 import { specOf } from "../models/artefact.js";
 import type { Recommender } from "../models/recommender.js";
 import { isDotProduct, type DotProductModel } from "../models/dot-product.js";
-import { IdSlots } from "./slots.js";
+import { IdSlots, Sightings } from "./slots.js";
 import { copyGrown, gatherRows, growContext, ITEM_TABLES, USER_TABLES } from "./grow.js";
 
 /** One interaction of a live stream, by external ids. */
@@ -52,6 +56,13 @@ export interface OnlineModelOptions {
   replayCapacity?: number;
   /** Replayed samples per new event in a step (default 0.5). */
   replayRatio?: number;
+  /** Sightings an id the base model never saw needs before it takes a slot (default 2; 1: at the first). */
+  admitAfter?: number;
+  /** The most of one user's events learned per `userWindow` events (defaults 2 000 and 10 000; decayed counts). */
+  maxUserEvents?: number;
+  userWindow?: number;
+  /** The share of the replay reservoir one user may hold (default 0.05). */
+  maxReplayShare?: number;
   seed?: number;
 }
 
@@ -64,7 +75,17 @@ export const ONLINE_MODEL_DEFAULTS = {
   optimizer: DEFAULT_ONLINE_OPTIMIZER,
   replayCapacity: 20_000,
   replayRatio: 0.5,
+  admitAfter: 2,
+  maxUserEvents: 2_000,
+  userWindow: 10_000,
+  maxReplayShare: 0.05,
 } as const;
+
+/** A user's decayed count of learned events, as of event number `at`. */
+interface UserBudget {
+  count: number;
+  at: number;
+}
 
 /** A past event kept for replay, with the recent items the user had then. */
 interface ReplaySample {
@@ -79,16 +100,33 @@ export class OnlineModel {
   readonly spec: ModelSpec;
   readonly users: IdSlots;
   readonly items: IdSlots;
-  /** Events learned from since construction. */
+  /** Events taken in since construction (those the per-user cap left out included). */
   learned = 0;
+  /** Of those, events the per-user cap left out. */
+  capped = 0;
   private readonly optimizer: Optimizer;
   private rng: DataRng;
   /** Each user's recent items (external ids, oldest first), at most the model's history length. */
   private readonly recent = new Map<string, string[]>();
+  /**
+   * The recent items of users not yet admitted to a slot, least recently seen first, at most as many users
+   * as there are user slots: what they are encoded from meanwhile, without memory growing with a flood.
+   */
+  private readonly probation = new Map<string, string[]>();
   private readonly replay: ReplaySample[] = [];
   private replaySeen = 0;
+  /** Samples of each user in the reservoir. */
+  private readonly replayUsers = new Map<string, number>();
   private readonly replayCapacity: number;
   private readonly replayRatio: number;
+  private readonly maxReplayPerUser: number;
+  private readonly admitAfter: number;
+  /** Sightings of ids the base model never saw (only counted while `admitAfter` > 1). */
+  private userSightings = new Sightings();
+  private itemSightings = new Sightings();
+  private readonly maxUserEvents: number;
+  private readonly userWindow: number;
+  private readonly budgets = new Map<string, UserBudget>();
 
   constructor(
     readonly base: BaseModel,
@@ -118,8 +156,26 @@ export class OnlineModel {
     this.model.train();
     this.optimizer = createOptimizer(options.optimizer ?? ONLINE_MODEL_DEFAULTS.optimizer, this.model.parameters());
     this.rng = new DataRng(options.seed ?? 0);
-    this.replayCapacity = options.replayCapacity ?? ONLINE_MODEL_DEFAULTS.replayCapacity;
-    this.replayRatio = options.replayRatio ?? ONLINE_MODEL_DEFAULTS.replayRatio;
+    const d = ONLINE_MODEL_DEFAULTS;
+    this.replayCapacity = options.replayCapacity ?? d.replayCapacity;
+    this.replayRatio = options.replayRatio ?? d.replayRatio;
+    this.admitAfter = options.admitAfter ?? d.admitAfter;
+    this.maxUserEvents = options.maxUserEvents ?? d.maxUserEvents;
+    this.userWindow = options.userWindow ?? d.userWindow;
+    const maxReplayShare = options.maxReplayShare ?? d.maxReplayShare;
+    for (const [name, value] of [
+      ["admitAfter", this.admitAfter],
+      ["maxUserEvents", this.maxUserEvents],
+      ["userWindow", this.userWindow],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw new RangeError(`OnlineModel: ${name} must be a positive integer (got ${value})`);
+      }
+    }
+    if (!(maxReplayShare > 0 && maxReplayShare <= 1)) {
+      throw new RangeError(`OnlineModel: maxReplayShare must be in (0, 1] (got ${maxReplayShare})`);
+    }
+    this.maxReplayPerUser = Math.max(1, Math.floor(maxReplayShare * this.replayCapacity));
   }
 
   /** Recent items a user is encoded from. */
@@ -134,7 +190,7 @@ export class OnlineModel {
 
   /** The user's recent items (external ids, oldest first): live events, else the base model's history. */
   recentItems(user: string): readonly string[] {
-    return this.recent.get(user) ?? this.baseHistory(user);
+    return this.recent.get(user) ?? this.probation.get(user) ?? this.baseHistory(user);
   }
 
   /** Scores of `items` for `user` whose recent items are `history` (external ids); nothing is learned. */
@@ -180,7 +236,8 @@ export class OnlineModel {
 
   /**
    * Learn from events in stream order (one optimiser step per `batchSize` of them, each mixed with replayed
-   * samples); new ids take slots. Returns the mean BPR loss.
+   * samples); new ids seen often enough take slots; a user past their cap is not learned from (their recent
+   * items still follow). Returns the mean BPR loss.
    */
   learn(events: readonly LiveEvent[], batchSize = 256): number {
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
@@ -190,17 +247,20 @@ export class OnlineModel {
     let count = 0;
     for (let start = 0; start < events.length; start += batchSize) {
       const samples: ReplaySample[] = [];
-      for (const event of events.slice(start, start + batchSize)) {
+      const batch = events.slice(start, start + batchSize);
+      for (const event of batch) {
         const history = this.recentItems(event.user).slice();
-        samples.push({ user: event.user, item: event.item, history });
+        if (this.withinBudget(event.user)) samples.push({ user: event.user, item: event.item, history });
+        else this.capped++;
         this.remember(event, history);
+        this.learned++;
       }
+      if (samples.length === 0) continue;
       const replayed = this.drawReplay(Math.round(samples.length * this.replayRatio));
       for (const s of samples) this.keep(s);
       const loss = this.step([...samples, ...replayed]);
       total += loss * samples.length;
       count += samples.length;
-      this.learned += samples.length;
     }
     return count ? total / count : 0;
   }
@@ -235,9 +295,15 @@ export class OnlineModel {
   clone(): OnlineModel {
     const copy = new OnlineModel(this.base, this.options, this);
     for (const [user, items] of this.recent) copy.recent.set(user, items.slice());
+    for (const [user, items] of this.probation) copy.probation.set(user, items.slice());
     copy.replay.push(...this.replay);
     copy.replaySeen = this.replaySeen;
+    for (const [user, n] of this.replayUsers) copy.replayUsers.set(user, n);
+    for (const [user, b] of this.budgets) copy.budgets.set(user, { ...b });
+    copy.userSightings = this.userSightings.clone();
+    copy.itemSightings = this.itemSightings.clone();
     copy.learned = this.learned;
+    copy.capped = this.capped;
     // The copy goes on learning exactly as this model would: same draws, optimiser moments and step count.
     copy.rng = this.rng.clone();
     const from = this.optimizer.stateTensors();
@@ -345,14 +411,17 @@ export class OnlineModel {
     return Array.from(histories.items.subarray(start, end), (i) => this.base.items.external(i));
   }
 
-  /** Give the event's ids rows (resetting recycled ones) and add its item to the user's recent items. */
+  /**
+   * Give the event's ids rows once they are seen often enough (resetting recycled ones) and add its item to
+   * the user's recent items.
+   */
   private remember(event: LiveEvent, history: readonly string[]): void {
-    if (this.base.users.get(event.user) === undefined) {
+    if (this.base.users.get(event.user) === undefined && this.admits(this.users, this.userSightings, event.user)) {
       const a = this.users.assign(event.user);
       if (a.evicted !== undefined) this.recent.delete(a.evicted);
       if (a.fresh) this.resetUserRow(this.base.users.size + a.slot);
     }
-    if (this.base.items.get(event.item) === undefined) {
+    if (this.base.items.get(event.item) === undefined && this.admits(this.items, this.itemSightings, event.item)) {
       const a = this.items.assign(event.item);
       if (a.fresh) this.resetItemRow(this.base.items.size + a.slot);
     }
@@ -360,20 +429,62 @@ export class OnlineModel {
       // A new list: `history` is the event's sample's, which must stay the items from before the event.
       const next = [...history, event.item];
       if (next.length > this.historyLength) next.shift();
-      this.recent.set(event.user, next);
+      this.probation.delete(event.user);
+      if (this.userRow(event.user) !== undefined) {
+        this.recent.set(event.user, next);
+      } else {
+        this.probation.set(event.user, next);
+        if (this.probation.size > this.users.capacity) this.probation.delete(this.probation.keys().next().value!);
+      }
     }
   }
 
-  /** Reservoir sampling: every past event has the same chance to be in the buffer. */
+  /** An id holding a slot keeps it; a new one takes one once seen `admitAfter` times. */
+  private admits(slots: IdSlots, sightings: Sightings, id: string): boolean {
+    return this.admitAfter <= 1 || slots.get(id) !== undefined || sightings.see(id) >= this.admitAfter;
+  }
+
+  /** Whether the user's event is learned from: their decayed count of learned events is below the cap. */
+  private withinBudget(user: string): boolean {
+    const now = this.learned;
+    const budget = this.budgets.get(user) ?? { count: 0, at: now };
+    budget.count *= Math.exp((budget.at - now) / this.userWindow);
+    budget.at = now;
+    const within = budget.count < this.maxUserEvents;
+    if (within) budget.count++;
+    this.budgets.set(user, budget);
+    // Forget users whose count has decayed away, once a window: the map holds only recently active users.
+    if (now % this.userWindow === 0) {
+      for (const [u, b] of this.budgets) {
+        if (b.count * Math.exp((b.at - now) / this.userWindow) < 0.5) this.budgets.delete(u);
+      }
+    }
+    return within;
+  }
+
+  /**
+   * Reservoir sampling: every past event has the same chance to be in the buffer, except that a user who
+   * holds `maxReplayShare` of it already gets no more room.
+   */
   private keep(sample: ReplaySample): void {
     if (this.replayCapacity === 0) return;
     this.replaySeen++;
+    const held = this.replayUsers.get(sample.user) ?? 0;
     if (this.replay.length < this.replayCapacity) {
+      if (held >= this.maxReplayPerUser) return;
       this.replay.push(sample);
+      this.replayUsers.set(sample.user, held + 1);
       return;
     }
     const r = this.rng.int(this.replaySeen);
-    if (r < this.replayCapacity) this.replay[r] = sample;
+    if (r >= this.replayCapacity) return;
+    const replaced = this.replay[r]!.user;
+    if (replaced !== sample.user && held >= this.maxReplayPerUser) return;
+    this.replay[r] = sample;
+    this.replayUsers.set(sample.user, held + 1);
+    const left = this.replayUsers.get(replaced)! - 1;
+    if (left === 0) this.replayUsers.delete(replaced);
+    else this.replayUsers.set(replaced, left);
   }
 
   private drawReplay(n: number): ReplaySample[] {

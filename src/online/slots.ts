@@ -83,3 +83,59 @@ export class IdSlots {
     return copy;
   }
 }
+
+/**
+ * Approximately how often each id was seen recently, in fixed memory (a count-min sketch, as TinyLFU): the
+ * frequency filter that keeps a flood of ids seen once from taking slots. A count is never below the true
+ * one and rarely above it; every `8 × width` sightings all counts halve, so old sightings fade.
+ */
+export class Sightings {
+  private readonly counts: Uint16Array;
+  private additions = 0;
+
+  constructor(
+    /** Counters per row (a power of two). */
+    readonly width = 1 << 16,
+    readonly depth = 4,
+  ) {
+    if (!Number.isSafeInteger(Math.log2(width)) || depth < 1) {
+      throw new RangeError(`Sightings: width must be a power of two and depth ≥ 1 (got ${width}, ${depth})`);
+    }
+    this.counts = new Uint16Array(width * depth);
+  }
+
+  /** Count a sighting of `id`; returns its (estimated) count, this one included. */
+  see(id: string): number {
+    let min = Infinity;
+    for (let row = 0; row < this.depth; row++) {
+      const at = row * this.width + (hash(id, row) & (this.width - 1));
+      if (this.counts[at]! < 0xffff) this.counts[at]!++;
+      min = Math.min(min, this.counts[at]!);
+    }
+    if (++this.additions >= 8 * this.width) this.age();
+    return min;
+  }
+
+  /** A copy with the same counts. */
+  clone(): Sightings {
+    const copy = new Sightings(this.width, this.depth);
+    copy.counts.set(this.counts);
+    copy.additions = this.additions;
+    return copy;
+  }
+
+  private age(): void {
+    for (let k = 0; k < this.counts.length; k++) this.counts[k]! >>= 1;
+    this.additions = 0;
+  }
+}
+
+/** FNV-1a over the id's UTF-16 code units, seeded per row. */
+function hash(id: string, row: number): number {
+  let h = (0x811c9dc5 ^ Math.imul(row + 1, 0x9e3779b1)) >>> 0;
+  for (let k = 0; k < id.length; k++) h = Math.imul(h ^ id.charCodeAt(k), 0x01000193);
+  // A final mix so rows differ in their low bits too.
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return (h ^ (h >>> 12)) >>> 0;
+}

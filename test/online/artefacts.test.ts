@@ -45,6 +45,8 @@ describe("online artefacts", () => {
       userSlots: 4,
       itemSlots: 3,
       optimizer: { optimizer: "adam", lr: 0.03 },
+      // Every new id takes a slot at its first event.
+      admitAfter: 1,
     });
     const events: LiveEvent[] = [
       ...habitEvents(150, 40),

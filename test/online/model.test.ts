@@ -185,7 +185,13 @@ describe("OnlineModel: learning", () => {
   });
 
   test("a recycled slot starts over: the user row from the unknown user, the item row from zero, fresh moments", () => {
-    const online = new OnlineModel(base(), { userSlots: 2, itemSlots: 2, optimizer: adam(0.05), replayCapacity: 0 });
+    const online = new OnlineModel(base(), {
+      userSlots: 2,
+      itemSlots: 2,
+      optimizer: adam(0.05),
+      replayCapacity: 0,
+      admitAfter: 1,
+    });
     const unknownBefore = row(online, "user.weight", online.unknownUserRow);
     // n1 and n2 take both user slots, x1 and x2 both item slots, and all four rows are trained.
     for (let k = 0; k < 5; k++) {
@@ -249,6 +255,8 @@ describe("OnlineModel: learning", () => {
       itemSlots,
       optimizer: adam(0.01),
       replayCapacity: 500,
+      // Every new id takes a slot at once: the slots churn as hard as they can.
+      admitAfter: 1,
       seed: 2,
     });
     const shapes = online.model.namedParameters().map(([name, t]) => [name, [...t.shape]]);
@@ -313,6 +321,107 @@ describe("OnlineModel: learning", () => {
   });
 });
 
+describe("OnlineModel: floods", () => {
+  test("an id the base model never saw takes a slot only at its admitAfter-th sighting; until then it is on probation", () => {
+    const online = new OnlineModel(base(), { userSlots: 4, itemSlots: 4, optimizer: adam(0.01), admitAfter: 2 });
+    online.learn([{ user: "new-user", item: "new-item", timestamp: 0 }]);
+    assert.equal(online.users.get("new-user"), undefined);
+    assert.equal(online.items.get("new-item"), undefined);
+    // Its recent items are kept meanwhile, so it is encoded from them.
+    assert.deepEqual(online.recentItems("new-user"), ["new-item"]);
+    online.learn([{ user: "new-user", item: "new-item", timestamp: 1 }]);
+    assert.notEqual(online.users.get("new-user"), undefined);
+    assert.notEqual(online.items.get("new-item"), undefined);
+    assert.deepEqual(online.recentItems("new-user"), ["new-item", "new-item"]);
+  });
+
+  test("a flood of ids seen once does not take the slots of ids that recur", () => {
+    const online = new OnlineModel(base(), { userSlots: 8, itemSlots: 8, optimizer: adam(0.01), admitAfter: 2 });
+    const recurring = ["r1", "r2", "r3"];
+    for (let round = 0; round < 2; round++) {
+      online.learn(recurring.map((user, k) => ({ user, item: `ri${k}`, timestamp: round })));
+    }
+    // 2 000 users and items seen once each: none is admitted, nobody recurring is evicted.
+    const flood = Array.from({ length: 2000 }, (_, k) => ({ user: `f${k}`, item: `fi${k}`, timestamp: 2 + k }));
+    online.learn(flood);
+    for (const user of recurring) assert.notEqual(online.users.get(user), undefined, user);
+    assert.equal(online.users.evictions, 0);
+    assert.equal(online.items.evictions, 0);
+    assert.ok(online.users.size <= recurring.length + 2, `${online.users.size} users hold slots`);
+    // With admitAfter 1 the same flood churns every slot.
+    const eager = new OnlineModel(base(), { userSlots: 8, itemSlots: 8, optimizer: adam(0.01), admitAfter: 1 });
+    eager.learn(recurring.map((user, k) => ({ user, item: `ri${k}`, timestamp: 0 })));
+    eager.learn(flood);
+    for (const user of recurring) assert.equal(eager.users.get(user), undefined, user);
+  });
+
+  test("one user's flood is learned only up to maxUserEvents per window; everyone else is learned in full", () => {
+    const online = new OnlineModel(base(), {
+      optimizer: adam(0.01),
+      replayRatio: 0,
+      maxUserEvents: 50,
+      userWindow: 1_000_000,
+    });
+    const calls = spyOnLoss(online);
+    const flooder = userId(0);
+    const events: LiveEvent[] = [];
+    for (let k = 0; k < 400; k++) {
+      events.push({ user: flooder, item: itemId(0), timestamp: k });
+      if (k % 4 === 0) events.push({ user: userId(1 + (k % (USERS - 1))), item: itemId(1), timestamp: k });
+    }
+    online.learn(events, 64);
+    const learned = calls.flat();
+    assert.equal(learned.filter((s) => s.user === flooder).length, 50);
+    assert.equal(learned.filter((s) => s.user !== flooder).length, 100);
+    assert.equal(online.capped, 350);
+    // Every event is taken in, and the flooder's recent items still follow.
+    assert.equal(online.learned, events.length);
+    assert.equal(online.recentItems(flooder).at(-1), itemId(0));
+  });
+
+  test("a user's budget recovers as the window passes (decayed counts)", () => {
+    const online = new OnlineModel(base(), { optimizer: adam(0.01), replayRatio: 0, maxUserEvents: 10, userWindow: 100 });
+    const calls = spyOnLoss(online);
+    const flooder = userId(0);
+    const burst = (from: number) => Array.from({ length: 30 }, (_, k) => ({ user: flooder, item: itemId(0), timestamp: from + k }));
+    online.learn(burst(0), 30);
+    const first = calls.flat().length;
+    assert.equal(first, 10);
+    // 1 000 events of others: the flooder's count decays by e^-10.
+    online.learn(habitEvents(1000, 4).map((e) => (e.user === flooder ? { ...e, user: userId(1) } : e)), 500);
+    calls.length = 0;
+    online.learn(burst(2000), 30);
+    assert.equal(calls.flat().length, 10);
+  });
+
+  test("one user holds at most maxReplayShare of the replay reservoir", () => {
+    const online = new OnlineModel(base(), {
+      optimizer: adam(0.01),
+      replayCapacity: 100,
+      maxReplayShare: 0.1,
+      replayRatio: 1,
+      maxUserEvents: 1_000_000,
+      seed: 7,
+    });
+    const calls = spyOnLoss(online);
+    const flooder = userId(0);
+    online.learn(Array.from({ length: 500 }, (_, k) => ({ user: flooder, item: itemId(k % ITEMS), timestamp: k })), 50);
+    online.learn(habitEvents(300, 9).filter((e) => e.user !== flooder), 50);
+    calls.length = 0;
+    // Rehearsal draws only from the reservoir: the flooder's share of it is at most 10 of 100.
+    online.rehearse(20, 50);
+    const drawn = calls.flat();
+    const share = drawn.filter((s) => s.user === flooder).length / drawn.length;
+    assert.ok(share <= 0.2, `the flooder is ${(share * 100).toFixed(1)}% of replayed samples`);
+  });
+
+  test("refuses caps that are not positive integers and a share outside (0, 1]", () => {
+    for (const options of [{ admitAfter: 0 }, { maxUserEvents: 1.5 }, { userWindow: -1 }, { maxReplayShare: 0 }, { maxReplayShare: 2 }]) {
+      assert.throws(() => new OnlineModel(base(), { optimizer: adam(0.01), ...options }), RangeError, JSON.stringify(options));
+    }
+  });
+});
+
 describe("OnlineModel: scoring and construction", () => {
   test("a user it has not met scores as the base model's unknown user; scoring learns nothing", () => {
     const b = base();
@@ -361,7 +470,7 @@ describe("OnlineModel: scoring and construction", () => {
   });
 
   test("scoreCatalogue scores every item row in use for each user, as score does", () => {
-    const online = new OnlineModel(base(), { itemSlots: 4, optimizer: adam(0.02) });
+    const online = new OnlineModel(base(), { itemSlots: 4, optimizer: adam(0.02), admitAfter: 1 });
     online.learn(
       [
         { user: "u1", item: "fresh-1", timestamp: 0 },
@@ -399,7 +508,7 @@ describe("OnlineModel.export", () => {
   for (const spec of [TWO_TOWER, BPR_MF]) {
     test(`${spec.kind}: base ids then slot ids, scoring exactly as the online model`, () => {
       const b = base(spec);
-      const online = new OnlineModel(b, { userSlots: 4, itemSlots: 3, optimizer: adam(0.03), seed: 5 });
+      const online = new OnlineModel(b, { userSlots: 4, itemSlots: 3, optimizer: adam(0.03), admitAfter: 1, seed: 5 });
       const events: LiveEvent[] = [
         ...habitEvents(200, 8),
         // Five new users for four slots (the first loses its slot), four new items for three.

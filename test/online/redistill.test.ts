@@ -15,6 +15,8 @@ function teacher(): OnlineModel {
   const t = new OnlineModel(teacherBase, {
     itemSlots: 4,
     optimizer: adam(0.01),
+    // The new items take slots at their first event.
+    admitAfter: 1,
     seed: 1,
   });
   t.learn([

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { IdSlots } from "../../src/online/slots.js";
+import { IdSlots, Sightings } from "../../src/online/slots.js";
 
 describe("IdSlots", () => {
   test("new ids take free slots in order; a known id keeps its slot and is not fresh", () => {
@@ -86,5 +86,36 @@ describe("IdSlots", () => {
     assert.deepEqual(slots.assign("b"), { slot: 0, fresh: true, evicted: "a" });
     assert.deepEqual(slots.assign("b"), { slot: 0, fresh: false });
     assert.equal(slots.size, 1);
+  });
+});
+
+describe("Sightings", () => {
+  test("counts each id's sightings, never below the true count, in fixed memory", () => {
+    const sightings = new Sightings(1 << 10, 4);
+    const truth = new Map<string, number>();
+    for (let k = 0; k < 3000; k++) {
+      const id = `id-${(k * 7919) % 500}`;
+      truth.set(id, (truth.get(id) ?? 0) + 1);
+      const estimate = sightings.see(id);
+      assert.ok(estimate >= truth.get(id)!, `${id}: ${estimate} < ${truth.get(id)}`);
+    }
+    // 500 ids over 1 024 counters a row: most estimates are exact.
+    let exact = 0;
+    const copy = sightings.clone();
+    for (const [id, n] of truth) if (copy.see(id) === n + 1) exact++;
+    assert.ok(exact > 400, `${exact} of 500 exact`);
+  });
+
+  test("old sightings fade: counts halve every 8 x width sightings", () => {
+    const sightings = new Sightings(16, 2);
+    // The 128th sighting (8 x 16) halves every count: 128 becomes 64.
+    for (let k = 0; k < 127; k++) sightings.see("a");
+    assert.equal(sightings.see("a"), 128);
+    assert.equal(sightings.see("a"), 65);
+  });
+
+  test("refuses a width that is not a power of two", () => {
+    assert.throws(() => new Sightings(1000), RangeError);
+    assert.throws(() => new Sightings(16, 0), RangeError);
   });
 });
