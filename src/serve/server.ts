@@ -4,7 +4,7 @@
  */
 import { resolve } from "node:path";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import { buildApp } from "./app.js";
+import { buildApp, type ServeLimits } from "./app.js";
 import { ServeMetrics } from "./metrics.js";
 import { ModelRegistry } from "./registry.js";
 import type { IndexFactory } from "./model.js";
@@ -23,6 +23,8 @@ export interface ServerOptions {
   /** "exact" scans every item; "ivf" probes inverted lists; "auto" (default) uses IVF from IVF_FROM items. */
   index?: "exact" | "ivf" | "auto";
   bodyLimit?: number;
+  /** Timeouts, the connection cap, load shedding and rate limits (app.ts: ServeLimits, DEFAULT_LIMITS). */
+  limits?: ServeLimits;
   logger?: FastifyBaseLogger | false;
   /** Something that learns from the stored events beside the service (online learning: src/online/serve.ts). */
   learner?: LearnerFactory;
@@ -122,6 +124,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     metrics,
     ...(options.token === undefined ? {} : { token: options.token }),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
     logger: options.logger ?? false,
     ...(learner ? { onEvents: () => learner.notify() } : {}),
   });
