@@ -5,9 +5,16 @@
  * Slow or idle clients are timed out, connections capped, load shed and (optionally) requests rate-limited.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
 import rateLimit from "@fastify/rate-limit";
 import underPressure from "@fastify/under-pressure";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import { ArtefactError } from "../models/artefact.js";
 import { FeatureValueError } from "../models/features.js";
 import { UnknownAttributeError } from "./catalogue.js";
@@ -48,7 +55,10 @@ export interface ServeLimits {
   keepAliveTimeout?: number;
   /** A socket with no traffic either way for this long is closed, e.g. a client not reading its answer (default 60 000). */
   socketTimeout?: number;
-  /** Connections open at once (default 10 000); beyond it new ones are closed at once, so file handles last. */
+  /**
+   * Connections open at once (default 10 000, or the open-file limit less 256 if lower); beyond it new
+   * ones are closed at once, so the process never runs out of file handles.
+   */
   maxConnections?: number;
   /** Load shedding: past a threshold every route but the health ones answers 503 with Retry-After (false: off). */
   shedding?: SheddingLimits | false;
@@ -74,12 +84,23 @@ export interface RateLimits {
   timeWindow?: number;
 }
 
+/** The default connection cap: a socket is a file handle, and the store, the model and the logs need some too. */
+function defaultMaxConnections(): number {
+  try {
+    const soft = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"))?.[1];
+    if (soft) return Math.max(64, Math.min(10_000, Number(soft) - 256));
+  } catch {
+    // Not Linux: no limit to read.
+  }
+  return 10_000;
+}
+
 export const DEFAULT_LIMITS = {
   requestTimeout: 30_000,
   headersTimeout: 10_000,
   keepAliveTimeout: 5_000,
   socketTimeout: 60_000,
-  maxConnections: 10_000,
+  maxConnections: defaultMaxConnections(),
   shedding: { maxEventLoopDelay: 1_000 },
 } as const;
 
@@ -90,7 +111,7 @@ const RETRY_AFTER_S = 5;
 
 /** Build the application (not listening yet). */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const limits = { ...DEFAULT_LIMITS, ...defined(options.limits ?? {}) };
   const requestTimeout = positive("requestTimeout", limits.requestTimeout);
   const app: FastifyInstance = Fastify({
     bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
@@ -146,6 +167,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
+/** The options given a value: an option passed as undefined (a flag not given, say) keeps its default. */
+function defined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
 function positive(name: string, value: number): number {
   if (!Number.isInteger(value) || value <= 0)
     throw new RangeError(`limits.${name} must be an integer > 0 (got ${value})`);
@@ -153,16 +179,11 @@ function positive(name: string, value: number): number {
 }
 
 function sheddingOptions(shedding: SheddingLimits) {
-  const thresholds = { ...DEFAULT_LIMITS.shedding, ...shedding };
+  const thresholds = { ...DEFAULT_LIMITS.shedding, ...defined(shedding) };
   return {
     ...thresholds,
     // The reason in our error shape, with the measure that tripped it.
-    pressureHandler: async (
-      _request: FastifyRequest,
-      reply: { header(name: string, value: number): unknown },
-      type: string,
-      value?: number,
-    ) => {
+    pressureHandler: async (_request: FastifyRequest, reply: FastifyReply, type: string, value?: number) => {
       reply.header("retry-after", RETRY_AFTER_S);
       throw new HttpError(
         503,

@@ -76,6 +76,13 @@ describe("serving: timeouts", () => {
       await server.close();
     }
     await assert.rejects(serve({ requestTimeout: 0 }), /limits\.requestTimeout must be an integer > 0/);
+    // An option given as undefined (a CLI flag not passed) keeps its default.
+    const unset = await serve({ requestTimeout: undefined, shedding: { maxEventLoopDelay: undefined } });
+    try {
+      assert.equal(unset.app.server.requestTimeout, DEFAULT_LIMITS.requestTimeout);
+    } finally {
+      await unset.close();
+    }
   });
 
   test("1000 stalled clients: /healthz answers meanwhile, and the timeout closes every one of them", hang, async () => {
