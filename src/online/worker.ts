@@ -6,7 +6,7 @@
  * that answers requests.
  */
 import { mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import { openOnline, publishedDirs, publishedName, saveOnline } from "./artefacts.js";
 import { LOOP_DEFAULTS, OnlineLoop, type Decision, type OnlineLoopOptions } from "./loop.js";
@@ -14,8 +14,8 @@ import type { LiveEvent, OnlineModel, OnlineModelOptions } from "./model.js";
 
 /** What the server starts the worker with. */
 export interface OnlineWorkerConfig {
-  /** The student artefact the server serves first. */
-  studentDir: string;
+  /** The student to learn on: the first of these artefacts that verifies (the rest are skipped, with why). */
+  studentDirs: string[];
   /** The teacher artefact (false: none; undefined: the one beside the student, if any). */
   teacherDir: string | false | undefined;
   /** Where published students are written (one directory each). */
@@ -35,7 +35,13 @@ export type ToWorker = { type: "events"; events: (LiveEvent & { seq: number })[]
 
 /** Worker → server. */
 export type FromWorker =
-  | { type: "ready"; teacher: string | null }
+  | {
+      type: "ready";
+      teacher: string | null;
+      /** The student learned on, its version, and the last event it learned (-1: none, a fresh student). */
+      student: { dir: string; version: string; seq: number };
+      skipped: { dir: string; reason: string }[];
+    }
   | { type: "publish"; dir: string; reason: string; seq: number }
   | { type: "decision"; decision: Decision }
   | { type: "learned"; events: number; seconds: number; seq: number; state: string; eventsPerSecond: number }
@@ -47,9 +53,15 @@ function post(message: FromWorker): void {
 }
 
 function run(config: OnlineWorkerConfig): void {
-  const opened = openOnline(config.studentDir, config.teacherDir, config.model);
+  const skipped: { dir: string; reason: string }[] = [];
+  const opened = openOnline(config.studentDirs, config.teacherDir, config.model, (dir, reason) =>
+    skipped.push({ dir, reason }),
+  );
   mkdirSync(config.outDir, { recursive: true });
-  let lastSeq = -1;
+  // A student this learner published knows the stored events up to its onlineSeq; any other starts afresh.
+  const learnedSeq = opened.artefact.manifest.lineage.onlineSeq;
+  const own = resolve(dirname(opened.studentDir)) === resolve(config.outDir);
+  let lastSeq = own && typeof learnedSeq === "number" ? learnedSeq : -1;
   let published = 0;
   let sincePublish = 0;
   const publish = (student: OnlineModel, reason: string) => {
@@ -63,7 +75,12 @@ function run(config: OnlineWorkerConfig): void {
     onDecision: (decision) => post({ type: "decision", decision }),
     onServe: (student, decision) => publish(student, decision.kind),
   });
-  post({ type: "ready", teacher: opened.teacherDir ?? null });
+  post({
+    type: "ready",
+    teacher: opened.teacherDir ?? null,
+    student: { dir: opened.studentDir, version: opened.artefact.manifest.id, seq: lastSeq },
+    skipped,
+  });
 
   const batch = config.loop.batch ?? LOOP_DEFAULTS.batch;
   let pending: (LiveEvent & { seq: number })[] = [];

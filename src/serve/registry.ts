@@ -4,8 +4,14 @@
  * from the durable event log. A swap builds the new deployment completely before it replaces the current
  * one in a single assignment, so a request in flight finishes on the version it started with; a refused
  * artefact leaves the current version serving; a rollback returns to the previous one.
+ *
+ * Every change of version is recorded durably (the record file, written atomically and synced) before it is
+ * acknowledged, and a restart resumes the recorded version; an artefact that no longer verifies is skipped
+ * with a warning for the next candidate.
  */
-import { resolve } from "node:path";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { writeFileAtomic } from "../engine/container.js";
 import { countOccurrences } from "../eval/protocol.js";
 import { loadArtefact } from "../models/artefact.js";
 import { ServingModel, type IndexFactory } from "./model.js";
@@ -25,20 +31,44 @@ export interface RegistryOptions {
   indexFactory: IndexFactory;
   /** Half-life of the popularity fallback's decay, ms of event time (default one day). */
   popularityHalfLifeMs?: number;
+  /** The directory clients may swap artefacts in from (src/serve/models-dir.ts). */
+  modelsDir: string;
   /** Called whenever another version starts serving. */
   onServe?: (model: ServingModel) => void;
+  /**
+   * The file recording the version serving (a JSON ServingRecord): written before a swap or rollback is
+   * acknowledged; at start its artefact is tried before the candidates. Without it nothing is recorded.
+   */
+  record?: string;
+  /** Told of every artefact skipped at start, and why (the next candidate is tried). */
+  onSkip?: (dir: string, reason: string) => void;
+}
+
+/** What the record file holds: the artefact serving and its version (a different artefact there is skipped). */
+export interface ServingRecord {
+  dir: string;
+  version: string;
 }
 
 export class ModelRegistry {
   private active: Deployment;
   private previous: Deployment | undefined;
 
+  /**
+   * Serve the recorded version if it still verifies, else the first of `candidates` (in order of preference)
+   * that does; throws the last candidate's refusal when none does.
+   */
   constructor(
-    dir: string,
+    candidates: string | readonly string[],
     private readonly options: RegistryOptions,
   ) {
-    this.active = this.deploy(dir);
+    this.active = this.deployFirst(typeof candidates === "string" ? [candidates] : candidates);
     options.onServe?.(this.active.model);
+  }
+
+  /** The directory clients may swap artefacts in from. */
+  get modelsDir(): string {
+    return this.options.modelsDir;
   }
 
   /** The deployment answering now; take it once per request and use it throughout. */
@@ -78,12 +108,41 @@ export class ModelRegistry {
 
   private replace(next: Deployment): { from: string; to: string } {
     const from = this.active.model.version;
+    // Recorded before the caller can acknowledge it: a crash from here on restarts on `next`.
+    if (this.options.record) {
+      try {
+        writeRecord(this.options.record, { dir: next.model.dir, version: next.model.version });
+      } catch (err) {
+        if (next !== this.previous) next.model.dispose();
+        throw err;
+      }
+    }
     const retired = this.previous;
     this.previous = this.active;
     this.active = next;
     if (retired && retired !== next) retired.model.dispose();
     this.options.onServe?.(next.model);
     return { from, to: next.model.version };
+  }
+
+  private deployFirst(candidates: readonly string[]): Deployment {
+    const recorded = this.options.record ? readRecord(this.options.record, this.options.onSkip) : undefined;
+    const tries: { dir: string; version?: string }[] = [
+      ...(recorded ? [recorded] : []),
+      ...candidates.map((dir) => ({ dir })),
+    ];
+    for (const [i, { dir, version }] of tries.entries()) {
+      try {
+        const deployment = this.deploy(dir);
+        if (version === undefined || deployment.model.version === version) return deployment;
+        deployment.model.dispose();
+        throw new Error(`it now holds version ${deployment.model.version}, not the recorded ${version}`);
+      } catch (err) {
+        if (i === tries.length - 1) throw err;
+        this.options.onSkip?.(dir, (err as Error).message);
+      }
+    }
+    throw new Error("ModelRegistry: no artefact to serve");
   }
 
   /** Load, verify and prepare an artefact, replaying the store's catalogue changes and events into it. */
@@ -104,6 +163,32 @@ export class ModelRegistry {
     const deployment: Deployment = { model, state, popularity, appliedSeq: -1 };
     applyEvents(deployment, this.options.store.events(0));
     return deployment;
+  }
+}
+
+/** The record at `path`, if there is one that reads; a damaged one is reported and ignored. */
+function readRecord(path: string, onSkip: RegistryOptions["onSkip"]): ServingRecord | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const record = JSON.parse(readFileSync(path, "utf8")) as Partial<ServingRecord>;
+    if (typeof record.dir === "string" && typeof record.version === "string") {
+      return { dir: record.dir, version: record.version };
+    }
+    onSkip?.(path, "the serving record names no artefact and version");
+  } catch (err) {
+    onSkip?.(path, `the serving record does not read: ${(err as Error).message}`);
+  }
+  return undefined;
+}
+
+/** Replace the record atomically and durably: the file is synced, then renamed, then its directory synced. */
+function writeRecord(path: string, record: ServingRecord): void {
+  writeFileAtomic(path, Buffer.from(`${JSON.stringify(record)}\n`));
+  const fd = openSync(dirname(path), "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
