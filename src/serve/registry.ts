@@ -126,23 +126,32 @@ export class ModelRegistry {
   }
 
   private deployFirst(candidates: readonly string[]): Deployment {
-    const recorded = this.options.record ? readRecord(this.options.record, this.options.onSkip) : undefined;
+    const { record, onSkip } = this.options;
+    const recorded = record ? readRecord(record, onSkip) : undefined;
     const tries: { dir: string; version?: string }[] = [
       ...(recorded ? [recorded] : []),
       ...candidates.map((dir) => ({ dir })),
     ];
-    for (const [i, { dir, version }] of tries.entries()) {
+    // A refusal is reported once another artefact is tried, and thrown when none is left; a refused
+    // directory is not tried twice.
+    const refused = new Set<string>();
+    let skipped: { dir: string; error: Error } | undefined;
+    for (const { dir, version } of tries) {
+      if (refused.has(resolve(dir))) continue;
+      if (skipped) onSkip?.(skipped.dir, skipped.error.message);
+      let deployment: Deployment;
       try {
-        const deployment = this.deploy(dir);
-        if (version === undefined || deployment.model.version === version) return deployment;
-        deployment.model.dispose();
-        throw new Error(`it now holds version ${deployment.model.version}, not the recorded ${version}`);
+        deployment = this.deploy(dir);
       } catch (err) {
-        if (i === tries.length - 1) throw err;
-        this.options.onSkip?.(dir, (err as Error).message);
+        refused.add(resolve(dir));
+        skipped = { dir, error: err as Error };
+        continue;
       }
+      if (version === undefined || deployment.model.version === version) return deployment;
+      deployment.model.dispose();
+      skipped = { dir, error: new Error(`it holds version ${deployment.model.version}, not the recorded ${version}`) };
     }
-    throw new Error("ModelRegistry: no artefact to serve");
+    throw skipped?.error ?? new Error("ModelRegistry: no artefact to serve");
   }
 
   /** Load, verify and prepare an artefact, replaying the store's catalogue changes and events into it. */

@@ -43,7 +43,10 @@ export const MAX_ID_BYTES = 1024;
  * Input the store refuses (an empty id, a lone surrogate, a timestamp that is not a number, …); nothing of
  * it was written.
  */
-export class StoreInputError extends Error {}
+export class StoreInputError extends Error {
+  /** The client's input is at fault: an HTTP answer is a 400 (the app's error handler reads statusCode). */
+  readonly statusCode = 400;
+}
 
 // Events are stored as tuples: msgpack then writes no field names.
 type EventTuple = [user: string, item: string, type: string, timestamp: number, value?: number];
