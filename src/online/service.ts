@@ -6,12 +6,14 @@
  * /metrics. A swap the worker asks for is skipped while another version than the learner's own serves (an
  * operator put it in service, before or after a restart): their choice stands.
  */
+import { rmSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { FastifyBaseLogger } from "fastify";
 import type { ServeMetrics } from "../serve/metrics.js";
 import type { ModelRegistry } from "../serve/registry.js";
 import type { Learner } from "../serve/server.js";
 import type { EventStore } from "../serve/store.js";
+import { publishedDirs } from "./artefacts.js";
 import type { FromWorker, OnlineWorkerConfig, ToWorker } from "./worker.js";
 
 export interface OnlineServiceOptions {
@@ -21,6 +23,8 @@ export interface OnlineServiceOptions {
   logger?: FastifyBaseLogger;
   /** What the worker runs with; it learns on the first of `studentDirs` that verifies. */
   config: OnlineWorkerConfig;
+  /** Published students kept on disk: the newest, and the versions serving and to roll back to besides. */
+  keep: number;
   /** Events handed to the worker and not yet learned, at most (default 20 000). */
   maxInFlight?: number;
 }
@@ -132,6 +136,19 @@ export class OnlineService implements Learner {
     metrics.onlineLag.set(stored - this.nextSeq + this.inFlight);
   }
 
+  /**
+   * Remove published students but the newest `keep`, and those serving or to roll back to: the version
+   * recorded for a restart stays on disk.
+   */
+  private prune(): void {
+    const { registry, config, keep } = this.options;
+    const inUse = new Set([registry.current.model.dir, registry.previousDir]);
+    const dirs = publishedDirs(config.outDir);
+    for (const old of dirs.slice(0, Math.max(0, dirs.length - keep))) {
+      if (!inUse.has(old)) rmSync(old, { recursive: true, force: true });
+    }
+  }
+
   private handle(message: FromWorker): void {
     const { registry, metrics, logger } = this.options;
     switch (message.type) {
@@ -157,6 +174,7 @@ export class OnlineService implements Learner {
             { serving: current, published: message.dir },
             "online student not swapped in: an operator put another version in service",
           );
+          this.prune();
           return;
         }
         try {
@@ -170,6 +188,7 @@ export class OnlineService implements Learner {
           metrics.swaps.inc({ action: "online", result: "refused" });
           logger?.error({ err, dir: message.dir }, "online student refused");
         }
+        this.prune();
         return;
       }
       case "error":

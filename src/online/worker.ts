@@ -5,10 +5,10 @@
  * as an artefact and tells the server, which swaps it in. Everything costly happens here, off the thread
  * that answers requests.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
-import { openOnline, publishedDirs, publishedName, saveOnline } from "./artefacts.js";
+import { openOnline, publishedName, saveOnline } from "./artefacts.js";
 import { LOOP_DEFAULTS, OnlineLoop, type Decision, type OnlineLoopOptions } from "./loop.js";
 import type { LiveEvent, OnlineModel, OnlineModelOptions } from "./model.js";
 
@@ -24,8 +24,6 @@ export interface OnlineWorkerConfig {
   publishEvery: number;
   /** Learn once a batch of the loop's events waits, or `flushMs` after the first one arrived. */
   flushMs: number;
-  /** Published students kept on disk (the newest; the one serving and the one before it at least). */
-  keep: number;
   model: OnlineModelOptions;
   loop: OnlineLoopOptions;
 }
@@ -69,7 +67,6 @@ function run(config: OnlineWorkerConfig): void {
     saveOnline(dir, student, opened.artefact, { onlineSeq: lastSeq, onlineReason: reason });
     sincePublish = 0;
     post({ type: "publish", dir, reason, seq: lastSeq });
-    prune(config.outDir, config.keep);
   };
   const loop = new OnlineLoop(opened.student, opened.teacher, config.loop, {
     onDecision: (decision) => post({ type: "decision", decision }),
@@ -122,12 +119,6 @@ function run(config: OnlineWorkerConfig): void {
     if (pending.length >= batch) flush();
     else timer ??= setTimeout(flush, config.flushMs);
   });
-}
-
-/** Remove all but the newest `keep` published students. */
-function prune(dir: string, keep: number): void {
-  const dirs = publishedDirs(dir);
-  for (const old of dirs.slice(0, Math.max(0, dirs.length - keep))) rmSync(old, { recursive: true, force: true });
 }
 
 if (parentPort && workerData?.online) {

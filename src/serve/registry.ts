@@ -81,6 +81,11 @@ export class ModelRegistry {
     return this.previous?.model.version;
   }
 
+  /** Where the version a rollback returns to was loaded from. */
+  get previousDir(): string | undefined {
+    return this.previous?.model.dir;
+  }
+
   /** Apply stored events (in sequence order) to the current deployment's user states and popularity. */
   apply(events: readonly (FeedbackEvent & { seq: number })[]): { unknownItems: number } {
     return applyEvents(this.active, events);

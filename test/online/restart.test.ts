@@ -1,6 +1,7 @@
 // serve --online restarts past a corrupt published student: the newest one that verifies serves (with a
 // warning for the one skipped) and learning resumes after the last event it learned; with every published
-// student corrupt, --model serves.
+// student corrupt, --model serves. An operator's choice survives a restart, and the published student it
+// rolled back to is never pruned from under it.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,16 +23,29 @@ const stateDir = join(root, "state");
 const outDir = join(stateDir, "online");
 
 /** A server with online learning publishing every 100 events; its warnings are collected in `warnings`. */
-function start(warnings: string[]): Promise<RunningServer> {
+function start(warnings: string[], state = stateDir): Promise<RunningServer> {
   const logger = pino({ level: "warn", base: undefined }, { write: (line: string) => void warnings.push(line) });
   return startServer({
     model,
-    stateDir,
+    stateDir: state,
     port: 0,
     token: TOKEN,
     logger,
     learner: onlineLearning({ teacher: false, publishEvery: 100, batch: 50 }),
   });
+}
+
+async function call(server: RunningServer, method: string, path: string, body?: unknown): Promise<number> {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  await response.text();
+  return response.status;
 }
 
 async function post(server: RunningServer, offset: number, n: number): Promise<void> {
@@ -100,6 +114,37 @@ test(
     try {
       assert.equal(server.registry.current.model.version, modelVersion);
       assert.equal(server.learner!.error, undefined);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test(
+  "an operator's rollback to an older published student is resumed after newer ones were published",
+  { timeout: 120_000 },
+  async () => {
+    const state = join(root, "state-operator");
+    const other = saveServingModel(join(root, "other"), 2);
+    let server = await start([], state);
+    await post(server, 0, 100);
+    const online = join(state, "online");
+    await until(() => server.registry.current.model.dir === publishedDirs(online)[0]);
+    const first = server.registry.current.model.version;
+    assert.equal(await call(server, "PUT", "/v1/models/current", { dir: "other" }), 200);
+    // Four more students are published (not swapped in: the operator's choice stands); three are kept.
+    for (let b = 1; b <= 4; b++) {
+      await post(server, b * 100, 100);
+      await until(() => publishedDirs(online).some((dir) => readManifest(dir).lineage.onlineSeq === b * 100 + 99));
+    }
+    assert.equal(server.registry.current.model.version, other);
+    assert.equal(await call(server, "POST", "/v1/models/rollback"), 200);
+    assert.equal(server.registry.current.model.version, first);
+    await server.close();
+
+    server = await start([], state);
+    try {
+      assert.equal(server.registry.current.model.version, first);
     } finally {
       await server.close();
     }
