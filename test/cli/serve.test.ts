@@ -1,5 +1,6 @@
 // `distillrec serve` refuses an address it cannot use with one clear line, never a stack trace: a port
-// out of range at parse time, a port in use when listening (a usage error, exit code 2).
+// out of range at parse time, a port in use when listening (a usage error, exit code 2); a missing
+// models directory likewise.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -52,4 +53,11 @@ test("a port in use is a usage error naming the address, without a stack trace",
   } finally {
     await new Promise((resolve) => taken.close(resolve));
   }
+});
+
+test("a missing --models directory is a usage error", async () => {
+  const { code, stderr } = await serve(["--port", "0", "--models", join(root, "no-models")]);
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /distillrec: --models .*no-models: no such directory/);
+  noStack(stderr);
 });

@@ -2,6 +2,7 @@
  * `distillrec serve`: serve a model artefact over HTTP (docs/SERVING.md) until SIGINT or SIGTERM, then
  * finish the requests in flight and close the event store.
  */
+import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
@@ -30,6 +31,9 @@ export interface ServeOptions {
 export async function serve(opts: ServeOptions): Promise<{ url: string; close: () => Promise<void> }> {
   const logger = pino({ level: opts.quiet ? "warn" : "info", base: undefined });
   const token = opts.token ?? process.env.DISTILLREC_TOKEN;
+  if (opts.models !== undefined && !(existsSync(opts.models) && statSync(opts.models).isDirectory())) {
+    throw new UsageError(`--models ${opts.models}: no such directory`);
+  }
   const server = await listening({
     model: opts.model,
     ...(opts.models === undefined ? {} : { modelsDir: resolve(opts.models) }),
