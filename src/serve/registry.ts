@@ -6,14 +6,15 @@
  * artefact leaves the current version serving; a rollback returns to the previous one.
  *
  * Every change of version is recorded durably (the record file, written atomically and synced) before it is
- * acknowledged, and a restart resumes the recorded version; an artefact that no longer verifies is skipped
- * with a warning for the next candidate.
+ * acknowledged, and a restart resumes the recorded version (unless it starts with another artefact than
+ * when it was recorded: a new deployment); an artefact that no longer verifies is skipped with a warning for
+ * the next candidate.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { writeFileAtomic } from "../engine/container.js";
 import { countOccurrences } from "../eval/protocol.js";
-import { loadArtefact } from "../models/artefact.js";
+import { loadArtefact, readManifest } from "../models/artefact.js";
 import { ServingModel, type IndexFactory } from "./model.js";
 import { Popularity, UserState, type ResolvedEvent } from "./state.js";
 import type { EventStore, FeedbackEvent } from "./store.js";
@@ -48,11 +49,18 @@ export interface RegistryOptions {
 export interface ServingRecord {
   dir: string;
   version: string;
+  /**
+   * The version of the artefact the server was started with (the last candidate) when this was recorded:
+   * started with another one, the operator deployed something new, and the record is not resumed.
+   */
+  startVersion: string;
 }
 
 export class ModelRegistry {
   private active: Deployment;
   private previous: Deployment | undefined;
+  /** The version of the last candidate (the artefact the server was started with), if its manifest reads. */
+  private readonly startVersion: string | undefined;
 
   /**
    * Serve the recorded version if it still verifies, else the first of `candidates` (in order of preference)
@@ -62,7 +70,9 @@ export class ModelRegistry {
     candidates: string | readonly string[],
     private readonly options: RegistryOptions,
   ) {
-    this.active = this.deployFirst(typeof candidates === "string" ? [candidates] : candidates);
+    const list = typeof candidates === "string" ? [candidates] : candidates;
+    this.startVersion = manifestId(list[list.length - 1]);
+    this.active = this.deployFirst(list);
     options.onServe?.(this.active.model);
   }
 
@@ -116,7 +126,11 @@ export class ModelRegistry {
     // Recorded before the caller can acknowledge it: a crash from here on restarts on `next`.
     if (this.options.record) {
       try {
-        writeRecord(this.options.record, { dir: next.model.dir, version: next.model.version });
+        writeRecord(this.options.record, {
+          dir: next.model.dir,
+          version: next.model.version,
+          startVersion: this.startVersion ?? "",
+        });
       } catch (err) {
         if (next !== this.previous) next.model.dispose();
         throw err;
@@ -132,7 +146,14 @@ export class ModelRegistry {
 
   private deployFirst(candidates: readonly string[]): Deployment {
     const { record, onSkip } = this.options;
-    const recorded = record ? readRecord(record, onSkip) : undefined;
+    let recorded = record ? readRecord(record, onSkip) : undefined;
+    if (recorded && this.startVersion !== undefined && recorded.startVersion !== this.startVersion) {
+      onSkip?.(
+        recorded.dir,
+        `recorded while the server started with version ${recorded.startVersion}; it now starts with ${this.startVersion}`,
+      );
+      recorded = undefined;
+    }
     const tries: { dir: string; version?: string }[] = [
       ...(recorded ? [recorded] : []),
       ...candidates.map((dir) => ({ dir })),
@@ -185,14 +206,24 @@ function readRecord(path: string, onSkip: RegistryOptions["onSkip"]): ServingRec
   if (!existsSync(path)) return undefined;
   try {
     const record = JSON.parse(readFileSync(path, "utf8")) as Partial<ServingRecord>;
-    if (typeof record.dir === "string" && typeof record.version === "string") {
-      return { dir: record.dir, version: record.version };
+    const { dir, version, startVersion } = record;
+    if (typeof dir === "string" && typeof version === "string" && typeof startVersion === "string") {
+      return { dir, version, startVersion };
     }
     onSkip?.(path, "the serving record names no artefact and version");
   } catch (err) {
     onSkip?.(path, `the serving record does not read: ${(err as Error).message}`);
   }
   return undefined;
+}
+
+/** The id in the manifest at `dir`, or undefined when there is none that reads. */
+function manifestId(dir: string | undefined): string | undefined {
+  try {
+    return dir === undefined ? undefined : readManifest(resolve(dir)).id;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Replace the record atomically and durably: the file is synced, then renamed, then its directory synced. */
