@@ -133,7 +133,9 @@ export class ModelRegistry {
         });
       } catch (err) {
         if (next !== this.previous) next.model.dispose();
-        throw err;
+        // The reason reaches clients: its code, not the state directory's path.
+        const code = (err as NodeJS.ErrnoException).code ?? "write failed";
+        throw new Error(`the new version could not be recorded, so it does not serve (${code})`, { cause: err });
       }
     }
     const retired = this.previous;

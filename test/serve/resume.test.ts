@@ -1,5 +1,6 @@
 // A restart resumes the version of the last acknowledged swap or rollback, skips it with a warning when
-// it no longer verifies, and starts afresh when the server is started with a new artefact.
+// it no longer verifies, and starts afresh when the server is started with a new artefact; a swap that
+// cannot be recorded is not made.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -70,6 +71,27 @@ test("restarts resume the acknowledged version, skip a damaged one, and a new --
   server = await start("b");
   try {
     assert.equal(server.registry.current.model.version, versions.b);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a swap that cannot be recorded is refused and the current version keeps serving", async () => {
+  const stateDir = join(root, "state-unrecordable");
+  // A directory where the record goes: renaming the record over it fails.
+  mkdirSync(join(stateDir, "serving.json", "occupied"), { recursive: true });
+  const server = await startServer({ model: join(models, "a"), stateDir, port: 0, token: TOKEN });
+  try {
+    const response = await fetch(`${server.url}/v1/models/current`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ dir: "c" }),
+    });
+    const text = await response.text();
+    assert.equal(response.status, 500);
+    assert.ok(!text.includes(root), text);
+    assert.equal(server.registry.current.model.version, versions.a);
+    assert.equal(server.registry.previousVersion, undefined);
   } finally {
     await server.close();
   }
