@@ -73,6 +73,43 @@ export function torchAvailable(): boolean {
   return spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
 }
 
+/** Which BLAS library PyTorch loaded, and the matmul speed it gives. */
+export interface TorchBlas {
+  /** The BLAS shared libraries mapped into the process after a matmul (e.g. openblas-pthread/libblas.so.3). */
+  libraries: string[];
+  /** A 1024×1024 f32 matmul's rate, GFLOPS (the reference BLAS gives ~6, OpenBLAS 100+). */
+  gflops: number;
+}
+
+const BLAS_PROBE = `
+import json, time, torch
+a = torch.randn(1024, 1024); b = torch.randn(1024, 1024)
+a @ b
+t = time.perf_counter(); n = 10
+for _ in range(n): a @ b
+s = (time.perf_counter() - t) / n
+libs = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l.lower() and "/" in l})
+print(json.dumps({"libraries": libs, "gflops": 2 * 1024 ** 3 / s / 1e9}))
+`;
+
+/**
+ * Check and print which BLAS PyTorch uses: without OpenBLAS, Debian's torch falls back to the reference
+ * BLAS and every ratio against it flatters us by an order of magnitude.
+ */
+export function torchBlas(): TorchBlas {
+  const res = spawnSync(PYTHON, ["-c", BLAS_PROBE], { encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`the BLAS probe failed (${res.status}): ${res.stderr.slice(-2000)}`);
+  const blas = JSON.parse(res.stdout.trim()) as TorchBlas;
+  const names = blas.libraries.map((l) => l.split("/").slice(-2).join("/")).join(", ") || "none found";
+  console.log(`  PyTorch BLAS: ${names}; 1024² f32 matmul ${blas.gflops.toFixed(0)} GFLOPS`);
+  if (blas.gflops < 30) {
+    console.log(
+      "  WARNING: PyTorch runs on a slow BLAS (apt-get install -y libopenblas0-pthread): its times are not its best",
+    );
+  }
+  return blas;
+}
+
 /** Run a Python peer script and parse the JSON object it prints (the whole output, or its last line). */
 export function runPython(script: string, args: string[]): unknown {
   const res = spawnSync(PYTHON, [script, ...args], { encoding: "utf8", maxBuffer: 64 << 20 });

@@ -16,6 +16,8 @@ import {
   round,
   runPython,
   torchAvailable,
+  torchBlas,
+  type TorchBlas,
   writeResults,
   type Target,
 } from "./common.js";
@@ -30,6 +32,8 @@ interface PeerResult {
   student: Record<string, number>;
   kd_student: Record<string, number>;
   teacher_train_samples_per_s: number;
+  /** Which BLAS torch loaded (added by the bench). */
+  blas: TorchBlas;
 }
 
 function config(name: string): PipelineConfig {
@@ -85,7 +89,8 @@ function pytorchReference(path: string): PeerResult | null {
     return null;
   }
   console.log("ml-100k: the PyTorch reference (../shared/peer/torch_reference.py)");
-  const peer = runPython(PEER, ["--inter", join(ML100K, "ml-100k.inter")]) as PeerResult;
+  const blas = torchBlas();
+  const peer = { ...(runPython(PEER, ["--inter", join(ML100K, "ml-100k.inter")]) as PeerResult), blas };
   writeFileSync(path, JSON.stringify(peer, null, 2) + "\n");
   return peer;
 }

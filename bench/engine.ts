@@ -17,6 +17,8 @@ import {
   round,
   runPython,
   torchAvailable,
+  torchBlas,
+  type TorchBlas,
   writeResults,
   type Target,
 } from "./common.js";
@@ -92,6 +94,8 @@ interface PeerResult {
   peer: string;
   cases: Record<string, number>;
   matmul_gflops: Record<string, number>;
+  /** Which BLAS torch loaded (added by the bench). */
+  blas: TorchBlas;
 }
 
 /** The same cases in PyTorch (run after ours, so the two never compete for the cores). */
@@ -110,10 +114,14 @@ function runPeer(): PeerResult | null {
     cases: CASES,
     matmulSizes: MATMUL_SIZES,
   };
-  return runPython(join(repoRoot, "bench", "peer", "engine_torch.py"), [
-    "--config",
-    JSON.stringify(config),
-  ]) as PeerResult;
+  const blas = torchBlas();
+  return {
+    ...(runPython(join(repoRoot, "bench", "peer", "engine_torch.py"), [
+      "--config",
+      JSON.stringify(config),
+    ]) as PeerResult),
+    blas,
+  };
 }
 
 async function main(): Promise<void> {
@@ -156,6 +164,7 @@ async function main(): Promise<void> {
       threads: THREADS,
       secondsPerCase: SECONDS,
       peer: peer?.peer ?? null,
+      pytorchBlas: peer?.blas ?? null,
       samplesPerSecond: Object.fromEntries(Object.entries(mine).map(([k, v]) => [k, round(v)])),
       pytorchSamplesPerSecond: peer?.cases ?? null,
       matmulGflops: Object.fromEntries(Object.entries(gflops).map(([k, v]) => [k, round(v)])),

@@ -19,6 +19,8 @@ import {
   round,
   runPython,
   torchAvailable,
+  torchBlas,
+  type TorchBlas,
   writeResults,
   type Target,
 } from "./common.js";
@@ -131,6 +133,8 @@ interface PeerResult {
   defaultThreads: number;
   /** threads → items → latency (ms). */
   threads: Record<string, Record<string, Latency>>;
+  /** Which BLAS torch loaded (added by the bench). */
+  blas: TorchBlas;
 }
 
 /** The same sizes in PyTorch (run after ours, so the two never compete for the cores). */
@@ -141,10 +145,14 @@ function runPeer(): PeerResult | null {
   }
   console.log("  running the PyTorch peer …");
   const config = { sizes: SIZES, dim: DIM, k: K, queries: QUERIES, warmup: WARMUP, seed: SEED };
-  return runPython(join(repoRoot, "bench", "peer", "serve_retrieval_torch.py"), [
-    "--config",
-    JSON.stringify(config),
-  ]) as PeerResult;
+  const blas = torchBlas();
+  return {
+    ...(runPython(join(repoRoot, "bench", "peer", "serve_retrieval_torch.py"), [
+      "--config",
+      JSON.stringify(config),
+    ]) as PeerResult),
+    blas,
+  };
 }
 
 function main(): void {
@@ -214,6 +222,7 @@ function main(): void {
         ...(c.recall ? { recallAt10: round(c.recall.vsInt8), recallAt10VsF32: round(c.recall.vsF32) } : {}),
       })),
       peer: peer?.peer ?? null,
+      pytorchBlas: peer?.blas ?? null,
       pytorchDefaultThreads: peer?.defaultThreads ?? null,
       pytorchMs: peer?.threads ?? null,
     },

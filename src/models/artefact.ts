@@ -2,11 +2,23 @@
  * Model artefacts (docs/ARTEFACT.md): everything needed to score with a trained model, in one directory —
  * `manifest.json` (what it is, checksums of every other file), `weights.bin` (a parameter file),
  * `ids.json` (external user and item ids), `context.bin` (the ModelContext typed arrays: histories and
- * side features) and `metrics.json`. Saving is atomic (a temporary directory renamed into place); loading
- * verifies every file and refuses, naming the file and the reason, anything that does not add up.
+ * side features) and `metrics.json`. Saving is atomic (a temporary directory renamed into place) and replaces
+ * only an artefact or an empty directory; loading verifies every file, and that every weight is finite, and
+ * refuses, naming the file and the reason, anything that does not add up.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ErrorObject } from "ajv";
@@ -111,8 +123,6 @@ export interface LoadedArtefact {
   features: ArtefactFeatures;
 }
 
-/** An artefact directory that is missing, corrupted, or inconsistent; the message names the file and reason. */
-
 // ---- manifest schema ----------------------------------------------------------------------------
 
 const fileEntry = {
@@ -190,7 +200,9 @@ export function formatAjvError(error: ErrorObject): string {
 
 /**
  * Write a model artefact to `dir`, atomically: everything goes to a sibling `dir.tmp-*` directory first,
- * which then replaces `dir` (an existing artefact there is replaced). Returns the manifest.
+ * which then takes the place of `dir`. Only an artefact or an empty directory at `dir` is replaced; anything
+ * else there (a file, a symbolic link, a directory holding other files) is refused with an ArtefactError
+ * naming it, and left untouched. Returns the manifest.
  */
 export function saveArtefact(dir: string, options: SaveArtefactOptions): ArtefactManifest {
   const { model, users, items } = options;
@@ -240,18 +252,92 @@ export function saveArtefact(dir: string, options: SaveArtefactOptions): Artefac
       lineage: options.lineage ?? {},
     };
     writeFileSync(join(tmp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-    if (existsSync(target)) {
-      const old = `${target}.old-${process.pid}-${randomBytes(4).toString("hex")}`;
-      renameSync(target, old);
-      renameSync(tmp, target);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(tmp, target);
-    }
+    replaceWith(tmp, target);
     return manifest;
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** What is at the path an artefact is to be saved to; only "other" may not be replaced. */
+export type ArtefactTarget =
+  | { kind: "absent" }
+  | { kind: "empty" }
+  | { kind: "artefact" }
+  /** `what` says what it is, for messages: "a file", "a directory that is not a model artefact (…)". */
+  | { kind: "other"; what: string };
+
+/** The names an artefact directory holds: manifest.json and the files it lists. */
+const ARTEFACT_ENTRIES: ReadonlySet<string> = new Set(["manifest.json", ...ARTEFACT_FILES]);
+
+/**
+ * What `path` holds: nothing, an empty directory, a model artefact (a directory holding only artefact files,
+ * with a distillrec manifest) or something else. Symbolic links are not followed: replacing one would remove
+ * what it points to.
+ */
+export function artefactTarget(path: string): ArtefactTarget {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { kind: "absent" };
+    throw err;
+  }
+  if (stat.isSymbolicLink()) return { kind: "other", what: "a symbolic link" };
+  if (!stat.isDirectory()) return { kind: "other", what: "a file" };
+  const entries = readdirSync(path);
+  if (entries.length === 0) return { kind: "empty" };
+  const foreign = entries.filter((name) => !ARTEFACT_ENTRIES.has(name));
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).join(", ") + (foreign.length > 3 ? `, … (${foreign.length} in all)` : "");
+    return { kind: "other", what: `a directory that is not a model artefact (it holds ${shown})` };
+  }
+  if (!hasArtefactManifest(join(path, "manifest.json"))) {
+    return { kind: "other", what: "a directory without a model artefact manifest" };
+  }
+  return { kind: "artefact" };
+}
+
+/** Whether `path` is a JSON file of the artefact format (any version: an older artefact is still one). */
+function hasArtefactManifest(path: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path, "utf8")) as { format?: unknown } | null)?.format === ARTEFACT_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Move the finished directory `tmp` to `target`, replacing an artefact or an empty directory there. The
+ * check is made here, just before the swap, so that what decides is what is there now.
+ */
+function replaceWith(tmp: string, target: string): void {
+  const existing = artefactTarget(target);
+  if (existing.kind === "other") {
+    throw new ArtefactError(
+      target,
+      `${existing.what}: not replaced (a model is saved only over an artefact or an empty directory)`,
+    );
+  }
+  if (existing.kind === "absent") {
+    renameSync(tmp, target);
+    return;
+  }
+  if (existing.kind === "empty") {
+    rmdirSync(target);
+    renameSync(tmp, target);
+    return;
+  }
+  const old = `${target}.old-${process.pid}-${randomBytes(4).toString("hex")}`;
+  renameSync(target, old);
+  renameSync(tmp, target);
+  // Only the artefact's own files are removed: anything added since the check stays, in the `.old-` directory.
+  for (const name of ARTEFACT_ENTRIES) rmSync(join(old, name), { force: true });
+  try {
+    rmdirSync(old);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOTEMPTY") throw err;
   }
 }
 
@@ -345,6 +431,18 @@ export function loadArtefact(dir: string): LoadedArtefact {
     }
     throw err;
   }
+  // Checksums only say the file is what was written: a model that diverged was written with NaNs, and would
+  // score every item NaN (and evaluate to NDCG 0) rather than fail.
+  for (const [name, tensor] of model.namedParameters()) {
+    const data = tensor.data;
+    const at = firstNonFinite(data);
+    if (at >= 0) {
+      throw new ArtefactError(
+        join(dir, "weights.bin"),
+        `non-finite weight: parameter ${name} holds ${data[at]} at index ${at}`,
+      );
+    }
+  }
   model.eval();
   return { model, users, items, manifest, features };
 }
@@ -425,6 +523,16 @@ function featuresProblems(features: unknown): string[] {
 }
 
 // ---- helpers ------------------------------------------------------------------------------------
+
+/** The index of the first NaN or ±Infinity in `data`, -1 when every value is finite. */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    // v - v is 0 for every finite v and NaN for NaN and ±Infinity.
+    const v = data[i]!;
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
 
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");

@@ -19,28 +19,52 @@ export interface OpenedOnline {
   student: OnlineModel;
   teacher: OnlineModel | null;
   artefact: LoadedArtefact;
+  /** Where the student came from. */
+  studentDir: string;
   /** Where the teacher came from (undefined: none, re-distillation off). */
   teacherDir: string | undefined;
 }
 
 /**
  * The student artefact at `studentDir` and its teacher as online models. The teacher is `teacherDir`, else
- * the one its lineage names beside it, else none (`teacherDir: false` asks for none).
+ * the one its lineage names beside it, else none (`teacherDir: false` asks for none). Given several
+ * student directories, the first that verifies is the student: each one refused before it is passed to
+ * `onSkip` with the reason, and the last one's refusal is thrown.
  */
 export function openOnline(
-  studentDir: string,
+  studentDirs: string | readonly string[],
   teacherDir: string | false | undefined,
   options: OnlineModelOptions = {},
+  onSkip?: (dir: string, reason: string) => void,
 ): OpenedOnline {
-  const artefact = loadArtefact(studentDir);
+  const { dir: studentDir, artefact } = loadFirst(
+    typeof studentDirs === "string" ? [studentDirs] : studentDirs,
+    onSkip,
+  );
   const found = teacherDir === false ? undefined : (teacherDir ?? findTeacherBeside(studentDir, artefact.manifest));
   const teacherArtefact = found ? loadArtefact(found) : undefined;
   return {
     student: new OnlineModel(artefact, options),
     teacher: teacherArtefact ? new OnlineModel(teacherArtefact, options) : null,
     artefact,
+    studentDir,
     teacherDir: found,
   };
+}
+
+function loadFirst(
+  dirs: readonly string[],
+  onSkip: ((dir: string, reason: string) => void) | undefined,
+): { dir: string; artefact: LoadedArtefact } {
+  for (const [i, dir] of dirs.entries()) {
+    try {
+      return { dir, artefact: loadArtefact(dir) };
+    } catch (err) {
+      if (i === dirs.length - 1) throw err;
+      onSkip?.(dir, (err as Error).message);
+    }
+  }
+  throw new Error("openOnline: no student artefact given");
 }
 
 /** Save the online student as an artefact at `dir`; its lineage names the artefact it grew from. */

@@ -1,12 +1,14 @@
 /**
  * Online learning inside the server (`serve --online`): the learner the server starts beside its
- * registry. A student published by an earlier run in the state directory is served instead of the
- * artefact asked for, and learning resumes after the last event it learned.
+ * registry. Unless the server resumes a version recorded in the state directory, the newest student an
+ * earlier run published there that verifies is served instead of the artefact asked for (a corrupt one is
+ * skipped with a warning). The learner resumes its own line: the student serving if it is one it published,
+ * else the newest one that verifies, else the artefact asked for; and after the last event that one learned.
  */
-import { join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { findTeacherBeside, readManifest } from "../models/artefact.js";
 import type { LearnerFactory } from "../serve/server.js";
-import { latestPublished } from "./artefacts.js";
+import { publishedDirs } from "./artefacts.js";
 import type { OnlineLoopOptions } from "./loop.js";
 import type { OnlineModelOptions } from "./model.js";
 import { OnlineService } from "./service.js";
@@ -26,25 +28,25 @@ export interface OnlineServeOptions {
 /** The learner for startServer's `learner` option: keeps the served student learning from the events. */
 export function onlineLearning(options: OnlineServeOptions = {}): LearnerFactory {
   return ({ model, stateDir }) => {
-    const outDir = join(stateDir, "online");
-    const resumed = latestPublished(outDir);
+    const outDir = resolve(stateDir, "online");
+    const published = publishedDirs(outDir).reverse();
     return {
-      serve: resumed?.dir ?? model,
+      serve: published,
       start: ({ registry, store, metrics, logger, serving }) => {
         const teacher = options.teacher ?? findTeacherBeside(model, readManifest(model)) ?? false;
+        const own = dirname(serving) === outDir;
         return OnlineService.start({
           registry,
           store,
           metrics,
           ...(logger ? { logger } : {}),
-          ...(resumed ? { fromSeq: resumed.seq + 1 } : {}),
+          keep: 3,
           config: {
-            studentDir: serving,
+            studentDirs: own ? [serving] : [...published, resolve(model)],
             teacherDir: teacher === false ? false : resolve(teacher),
             outDir,
             publishEvery: options.publishEvery ?? 10_000,
             flushMs: 1000,
-            keep: 3,
             model: options.model ?? {},
             loop: { ...(options.batch === undefined ? {} : { batch: options.batch }), ...options.loop },
           },

@@ -3,15 +3,17 @@
  * the events the store holds (reading them back from the durable log, so a learner that falls behind
  * catches up instead of queueing them in memory, and a restart resumes where the last published student
  * stopped), swaps in every student the worker publishes, and reports every decision in the log and in
- * /metrics. A swap the worker asks for is skipped when an operator has meanwhile put another version in
- * service: their choice stands.
+ * /metrics. A swap the worker asks for is skipped while another version than the learner's own serves (an
+ * operator put it in service, before or after a restart): their choice stands.
  */
+import { rmSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { FastifyBaseLogger } from "fastify";
 import type { ServeMetrics } from "../serve/metrics.js";
 import type { ModelRegistry } from "../serve/registry.js";
 import type { Learner } from "../serve/server.js";
 import type { EventStore } from "../serve/store.js";
+import { publishedDirs } from "./artefacts.js";
 import type { FromWorker, OnlineWorkerConfig, ToWorker } from "./worker.js";
 
 export interface OnlineServiceOptions {
@@ -19,10 +21,10 @@ export interface OnlineServiceOptions {
   store: EventStore;
   metrics: ServeMetrics;
   logger?: FastifyBaseLogger;
-  /** What the worker runs with; `studentDir` is the artefact the server started from. */
+  /** What the worker runs with; it learns on the first of `studentDirs` that verifies. */
   config: OnlineWorkerConfig;
-  /** Sequence number of the first stored event to learn from (default: events stored from now on). */
-  fromSeq?: number;
+  /** Published students kept on disk: the newest, and the versions serving and to roll back to besides. */
+  keep: number;
   /** Events handed to the worker and not yet learned, at most (default 20 000). */
   maxInFlight?: number;
 }
@@ -32,25 +34,27 @@ export class OnlineService implements Learner {
   private nextSeq: number;
   private inFlight = 0;
   private readonly maxInFlight: number;
-  /** The version this service last put in service (an operator's swap replaces it). */
-  private expected: string;
+  /** The learner's own version: the student it started on, then the last it put in service. */
+  private expected = "";
   private closed = false;
   private failure: string | undefined;
 
   private constructor(
     private readonly options: OnlineServiceOptions,
-    ready: (teacher: string | null) => void,
+    ready: (message: FromWorker & { type: "ready" }) => void,
     failed: (error: Error) => void,
   ) {
-    this.nextSeq = options.fromSeq ?? options.store.count();
+    // A fresh student learns the events stored from now on; a published one resumes after its last (on ready).
+    this.nextSeq = options.store.count();
     this.maxInFlight = options.maxInFlight ?? 20_000;
-    this.expected = options.registry.current.model.version;
     this.worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: { online: options.config } });
     let started = false;
     this.worker.on("message", (message: FromWorker) => {
       if (message.type === "ready") {
         started = true;
-        ready(message.teacher);
+        this.expected = message.student.version;
+        if (message.student.seq >= 0) this.nextSeq = message.student.seq + 1;
+        ready(message);
       } else if (message.type === "error" && !started) {
         // The student or teacher could not be opened: the server must not start half-configured.
         failed(new Error(`online learning cannot start: ${message.message}`));
@@ -71,11 +75,20 @@ export class OnlineService implements Learner {
       let service: OnlineService | undefined = undefined;
       service = new OnlineService(
         options,
-        (teacher) => {
+        ({ teacher, student, skipped }) => {
+          for (const { dir, reason } of skipped) {
+            options.logger?.warn({ dir, reason }, "online student skipped at start: the next one is tried");
+          }
           options.logger?.info(
-            { student: options.config.studentDir, teacher, fromSeq: service!.nextSeq },
+            { student: student.dir, teacher, fromSeq: service!.nextSeq },
             teacher ? "online learning on, with re-distillation" : "online learning on, without a teacher",
           );
+          if (options.registry.current.model.version !== student.version) {
+            options.logger?.warn(
+              { serving: options.registry.current.model.version, student: student.version },
+              "another version than the online student serves: its students are not swapped in meanwhile",
+            );
+          }
           service!.pump();
           resolve(service!);
         },
@@ -123,6 +136,19 @@ export class OnlineService implements Learner {
     metrics.onlineLag.set(stored - this.nextSeq + this.inFlight);
   }
 
+  /**
+   * Remove published students but the newest `keep`, and those serving or to roll back to: the version
+   * recorded for a restart stays on disk.
+   */
+  private prune(): void {
+    const { registry, config, keep } = this.options;
+    const inUse = new Set([registry.current.model.dir, registry.previousDir]);
+    const dirs = publishedDirs(config.outDir);
+    for (const old of dirs.slice(0, Math.max(0, dirs.length - keep))) {
+      if (!inUse.has(old)) rmSync(old, { recursive: true, force: true });
+    }
+  }
+
   private handle(message: FromWorker): void {
     const { registry, metrics, logger } = this.options;
     switch (message.type) {
@@ -148,6 +174,7 @@ export class OnlineService implements Learner {
             { serving: current, published: message.dir },
             "online student not swapped in: an operator put another version in service",
           );
+          this.prune();
           return;
         }
         try {
@@ -161,6 +188,7 @@ export class OnlineService implements Learner {
           metrics.swaps.inc({ action: "online", result: "refused" });
           logger?.error({ err, dir: message.dir }, "online student refused");
         }
+        this.prune();
         return;
       }
       case "error":

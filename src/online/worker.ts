@@ -5,17 +5,17 @@
  * as an artefact and tells the server, which swaps it in. Everything costly happens here, off the thread
  * that answers requests.
  */
-import { mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
-import { openOnline, publishedDirs, publishedName, saveOnline } from "./artefacts.js";
+import { openOnline, publishedName, saveOnline } from "./artefacts.js";
 import { LOOP_DEFAULTS, OnlineLoop, type Decision, type OnlineLoopOptions } from "./loop.js";
 import type { LiveEvent, OnlineModel, OnlineModelOptions } from "./model.js";
 
 /** What the server starts the worker with. */
 export interface OnlineWorkerConfig {
-  /** The student artefact the server serves first. */
-  studentDir: string;
+  /** The student to learn on: the first of these artefacts that verifies (the rest are skipped, with why). */
+  studentDirs: string[];
   /** The teacher artefact (false: none; undefined: the one beside the student, if any). */
   teacherDir: string | false | undefined;
   /** Where published students are written (one directory each). */
@@ -24,8 +24,6 @@ export interface OnlineWorkerConfig {
   publishEvery: number;
   /** Learn once a batch of the loop's events waits, or `flushMs` after the first one arrived. */
   flushMs: number;
-  /** Published students kept on disk (the newest; the one serving and the one before it at least). */
-  keep: number;
   model: OnlineModelOptions;
   loop: OnlineLoopOptions;
 }
@@ -35,7 +33,13 @@ export type ToWorker = { type: "events"; events: (LiveEvent & { seq: number })[]
 
 /** Worker → server. */
 export type FromWorker =
-  | { type: "ready"; teacher: string | null }
+  | {
+      type: "ready";
+      teacher: string | null;
+      /** The student learned on, its version, and the last event it learned (-1: none, a fresh student). */
+      student: { dir: string; version: string; seq: number };
+      skipped: { dir: string; reason: string }[];
+    }
   | { type: "publish"; dir: string; reason: string; seq: number }
   | { type: "decision"; decision: Decision }
   | { type: "learned"; events: number; seconds: number; seq: number; state: string; eventsPerSecond: number }
@@ -47,9 +51,15 @@ function post(message: FromWorker): void {
 }
 
 function run(config: OnlineWorkerConfig): void {
-  const opened = openOnline(config.studentDir, config.teacherDir, config.model);
+  const skipped: { dir: string; reason: string }[] = [];
+  const opened = openOnline(config.studentDirs, config.teacherDir, config.model, (dir, reason) =>
+    skipped.push({ dir, reason }),
+  );
   mkdirSync(config.outDir, { recursive: true });
-  let lastSeq = -1;
+  // A student this learner published knows the stored events up to its onlineSeq; any other starts afresh.
+  const learnedSeq = opened.artefact.manifest.lineage.onlineSeq;
+  const own = resolve(dirname(opened.studentDir)) === resolve(config.outDir);
+  let lastSeq = own && typeof learnedSeq === "number" ? learnedSeq : -1;
   let published = 0;
   let sincePublish = 0;
   const publish = (student: OnlineModel, reason: string) => {
@@ -57,13 +67,17 @@ function run(config: OnlineWorkerConfig): void {
     saveOnline(dir, student, opened.artefact, { onlineSeq: lastSeq, onlineReason: reason });
     sincePublish = 0;
     post({ type: "publish", dir, reason, seq: lastSeq });
-    prune(config.outDir, config.keep);
   };
   const loop = new OnlineLoop(opened.student, opened.teacher, config.loop, {
     onDecision: (decision) => post({ type: "decision", decision }),
     onServe: (student, decision) => publish(student, decision.kind),
   });
-  post({ type: "ready", teacher: opened.teacherDir ?? null });
+  post({
+    type: "ready",
+    teacher: opened.teacherDir ?? null,
+    student: { dir: opened.studentDir, version: opened.artefact.manifest.id, seq: lastSeq },
+    skipped,
+  });
 
   const batch = config.loop.batch ?? LOOP_DEFAULTS.batch;
   let pending: (LiveEvent & { seq: number })[] = [];
@@ -105,12 +119,6 @@ function run(config: OnlineWorkerConfig): void {
     if (pending.length >= batch) flush();
     else timer ??= setTimeout(flush, config.flushMs);
   });
-}
-
-/** Remove all but the newest `keep` published students. */
-function prune(dir: string, keep: number): void {
-  const dirs = publishedDirs(dir);
-  for (const old of dirs.slice(0, Math.max(0, dirs.length - keep))) rmSync(old, { recursive: true, force: true });
 }
 
 if (parentPort && workerData?.online) {

@@ -2,9 +2,9 @@
  * Start and stop a recommendation server: the durable store, the model registry over it, the HTTP
  * application, and a clean shutdown (stop accepting, finish requests in flight, close the store).
  */
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import { buildApp } from "./app.js";
+import { buildApp, type ServeLimits } from "./app.js";
 import { ServeMetrics } from "./metrics.js";
 import { ModelRegistry } from "./registry.js";
 import type { IndexFactory } from "./model.js";
@@ -12,8 +12,10 @@ import { ExactIndex, IvfIndex } from "../engine/retrieval.js";
 import { EventStore } from "./store.js";
 
 export interface ServerOptions {
-  /** The model artefact to serve first. */
+  /** The model artefact to serve first (unless a restart resumes the version recorded in `stateDir`). */
   model: string;
+  /** The only directory swaps from clients may name artefacts in (default: the one holding `model`). */
+  modelsDir?: string;
   /** Where the event log and catalogue changes live (an LMDB environment; created if absent). */
   stateDir: string;
   host?: string;
@@ -23,6 +25,8 @@ export interface ServerOptions {
   /** "exact" scans every item; "ivf" probes inverted lists; "auto" (default) uses IVF from IVF_FROM items. */
   index?: "exact" | "ivf" | "auto";
   bodyLimit?: number;
+  /** Timeouts, the connection cap, load shedding and rate limits (app.ts: ServeLimits, DEFAULT_LIMITS). */
+  limits?: ServeLimits;
   logger?: FastifyBaseLogger | false;
   /** Something that learns from the stored events beside the service (online learning: src/online/serve.ts). */
   learner?: LearnerFactory;
@@ -48,17 +52,18 @@ export interface LearnerParts {
   logger?: FastifyBaseLogger;
   /** The `model` option, as given. */
   model: string;
-  /** The artefact served first (see LearnerFactory), resolved. */
+  /** The artefact served first (the recorded version, one the learner named, or `model`), resolved. */
   serving: string;
   stateDir: string;
 }
 
 /**
- * Given the artefact asked for and the state directory, a learner names what to serve first (the
- * artefact, or what an earlier run of the learner left there) and starts once the registry holds it.
+ * Given the artefact asked for and the state directory, a learner names what to serve first, in order of
+ * preference, before the artefact (what an earlier run of the learner left there), and starts once the
+ * registry holds one.
  */
 export type LearnerFactory = (request: { model: string; stateDir: string }) => {
-  serve: string;
+  serve: readonly string[];
   start(parts: LearnerParts): Promise<Learner>;
 };
 
@@ -94,14 +99,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const metrics = new ServeMetrics();
   const logger = options.logger || undefined;
   const planned = options.learner?.({ model: options.model, stateDir: options.stateDir });
-  const firstModel = planned?.serve ?? options.model;
   let registry: ModelRegistry;
   let learner: Learner | undefined;
   try {
-    registry = new ModelRegistry(firstModel, {
+    registry = new ModelRegistry([...(planned?.serve ?? []), options.model], {
       store,
       indexFactory: indexFactory(options.index ?? "auto"),
+      modelsDir: resolve(options.modelsDir ?? dirname(resolve(options.model))),
+      record: join(options.stateDir, "serving.json"),
       onServe: (model) => metrics.serving(model.version, model.kind),
+      onSkip: (dir, reason) => logger?.warn({ dir, reason }, "artefact skipped at start: the next one is tried"),
     });
     learner = await planned?.start({
       registry,
@@ -109,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       metrics,
       ...(logger ? { logger } : {}),
       model: options.model,
-      serving: resolve(firstModel),
+      serving: registry.current.model.dir,
       stateDir: options.stateDir,
     });
   } catch (err) {
@@ -122,6 +129,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     metrics,
     ...(options.token === undefined ? {} : { token: options.token }),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
     logger: options.logger ?? false,
     ...(learner ? { onEvents: () => learner.notify() } : {}),
   });

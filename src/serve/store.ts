@@ -39,8 +39,14 @@ export interface AppendResult {
 /** Ids are LMDB keys (items) or stored beside them; LMDB keys hold at most 1978 bytes. */
 export const MAX_ID_BYTES = 1024;
 
-/** Input the store refuses (an empty id, a timestamp that is not a number, …); nothing of it was written. */
-export class StoreInputError extends Error {}
+/**
+ * Input the store refuses (an empty id, a lone surrogate, a timestamp that is not a number, …); nothing of
+ * it was written.
+ */
+export class StoreInputError extends Error {
+  /** The client's input is at fault: an HTTP answer is a 400 (the app's error handler reads statusCode). */
+  readonly statusCode = 400;
+}
 
 // Events are stored as tuples: msgpack then writes no field names.
 type EventTuple = [user: string, item: string, type: string, timestamp: number, value?: number];
@@ -132,6 +138,8 @@ export class EventStore {
 
   /** The item stored under `id`, if any. */
   item(id: string): ItemRecord | undefined {
+    // An ill-formed id is never stored, and its UTF-8 key would be another id's.
+    if (loneSurrogate(id) >= 0) return undefined;
     const value = this.itemsDb.get(id);
     return value && { id, ...value };
   }
@@ -226,6 +234,10 @@ function checkItems(items: readonly ItemRecord[]): void {
       throw new StoreInputError(`${where}.features must be an object (got ${shown(features)})`);
     }
     for (const [name, feature] of Object.entries(features)) {
+      checkWellFormed(name, `${where}.features: a feature name`);
+      for (const token of typeof feature === "string" ? [feature] : Array.isArray(feature) ? feature : []) {
+        if (typeof token === "string") checkWellFormed(token, `${where}.features.${name}`);
+      }
       const valid =
         typeof feature === "string" ||
         (typeof feature === "number" && Number.isFinite(feature)) ||
@@ -244,9 +256,27 @@ function checkId(id: unknown, where: string): void {
   if (typeof id !== "string" || id.length === 0) {
     throw new StoreInputError(`${where} must be a non-empty string (got ${shown(id)})`);
   }
+  checkWellFormed(id, where);
   if (Buffer.byteLength(id) > MAX_ID_BYTES) {
     throw new StoreInputError(`${where} is longer than ${MAX_ID_BYTES} bytes (${Buffer.byteLength(id)})`);
   }
+}
+
+/**
+ * Keys and values are stored as UTF-8, which has no code for a lone surrogate: it would come back as U+FFFD,
+ * another string (and so another user or item). Such strings are refused rather than silently changed.
+ */
+function checkWellFormed(text: string, where: string): void {
+  const at = loneSurrogate(text);
+  if (at >= 0) {
+    const unit = text.charCodeAt(at).toString(16).toUpperCase();
+    throw new StoreInputError(`${where} is not well-formed Unicode: a lone surrogate (U+${unit}) at index ${at}`);
+  }
+}
+
+/** The index of the first lone surrogate in `text`, or -1 (with the u flag, a paired surrogate is one code point). */
+function loneSurrogate(text: string): number {
+  return text.search(/[\uD800-\uDFFF]/u);
 }
 
 function checkTimestamp(timestamp: unknown, where: string): void {

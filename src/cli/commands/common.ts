@@ -3,13 +3,15 @@
  * reports without a stack trace, option parsers and definitions, data-source resolution, the logger, metric
  * tables and result printing.
  */
-import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { basename, resolve, sep } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
 import { pino } from "pino";
 import type { DataConfig, TrainSettings } from "../../run/config.js";
+import { artefactTarget } from "../../models/artefact.js";
 import { MODEL_KINDS, isModelKind, specOfWidth, type ModelSpec } from "../../models/zoo.js";
 import type { PipelineLog } from "../../run/log.js";
+import type { RunPaths } from "../../run/record.js";
 import { isTaskMetric } from "../../run/report.js";
 import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX } from "../../run/summary.js";
 
@@ -151,12 +153,83 @@ export function intList(value: string): number[] {
 export function dataFromPath(path: string | undefined): DataConfig {
   if (path === undefined) return { kind: "synthetic" };
   const absolute = resolve(path);
-  const isDir = existsSync(absolute) && statSync(absolute).isDirectory();
-  if (isDir || absolute.endsWith(".inter") || existsSync(`${absolute}.inter`)) {
-    return { kind: "recbole", path: absolute };
-  }
+  if (existsSync(absolute) && statSync(absolute).isDirectory()) return { kind: "recbole", path: absolute };
+  // A RecBole prefix names `<prefix>.inter`, which need not exist itself.
+  if (existsSync(`${absolute}.inter`)) return { kind: "recbole", path: absolute };
   if (!existsSync(absolute)) throw new UsageError(`--data ${path}: no such file or directory`);
-  return { kind: "file", path: absolute };
+  return { kind: absolute.endsWith(".inter") ? "recbole" : "file", path: absolute };
+}
+
+/** Adds --force: an existing model artefact at --out may be replaced (nothing else ever is). */
+export function addForceOption(command: Command): Command {
+  return command.option("--force", "replace a model artefact already at --out (never a file or another directory)");
+}
+
+/** The paths a command reads, by what they are ("--data", "--teacher", …), to keep --out off them. */
+export type Inputs = Record<string, string | undefined>;
+
+/** The path of a data config, when it reads one. */
+export function dataPath(data: DataConfig): string | undefined {
+  return data.kind === "synthetic" ? undefined : data.path;
+}
+
+/**
+ * Refuses, before any work is done, an artefact output that would replace what the command did not write:
+ * one of its inputs, a file, a symbolic link or a directory that is not a model artefact; and an existing
+ * artefact unless `force`. (saveArtefact checks the first kinds again when it saves.)
+ */
+export function checkArtefactOutput(out: string, { force, inputs }: { force?: boolean; inputs: Inputs }): void {
+  refuseInputs(`--out ${out}`, out, inputs);
+  const target = artefactTarget(out);
+  if (target.kind === "other") {
+    throw new UsageError(
+      `--out ${out}: ${target.what}; only a model artefact or an empty directory is replaced, give another path`,
+    );
+  }
+  if (target.kind === "artefact" && !force) {
+    throw new UsageError(`--out ${out}: a model artefact is already there; --force replaces it`);
+  }
+}
+
+/**
+ * Refuses, before any work is done, a run output directory that holds anything a run does not write (its
+ * models directory, soft-label cache, summary and report, and their temporary files). A run's own directory
+ * is accepted, so that a run re-run into it replaces the artefacts it wrote.
+ */
+export function checkRunOutput(paths: RunPaths, inputs: Inputs): void {
+  const named = `output directory ${paths.dir}`;
+  refuseInputs(named, paths.dir, inputs);
+  if (!existsSync(paths.dir)) return;
+  if (!statSync(paths.dir).isDirectory()) throw new UsageError(`${named}: a file, not a run directory`);
+  const own = [paths.models, paths.softLabels, paths.summary, paths.report].map((p) => basename(p));
+  // writeFileAtomic's `<file>.tmp`, left by a run that was killed while writing.
+  const ours = new Set([...own, ...own.map((name) => `${name}.tmp`)]);
+  const foreign = readdirSync(paths.dir).filter((name) => !ours.has(name));
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).join(", ") + (foreign.length > 3 ? `, … (${foreign.length} in all)` : "");
+    throw new UsageError(
+      `${named}: not a run directory (it holds ${shown}); give a new or empty directory, or an earlier run's`,
+    );
+  }
+}
+
+/** A UsageError (beginning with `named`) when `out` is one of the inputs (after resolving links), or holds one. */
+function refuseInputs(named: string, out: string, inputs: Inputs): void {
+  const target = canonical(out);
+  for (const [flag, input] of Object.entries(inputs)) {
+    if (input === undefined) continue;
+    const path = canonical(input);
+    if (path === target || path.startsWith(`${target}${sep}`)) {
+      const relation = path === target ? "is" : "holds";
+      throw new UsageError(`${named}: ${relation} the input ${flag} ${input}; write the output elsewhere`);
+    }
+  }
+}
+
+/** The absolute path with symbolic links resolved (as far as it exists). */
+function canonical(path: string): string {
+  const absolute = resolve(path);
+  return existsSync(absolute) ? realpathSync(absolute) : absolute;
 }
 
 /** A short description of a data config, for messages. */

@@ -9,10 +9,13 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { compressArtefact, type CompressArtefactResult } from "../../run/compress-artefact.js";
 import { parseSteps, type CompressionStep, type StepReport } from "../../run/compression.js";
 import {
+  addForceOption,
   addOutputOptions,
+  checkArtefactOutput,
   count,
   createLogger,
   dataFromPath,
+  dataPath,
   formatTable,
   nonNegativeInt,
   positiveInt,
@@ -38,6 +41,8 @@ export interface CompressOptions extends OutputOptions {
   seed?: number;
   threads?: number;
   out?: string;
+  /** Replace a model artefact already at the output directory. */
+  force?: boolean;
 }
 
 /** The step table: size (and ratio to the teacher), validation and test NDCG@10, latency, status. */
@@ -88,10 +93,15 @@ export async function compressCommandAction(
     throw new UsageError((err as Error).message);
   }
   const out = resolve(opts.out ?? join(dirname(resolve(opts.model)), `${basename(opts.model)}-compressed`));
+  const data = opts.data === undefined ? undefined : dataFromPath(opts.data);
+  checkArtefactOutput(out, {
+    force: opts.force,
+    inputs: { "--model": opts.model, "--teacher": opts.teacher, "--data": data && dataPath(data) },
+  });
   const result = await compressArtefact({
     model: opts.model,
     ...(opts.teacher === undefined ? {} : { teacher: opts.teacher }),
-    ...(opts.data === undefined ? {} : { data: dataFromPath(opts.data) }),
+    ...(data === undefined ? {} : { data }),
     ...(opts.seed === undefined ? {} : { seed: opts.seed }),
     steps,
     budget: opts.budget ?? 0.02,
@@ -160,7 +170,7 @@ export function compressCommand(deps: CommandDeps = {}): Command {
     .option("--seed <n>", "random seed (default: the model's)", nonNegativeInt)
     .option("--threads <n>", "training threads (default: every core)", positiveInt)
     .option("--out <dir>", "compressed artefact directory (default: <model>-compressed beside the model)");
-  return addOutputOptions(command).action(async (opts: CompressOptions) => {
+  return addOutputOptions(addForceOption(command)).action(async (opts: CompressOptions) => {
     await compressCommandAction(opts, deps);
   });
 }

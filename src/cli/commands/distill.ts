@@ -15,10 +15,13 @@ import { softLabelOptions, teacherSoftLabels } from "../../run/soft-labels.js";
 import { trainModel } from "../../run/training.js";
 import { loadArtefact, type ArtefactManifest } from "../../models/artefact.js";
 import {
+  addForceOption,
   addOutputOptions,
   addTrainOptions,
+  checkArtefactOutput,
   createLogger,
   dataFromPath,
+  dataPath,
   describeData,
   nonNegativeInt,
   positiveInt,
@@ -47,6 +50,8 @@ export interface DistillOptions extends TrainOptions, OutputOptions {
   topK?: number;
   labelNegatives?: number;
   out?: string;
+  /** Replace a model artefact already at the output directory. */
+  force?: boolean;
 }
 
 /** What distill produced. */
@@ -74,6 +79,7 @@ export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Pro
   const evaluation = { negatives: 499, validationNegatives: 99, ks: [10, 20], fullRanking: true };
   const name = `student-${method}`;
   const out = resolve(opts.out ?? join(dirname(resolve(opts.teacher)), name));
+  checkArtefactOutput(out, { force: opts.force, inputs: { "--teacher": opts.teacher, "--data": dataPath(data) } });
 
   log.info({ teacher: teacher.manifest.id, data: describeData(data), spec, method, weights }, "distill");
   const dataset = await loadData(data, seed);
@@ -150,7 +156,7 @@ export function distillCommand(deps: CommandDeps = {}): Command {
     .option("--top-k <n>", "teacher top-K items per user in the soft labels (default 10)", nonNegativeInt)
     .option("--label-negatives <n>", "sampled negatives per user in the soft labels (default 100)", nonNegativeInt)
     .option("--out <dir>", "student artefact directory (default: student-<method> next to the teacher)");
-  return addOutputOptions(command).action(async (opts: DistillOptions) => {
+  return addOutputOptions(addForceOption(command)).action(async (opts: DistillOptions) => {
     await distill(opts, deps);
   });
 }

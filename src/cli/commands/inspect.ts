@@ -34,7 +34,7 @@ export interface ParameterFileSummary {
 
 /** Read and verify a parameter file, summarising everything but the values; throws if it is refused. */
 export function summarizeParameterFile(path: string): ParameterFileSummary {
-  const file = readFileSync(path);
+  const file = readParameterFile(path);
   const { version, checksum, meta, tensors } = decodeParameters(file, path);
   return {
     file: path,
@@ -53,6 +53,16 @@ export function summarizeParameterFile(path: string): ParameterFileSummary {
       bytes,
     })),
   };
+}
+
+/** The file's bytes; a directory is refused naming it (Node's EISDIR message has no path; ENOENT's has). */
+function readParameterFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EISDIR") throw new ParameterFileError(path, "a directory, not a file");
+    throw err;
+  }
 }
 
 /** The human-readable report of `distillrec inspect`: format version, meta, a tensor table and the checksum. */

@@ -20,7 +20,9 @@ import { LOOP_DEFAULTS, OnlineLoop, type Decision, type OnlineLoopOptions } from
 import { ONLINE_MODEL_DEFAULTS, type OnlineModelOptions } from "../../online/model.js";
 import { eventsOf, numberedStream } from "../../online/stream.js";
 import {
+  addForceOption,
   addOutputOptions,
+  checkArtefactOutput,
   count,
   createLogger,
   formatTable,
@@ -78,6 +80,8 @@ export interface OnlineOptions extends OutputOptions, Partial<Settings> {
   /** A teacher directory, false (--no-teacher: no re-distillation) or undefined (the lineage's, if beside). */
   teacher?: string | false;
   out?: string;
+  /** Replace a model artefact already at --out. */
+  force?: boolean;
   /** False with --no-drift. */
   drift?: boolean;
 }
@@ -112,6 +116,11 @@ export async function online(opts: OnlineOptions, deps: CommandDeps = {}): Promi
   if (!existsSync(replay)) throw new UsageError(`--replay ${opts.replay}: no such file`);
   if (statSync(replay).isDirectory()) {
     throw new UsageError(`--replay ${opts.replay}: a directory; give the event file itself (e.g. the .inter file)`);
+  }
+  const out = opts.out === undefined ? null : resolve(opts.out);
+  if (out !== null) {
+    const inputs = { "--replay": replay, "--model": opts.model, "--teacher": opts.teacher || undefined };
+    checkArtefactOutput(out, { force: opts.force, inputs });
   }
 
   const batch = opts.batch ?? ONLINE_DEFAULTS.batch;
@@ -190,10 +199,8 @@ export async function online(opts: OnlineOptions, deps: CommandDeps = {}): Promi
       "online: new ids outnumbered the slots and the least recently seen lost theirs (raise --user-slots, --item-slots)",
     );
   }
-  let out: string | null = null;
   let id: string | null = null;
-  if (opts.out !== undefined) {
-    out = resolve(opts.out);
+  if (out !== null) {
     id = saveOnline(out, serving, artefact, { onlineReplay: basename(replay), onlineEvents: stream.length }).id;
     log.info({ out, id }, "online: saved the serving student");
   }
@@ -464,7 +471,7 @@ export function onlineCommand(deps: CommandDeps = {}): Command {
       checked("--window", positiveInt),
     )
     .option("--seed <n>", `random seed (default ${d.seed})`, checked("--seed", nonNegativeInt));
-  return addOutputOptions(command, { json: "print the result as one JSON object" }).action(
+  return addOutputOptions(addForceOption(command), { json: "print the result as one JSON object" }).action(
     async (opts: OnlineOptions) => {
       await online(opts, deps);
     },

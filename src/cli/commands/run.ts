@@ -10,8 +10,10 @@ import { pipelinePaths } from "../../run/record.js";
 import type { RunSummary } from "../../run/summary.js";
 import {
   addOutputOptions,
+  checkRunOutput,
   count,
   createLogger,
+  dataPath,
   positiveInt,
   printerOf,
   type CommandDeps,
@@ -38,6 +40,7 @@ export async function run(opts: RunOptions, deps: CommandDeps = {}): Promise<Run
   const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
   const config = runConfig(opts);
   const paths = pipelinePaths(config);
+  checkRunOutput(paths, { "--config": opts.config, data: dataPath(config.data) });
   const summary = await runPipeline(config, { log, progress: opts.progress ?? !opts.quiet });
   const print = printerOf(deps);
   if (opts.json) {
@@ -72,7 +75,10 @@ export function runCommand(deps: CommandDeps = {}): Command {
       "run the whole pipeline: train teachers, distil students with every method, save artefacts and a report",
     )
     .option("--config <file>", "pipeline config, JSON or YAML (default: the built-in synthetic pipeline)")
-    .option("--out <dir>", "output directory (default: the config's output.dir, runs/<name>)")
+    .option(
+      "--out <dir>",
+      "output directory: new, empty or an earlier run's, whose artefacts are replaced (default: the config's output.dir, runs/<name>)",
+    )
     .option("--threads <n>", "training threads (default: the config's, else every core)", positiveInt);
   return addOutputOptions(command, { json: "print the output locations as JSON", progress: "no progress bars" }).action(
     async (opts: RunOptions) => {

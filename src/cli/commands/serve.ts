@@ -2,15 +2,17 @@
  * `distillrec serve`: serve a model artefact over HTTP (docs/SERVING.md) until SIGINT or SIGTERM, then
  * finish the requests in flight and close the event store.
  */
+import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { startServer } from "../../serve/server.js";
 import { onlineLearning } from "../../online/serve.js";
-import { nonNegativeInt, positiveInt } from "./common.js";
+import { nonNegativeInt, positiveInt, UsageError } from "./common.js";
 
 export interface ServeOptions {
   model: string;
+  models?: string;
   state?: string;
   host: string;
   port: number;
@@ -29,8 +31,12 @@ export interface ServeOptions {
 export async function serve(opts: ServeOptions): Promise<{ url: string; close: () => Promise<void> }> {
   const logger = pino({ level: opts.quiet ? "warn" : "info", base: undefined });
   const token = opts.token ?? process.env.DISTILLREC_TOKEN;
-  const server = await startServer({
+  if (opts.models !== undefined && !(existsSync(opts.models) && statSync(opts.models).isDirectory())) {
+    throw new UsageError(`--models ${opts.models}: no such directory`);
+  }
+  const server = await listening({
     model: opts.model,
+    ...(opts.models === undefined ? {} : { modelsDir: resolve(opts.models) }),
     stateDir: resolve(opts.state ?? "serve-state"),
     host: opts.host,
     port: opts.port,
@@ -57,14 +63,35 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
   return { url: server.url, close: server.close };
 }
 
+/** Start the server; an address it cannot listen on is the user's mistake, reported without a stack trace. */
+async function listening(options: Parameters<typeof startServer>[0]): ReturnType<typeof startServer> {
+  try {
+    return await startServer(options);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+      throw new UsageError(`cannot listen: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+}
+
+/** Commander parser for --port: a TCP port, 0 for any free one. */
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("must be a port number, 0 to 65535");
+  return n;
+}
+
 /** The `serve` subcommand. */
 export function serveCommand(): Command {
   return new Command("serve")
     .description("serve a model artefact over HTTP: recommendations, live events, new items, hot swaps")
     .requiredOption("--model <dir>", "model artefact directory to serve")
+    .option("--models <dir>", "the only directory hot swaps may take artefacts from (default: the one holding --model)")
     .option("--state <dir>", "directory of the durable event log and catalogue (default ./serve-state)")
     .option("--host <host>", "address to listen on", "127.0.0.1")
-    .option("--port <n>", "port to listen on (0: any free port)", nonNegativeInt, 8080)
+    .option("--port <n>", "port to listen on (0: any free port)", port, 8080)
     .option("--token <token>", "bearer token for writes and administration (default: $DISTILLREC_TOKEN)")
     .addOption(
       new Option("--index <kind>", "item index: exact scan, IVF, or IVF from 500 000 items")

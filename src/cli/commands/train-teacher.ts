@@ -14,10 +14,13 @@ import type { ArtefactManifest } from "../../models/artefact.js";
 import type { ModelSpec } from "../../models/zoo.js";
 import {
   addEvaluationOptions,
+  addForceOption,
   addOutputOptions,
   addTrainOptions,
+  checkArtefactOutput,
   createLogger,
   dataFromPath,
+  dataPath,
   describeData,
   positiveInt,
   printResult,
@@ -41,6 +44,8 @@ export interface TrainTeacherOptions extends TrainOptions, EvaluationOptions, Ou
   model?: string;
   dim?: number;
   out?: string;
+  /** Replace a model artefact already at the output directory. */
+  force?: boolean;
 }
 
 /** What train-teacher produced. */
@@ -82,6 +87,7 @@ export async function trainTeacher(opts: TrainTeacherOptions, deps: CommandDeps 
   const outDir = opts.out ?? (config ? `${config.output.dir}/models/${name}` : undefined);
   if (!outDir) throw new UsageError("--out <artefact dir> is required (or give --config)");
   const out = resolve(outDir);
+  checkArtefactOutput(out, { force: opts.force, inputs: { "--data": dataPath(data), "--config": opts.config } });
 
   log.info({ data: describeData(data), spec, settings }, "train-teacher");
   const dataset = await loadData(data, seed);
@@ -131,7 +137,7 @@ export function trainTeacherCommand(deps: CommandDeps = {}): Command {
     "--out <dir>",
     "artefact directory to write (required without --config)",
   );
-  return addOutputOptions(command).action(async (opts: TrainTeacherOptions) => {
+  return addOutputOptions(addForceOption(command)).action(async (opts: TrainTeacherOptions) => {
     await trainTeacher(opts, deps);
   });
 }

@@ -1,6 +1,7 @@
 // Streaming line splitting on raw bytes: no per-file string, lines are (buffer, start, end) views.
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
+import { DataError } from "../errors.js";
 
 /** Default read size: large chunks keep the per-chunk overhead negligible. */
 export const DEFAULT_CHUNK_SIZE = 1 << 20;
@@ -17,40 +18,50 @@ function bomLength(buf: Buffer, start: number, end: number): number {
 }
 
 /**
- * Streams `path` and calls `onLine` for every line, handling LF and CRLF endings, a leading UTF-8 BOM, lines split
- * across chunks and a last line without a newline. Errors thrown by `onLine` stop the read and propagate.
+ * Streams `path` and calls `onLine` for every line, handling LF, CRLF and lone CR (old Mac) endings, a leading
+ * UTF-8 BOM, lines split across chunks (a CRLF too) and a last line without a newline. Errors thrown by `onLine`
+ * stop the read and propagate; a file that cannot be read is a DataError naming it.
  */
 export async function forEachLine(path: string, onLine: LineHandler, chunkSize = DEFAULT_CHUNK_SIZE): Promise<void> {
   let lineNumber = 0;
   // Pieces of a line that started in an earlier chunk; joined once its end arrives.
   let pending: Buffer[] = [];
+  // The previous chunk ended in CR: an LF opening this one completes that CRLF, it is not an empty line.
+  let afterCarriageReturn = false;
   const emit = (buf: Buffer, start: number, end: number): void => {
     lineNumber++;
     if (lineNumber === 1) start += bomLength(buf, start, end);
-    if (end > start && buf[end - 1] === CARRIAGE_RETURN) end--;
     onLine(buf, start, end, lineNumber);
   };
-  for await (const chunk of createReadStream(path, { highWaterMark: chunkSize }) as AsyncIterable<Buffer>) {
-    let start = 0;
-    let newline = chunk.indexOf(NEWLINE, 0);
-    if (pending.length > 0) {
-      if (newline < 0) {
-        pending.push(chunk);
-        continue;
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: chunkSize }) as AsyncIterable<Buffer>) {
+      let start = afterCarriageReturn && chunk[0] === NEWLINE ? 1 : 0;
+      afterCarriageReturn = false;
+      // The next LF and CR at or after `start`, each searched for again only once passed (-1: none left).
+      let newline = chunk.indexOf(NEWLINE, start);
+      let carriageReturn = chunk.indexOf(CARRIAGE_RETURN, start);
+      while (newline >= 0 || carriageReturn >= 0) {
+        const end = newline < 0 ? carriageReturn : carriageReturn < 0 ? newline : Math.min(newline, carriageReturn);
+        if (pending.length > 0) {
+          pending.push(chunk.subarray(start, end));
+          const line = Buffer.concat(pending);
+          pending = [];
+          emit(line, 0, line.length);
+        } else {
+          emit(chunk, start, end);
+        }
+        start = end + 1;
+        if (end === carriageReturn) {
+          if (start === chunk.length) afterCarriageReturn = true;
+          else if (chunk[start] === NEWLINE) start++;
+        }
+        if (newline >= 0 && newline < start) newline = chunk.indexOf(NEWLINE, start);
+        if (carriageReturn >= 0 && carriageReturn < start) carriageReturn = chunk.indexOf(CARRIAGE_RETURN, start);
       }
-      pending.push(chunk.subarray(0, newline));
-      const line = Buffer.concat(pending);
-      pending = [];
-      emit(line, 0, line.length);
-      start = newline + 1;
-      newline = chunk.indexOf(NEWLINE, start);
+      if (start < chunk.length) pending.push(chunk.subarray(start));
     }
-    while (newline >= 0) {
-      emit(chunk, start, newline);
-      start = newline + 1;
-      newline = chunk.indexOf(NEWLINE, start);
-    }
-    if (start < chunk.length) pending.push(chunk.subarray(start));
+  } catch (err) {
+    throw unreadable(path, err);
   }
   if (pending.length > 0) {
     const line = Buffer.concat(pending);
@@ -66,23 +77,51 @@ export interface FileHead {
   estimatedLines: number;
 }
 
-/** Reads the first `maxBytes` of `path` (the first line is cut there if longer). */
+/**
+ * Reads the first `maxBytes` of `path` (the first line is cut there if longer). A file that cannot be read (missing,
+ * a directory, not permitted) is a DataError naming it.
+ */
 export async function readHead(path: string, maxBytes = 1 << 16): Promise<FileHead> {
-  const handle = await open(path, "r");
   try {
-    const { size } = await handle.stat();
-    const buf = Buffer.alloc(Math.min(maxBytes, size));
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    if (bytesRead === 0) return { firstLine: undefined, estimatedLines: 0 };
-    let end = buf.indexOf(NEWLINE);
-    if (end < 0 || end > bytesRead) end = bytesRead;
-    const start = bomLength(buf, 0, end);
-    let lines = 0;
-    for (let at = buf.indexOf(NEWLINE); at >= 0 && at < bytesRead; at = buf.indexOf(NEWLINE, at + 1)) lines++;
-    const estimatedLines = Math.ceil((size / bytesRead) * Math.max(lines, 1));
-    if (end > start && buf[end - 1] === CARRIAGE_RETURN) end--;
-    return { firstLine: buf.toString("utf8", start, end), estimatedLines };
-  } finally {
-    await handle.close();
+    const handle = await open(path, "r");
+    try {
+      const { size } = await handle.stat();
+      const buf = Buffer.alloc(Math.min(maxBytes, size));
+      const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+      if (bytesRead === 0) return { firstLine: undefined, estimatedLines: 0 };
+      const head = buf.subarray(0, bytesRead);
+      const start = bomLength(head, 0, head.length);
+      const ends = [head.indexOf(NEWLINE, start), head.indexOf(CARRIAGE_RETURN, start)].filter((at) => at >= 0);
+      const estimatedLines = Math.ceil((size / bytesRead) * Math.max(countLines(head), 1));
+      return { firstLine: head.toString("utf8", start, Math.min(head.length, ...ends)), estimatedLines };
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw unreadable(path, err);
   }
+}
+
+/** Line endings in `buf`: every LF, and every CR not followed by an LF. */
+function countLines(buf: Buffer): number {
+  let lines = 0;
+  for (let i = 0; i < buf.length; i++) {
+    if (buf[i] === NEWLINE || (buf[i] === CARRIAGE_RETURN && buf[i + 1] !== NEWLINE)) lines++;
+  }
+  return lines;
+}
+
+/** Why a file cannot be read, in words, by the system error's code. */
+const UNREADABLE: Readonly<Record<string, string>> = {
+  ENOENT: "no such file or directory",
+  ENOTDIR: "no such file (a part of the path is not a directory)",
+  EISDIR: "a directory, not a file",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+};
+
+/** A system error reading `path` as a DataError naming it; anything else unchanged. */
+function unreadable(path: string, err: unknown): unknown {
+  const reason = UNREADABLE[(err as NodeJS.ErrnoException | null)?.code ?? ""];
+  return reason === undefined ? err : new DataError(path, 0, reason, "unreadable file");
 }

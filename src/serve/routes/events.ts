@@ -2,16 +2,28 @@
 // once, so the next recommendation reflects them.
 import type { FastifyInstance } from "fastify";
 import type { ServeContext } from "../context.js";
+import { HttpError } from "../errors.js";
+import { idSchema, nameSchema } from "../schemas.js";
 import type { FeedbackEvent, ItemRecord } from "../store.js";
 
 /** Largest batches: about a second of ingest at the target rate, and well inside the body limit. */
 const MAX_EVENTS = 20_000;
 const MAX_ITEMS = 5_000;
 
-// A type list, not anyOf: with type coercion on (for query strings), anyOf would turn 12.5 into "12.5".
+/**
+ * Plausible event times, ms since the epoch: from 1990 (older is almost surely seconds, not ms) to a day
+ * past the server's clock (clock skew; later is a bug or an attack — one event far in the future would
+ * outweigh every other in time-decayed popularity).
+ */
+export const MIN_TIMESTAMP = Date.UTC(1990, 0, 1);
+export const MAX_FUTURE_MS = 24 * 3600 * 1000;
+/** Event values (a rating, a count, seconds watched): ≥ 0 and at most this. */
+export const MAX_VALUE = 1e6;
+
 const featureValue = {
   type: ["string", "number", "array"],
-  items: { type: "string" },
+  wellFormed: true,
+  items: { type: "string", wellFormed: true },
   maxItems: 256,
 } as const;
 
@@ -33,11 +45,11 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
                 type: "object",
                 required: ["user", "item", "type"],
                 properties: {
-                  user: { type: "string", minLength: 1, maxLength: 256 },
-                  item: { type: "string", minLength: 1, maxLength: 256 },
-                  type: { type: "string", minLength: 1, maxLength: 64 },
-                  value: { type: "number" },
-                  timestamp: { type: "number", minimum: 0 },
+                  user: idSchema,
+                  item: idSchema,
+                  type: nameSchema,
+                  value: { type: "number", minimum: 0, maximum: MAX_VALUE },
+                  timestamp: { type: "number", minimum: MIN_TIMESTAMP },
                 },
                 additionalProperties: false,
               },
@@ -49,6 +61,16 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
     },
     async (request) => {
       const now = Date.now();
+      // The upper bound moves with the clock, so it is checked here rather than in the schema.
+      const future = request.body.events.findIndex(
+        (e) => e.timestamp !== undefined && e.timestamp > now + MAX_FUTURE_MS,
+      );
+      if (future >= 0) {
+        throw new HttpError(
+          400,
+          `body/events/${future}/timestamp ${request.body.events[future]!.timestamp} is more than 24 h ahead of the server's clock (${now})`,
+        );
+      }
       const events: FeedbackEvent[] = request.body.events.map((e) => ({ ...e, timestamp: e.timestamp ?? now }));
       const { first, count } = await ctx.store.append(events);
       const { unknownItems } = ctx.registry.apply(events.map((e, k) => ({ ...e, seq: first + k })));
@@ -75,8 +97,13 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
                 type: "object",
                 required: ["id"],
                 properties: {
-                  id: { type: "string", minLength: 1, maxLength: 256 },
-                  features: { type: "object", additionalProperties: featureValue, maxProperties: 64 },
+                  id: idSchema,
+                  features: {
+                    type: "object",
+                    propertyNames: nameSchema,
+                    additionalProperties: featureValue,
+                    maxProperties: 64,
+                  },
                 },
                 additionalProperties: false,
               },

@@ -4,6 +4,7 @@ import type { ServeContext } from "../context.js";
 import { HttpError } from "../errors.js";
 import type { AttributeFilter } from "../catalogue.js";
 import type { Deployment } from "../registry.js";
+import { idSchema } from "../schemas.js";
 
 const itemList = {
   type: "array",
@@ -14,7 +15,7 @@ const itemList = {
   },
 } as const;
 
-const k = { type: "integer", minimum: 1, maximum: 1000, default: 10 } as const;
+const k = { type: "integer", minimum: 1, maximum: 1000, finite: true, default: 10 } as const;
 
 /** "category:shoes" → { attribute: "category", value: "shoes" }. */
 function parseFilter(text: string): AttributeFilter {
@@ -43,7 +44,7 @@ export async function recommendRoutes(app: FastifyInstance, { ctx }: { ctx: Serv
     "/recommend/:userId",
     {
       schema: {
-        params: { type: "object", properties: { userId: { type: "string", minLength: 1 } } },
+        params: { type: "object", properties: { userId: idSchema } },
         querystring: {
           type: "object",
           properties: {
@@ -112,8 +113,8 @@ export async function recommendRoutes(app: FastifyInstance, { ctx }: { ctx: Serv
           type: "object",
           required: ["user", "items"],
           properties: {
-            user: { type: "string", minLength: 1 },
-            items: { type: "array", items: { type: "string", minLength: 1 }, minItems: 1, maxItems: 10_000 },
+            user: idSchema,
+            items: { type: "array", items: idSchema, minItems: 1, maxItems: 10_000 },
           },
           additionalProperties: false,
         },
@@ -145,7 +146,7 @@ export async function recommendRoutes(app: FastifyInstance, { ctx }: { ctx: Serv
     "/similar/:itemId",
     {
       schema: {
-        params: { type: "object", properties: { itemId: { type: "string", minLength: 1 } } },
+        params: { type: "object", properties: { itemId: idSchema } },
         querystring: { type: "object", properties: { k }, additionalProperties: false },
       },
     },

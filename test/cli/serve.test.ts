@@ -1,0 +1,63 @@
+// `distillrec serve` refuses an address it cannot use with one clear line, never a stack trace: a port
+// out of range at parse time, a port in use when listening (a usage error, exit code 2); a missing
+// models directory likewise.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { saveServingModel } from "../helpers/serving.js";
+
+const root = mkdtempSync(join(tmpdir(), "distillrec-serve-cli-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+const model = join(root, "model");
+saveServingModel(model, 1);
+
+/** Run `distillrec serve` with `args`; resolves with its exit code and stderr once it exits. */
+function serve(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, "serve", "--model", model, "--state", join(root, "state"), ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stderr })));
+}
+
+const noStack = (stderr: string) => assert.doesNotMatch(stderr, /^\s+at /m, stderr);
+
+test("a port out of range is refused at parse time, without a stack trace", async () => {
+  for (const port of ["99999", "-1", "1.5", "http"]) {
+    const { code, stderr } = await serve(["--port", port]);
+    assert.equal(code, 1, stderr);
+    assert.match(
+      stderr,
+      new RegExp(`option '--port <n>' argument '${port}' is invalid. must be a port number, 0 to 65535`),
+    );
+    noStack(stderr);
+  }
+});
+
+test("a port in use is a usage error naming the address, without a stack trace", async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = taken.address() as AddressInfo;
+    const { code, stderr } = await serve(["--port", String(port)]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, new RegExp(`distillrec: cannot listen: .*EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
+    noStack(stderr);
+  } finally {
+    await new Promise((resolve) => taken.close(resolve));
+  }
+});
+
+test("a missing --models directory is a usage error", async () => {
+  const { code, stderr } = await serve(["--port", "0", "--models", join(root, "no-models")]);
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /distillrec: --models .*no-models: no such directory/);
+  noStack(stderr);
+});
