@@ -5,7 +5,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DataRng } from "../../src/data/rng.js";
 import { ExactIndex } from "../../src/engine/retrieval.js";
 import { ModelRegistry } from "../../src/serve/registry.js";
@@ -153,6 +153,7 @@ describe("the registry's popular list after a restart", () => {
         // What a restart reads: the stored log, from the start.
         store: { items: () => [], events: (from = 0) => log.slice(from) } as unknown as EventStore,
         indexFactory: (vectors, dim, precision) => new ExactIndex(vectors, dim, { precision }),
+        modelsDir: dirname(dir),
       });
     const clean = registryOf(events(false));
     const poisoned = registryOf(events(true));
