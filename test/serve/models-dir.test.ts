@@ -7,7 +7,8 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
-import { saveServingModel } from "../helpers/serving.js";
+import { TwoTower } from "../../src/models/index.js";
+import { saveServingArtefact, saveServingModel, servingContext } from "../helpers/serving.js";
 
 const root = mkdtempSync(join(tmpdir(), "distillrec-models-dir-"));
 const TOKEN = "models-token";
@@ -24,6 +25,10 @@ symlinkSync(outside, join(models, "escape"));
 symlinkSync(join(models, "team", "b"), join(models, "b-link"));
 cpSync(join(models, "team", "b"), join(models, "broken"), { recursive: true });
 writeFileSync(join(models, "broken", "weights.bin"), "not weights");
+// Checksums valid, one weight NaN: refused at load, so a swap to it is the client's 422, not a 500.
+const poisoned = new TwoTower({ dim: 8, maxHistory: 10, seed: 4, initStd: 0.5 }, servingContext());
+poisoned.parameters()[0]!.data[5] = NaN;
+saveServingArtefact(join(models, "poisoned"), poisoned);
 
 let server: RunningServer;
 
@@ -90,9 +95,14 @@ describe("the models directory", () => {
     const broken = await swap("broken");
     assert.equal(broken.status, 422);
     assert.match(broken.text, /broken\/weights\.bin: corrupted: sha256 mismatch/);
+    const serving = server.registry.current.model.version;
+    const poisoned = await swap("poisoned");
+    assert.equal(poisoned.status, 422);
+    assert.match(poisoned.text, /poisoned\/weights\.bin: non-finite weight: parameter .* holds NaN at index 5/);
+    assert.equal(server.registry.current.model.version, serving, "the serving model is kept");
     const missing = await swap("team/missing");
     assert.equal(missing.status, 422);
     assert.match(missing.text, /team\/missing: /);
-    for (const reply of [broken, missing]) assert.ok(!reply.text.includes(root), reply.text);
+    for (const reply of [broken, poisoned, missing]) assert.ok(!reply.text.includes(root), reply.text);
   });
 });
