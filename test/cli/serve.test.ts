@@ -61,3 +61,30 @@ test("a missing --models directory is a usage error", async () => {
   assert.match(stderr, /distillrec: --models .*no-models: no such directory/);
   noStack(stderr);
 });
+
+test("--rate-limit caps each client's requests per minute (429 with the reason); the health routes stay open", async () => {
+  const { serve: start } = await import("../../src/cli/commands/serve.js");
+  const running = await start({
+    model,
+    state: join(root, "state-rate"),
+    host: "127.0.0.1",
+    port: 0,
+    index: "exact",
+    quiet: true,
+    rateLimit: 3,
+    requestTimeout: 5_000,
+    maxConnections: 100,
+  });
+  try {
+    const statuses: number[] = [];
+    for (let k = 0; k < 4; k++) statuses.push((await fetch(`${running.url}/v1/recommend/u1?k=5`)).status);
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    const refused = await fetch(`${running.url}/v1/recommend/u1?k=5`);
+    assert.equal(refused.status, 429);
+    assert.ok(refused.headers.get("retry-after"), "Retry-After is set");
+    assert.match(((await refused.json()) as { message: string }).message, /rate limit/i);
+    assert.equal((await fetch(`${running.url}/healthz`)).status, 200);
+  } finally {
+    await running.close();
+  }
+});

@@ -19,6 +19,12 @@ export interface ServeOptions {
   token?: string;
   index: "exact" | "ivf" | "auto";
   bodyLimit?: number;
+  requestTimeout?: number;
+  maxConnections?: number;
+  /** Requests per minute per client (off unless given). */
+  rateLimit?: number;
+  /** False with --no-shedding. */
+  shedding?: boolean;
   quiet?: boolean;
   online?: boolean;
   /** A directory, or false from --no-teacher. */
@@ -43,6 +49,12 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
     index: opts.index,
     ...(token ? { token } : {}),
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
+    limits: {
+      requestTimeout: opts.requestTimeout,
+      maxConnections: opts.maxConnections,
+      ...(opts.rateLimit === undefined ? {} : { rateLimit: { max: opts.rateLimit, timeWindow: 60_000 } }),
+      ...(opts.shedding === false ? { shedding: false } : {}),
+    },
     logger,
     ...(opts.online
       ? {
@@ -99,6 +111,18 @@ export function serveCommand(): Command {
         .default("auto"),
     )
     .option("--body-limit <bytes>", "largest request body (default 4 MiB)", positiveInt)
+    .option("--request-timeout <ms>", "time to receive a whole request, headers and body (default 30 000)", positiveInt)
+    .option(
+      "--max-connections <n>",
+      "connections open at once (default 10 000, or the open-file limit less 256)",
+      positiveInt,
+    )
+    .option(
+      "--rate-limit <n>",
+      "requests per minute per client: the token holder, else its address (default: off)",
+      positiveInt,
+    )
+    .option("--no-shedding", "never answer 503 when the event loop lags (load shedding is on by default)")
     .option("--quiet", "only warnings in the log")
     .option("--online", "keep the student learning from the events in a background thread (docs/ONLINE.md)")
     .option("--teacher <dir>", "with --online: the teacher to re-distil from (default: the one beside --model)")
