@@ -11,6 +11,8 @@ import type { DistillWeights } from "./losses.js";
 import {
   distillProgramUrl,
   hasSoftTerms,
+  LIST_ANCHORS,
+  listAnchors,
   needsSoftLabels,
   needsTeacher,
   shareParameters,
@@ -19,6 +21,8 @@ import {
   type DistillConfig,
 } from "./program.js";
 import type { SoftLabels } from "./soft-labels.js";
+import { shareArray } from "../engine/parallel.js";
+import type { TrainingData } from "../train/training-data.js";
 
 /** What the distillation objective learns from. */
 export interface DistillSources {
@@ -37,11 +41,16 @@ export interface DistillSources {
 export type DistillOptions = Omit<TrainOptions, "weights" | "objective"> & DistillSources;
 
 /**
- * The distillation objective of `sources` for train(): the distillation program, its config, and the soft
- * labels (rows indexed for `numUsers` users) and hint teacher's parameters as shared arrays; the hint
- * projection is initialised from `seed`.
+ * The distillation objective of `sources` for train() on `data`: the distillation program, its config,
+ * and the soft labels (rows indexed for `numUsers` users, each anchored to one of the user's samples) and
+ * hint teacher's parameters as shared arrays; the hint projection is initialised from `seed`.
  */
-export function distillObjective(sources: DistillSources, numUsers: number, seed: number): Objective {
+export function distillObjective(
+  sources: DistillSources,
+  data: TrainingData,
+  numUsers: number,
+  seed: number,
+): Objective {
   const weights = sources.weights ?? { hard: 1 };
   if (needsSoftLabels(weights) && !sources.softLabels) {
     throw new Error("distill: the distillation weights have soft terms but no softLabels were given");
@@ -53,11 +62,12 @@ export function distillObjective(sources: DistillSources, numUsers: number, seed
   if (teacher && teacher.representationDim === null) {
     throw new Error(`distill: the teacher (${teacher.kind}) has no representation for hint distillation`);
   }
-  const config: Omit<DistillConfig, keyof TrainConfig> = { weights };
+  const config: Omit<DistillConfig, keyof TrainConfig> = { weights, seed };
   const objective: Objective = { programUrl: distillProgramUrl, config, data: {} };
   if (sources.softLabels) {
     const shared = shareSoftLabels(sources.softLabels, numUsers);
     Object.assign(objective.data!, shared.data);
+    objective.data![LIST_ANCHORS] = shareArray(listAnchors(data, numUsers));
     config.labelFields = shared.fields;
   }
   if (teacher) {
@@ -76,6 +86,6 @@ export async function distill(options: DistillOptions): Promise<TrainResult> {
   if (!hasSoftTerms(weights)) return train({ ...rest, weights });
   return train({
     ...rest,
-    objective: distillObjective({ weights, softLabels, teacher }, rest.context.numUsers, rest.seed),
+    objective: distillObjective({ weights, softLabels, teacher }, rest.data, rest.context.numUsers, rest.seed),
   });
 }

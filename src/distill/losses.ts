@@ -4,6 +4,7 @@
  * weighted.
  */
 import * as ops from "../engine/ops/index.js";
+import { DataRng } from "../data/rng.js";
 import { Ids } from "../engine/ops/embedding.js";
 import type { Tensor } from "../engine/tensor.js";
 import { listPairs, type Pairs, type Recommender } from "../models/recommender.js";
@@ -14,8 +15,12 @@ import {
   listwiseKLLoss,
   multiTaskSoftLoss,
   pointwiseSoftLoss,
+  gatherColumns,
+  rankDiscountedSample,
   rankingDistillationLoss,
+  rankingHybridWeights,
   relaxedRankingLoss,
+  uniformSample,
 } from "./soft-losses.js";
 
 /** Weights of each term of `distillationLoss` (0 or absent = off, except `hard` and `hardTasks`: default 1). */
@@ -30,6 +35,22 @@ export interface DistillWeights extends HardWeights {
   temperature?: number;
   /** λ of the ranking-distillation position weights (default 10). */
   rankingLambda?: number;
+  /**
+   * μ of ranking distillation's dynamic weights (Tang & Wang's hybrid weighting: position × dynamic,
+   * normalised); 0 or absent = position weights only.
+   */
+  rankingDynamic?: number;
+  /** How many of the teacher's top items ranking distillation learns (the first ones; default the whole top-K slice). */
+  rankingTopK?: number;
+  /**
+   * Interesting items per list of relaxed ranking (DE-RRD), drawn each time the list is used from the
+   * top-K slice by rank-discounted sampling (∝ e^{−rank/rrdTemperature}); default the whole slice, unsampled.
+   */
+  rrdInteresting?: number;
+  /** Uninteresting items per list of relaxed ranking, drawn uniformly from the sampled slice (default all of it). */
+  rrdUninteresting?: number;
+  /** Temperature of the rank-discounted sampling of interesting items (default 10). */
+  rrdTemperature?: number;
   /** Per-head weights inside the multi-task term (default 1 each). */
   taskWeights?: Record<string, number>;
 }
@@ -57,7 +78,18 @@ export interface DistillExtras {
    */
   teacherRepresentation?: (pairs: Pairs) => Float32Array;
   projection?: HintProjection;
+  /** Draws the relaxed-ranking samples (default: one generator of this module, seeded 0). */
+  rng?: DataRng;
 }
+
+/** What the list terms need beside the logits: the catalogue size (dynamic ranking weights) and a generator. */
+export interface ListTermContext {
+  /** Items in the catalogue, for the student's estimated ranks (needed by `rankingDynamic`). */
+  numItems?: number;
+  rng?: DataRng;
+}
+
+const defaultRng = new DataRng(0);
 
 /** The objective and each enabled term's unweighted value (plus "total"). */
 export interface DistillationResult {
@@ -143,7 +175,10 @@ export function distillationLoss(
     const rows = batchRows(labels, batch);
     if (rows.length > 0) {
       const { scores, heads } = scoreListRows(student, labels, rows, batch.lists?.historyEnd, w.multiTask !== 0);
-      addListTerms(scores, labels, rows, weights, sum, heads);
+      addListTerms(scores, labels, rows, weights, sum, heads, {
+        numItems: student.context.numItems,
+        rng: extras.rng,
+      });
     }
   }
 
@@ -201,9 +236,12 @@ function scoreListRows(
  * lists `rows` (in that order) to `sum`:
  *
  * - pointwise, listwise: the whole list (observed, top-K and negative slices), temperature T;
- * - ranking: the top-K slice [P, P + K), in the teacher's order (λ = rankingLambda);
- * - relaxed ranking: the top-K slice as "interesting" (teacher order) against the negative slice
- *   [P + K, L) as "uninteresting";
+ * - ranking: the first `rankingTopK` of the top-K slice [P, P + K), in the teacher's order (λ =
+ *   rankingLambda), with Tang & Wang's hybrid weights when `rankingDynamic` (μ) is set, the student's
+ *   ranks estimated from the sampled slice [P + K, L) (`context.numItems` needed);
+ * - relaxed ranking: "interesting" items from the top-K slice (teacher order) against "uninteresting"
+ *   ones from the sampled slice; with `rrdInteresting` / `rrdUninteresting`, DE-RRD's sampling of that
+ *   many (rank-discounted, resp. uniform) with `context.rng`, fresh each time the list is used;
  * - multi-task (with `heads`, every head's logits of the lists): against `labels.taskScores`.
  *
  * However the student scores its lists (a zoo model's scoreLists, an online model's vectors), the terms
@@ -216,11 +254,11 @@ export function addListTerms(
   weights: DistillWeights,
   sum: WeightedSum,
   heads?: Record<string, Tensor>,
+  context: ListTermContext = {},
 ): void {
   const w = listWeights(weights);
   const T = weights.temperature ?? 1;
   const L = labels.listLength;
-  const P = labels.positives;
   const K = labels.topK;
   const teacher = gatherRows(labels.teacherScores, rows, L);
 
@@ -229,13 +267,9 @@ export function addListTerms(
   if ((w.ranking !== 0 || w.relaxedRanking !== 0) && K === 0) {
     throw new Error("distillationLoss: ranking terms need a top-K slice, but the soft labels have topK = 0");
   }
-  if (w.ranking !== 0) {
-    const topK = ops.sliceLastDim(scores, P, P + K);
-    sum.add("ranking", w.ranking, rankingDistillationLoss(topK, weights.rankingLambda ?? 10));
-  }
+  if (w.ranking !== 0) sum.add("ranking", w.ranking, rankingTerm(scores, labels, weights, context));
   if (w.relaxedRanking !== 0) {
-    const interesting = ops.sliceLastDim(scores, P, P + K);
-    const uninteresting = ops.sliceLastDim(scores, P + K, L);
+    const { interesting, uninteresting } = relaxedRankingItems(scores, labels, weights, context.rng ?? defaultRng);
     sum.add("relaxedRanking", w.relaxedRanking, relaxedRankingLoss(interesting, uninteresting));
   }
   if (w.multiTask !== 0) {
@@ -247,4 +281,59 @@ export function addListTerms(
     for (const [name, values] of Object.entries(labels.taskScores)) teacherTasks[name] = gatherRows(values, rows, L);
     sum.add("multiTask", w.multiTask, multiTaskSoftLoss(heads, teacherTasks, T, weights.taskWeights));
   }
+}
+
+/** Within bounds: a sample size of a slice of `width` (default the whole slice). */
+function sliceCount(name: string, value: number | undefined, width: number): number {
+  const n = value ?? width;
+  if (!Number.isInteger(n) || n < 1 || n > width) {
+    throw new RangeError(`distillationLoss: ${name} must be an integer in [1, ${width}] (the slice's width), got ${n}`);
+  }
+  return n;
+}
+
+/** Ranking distillation of the lists' logits [R, L]: position weights, or the hybrid ones with `rankingDynamic`. */
+function rankingTerm(scores: Tensor, labels: SoftLabels, weights: DistillWeights, context: ListTermContext): Tensor {
+  const { positives: P, topK: K, listLength: L } = labels;
+  const top = ops.sliceLastDim(scores, P, P + sliceCount("rankingTopK", weights.rankingTopK, K));
+  const lambda = weights.rankingLambda ?? 10;
+  const mu = weights.rankingDynamic ?? 0;
+  if (mu === 0) return rankingDistillationLoss(top, lambda);
+  if (context.numItems === undefined) throw new Error("distillationLoss: rankingDynamic needs the catalogue size");
+  if (L === P + K) throw new Error("distillationLoss: rankingDynamic needs sampled items in the soft-label lists");
+  const sampled = ops.sliceLastDim(scores, P + K, L);
+  const rowWeights = rankingHybridWeights(top.data, sampled.data, top.shape[1]!, context.numItems, { lambda, mu });
+  return rankingDistillationLoss(top, lambda, rowWeights);
+}
+
+/** Relaxed ranking's interesting [R, Ki] (teacher order) and uninteresting [R, Mu] logits, sampled when asked. */
+function relaxedRankingItems(
+  scores: Tensor,
+  labels: SoftLabels,
+  weights: DistillWeights,
+  rng: DataRng,
+): { interesting: Tensor; uninteresting: Tensor } {
+  const { positives: P, topK: K, listLength: L, negatives: N } = labels;
+  const R = scores.shape[0]!;
+  const ki = sliceCount("rrdInteresting", weights.rrdInteresting, K);
+  const mu = N === 0 ? 0 : sliceCount("rrdUninteresting", weights.rrdUninteresting, N);
+  const interesting =
+    ki === K
+      ? ops.sliceLastDim(scores, P, P + K)
+      : gatherColumns(scores, sampledColumns(R, ki, P, () => rankDiscountedSample(K, ki, weights.rrdTemperature ?? 10, rng)), ki);
+  const uninteresting =
+    mu === N
+      ? ops.sliceLastDim(scores, P + K, L)
+      : gatherColumns(scores, sampledColumns(R, mu, P + K, () => uniformSample(N, mu, rng)), mu);
+  return { interesting, uninteresting };
+}
+
+/** R rows of `width` columns, each `offset` + a fresh draw. */
+function sampledColumns(R: number, width: number, offset: number, draw: () => Int32Array): Int32Array {
+  const out = new Int32Array(R * width);
+  for (let r = 0; r < R; r++) {
+    const picks = draw();
+    for (let c = 0; c < width; c++) out[r * width + c] = offset + picks[c]!;
+  }
+  return out;
 }

@@ -1,7 +1,8 @@
 /**
  * The distillation objective as a training program (train/program.ts): a student's soft labels travel
  * along the samples as shared arrays (`label.<field>`), with `listRowOfUser` mapping a user to its
- * soft-label row (−1: none). For hint distillation the teacher's parameters travel as one shared array
+ * soft-label row (−1: none) and `listAnchorOfUser` naming the one interaction of the user whose batch
+ * takes the user's list terms: each list is used once per epoch, whatever the user's activity. For hint distillation the teacher's parameters travel as one shared array
  * (`teacherWeights`): every thread rebuilds the frozen teacher beside the student, with a trained
  * projection between their representations. Each step's loss is distillationLoss of the batch (the hard
  * labels, a multi-task model's task labels, and every enabled soft term).
@@ -12,6 +13,7 @@ import type { Module } from "../engine/nn.js";
 import { createModel, type ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
 import { trainingProgram, type TrainConfig, type Trainer } from "../train/program.js";
+import { DataRng } from "../data/rng.js";
 import { HintProjection, teacherRepresentation } from "./hint.js";
 import { distillationLoss, distinctRows, type DistillExtras, type DistillWeights } from "./losses.js";
 import type { SoftLabels } from "./soft-labels.js";
@@ -19,6 +21,8 @@ import type { SoftLabels } from "./soft-labels.js";
 /** The plain (structured-cloneable) config of the program. */
 export interface DistillConfig extends TrainConfig {
   weights: DistillWeights;
+  /** Seeds each thread's relaxed-ranking samples (default 0). */
+  seed?: number;
   /** The soft labels' fields that are not shared arrays (list length, top-k, kinds, …); absent without labels. */
   labelFields?: Record<string, unknown>;
   /**
@@ -42,6 +46,8 @@ export interface DistillTrainer extends Trainer {
 
 /** Prefix of the soft labels' array fields in the shared data. */
 export const LABEL_PREFIX = "label.";
+/** The shared data's key of each user's anchor item (−1: none), see {@link listAnchors}. */
+export const LIST_ANCHORS = "listAnchorOfUser";
 /** The shared data's key of the hint teacher's parameters, concatenated in `parameters()` order. */
 export const TEACHER_WEIGHTS = "teacherWeights";
 
@@ -208,12 +214,15 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProg
     const lists = needsSoftLabels(weights);
     const labels = config.labelFields ? softLabelsFrom(data, config.labelFields) : null;
     const listRowOfUser = data.listRowOfUser as Int32Array | undefined;
-    if (lists && !(labels && listRowOfUser)) {
-      throw new Error("distill program: soft-label weights given without soft labels");
+    const anchors = data[LIST_ANCHORS] as Int32Array | undefined;
+    if (lists && !(labels && listRowOfUser && anchors)) {
+      throw new Error("distill program: soft-label weights given without soft labels (and their anchors)");
     }
+    // Each thread draws its own relaxed-ranking samples.
+    const rng = new DataRng(Math.imul(config.seed ?? 0, 0x9e3779b1) ^ (thread + 1));
     const extras: DistillExtras = hint
-      ? { teacherRepresentation: teacherRepresentation(hint.teacher), projection: hint.projection }
-      : {};
+      ? { teacherRepresentation: teacherRepresentation(hint.teacher), projection: hint.projection, rng }
+      : { rng };
     // Terms that learn from every batch, whether or not its users have soft-label lists.
     const hardTasks = (weights.hardTasks ?? 1) !== 0 && model.tasks.length > 1 && data.conversions !== undefined;
     const batchTerms = (weights.hard ?? 1) !== 0 || hint !== null || hardTasks;
@@ -221,7 +230,7 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProg
       // The teacher stays out of the optimiser (frozen); the projection learns with the student.
       ...(hint ? { trained: hint.projection.parameters(), fields: hint } : {}),
       loss(batch) {
-        const rows = lists ? listRows(batch.users, listRowOfUser!) : null;
+        const rows = lists ? anchoredListRows(batch, listRowOfUser!, anchors!) : null;
         // A pure soft-label objective has nothing to learn from a batch whose users have no list.
         if (rows?.length === 0 && !batchTerms) return null;
         return distillationLoss(model, rows ? { ...batch, lists: { rows } } : batch, labels, weights, extras).total;
@@ -230,9 +239,32 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProg
   },
 );
 
-/** The soft-label rows of the batch's distinct users with a row, in order of first appearance. */
-export function listRows(users: Int32Array, listRowOfUser: Int32Array): Int32Array {
-  return distinctRows(Array.from(users, (user) => (user < listRowOfUser.length ? listRowOfUser[user]! : -1)));
+/**
+ * Each user's anchor: the positive of its first sample in `data` (−1 for a user without samples). The
+ * batch holding a user's anchor sample takes the user's list terms, so that every list is used once per
+ * epoch (as DE-RRD and Tang & Wang weigh users: not by how many interactions they have), wherever the
+ * shuffled order puts it.
+ */
+export function listAnchors(data: { users: Int32Array; positives: Int32Array }, numUsers: number): Int32Array {
+  const anchors = new Int32Array(numUsers).fill(-1);
+  for (let s = data.users.length - 1; s >= 0; s--) {
+    const user = data.users[s]!;
+    if (user >= 0 && user < numUsers) anchors[user] = data.positives[s]!;
+  }
+  return anchors;
+}
+
+/** The soft-label rows of the batch's users whose anchor sample it holds, in order of first appearance. */
+export function anchoredListRows(
+  batch: { users: Int32Array; positives: Int32Array },
+  listRowOfUser: Int32Array,
+  anchors: Int32Array,
+): Int32Array {
+  return distinctRows(
+    Array.from(batch.users, (user, k) =>
+      user < listRowOfUser.length && anchors[user] === batch.positives[k] ? listRowOfUser[user]! : -1,
+    ),
+  );
 }
 
 /** URL of this module, for TrainingPool.start({ programUrl }). */

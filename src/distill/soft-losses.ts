@@ -8,6 +8,7 @@
  */
 import * as ops from "../engine/ops/index.js";
 import { Tensor, accumulate, record } from "../engine/tensor.js";
+import type { DataRng } from "../data/rng.js";
 import { checkTemperature, sigmoidProbabilities } from "./soft-labels.js";
 
 function fmt(t: Tensor): string {
@@ -66,15 +67,110 @@ export function rankingWeights(K: number, lambda = 10): Float32Array {
 }
 
 /**
- * Ranking distillation (Tang & Wang, KDD'18), as the PyTorch reference: the teacher's top-K unobserved
- * items are extra positives weighted by rank, −mean over rows of Σ_r w_r log σ(s_r), with `studentTopK`
- * [R, K] in the teacher's rank order and w from `rankingWeights(K, lambda)`.
+ * The hybrid weights of ranking distillation (Tang & Wang, KDD'18 §2.3), [R, K]: per row, the position
+ * weight w_r of `rankingWeights(K, lambda)` times the dynamic weight tanh(max(0, μ · (r̂_r − r))), L1-
+ * normalised (a row the student already ranks at least as high as the teacher gets no weight). r̂_r, the
+ * student's rank of the teacher's r-th item in a catalogue of `numItems`, is estimated from its rank among
+ * N uniformly sampled unobserved items: r̂ = ⌊(numItems − 1) · #{n : u_n > s_r} / N⌋. `topK` [R × K] and
+ * `sampled` [R × N] are the student's logits, read as constants: the weights carry no gradient.
  */
-export function rankingDistillationLoss(studentTopK: Tensor, lambda = 10): Tensor {
+export function rankingHybridWeights(
+  topK: Float32Array,
+  sampled: Float32Array,
+  K: number,
+  numItems: number,
+  options: { lambda?: number; mu?: number } = {},
+): Float32Array {
+  const { lambda = 10, mu = 0.1 } = options;
+  if (!(mu > 0)) throw new RangeError(`rankingHybridWeights: mu must be positive, got ${mu}`);
+  const rows = K === 0 ? 0 : topK.length / K;
+  const N = rows === 0 ? 0 : sampled.length / rows;
+  if (!Number.isInteger(rows) || !Number.isInteger(N) || N === 0) {
+    throw new RangeError(`rankingHybridWeights: ${topK.length} top-K and ${sampled.length} sampled logits for K ${K}`);
+  }
+  const position = rankingWeights(K, lambda);
+  const out = new Float32Array(rows * K);
+  for (let r = 0; r < rows; r++) {
+    let total = 0;
+    for (let k = 0; k < K; k++) {
+      const s = topK[r * K + k]!;
+      let above = 0;
+      for (let n = 0; n < N; n++) if (sampled[r * N + n]! > s) above++;
+      const estimated = Math.floor(((numItems - 1) * above) / N);
+      const w = position[k]! * Math.tanh(Math.max(0, mu * (estimated - k)));
+      out[r * K + k] = w;
+      total += w;
+    }
+    if (total > 0) for (let k = 0; k < K; k++) out[r * K + k]! /= total;
+  }
+  return out;
+}
+
+/**
+ * Ranking distillation (Tang & Wang, KDD'18): the teacher's top-K unobserved items are extra positives
+ * weighted by rank, −mean over rows of Σ_r w_r log σ(s_r), with `studentTopK` [R, K] in the teacher's rank
+ * order and w the position weights `rankingWeights(K, lambda)`, or per-row weights `rowWeights` [R × K]
+ * (the hybrid weights of `rankingHybridWeights`).
+ */
+export function rankingDistillationLoss(studentTopK: Tensor, lambda = 10, rowWeights?: Float32Array): Tensor {
   const { rows, cols } = rowsOf("rankingDistillationLoss", studentTopK);
-  const w = Tensor.from(rankingWeights(cols, lambda), [cols]);
+  if (rowWeights && rowWeights.length !== studentTopK.size) {
+    throw new RangeError(`rankingDistillationLoss: ${rowWeights.length} weights for ${fmt(studentTopK)}`);
+  }
+  const w = rowWeights ? Tensor.from(rowWeights, [rows, cols]) : Tensor.from(rankingWeights(cols, lambda), [cols]);
   const weighted = ops.mul(ops.logSigmoid(studentTopK), w);
   return ops.scale(ops.sum(weighted), -1 / Math.max(rows, 1));
+}
+
+/**
+ * DE-RRD's rank-discounted sampling: `k` distinct ranks of 0..n−1, drawn one after another without
+ * replacement with probability ∝ e^{−r/temperature} (as torch.multinomial without replacement; here by
+ * Gumbel top-k, which draws the same distribution in one pass), returned ascending, i.e. in the teacher's
+ * order.
+ */
+export function rankDiscountedSample(n: number, k: number, temperature: number, rng: DataRng): Int32Array {
+  if (!(temperature > 0)) throw new RangeError(`rankDiscountedSample: temperature must be positive, got ${temperature}`);
+  if (k > n) throw new RangeError(`rankDiscountedSample: ${k} draws from ${n} ranks`);
+  const keys = Float64Array.from({ length: n }, (_, r) => -r / temperature - Math.log(-Math.log(1 - rng.next())));
+  const order = Int32Array.from({ length: n }, (_, r) => r).sort((a, b) => keys[b]! - keys[a]!);
+  return order.subarray(0, k).sort();
+}
+
+/** `k` distinct values of 0..n−1, uniformly (a partial Fisher–Yates shuffle), ascending. */
+export function uniformSample(n: number, k: number, rng: DataRng): Int32Array {
+  if (k > n) throw new RangeError(`uniformSample: ${k} draws from ${n} values`);
+  const pool = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < k; i++) {
+    const j = i + rng.int(n - i);
+    const swap = pool[i]!;
+    pool[i] = pool[j]!;
+    pool[j] = swap;
+  }
+  return pool.subarray(0, k).sort();
+}
+
+/**
+ * Columns `columns` [R × C] (per row, indexes into its L entries) of `x` [R, L], as [R, C]; the gradient
+ * is scattered back (summed where a column repeats).
+ */
+export function gatherColumns(x: Tensor, columns: Int32Array, C: number): Tensor {
+  const { rows, cols: L } = rowsOf("gatherColumns", x);
+  if (columns.length !== rows * C) {
+    throw new RangeError(`gatherColumns: ${columns.length} columns for ${rows} rows of ${C}`);
+  }
+  for (const c of columns) if (c < 0 || c >= L) throw new RangeError(`gatherColumns: column ${c} outside [0, ${L})`);
+  const out = Tensor.empty([rows, C]);
+  const xd = x.data;
+  const od = out.data;
+  for (let r = 0; r < rows; r++) for (let c = 0; c < C; c++) od[r * C + c] = xd[r * L + columns[r * C + c]!]!;
+  return record(out, [x], (g) => {
+    if (!x.requiresGrad) return;
+    const gx = Tensor.zeros(x.shape);
+    const gxd = gx.data;
+    const gd = g.data;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < C; c++) gxd[r * L + columns[r * C + c]!]! += gd[r * C + c]!;
+    accumulate(x, gx);
+  });
 }
 
 /** log(e^a + e^b) without overflow; either side may be −∞. */
