@@ -320,11 +320,19 @@ function relaxedRankingItems(
   const interesting =
     ki === K
       ? ops.sliceLastDim(scores, P, P + K)
-      : gatherColumns(scores, sampledColumns(R, ki, P, () => rankDiscountedSample(K, ki, weights.rrdTemperature ?? 10, rng)), ki);
+      : gatherColumns(
+          scores,
+          sampledColumns(R, ki, P, () => rankDiscountedSample(K, ki, weights.rrdTemperature ?? 10, rng)),
+          ki,
+        );
   const uninteresting =
     mu === N
       ? ops.sliceLastDim(scores, P + K, L)
-      : gatherColumns(scores, sampledColumns(R, mu, P + K, () => uniformSample(N, mu, rng)), mu);
+      : gatherColumns(
+          scores,
+          sampledColumns(R, mu, P + K, () => uniformSample(N, mu, rng)),
+          mu,
+        );
   return { interesting, uninteresting };
 }
 

@@ -129,7 +129,8 @@ export function rankingDistillationLoss(studentTopK: Tensor, lambda = 10, rowWei
  * order.
  */
 export function rankDiscountedSample(n: number, k: number, temperature: number, rng: DataRng): Int32Array {
-  if (!(temperature > 0)) throw new RangeError(`rankDiscountedSample: temperature must be positive, got ${temperature}`);
+  if (!(temperature > 0))
+    throw new RangeError(`rankDiscountedSample: temperature must be positive, got ${temperature}`);
   if (k > n) throw new RangeError(`rankDiscountedSample: ${k} draws from ${n} ranks`);
   const keys = Float64Array.from({ length: n }, (_, r) => -r / temperature - Math.log(-Math.log(1 - rng.next())));
   const order = Int32Array.from({ length: n }, (_, r) => r).sort((a, b) => keys[b]! - keys[a]!);

@@ -1,0 +1,195 @@
+// The papers' parts of the distillation methods: ranking distillation's hybrid weights, DE-RRD's sampling,
+// the column gather they score through, and the once-per-epoch use of each user's list.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { DataRng } from "../../src/data/rng.js";
+import { UserItemIndex } from "../../src/data/sampling.js";
+import * as ops from "../../src/engine/ops/index.js";
+import { Tensor, endStep } from "../../src/engine/tensor.js";
+import { BPRMF } from "../../src/models/bpr-mf.js";
+import { distillationLoss } from "../../src/distill/losses.js";
+import { anchoredListRows, listAnchors } from "../../src/distill/program.js";
+import { generateSoftLabels } from "../../src/distill/soft-labels.js";
+import {
+  gatherColumns,
+  rankDiscountedSample,
+  rankingDistillationLoss,
+  rankingHybridWeights,
+  rankingWeights,
+  uniformSample,
+} from "../../src/distill/soft-losses.js";
+import { gradCheck, leaf } from "../helpers/gradcheck.js";
+
+const close = (a: number, b: number, tol = 1e-5): void =>
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
+
+describe("rankingHybridWeights", () => {
+  // Two rows of K = 3 teacher items against N = 4 sampled items, catalogue of 101 items.
+  const topK = Float32Array.from([0.5, 2.0, -1.0, 9, 8, 7]);
+  const sampled = Float32Array.from([1, 0, -2, 3, 0, 0, 0, 0]);
+
+  test("is the position weight times tanh(max(0, μ(r̂ − r))), with r̂ from the sampled ranks, L1-normalised", () => {
+    const w = rankingHybridWeights(topK, sampled, 3, 101, { lambda: 2, mu: 0.1 });
+    const position = rankingWeights(3, 2);
+    // Row 0: 2, 1 and 3 of the 4 sampled items score higher → r̂ = ⌊100 · 2/4⌋, ⌊100 · 1/4⌋, ⌊100 · 3/4⌋.
+    const raw = [50, 25, 75].map((rank, r) => position[r]! * Math.tanh(0.1 * (rank - r)));
+    const total = raw.reduce((a, b) => a + b, 0);
+    raw.forEach((x, r) => close(w[r]!, x / total));
+    // Row 1: the student already ranks every teacher item first: nothing to learn, no weight.
+    assert.deepEqual(Array.from(w.subarray(3)), [0, 0, 0]);
+  });
+
+  test("an item the student under-ranks more weighs more", () => {
+    const w = rankingHybridWeights(Float32Array.from([0, 0]), Float32Array.from([1, -1, -1, -1]), 2, 1000, {
+      lambda: 1e9,
+      mu: 0.001,
+    });
+    // Same estimated rank, but the second item sits one rank lower in the teacher's list: smaller gap.
+    assert.ok(w[0]! > w[1]!, `${w[0]} ${w[1]}`);
+  });
+
+  test("with row weights the ranking loss is −mean Σ w log σ(s), and passes gradCheck", () => {
+    const s = leaf([2, 3], 5, 2);
+    const w = Float32Array.from([0.2, 0.5, 0.3, 1, 0, 0]);
+    let ref = 0;
+    for (let j = 0; j < 6; j++) ref += w[j]! * Math.log1p(Math.exp(-s.data[j]!));
+    close(rankingDistillationLoss(s, 10, w).item(), ref / 2);
+    endStep();
+    gradCheck(() => rankingDistillationLoss(s, 10, w), [s]);
+    assert.throws(() => rankingDistillationLoss(s, 10, new Float32Array(5)), /5 weights/);
+    endStep();
+  });
+});
+
+describe("DE-RRD sampling", () => {
+  test("rank-discounted draws are distinct, ascending and favour the teacher's first ranks", () => {
+    const rng = new DataRng(3);
+    const counts = new Array<number>(30).fill(0);
+    for (let t = 0; t < 400; t++) {
+      const picks = rankDiscountedSample(30, 5, 4, rng);
+      assert.equal(picks.length, 5);
+      for (let j = 1; j < 5; j++) assert.ok(picks[j]! > picks[j - 1]!);
+      for (const p of picks) counts[p]!++;
+    }
+    // P(rank r drawn) falls with r: the first five ranks are drawn far more often than the last five.
+    const head = counts.slice(0, 5).reduce((a, b) => a + b, 0);
+    const tail = counts.slice(25).reduce((a, b) => a + b, 0);
+    assert.ok(head > 10 * Math.max(tail, 1), `${head} vs ${tail}`);
+    assert.throws(() => rankDiscountedSample(3, 4, 1, rng), /4 draws from 3/);
+  });
+
+  test("uniform draws are distinct and cover the slice evenly", () => {
+    const rng = new DataRng(5);
+    const counts = new Array<number>(10).fill(0);
+    for (let t = 0; t < 2000; t++) {
+      const picks = uniformSample(10, 3, rng);
+      assert.equal(new Set(picks).size, 3);
+      for (const p of picks) counts[p]!++;
+    }
+    // Each value is drawn with probability 3/10: 600 of 2000 times, give or take sampling noise.
+    for (const c of counts) assert.ok(Math.abs(c - 600) < 120, `${counts.join(" ")}`);
+  });
+
+  test("gatherColumns picks per-row columns and scatters the gradient back (repeats summed)", () => {
+    const x = leaf([2, 4], 9, 1);
+    const cols = Int32Array.from([3, 0, 3, 1, 2, 1]);
+    const out = gatherColumns(x, cols, 3);
+    assert.deepEqual(out.shape, [2, 3]);
+    for (let j = 0; j < 6; j++) close(out.data[j]!, x.data[(j < 3 ? 0 : 4) + cols[j]!]!);
+    endStep();
+    const weights = [1, -2, 3, 0.5, 1.5, -1];
+    gradCheck(() => ops.sum(ops.mul(gatherColumns(x, cols, 3), Tensor.from(weights, [2, 3]))), [x]);
+    assert.throws(() => gatherColumns(x, Int32Array.from([0, 4]), 1), /column 4/);
+    endStep();
+  });
+});
+
+describe("relaxed ranking and ranking distillation in distillationLoss", () => {
+  const context = { numUsers: 4, numItems: 40 };
+  const seen = new UserItemIndex(new Int32Array([0, 2, 4, 6]), new Int32Array([1, 4, 0, 2, 7, 9]));
+  const teacher = new BPRMF({ dim: 8, seed: 7, initStd: 0.5 }, context);
+  const labels = generateSoftLabels(teacher, {
+    users: new Int32Array([0, 1, 2]),
+    seen,
+    topK: 10,
+    negatives: 12,
+    seed: 1,
+    numItems: 40,
+  });
+  const batch = {
+    users: new Int32Array([0, 1, 2]),
+    positives: new Int32Array([1, 0, 7]),
+    negatives: new Int32Array([20, 21, 22]),
+  };
+  const sampling = { hard: 0, relaxedRanking: 1, rrdInteresting: 4, rrdUninteresting: 5, rrdTemperature: 3 };
+
+  test("sampled relaxed ranking: the same generator state gives the same value, a new draw another; gradCheck", () => {
+    const student = new BPRMF({ dim: 3, seed: 8, initStd: 0.5 }, context);
+    const value = (rng: DataRng) => distillationLoss(student, batch, labels, sampling, { rng }).total.item();
+    const a = value(new DataRng(11));
+    close(value(new DataRng(11)), a, 1e-7);
+    const draws = new DataRng(11);
+    value(draws);
+    assert.notEqual(value(draws), a);
+    endStep();
+    gradCheck(
+      () => distillationLoss(student, batch, labels, sampling, { rng: new DataRng(11) }).total,
+      student.parameters(),
+    );
+  });
+
+  test("sample sizes outside the slices are refused by name", () => {
+    const student = new BPRMF({ dim: 3, seed: 8, initStd: 0.5 }, context);
+    assert.throws(
+      () => distillationLoss(student, batch, labels, { ...sampling, rrdInteresting: 11 }),
+      /rrdInteresting/,
+    );
+    assert.throws(
+      () => distillationLoss(student, batch, labels, { hard: 0, ranking: 1, rankingTopK: 0 }),
+      /rankingTopK/,
+    );
+    endStep();
+  });
+
+  test("the dynamic ranking term uses the hybrid weights of the student's own sampled ranks; gradCheck", () => {
+    const student = new BPRMF({ dim: 3, seed: 8, initStd: 0.5 }, context);
+    const weights = { hard: 0, ranking: 1, rankingTopK: 6, rankingDynamic: 0.5, rankingLambda: 3 };
+    const L = labels.listLength;
+    const scorer = student.scorer();
+    let ref = 0;
+    for (let r = 0; r < 3; r++) {
+      const s = scorer.scoreCandidates({ user: labels.users[r]! }, labels.items.subarray(r * L, (r + 1) * L));
+      const top = s.slice(1, 7);
+      const w = rankingHybridWeights(top, s.slice(11), 6, 40, { lambda: 3, mu: 0.5 });
+      top.forEach((x, k) => (ref += w[k]! * Math.log1p(Math.exp(-x))));
+    }
+    close(distillationLoss(student, batch, labels, weights).total.item(), ref / 3, 1e-4);
+    endStep();
+    gradCheck(() => distillationLoss(student, batch, labels, weights).total, student.parameters());
+  });
+});
+
+describe("list terms once per epoch", () => {
+  test("over an epoch's batches, in any order, each user's list is taken exactly once", () => {
+    const users = Int32Array.from([0, 0, 0, 1, 2, 2, 3, 0, 1, 2]);
+    const positives = Int32Array.from([5, 6, 7, 5, 1, 2, 9, 8, 3, 4]);
+    const anchors = listAnchors({ users, positives }, 5);
+    assert.deepEqual(Array.from(anchors), [5, 5, 1, 9, -1]);
+    const listRowOfUser = Int32Array.from([2, 0, 1, -1, 3]);
+    const rng = new DataRng(4);
+    for (let trial = 0; trial < 5; trial++) {
+      const order = uniformSample(10, 10, rng).sort(() => rng.next() - 0.5);
+      const taken: number[] = [];
+      for (let start = 0; start < 10; start += 3) {
+        const idx = order.subarray(start, start + 3);
+        const batch = {
+          users: Int32Array.from(idx, (s) => users[s]!),
+          positives: Int32Array.from(idx, (s) => positives[s]!),
+        };
+        taken.push(...anchoredListRows(batch, listRowOfUser, anchors));
+      }
+      // Users 0, 1, 2 have lists (rows 2, 0, 1); user 3 has none.
+      assert.deepEqual(taken.sort(), [0, 1, 2]);
+    }
+  });
+});
