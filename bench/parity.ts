@@ -1,0 +1,318 @@
+// bench:parity — distillrec beside PyTorch implementations of the same papers, on MovieLens 100K
+// (leave-one-out by time, 499 sampled negatives). Method parity: one BPR-MF teacher (d = 200) trained by
+// distillrec, its soft-label lists, and per seed one student initialisation (BPR-MF, d = 20) go to both
+// sides; each side trains the student alone and under each distillation method, and distillrec evaluates
+// every student with the same protocol. A method's gain is its NDCG@10 over the student alone's, per
+// seed; the targets compare the two sides' gains (mean ± sd over seeds).
+//
+// Environment: PARITY_SEEDS (default 3), PARITY_EPOCHS (student epochs, default 30), PARITY_METHODS
+// (comma-separated names of METHODS, default all).
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { UniformSampler } from "../src/data/sampling.js";
+import { distill } from "../src/distill/distill.js";
+import type { DistillWeights } from "../src/distill/losses.js";
+import { generateSoftLabels, type SoftLabels } from "../src/distill/soft-labels.js";
+import { evaluateSampled } from "../src/eval/protocol.js";
+import { createModel, type ModelSpec } from "../src/models/zoo.js";
+import type { Recommender } from "../src/models/recommender.js";
+import { loadData, prepareData, type PreparedData } from "../src/run/data.js";
+import { validator } from "../src/run/evaluation.js";
+import { softLabelOptions } from "../src/run/soft-labels.js";
+import { train } from "../src/train/trainer.js";
+import {
+  atLeast,
+  printTable,
+  repoRoot,
+  round,
+  torchAvailable,
+  torchBlas,
+  writeResults,
+  type Target,
+} from "./common.js";
+
+const ML100K = join(repoRoot, "..", "shared", "data", "ml-100k");
+const PEER = join(repoRoot, "bench", "peer", "distill_torch.py");
+const PYTHON = "/usr/bin/python3";
+const WORK = join(repoRoot, "runs", "bench-parity");
+
+const SEEDS = Number(process.env.PARITY_SEEDS ?? 3);
+const EPOCHS = Number(process.env.PARITY_EPOCHS ?? 30);
+/** The protocol of the issue (DE-RRD's settings): Adam at 1e-3, batch 1024, one negative. */
+const TRAIN = { batchSize: 1024, lr: 1e-3, optimizer: "adam" as const };
+const TEACHER: ModelSpec = { kind: "bpr-mf", dim: 200, seed: 1 };
+const STUDENT_DIM = 20;
+/** Soft-label lists: 1 observed item, the teacher's top 100, 200 sampled unobserved items. */
+const LISTS = { positivesPerUser: 1, topK: 100, negatives: 200 };
+const EVALUATION = { negatives: 499, validationNegatives: 499, ks: [10, 20], fullRanking: false };
+
+/** A method: distillrec's weights and the PyTorch peer's flags for the same objective. */
+interface ParityMethod {
+  name: string;
+  weights: DistillWeights;
+  torch: string[];
+}
+
+function method(name: string, weights: DistillWeights): ParityMethod {
+  const flags: Record<string, number | undefined> = {
+    "--rd-topk": weights.rankingTopK,
+    "--rd-lambda": weights.rankingLambda,
+    "--rd-mu": weights.rankingDynamic,
+    "--rrd-interesting": weights.rrdInteresting,
+    "--rrd-uninteresting": weights.rrdUninteresting,
+    "--rrd-temperature": weights.rrdTemperature,
+    "--temperature": weights.temperature,
+    "--weight": weights.ranking ?? weights.relaxedRanking ?? weights.listwise,
+  };
+  const peer = weights.ranking ? "rd" : weights.relaxedRanking ? "rrd" : weights.listwise ? "listwise" : "none";
+  const torch = ["--method", peer];
+  for (const [flag, value] of Object.entries(flags)) if (value !== undefined) torch.push(flag, String(value));
+  return { name, weights, torch };
+}
+
+/** The compared methods, each as its paper has it. */
+export const METHODS: ParityMethod[] = [
+  method("none", { hard: 1 }),
+  method("ranking", { hard: 1, ranking: 1, rankingTopK: 10, rankingLambda: 10, rankingDynamic: 0.1 }),
+  method("relaxed-ranking", {
+    hard: 1,
+    relaxedRanking: 1,
+    rrdInteresting: 10,
+    rrdUninteresting: 40,
+    rrdTemperature: 10,
+  }),
+  method("listwise", { hard: 1, listwise: 1, temperature: 1 }),
+];
+
+/** Mean and sample standard deviation. */
+function meanSd(values: number[]): { mean: number; sd: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const sd = values.length > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1)) : 0;
+  return { mean, sd };
+}
+
+function testMetrics(model: Recommender, prepared: PreparedData): Record<string, number> {
+  const { test, seen, numItems } = prepared.testSet;
+  const { negatives, ks } = EVALUATION;
+  return evaluateSampled(model.scorer(), test, { seen, numItems, negatives, seed: 0, ks }).metrics;
+}
+
+function writeBin(dir: string, name: string, values: Int32Array | Float32Array): void {
+  writeFileSync(join(dir, `${name}.bin`), new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+}
+
+/** The student's parameters from raw float32 files (the peer's output), in parameters() order. */
+function loadStudent(spec: ModelSpec, prepared: PreparedData, prefix: string): Recommender {
+  const model = createModel(spec, prepared.context);
+  const [user, item] = model.parameters();
+  for (const [p, part] of [
+    [user!, "user"],
+    [item!, "item"],
+  ] as const) {
+    const buf = readFileSync(`${prefix}-${part}.bin`);
+    const values = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    if (values.length !== p.size) throw new Error(`${prefix}-${part}.bin: ${values.length} values for ${p.size}`);
+    p.data.set(values);
+  }
+  model.eval();
+  return model;
+}
+
+/** Run the peer for one method over every seed, concurrently with distillrec's training. */
+function runPeer(m: ParityMethod, seeds: number[]): Promise<{ runs: { seed: number; seconds: number }[] }> {
+  const args = [PEER, "--data", WORK, "--seeds", seeds.join(","), "--epochs", String(EPOCHS), "--lr", String(TRAIN.lr)];
+  args.push("--batch", String(TRAIN.batchSize), ...m.torch);
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    child.once("exit", (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split("\n").pop()!))
+        : reject(new Error(`${PEER}: ${err.slice(-2000)}`)),
+    );
+  });
+}
+
+/** Teacher, soft labels and student initialisations written for the peer. */
+async function setup(): Promise<{ prepared: PreparedData; teacher: Recommender; labels: SoftLabels; seconds: number }> {
+  const prepared = prepareData(await loadData({ kind: "recbole", path: ML100K }, 0));
+  const start = performance.now();
+  const { model: teacher } = await train({
+    ...TRAIN,
+    model: TEACHER,
+    context: prepared.context,
+    data: prepared.samples,
+    epochs: Number(process.env.PARITY_TEACHER_EPOCHS ?? 60),
+    patience: 5,
+    threads: 1,
+    seed: 0,
+    sampler: new UniformSampler(prepared.trainSeen, prepared.context.numItems, { seed: 0 }),
+    validate: validator(prepared, EVALUATION, 0),
+    progress: false,
+  });
+  teacher.eval();
+  const labels = generateSoftLabels(teacher, softLabelOptions(prepared, LISTS, { seed: 0 }));
+  mkdirSync(WORK, { recursive: true });
+  const { numUsers, numItems } = prepared.context;
+  const { positives, topK, negatives } = labels;
+  const meta = { numUsers: numUsers + 1, numItems, dim: STUDENT_DIM, positives, topK, negatives };
+  writeFileSync(join(WORK, "meta.json"), JSON.stringify(meta));
+  writeBin(WORK, "users", prepared.samples.users);
+  writeBin(WORK, "positives", prepared.samples.positives);
+  writeBin(WORK, "label-users", labels.users);
+  writeBin(WORK, "label-items", labels.items);
+  writeBin(WORK, "label-scores", labels.teacherScores);
+  return { prepared, teacher, labels, seconds: (performance.now() - start) / 1000 };
+}
+
+function studentSpec(seed: number): ModelSpec {
+  return { kind: "bpr-mf", dim: STUDENT_DIM, seed: 100 + seed };
+}
+
+/**
+ * Method parity on ml-100k: each method's NDCG@10 gain over the student alone, distillrec beside the
+ * PyTorch peer, over `seeds` seeds; returns the table's rows and the targets of issue 15.
+ */
+export async function methodParity(seeds = SEEDS): Promise<{ results: Record<string, unknown>; targets: Target[] }> {
+  const { prepared, teacher, labels, seconds } = await setup();
+  const teacherMetrics = testMetrics(teacher, prepared);
+  console.log(`  teacher BPR-MF d=200: NDCG@10 ${teacherMetrics["NDCG@10"]!.toFixed(4)} (${seconds.toFixed(0)} s)`);
+  const seedList = Array.from({ length: seeds }, (_, s) => s);
+  for (const seed of seedList) {
+    const [user, item] = createModel(studentSpec(seed), prepared.context).parameters();
+    writeBin(WORK, `init-${seed}-user`, user!.data);
+    writeBin(WORK, `init-${seed}-item`, item!.data);
+  }
+  const wanted = process.env.PARITY_METHODS?.split(",");
+  const methods = METHODS.filter((m) => m.name === "none" || !wanted || wanted.includes(m.name));
+  const ndcg: Record<string, { ours: number[]; torch: number[]; seconds: { ours: number; torch: number } }> = {};
+  for (const m of methods) {
+    const peer = runPeer(m, seedList);
+    const ours: number[] = [];
+    const start = performance.now();
+    for (const seed of seedList) {
+      const { model } = await distill({
+        ...TRAIN,
+        model: studentSpec(seed),
+        context: prepared.context,
+        data: prepared.samples,
+        epochs: EPOCHS,
+        threads: 1,
+        seed,
+        sampler: new UniformSampler(prepared.trainSeen, prepared.context.numItems, { seed }),
+        weights: m.weights,
+        softLabels: labels,
+        progress: false,
+      });
+      ours.push(testMetrics(model, prepared)["NDCG@10"]!);
+    }
+    const oursSeconds = (performance.now() - start) / 1000;
+    const { runs } = await peer;
+    const torch = seedList.map(
+      (seed) =>
+        testMetrics(loadStudent(studentSpec(seed), prepared, join(WORK, `torch-${m.torch[1]}-${seed}`)), prepared)[
+          "NDCG@10"
+        ]!,
+    );
+    const torchSeconds = runs.reduce((a, r) => a + r.seconds, 0);
+    ndcg[m.name] = { ours, torch, seconds: { ours: oursSeconds, torch: torchSeconds } };
+    console.log(
+      `  ${m.name}: distillrec ${ours.map((x) => x.toFixed(4)).join(" ")}; PyTorch ${torch.map((x) => x.toFixed(4)).join(" ")}`,
+    );
+  }
+
+  const alone = ndcg.none!;
+  const gains = (side: "ours" | "torch", name: string) => ndcg[name]![side].map((x, s) => x / alone[side][s]! - 1);
+  const rows: Record<string, unknown>[] = [];
+  const targets: Target[] = [];
+  for (const m of methods.filter((x) => x.name !== "none")) {
+    const ours = meanSd(gains("ours", m.name));
+    const torch = meanSd(gains("torch", m.name));
+    const aloneSd = meanSd(alone.ours).sd / meanSd(alone.ours).mean;
+    rows.push({ method: m.name, weights: m.weights, ndcg: ndcg[m.name], gain: { ours, torch } });
+    targets.push(
+      atLeast(
+        `ml-100k ${m.name}: gain over the student alone − (PyTorch gain − 1 sd)`,
+        ours.mean - (torch.mean - torch.sd),
+        0,
+        "NDCG@10 ratio",
+      ),
+      atLeast(
+        `ml-100k ${m.name}: gain over the student alone + 2 sd`,
+        ours.mean + 2 * Math.max(ours.sd, aloneSd),
+        0,
+        "NDCG@10 ratio",
+      ),
+    );
+  }
+  const best = rows
+    .map((r) => ({ name: r.method as string, mean: meanSd(ndcg[r.method as string]!.ours).mean }))
+    .sort((a, b) => b.mean - a.mean)[0];
+  const aloneMean = meanSd(alone.ours).mean;
+  if (best) {
+    targets.push(
+      atLeast(`ml-100k best method (${best.name}) NDCG@10 / student alone`, best.mean / aloneMean, 1.08, "ratio"),
+      atLeast(
+        `ml-100k best method (${best.name}) NDCG@10 / teacher`,
+        best.mean / teacherMetrics["NDCG@10"]!,
+        0.95,
+        "ratio",
+      ),
+    );
+  }
+
+  printTable(
+    ["method", "distillrec NDCG@10", "gain", "PyTorch NDCG@10", "gain", "s ours", "s torch"],
+    methods.map((m) => {
+      const r = ndcg[m.name]!;
+      const fmt = (xs: number[]) => `${meanSd(xs).mean.toFixed(4)} ± ${meanSd(xs).sd.toFixed(4)}`;
+      const gain = (side: "ours" | "torch") => {
+        if (m.name === "none") return "—";
+        const g = meanSd(gains(side, m.name));
+        return `${(100 * g.mean).toFixed(1)}% ± ${(100 * g.sd).toFixed(1)}`;
+      };
+      return [
+        m.name,
+        fmt(r.ours),
+        gain("ours"),
+        fmt(r.torch),
+        gain("torch"),
+        round(r.seconds.ours),
+        round(r.seconds.torch),
+      ];
+    }),
+  );
+  return {
+    results: {
+      protocol: "ml-100k, leave-one-out by time, 499 sampled negatives, NDCG@10 on test",
+      settings: { ...TRAIN, epochs: EPOCHS, seeds, teacher: TEACHER, studentDim: STUDENT_DIM, lists: LISTS },
+      teacher: { metrics: teacherMetrics, seconds: round(seconds) },
+      methods: rows,
+      student: { ndcg: alone },
+    },
+    targets,
+  };
+}
+
+async function main(): Promise<void> {
+  console.log("bench:parity — distillrec beside PyTorch implementations of the same papers\n");
+  if (!torchAvailable()) throw new Error("bench:parity needs PyTorch (apt-get install -y python3-torch)");
+  const blas = torchBlas();
+  console.log(`ml-100k, method parity (${SEEDS} seeds, ${EPOCHS} epochs)`);
+  const parity = await methodParity();
+  const targets = parity.targets;
+  console.log();
+  printTable(
+    ["target", "measured", "target", "met"],
+    targets.map((t) => [t.name, t.measured, t.target, t.met ? "yes" : "NO"]),
+  );
+  console.log(`\nresults: ${writeResults("parity", { blas, methods: parity.results }, targets)}`);
+}
+
+// Run as a script; imported (for another section of the bench), only the exports.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
