@@ -39,9 +39,14 @@ const PYTHON = "/usr/bin/python3";
 const WORK = join(repoRoot, "runs", "bench-parity");
 
 const SEEDS = Number(process.env.PARITY_SEEDS ?? 3);
-const EPOCHS = Number(process.env.PARITY_EPOCHS ?? 30);
-/** The protocol of the issue (DE-RRD's settings): Adam at 1e-3, batch 1024, one negative. */
-const TRAIN = { batchSize: 1024, lr: 1e-3, optimizer: "adam" as const };
+const EPOCHS = Number(process.env.PARITY_EPOCHS ?? 60);
+/**
+ * Adam, batch 1024, one negative per positive as DE-RRD; the learning rate is 5e-3 rather than its 1e-3 so
+ * that sixty epochs converge, and only the teacher has weight decay (lazy, on the mean loss: 1e-5 ≈ the
+ * papers' L2 of 1e-3 on a summed loss, see issue 15), so both sides train the student identically.
+ */
+const TRAIN = { batchSize: 1024, lr: Number(process.env.PARITY_LR ?? 5e-3), optimizer: "adam" as const };
+const TEACHER_TRAIN = { epochs: 50, patience: 10, weightDecay: 1e-5 };
 const TEACHER: ModelSpec = { kind: "bpr-mf", dim: 200, seed: 1 };
 const STUDENT_DIM = 20;
 /** Soft-label lists: 1 observed item, the teacher's top 100, 200 sampled unobserved items. */
@@ -144,11 +149,11 @@ async function setup(): Promise<{ prepared: PreparedData; teacher: Recommender; 
   const start = performance.now();
   const { model: teacher } = await train({
     ...TRAIN,
+    ...TEACHER_TRAIN,
+    epochs: Number(process.env.PARITY_TEACHER_EPOCHS ?? TEACHER_TRAIN.epochs),
     model: TEACHER,
     context: prepared.context,
     data: prepared.samples,
-    epochs: Number(process.env.PARITY_TEACHER_EPOCHS ?? 60),
-    patience: 5,
     threads: 1,
     seed: 0,
     sampler: new UniformSampler(prepared.trainSeen, prepared.context.numItems, { seed: 0 }),
@@ -290,7 +295,14 @@ export async function methodParity(seeds = SEEDS): Promise<{ results: Record<str
   return {
     results: {
       protocol: "ml-100k, leave-one-out by time, 499 sampled negatives, NDCG@10 on test",
-      settings: { ...TRAIN, epochs: EPOCHS, seeds, teacher: TEACHER, studentDim: STUDENT_DIM, lists: LISTS },
+      settings: {
+        ...TRAIN,
+        epochs: EPOCHS,
+        seeds,
+        teacher: { ...TEACHER, train: TEACHER_TRAIN },
+        studentDim: STUDENT_DIM,
+        lists: LISTS,
+      },
       teacher: { metrics: teacherMetrics, seconds: round(seconds) },
       methods: rows,
       student: { ndcg: alone },

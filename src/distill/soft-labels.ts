@@ -137,6 +137,87 @@ function checkCount(what: string, value: number, min: number): void {
  * scorer resets the scratch arena, so call this between training steps, never with live scratch tensors.
  */
 export function generateSoftLabels(teacher: Recommender, options: SoftLabelOptions): SoftLabels {
+  const scorer = noGrad(() => teacher.scorer());
+  try {
+    const labels = softLabelsFrom(
+      (user) => noGrad(() => scorer.scoreAll({ user })),
+      options,
+      teacher.context.histories,
+    );
+    if (options.tasks) labels.taskScores = teacherTaskScores(teacher, labels);
+    return labels;
+  } finally {
+    scorer.dispose?.();
+  }
+}
+
+/** How several teachers' scores become one: see {@link consensusScores}. */
+export const CONSENSUS_KINDS = ["rank", "score"] as const;
+export type ConsensusKind = (typeof CONSENSUS_KINDS)[number];
+
+/**
+ * One user's consensus of several teachers' catalogue scores (each [numItems]), as logits:
+ *
+ * - "score": each teacher's scores standardised over the catalogue (z-scores: mean 0, sd 1), averaged, so
+ *   teachers whose logits live on different scales (BPR dot products, BCE logits) weigh alike;
+ * - "rank": each teacher's ranks (0 = its best item) as −log(1 + rank), averaged: only the orders count,
+ *   the top ranks most (a rank-averaged consensus).
+ */
+export function consensusScores(scores: readonly Float32Array[], kind: ConsensusKind): Float32Array {
+  if (scores.length === 0) throw new RangeError("consensusScores: no teacher scores");
+  const n = scores[0]!.length;
+  const out = new Float64Array(n);
+  for (const s of scores) {
+    if (s.length !== n) throw new RangeError(`consensusScores: ${s.length} scores beside ${n}`);
+    if (kind === "score") {
+      let mean = 0;
+      for (let i = 0; i < n; i++) mean += s[i]!;
+      mean /= n;
+      let variance = 0;
+      for (let i = 0; i < n; i++) variance += (s[i]! - mean) ** 2;
+      const sd = Math.sqrt(variance / n) || 1;
+      for (let i = 0; i < n; i++) out[i]! += (s[i]! - mean) / sd;
+    } else {
+      // Best first; ties keep the smaller item id first.
+      const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => s[b]! - s[a]! || a - b);
+      order.forEach((item, rank) => (out[item]! -= Math.log1p(rank)));
+    }
+  }
+  return Float32Array.from(out, (x) => x / scores.length);
+}
+
+/**
+ * Soft labels from the consensus of several teachers (ensemble distillation): the lists are built from
+ * the consensus logits of {@link consensusScores} exactly as {@link generateSoftLabels} builds them from
+ * one teacher's, so every method distils the ensemble's ranking. Teachers of different kinds are welcome;
+ * multi-task scores are not (`tasks` must be off). "recent" positives read the first teacher's histories.
+ */
+export function generateEnsembleSoftLabels(
+  teachers: readonly Recommender[],
+  options: SoftLabelOptions,
+  kind: ConsensusKind,
+): SoftLabels {
+  if (teachers.length === 0) throw new RangeError("generateEnsembleSoftLabels: no teachers");
+  if (options.tasks) throw new Error("generateEnsembleSoftLabels: task scores come from one teacher, not an ensemble");
+  const scorers = teachers.map((t) => noGrad(() => t.scorer()));
+  try {
+    const consensus = (user: number) =>
+      consensusScores(
+        scorers.map((s) => noGrad(() => s.scoreAll({ user })).subarray(0, options.numItems)),
+        kind,
+      );
+    return softLabelsFrom(consensus, options, teachers[0]!.context.histories);
+  } finally {
+    for (const s of scorers) s.dispose?.();
+  }
+}
+
+/** The lists of `options`, from each user's catalogue scores `scoreAll(user)`. */
+function softLabelsFrom(
+  scoreAll: (user: number) => Float32Array,
+  options: SoftLabelOptions,
+  contextHistories: HistoryInputs | undefined,
+): SoftLabels {
   const { users, seen, negatives, topK, numItems, seed } = options;
   const positives = options.positivesPerUser ?? 1;
   checkCount("positivesPerUser", positives, 0);
@@ -146,7 +227,7 @@ export function generateSoftLabels(teacher: Recommender, options: SoftLabelOptio
   const L = positives + topK + negatives;
   if (L === 0) throw new RangeError("generateSoftLabels: the lists would be empty (P + K + N = 0)");
   const selection = options.positiveSelection ?? "random";
-  const histories = options.histories ?? teacher.context.histories;
+  const histories = options.histories ?? contextHistories;
   if (selection === "recent" && !histories) {
     throw new Error('generateSoftLabels: positiveSelection "recent" needs histories (none given, none in context)');
   }
@@ -155,40 +236,33 @@ export function generateSoftLabels(teacher: Recommender, options: SoftLabelOptio
   // Two independent streams, so changing P does not change which negatives are drawn.
   const positiveRng = new DataRng(seed);
   const sampler = new UniformSampler(seen, numItems, { seed: (seed ^ 0x2545f491) | 0 });
-  const scorer = noGrad(() => teacher.scorer());
-  try {
-    users.forEach((user, r) => {
-      const seenItems = user < seen.numUsers ? seen.itemsOf(user) : new Int32Array(0);
-      const scores = noGrad(() => scorer.scoreAll({ user }));
-      if (scores.length < numItems) {
-        throw new Error(`generateSoftLabels: the teacher scored ${scores.length} items, expected ${numItems}`);
-      }
-      // Observed slice: the chosen items repeated, or sampled fillers for a user with none.
-      const chosen =
-        selection === "recent"
-          ? recentPositives(histories!, seen, user, positives, positiveRng)
-          : randomPositives(seenItems, positives, positiveRng);
-      const fillers =
-        positives > 0 && chosen.length === 0 ? drawNegatives(user, [], positives, sampler, seen, numItems) : null;
-      const observed = fillers ?? Int32Array.from({ length: positives }, (_, j) => chosen[j % chosen.length]!);
-      // Top-K slice, best first.
-      const top = topUnseen(scores, numItems, seenItems, topK, user);
-      // Negative slice: distinct, unseen, outside the top-K (and outside negatives used as fillers).
-      const exclude = Array.from(top);
-      if (fillers) for (const e of fillers) exclude.push(e);
-      const sampled = drawNegatives(user, exclude, negatives, sampler, seen, numItems);
-      setSoftLabelRow(
-        labels,
-        r,
-        { user, observed, observedKind: fillers ? KIND_NEGATIVE : KIND_OBSERVED, top, sampled },
-        scores,
-      );
-    });
-  } finally {
-    scorer.dispose?.();
-  }
-
-  if (options.tasks) labels.taskScores = teacherTaskScores(teacher, labels);
+  users.forEach((user, r) => {
+    const seenItems = user < seen.numUsers ? seen.itemsOf(user) : new Int32Array(0);
+    const scores = scoreAll(user);
+    if (scores.length < numItems) {
+      throw new Error(`generateSoftLabels: the teacher scored ${scores.length} items, expected ${numItems}`);
+    }
+    // Observed slice: the chosen items repeated, or sampled fillers for a user with none.
+    const chosen =
+      selection === "recent"
+        ? recentPositives(histories!, seen, user, positives, positiveRng)
+        : randomPositives(seenItems, positives, positiveRng);
+    const fillers =
+      positives > 0 && chosen.length === 0 ? drawNegatives(user, [], positives, sampler, seen, numItems) : null;
+    const observed = fillers ?? Int32Array.from({ length: positives }, (_, j) => chosen[j % chosen.length]!);
+    // Top-K slice, best first.
+    const top = topUnseen(scores, numItems, seenItems, topK, user);
+    // Negative slice: distinct, unseen, outside the top-K (and outside negatives used as fillers).
+    const exclude = Array.from(top);
+    if (fillers) for (const e of fillers) exclude.push(e);
+    const sampled = drawNegatives(user, exclude, negatives, sampler, seen, numItems);
+    setSoftLabelRow(
+      labels,
+      r,
+      { user, observed, observedKind: fillers ? KIND_NEGATIVE : KIND_OBSERVED, top, sampled },
+      scores,
+    );
+  });
   return labels;
 }
 

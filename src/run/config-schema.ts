@@ -4,6 +4,7 @@
  */
 import { MODEL_KINDS } from "../models/zoo.js";
 import { HARD_LOSSES } from "../train/losses.js";
+import { CONSENSUS_KINDS } from "../distill/soft-labels.js";
 
 /** Optimisers a config may name. */
 export const OPTIMIZERS = ["adam", "adamw", "adagrad", "sgd"] as const;
@@ -120,8 +121,16 @@ const weightsSchema = {
         "hint",
         "multiTask",
         "rankingLambda",
+        // μ of ranking distillation's dynamic weights (0: position weights only).
+        "rankingDynamic",
       ].map((k) => [k, nonNegative]),
     ),
+    // Sample sizes within the soft-label slices: the first top items of ranking distillation, relaxed
+    // ranking's interesting (top-K slice) and uninteresting (sampled slice) items per list.
+    rankingTopK: positiveInt,
+    rrdInteresting: positiveInt,
+    rrdUninteresting: positiveInt,
+    rrdTemperature: { type: "number", exclusiveMinimum: 0 },
     hardLoss: { enum: [...HARD_LOSSES] },
   },
   additionalProperties: false,
@@ -241,6 +250,16 @@ export const pipelineConfigSchema = {
             topK: { type: "integer", minimum: 0, default: 10 },
             positivesPerUser: { type: "integer", minimum: 0, default: 1 },
             cache: { type: "boolean", default: true },
+            // Ensemble distillation: soft labels from the consensus of the named teachers (default all).
+            ensemble: {
+              type: "object",
+              required: ["consensus"],
+              properties: {
+                consensus: { enum: [...CONSENSUS_KINDS] },
+                teachers: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+              },
+              additionalProperties: false,
+            },
           },
           additionalProperties: false,
           default: {},

@@ -14,6 +14,7 @@ import type { ScheduleSpec } from "../train/schedule.js";
 import type { ModelSpec } from "../models/zoo.js";
 import { DATA_FORMATS, OPTIMIZERS, pipelineConfigSchema } from "./config-schema.js";
 import type { DistillWeights } from "../distill/losses.js";
+import type { ConsensusKind } from "../distill/soft-labels.js";
 
 /** Where the interactions come from. */
 export type DataConfig =
@@ -78,7 +79,17 @@ export interface PipelineConfig {
   student: { model: ModelSpec; train: TrainSettings };
   distillation: {
     methods: MethodConfig[];
-    softLabels: { negatives: number; topK: number; positivesPerUser: number; cache: boolean };
+    softLabels: {
+      negatives: number;
+      topK: number;
+      positivesPerUser: number;
+      cache: boolean;
+      /**
+       * Ensemble distillation: the lists and logits come from the consensus of several teachers ("rank":
+       * rank-averaged, "score": z-scores averaged; see consensusScores) instead of the best teacher alone.
+       */
+      ensemble?: { consensus: ConsensusKind; teachers?: string[] };
+    };
     /** A mid-sized model between teacher and student (teacher → assistant → student). */
     assistant?: { model: ModelSpec; train?: TrainSettings };
   };
@@ -163,6 +174,11 @@ export function validatePipelineConfig(raw: unknown, source = "config"): Pipelin
   valid.distillation.methods.forEach((m, i) => {
     if (methods.has(m.name)) problems.push(`${source}: /distillation/methods/${i}/name "${m.name}" is used twice`);
     methods.add(m.name);
+  });
+  valid.distillation.softLabels.ensemble?.teachers?.forEach((name, i) => {
+    if (!names.has(name)) {
+      problems.push(`${source}: /distillation/softLabels/ensemble/teachers/${i} "${name}" is not a configured teacher`);
+    }
   });
   valid.compression?.steps.forEach((step, i) => {
     try {

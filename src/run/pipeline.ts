@@ -33,8 +33,8 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   const common = { seed, evaluation, threads, log, progress: options.progress };
   const stage: StageContext = { config, prepared, record, paths, common, log };
 
-  const teacher = await teacherStage(stage);
-  const labels = softLabelStage(config, prepared, teacher, paths.softLabels, log);
+  const { best: teacher, teachers } = await teacherStage(stage);
+  const labels = softLabelStage(config, prepared, teacher, paths.softLabels, log, teachers);
   await studentStage(stage, teacher, labels.labels);
   await assistantStage(stage, teacher, labels);
   await compressionStage(stage, teacher, labels.labels);

@@ -6,8 +6,14 @@ import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { needsSoftLabels } from "../distill/program.js";
 import { loadOrGenerate, modelFingerprint } from "../distill/soft-label-cache.js";
-import { generateSoftLabels, type SoftLabelOptions, type SoftLabels } from "../distill/soft-labels.js";
+import {
+  generateEnsembleSoftLabels,
+  generateSoftLabels,
+  type SoftLabelOptions,
+  type SoftLabels,
+} from "../distill/soft-labels.js";
 import type { Recommender } from "../models/recommender.js";
+import type { ConsensusKind } from "../distill/soft-labels.js";
 import type { PipelineConfig } from "./config.js";
 import type { PreparedData } from "./data.js";
 import { silent, type PipelineLog } from "./log.js";
@@ -18,6 +24,9 @@ export interface SoftLabelSettings {
   topK: number;
   positivesPerUser: number;
 }
+
+/** The teachers soft labels come from: one, or several whose consensus is taken (ensemble distillation). */
+export type LabelTeachers = Recommender | { ensemble: Recommender[]; consensus: ConsensusKind };
 
 /**
  * The most sampled negatives per soft-label list (at most `requested`) that every user can get: the
@@ -48,9 +57,9 @@ export function softLabelOptions(
   };
 }
 
-/** A teacher's soft labels, reused from (or saved to) `cachePath` when given and still valid for this teacher. */
+/** A teacher's (or an ensemble's) soft labels, reused from (or saved to) `cachePath` when given and still valid for them. */
 export function teacherSoftLabels(
-  teacher: Recommender,
+  teacher: LabelTeachers,
   labelOptions: SoftLabelOptions,
   options: { cachePath?: string; log?: PipelineLog; requestedNegatives?: number } = {},
 ): SoftLabels {
@@ -61,8 +70,12 @@ export function teacherSoftLabels(
       "the catalogue is too small for that many soft-label negatives per user: using fewer",
     );
   }
-  teacher.eval();
-  const generate = () => generateSoftLabels(teacher, labelOptions);
+  const models = "ensemble" in teacher ? teacher.ensemble : [teacher];
+  for (const model of models) model.eval();
+  const generate = () =>
+    "ensemble" in teacher
+      ? generateEnsembleSoftLabels(teacher.ensemble, labelOptions, teacher.consensus)
+      : generateSoftLabels(teacher, labelOptions);
   if (!options.cachePath) {
     const labels = generate();
     log.info({ rows: labels.users.length }, "soft labels generated");
@@ -70,7 +83,8 @@ export function teacherSoftLabels(
   }
   mkdirSync(dirname(options.cachePath), { recursive: true });
   const meta = {
-    teacher: modelFingerprint(teacher),
+    teacher: "ensemble" in teacher ? teacher.ensemble.map(modelFingerprint) : modelFingerprint(teacher),
+    ...("ensemble" in teacher ? { consensus: teacher.consensus } : {}),
     users: labelOptions.users.length,
     positivesPerUser: labelOptions.positivesPerUser,
     negatives: labelOptions.negatives,
@@ -92,7 +106,8 @@ export interface SoftLabelStage {
 
 /**
  * The soft-label stage of a run: labels are generated (or read from `cacheDir`) only when a method, the
- * assistant chain or compression's fine-tuning reads them.
+ * assistant chain or compression's fine-tuning reads them; from the best teacher, or with
+ * `softLabels.ensemble` from the consensus of the named teachers among `teachers` (default all).
  */
 export function softLabelStage(
   config: PipelineConfig,
@@ -100,6 +115,7 @@ export function softLabelStage(
   teacher: { name: string; model: Recommender },
   cacheDir: string,
   log: PipelineLog = silent,
+  teachers: readonly { name: string; model: Recommender }[] = [teacher],
 ): SoftLabelStage {
   const methods = config.distillation.methods;
   const settings = config.distillation.softLabels;
@@ -112,10 +128,24 @@ export function softLabelStage(
     tasks: methods.some((m) => (m.weights.multiTask ?? 0) > 0),
   });
   if (!needed) return { options };
-  const labels = teacherSoftLabels(teacher.model, options, {
+  const { ensemble } = settings;
+  const members = ensemble
+    ? (ensemble.teachers ?? teachers.map((t) => t.name)).map((name) => {
+        const member = teachers.find((t) => t.name === name);
+        if (!member) throw new Error(`soft labels: the ensemble's teacher "${name}" was not trained in this run`);
+        return member;
+      })
+    : [teacher];
+  const source: LabelTeachers = ensemble
+    ? { ensemble: members.map((m) => m.model), consensus: ensemble.consensus }
+    : teacher.model;
+  const cacheName = ensemble ? `ensemble-${ensemble.consensus}-${members.map((m) => m.name).join("+")}` : teacher.name;
+  if (ensemble)
+    log.info({ teachers: members.map((m) => m.name), consensus: ensemble.consensus }, "ensemble soft labels");
+  const labels = teacherSoftLabels(source, options, {
     log,
     requestedNegatives: settings.negatives,
-    ...(settings.cache ? { cachePath: join(cacheDir, `${teacher.name}.soft`) } : {}),
+    ...(settings.cache ? { cachePath: join(cacheDir, `${cacheName}.soft`) } : {}),
   });
   return { options, labels };
 }

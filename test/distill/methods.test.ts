@@ -1,5 +1,5 @@
 // The papers' parts of the distillation methods: ranking distillation's hybrid weights, DE-RRD's sampling,
-// the column gather they score through, and the once-per-epoch use of each user's list.
+// the column gather they score through, the once-per-epoch use of each user's list, ensemble soft labels.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DataRng } from "../../src/data/rng.js";
@@ -9,7 +9,7 @@ import { Tensor, endStep } from "../../src/engine/tensor.js";
 import { BPRMF } from "../../src/models/bpr-mf.js";
 import { distillationLoss } from "../../src/distill/losses.js";
 import { anchoredListRows, listAnchors } from "../../src/distill/program.js";
-import { generateSoftLabels } from "../../src/distill/soft-labels.js";
+import { consensusScores, generateEnsembleSoftLabels, generateSoftLabels } from "../../src/distill/soft-labels.js";
 import {
   gatherColumns,
   rankDiscountedSample,
@@ -191,5 +191,58 @@ describe("list terms once per epoch", () => {
       // Users 0, 1, 2 have lists (rows 2, 0, 1); user 3 has none.
       assert.deepEqual(taken.sort(), [0, 1, 2]);
     }
+  });
+});
+
+describe("ensemble soft labels", () => {
+  const a = Float32Array.from([3, 1, 2, 0, -1]);
+
+  test('"score" is invariant to each teacher\'s scale and shift; "rank" only reads the orders', () => {
+    const scaled = Float32Array.from(a, (x) => 10 * x - 4);
+    const b = Float32Array.from([0, 2, 1, -1, 5]);
+    const once = consensusScores([a, b], "score");
+    const again = consensusScores([scaled, b], "score");
+    once.forEach((x, i) => close(again[i]!, x, 1e-5));
+    const cubed = Float32Array.from(b, (x) => x ** 3);
+    assert.deepEqual(Array.from(consensusScores([a, cubed], "rank")), Array.from(consensusScores([a, b], "rank")));
+    // Rank consensus: −mean log(1 + rank); item 0 is 1st for a and 4th for b.
+    close(consensusScores([a, b], "rank")[0]!, -(Math.log(1) + Math.log(4)) / 2);
+  });
+
+  test("teachers that agree give their common order; a single teacher's ensemble lists are its own lists", () => {
+    for (const kind of ["rank", "score"] as const) {
+      const c = consensusScores([a, Float32Array.from(a, (x) => 2 * x)], kind);
+      const order = (s: Float32Array) => Array.from(s.keys()).sort((i, j) => s[j]! - s[i]!);
+      assert.deepEqual(order(c), order(a));
+    }
+    const context = { numUsers: 3, numItems: 30 };
+    const seen = new UserItemIndex(new Int32Array([0, 2, 3, 5]), new Int32Array([1, 4, 0, 7, 9]));
+    const teacher = new BPRMF({ dim: 6, seed: 3, initStd: 0.5 }, context);
+    const options = { users: new Int32Array([0, 1, 2]), seen, topK: 5, negatives: 6, seed: 2, numItems: 30 };
+    const single = generateSoftLabels(teacher, options);
+    const ensemble = generateEnsembleSoftLabels([teacher], options, "score");
+    assert.deepEqual(Array.from(ensemble.items), Array.from(single.items));
+    assert.deepEqual(Array.from(ensemble.topKItems), Array.from(single.topKItems));
+  });
+
+  test("an ensemble of two teachers ranks by both: its top items come from either teacher's best", () => {
+    const context = { numUsers: 2, numItems: 40 };
+    const seen = new UserItemIndex(new Int32Array([0, 1, 2]), new Int32Array([3, 5]));
+    const mf = new BPRMF({ dim: 6, seed: 3, initStd: 0.5 }, context);
+    const other = new BPRMF({ dim: 12, seed: 9, initStd: 2 }, context);
+    const options = { users: new Int32Array([0, 1]), seen, topK: 4, negatives: 5, seed: 2, numItems: 40 };
+    const labels = generateEnsembleSoftLabels([mf, other], options, "rank");
+    const one = generateSoftLabels(mf, { ...options, topK: 30 });
+    const two = generateSoftLabels(other, { ...options, topK: 30 });
+    for (let r = 0; r < 2; r++) {
+      for (const item of labels.topKItems.subarray(r * 4, r * 4 + 4)) {
+        assert.ok(
+          one.topKItems.subarray(r * 30, r * 30 + 30).includes(item) ||
+            two.topKItems.subarray(r * 30, r * 30 + 30).includes(item),
+        );
+      }
+    }
+    assert.throws(() => generateEnsembleSoftLabels([], options, "rank"), /no teachers/);
+    assert.throws(() => generateEnsembleSoftLabels([mf], { ...options, tasks: true }, "rank"), /task scores/);
   });
 });

@@ -126,6 +126,31 @@ describe("pipeline config", () => {
     assert.throws(() => loadPipelineConfig(join(dir, "absent.yaml")), /absent\.yaml: cannot read: ENOENT/);
   });
 
+  test("ensemble soft labels name a consensus kind and configured teachers", () => {
+    const raw = (ensemble: unknown) => ({
+      name: "ensemble",
+      data: { kind: "synthetic" },
+      teachers: [
+        { name: "mf", model: { kind: "bpr-mf", dim: 8 } },
+        { name: "neumf", model: { kind: "neumf", gmfDim: 8, mlpSizes: [8] } },
+      ],
+      student: { model: { kind: "bpr-mf", dim: 4 } },
+      distillation: {
+        methods: [{ name: "rrd", weights: { relaxedRanking: 1, rrdInteresting: 5 } }],
+        softLabels: { ensemble },
+      },
+    });
+    const valid = validatePipelineConfig(raw({ consensus: "rank", teachers: ["mf", "neumf"] }));
+    assert.deepEqual(valid.distillation.softLabels.ensemble, { consensus: "rank", teachers: ["mf", "neumf"] });
+    assert.deepEqual(problemsOf(raw({ consensus: "score", teachers: ["mf", "gru"] })), [
+      'config.yaml: /distillation/softLabels/ensemble/teachers/1 "gru" is not a configured teacher',
+    ]);
+    assert.match(
+      problemsOf(raw({ consensus: "vote" })).join("\n"),
+      /consensus must be equal to one of the allowed values/,
+    );
+  });
+
   test("a method's hard loss is bpr or bce; anything else is refused with the allowed values", () => {
     const raw = (hardLoss: string) => ({
       name: "hard",
