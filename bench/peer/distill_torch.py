@@ -15,10 +15,15 @@ Methods (--method, one per run; --seeds runs each seed's initialisation):
             uninteresting drawn uniformly from the sampled slice; the Plackett-Luce likelihood of the
             interesting items' order, each above every uninteresting item
   listwise  KL(softmax(t/T) || softmax(s/T)) * T^2 over the whole candidate list
+  de        distillation experts (Kang et al., CIKM'20): per side (users, items) E experts
+            Linear(ds, (ds+dt)/2)-ReLU-Linear(dt) and a selection network softmax(Linear(dt, E)) on the
+            teacher's embedding; Gumbel-softmax choice at a temperature annealed 1 -> 1e-10 over training;
+            loss = mean over the batch's distinct users (and items) of ||t - sum_e a_e expert_e(s)||^2
 
 As in distillrec, each user's list terms are taken once per epoch, in the batch holding the user's
-anchor sample (its first interaction in the train file), and averaged over the batch's lists; the hard
-BPR term is the mean over the batch; optimiser: torch.optim.SparseAdam (lazy Adam, as distillrec's).
+anchor sample (its first interaction in the train file), summed over the batch's lists and divided by
+its samples; the hard BPR term is the mean over the batch; optimiser: torch.optim.SparseAdam for the
+embeddings (lazy Adam, as distillrec's), Adam for the experts.
 
 Usage: /usr/bin/python3 bench/peer/distill_torch.py --data DIR --method rrd --seeds 0,1,2 [options]
 """
@@ -62,6 +67,24 @@ def ranking_distillation(top, sampled, n_items, lam, mu):
     return -(F.logsigmoid(top) * w).sum() / top.shape[0]
 
 
+class Experts(torch.nn.Module):
+    def __init__(self, ds, dt, count):
+        super().__init__()
+        width = (ds + dt) // 2
+        self.experts = torch.nn.ModuleList(
+            [torch.nn.Sequential(torch.nn.Linear(ds, width), torch.nn.ReLU(), torch.nn.Linear(width, dt)) for _ in range(count)])
+        self.selection = torch.nn.Linear(dt, count)
+
+    def forward(self, s, t, temperature):
+        if len(self.experts) == 1:
+            mapped = self.experts[0](s)
+        else:
+            g = -torch.log(-torch.log(torch.rand(t.shape[0], len(self.experts)) + 1e-20) + 1e-20)
+            choice = F.softmax((F.log_softmax(self.selection(t), dim=1) + g) / temperature, dim=1)
+            mapped = sum(e(s) * choice[:, k:k + 1] for k, e in enumerate(self.experts))
+        return ((t - mapped) ** 2).sum(1).mean()
+
+
 def train(a, meta, seed):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -87,6 +110,14 @@ def train(a, meta, seed):
     U = torch.nn.Embedding.from_pretrained(user_w, freeze=False, sparse=True)
     I = torch.nn.Embedding.from_pretrained(item_w, freeze=False, sparse=True)
     opt = torch.optim.SparseAdam(list(U.parameters()) + list(I.parameters()), lr=a.lr)
+    experts = None
+    if a.method == "de":
+        teacher_u = torch.from_numpy(read(a.data, "teacher-user", np.float32, (n_users, -1)))
+        teacher_i = torch.from_numpy(read(a.data, "teacher-item", np.float32, (n_items, -1)))
+        experts = {"user": Experts(dim, teacher_u.shape[1], a.experts), "item": Experts(dim, teacher_i.shape[1], a.experts)}
+        dense = torch.optim.Adam([p for e in experts.values() for p in e.parameters()], lr=a.lr)
+    total_samples = a.epochs * len(users)
+    samples_seen = 0
     rrd_probs = torch.exp(-torch.arange(K, dtype=torch.float32) / a.rrd_temperature)
 
     n = len(users)
@@ -102,7 +133,14 @@ def train(a, meta, seed):
             eu = U(torch.from_numpy(bu))
             x = (eu * I(torch.from_numpy(bp))).sum(-1) - (eu * I(torch.from_numpy(bq))).sum(-1)
             loss = -F.logsigmoid(x).mean()
-            if a.method != "none":
+            if experts is not None:
+                temperature = 1.0 * (1e-10 / 1.0) ** min(1.0, samples_seen / total_samples)
+                samples_seen += len(idx)
+                du = torch.from_numpy(np.array(list(dict.fromkeys(bu.tolist())), dtype=np.int64))
+                di = torch.from_numpy(np.array(list(dict.fromkeys(bp.tolist() + bq.tolist())), dtype=np.int64))
+                de = experts["user"](U(du), teacher_u[du], temperature) + experts["item"](I(di), teacher_i[di], temperature)
+                loss = loss + a.weight * de
+            if a.method not in ("none", "de"):
                 taken = [u for u, p in zip(bu, bp) if anchor[u] == p and row_of_user[u] >= 0]
                 rows = list(dict.fromkeys(row_of_user[u] for u in taken))
                 if rows:
@@ -110,10 +148,15 @@ def train(a, meta, seed):
                     items = list_items[rows_t]
                     lu = U(torch.from_numpy(list_users[rows].astype(np.int64)))
                     scores = (lu.unsqueeze(1) * I(items)).sum(-1)
-                    loss = loss + a.weight * list_term(a, scores, teacher[rows_t], P, K, N, n_items, rrd_probs)
+                    term = list_term(a, scores, teacher[rows_t], P, K, N, n_items, rrd_probs)
+                    loss = loss + a.weight * term * len(rows) / len(idx)
             opt.zero_grad()
+            if experts is not None:
+                dense.zero_grad()
             loss.backward()
             opt.step()
+            if experts is not None:
+                dense.step()
     return U.weight.detach().numpy(), I.weight.detach().numpy()
 
 
@@ -138,7 +181,7 @@ def list_term(a, scores, teacher, P, K, N, n_items, rrd_probs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
-    ap.add_argument("--method", required=True, choices=["none", "rd", "rrd", "listwise"])
+    ap.add_argument("--method", required=True, choices=["none", "rd", "rrd", "listwise", "de"])
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=1024)
@@ -151,6 +194,7 @@ def main():
     ap.add_argument("--rrd-interesting", type=int, default=10)
     ap.add_argument("--rrd-uninteresting", type=int, default=40)
     ap.add_argument("--rrd-temperature", type=float, default=10.0)
+    ap.add_argument("--experts", type=int, default=5, help="experts per side (de)")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)

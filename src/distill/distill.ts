@@ -12,6 +12,7 @@ import {
   distillProgramUrl,
   hasSoftTerms,
   LIST_ANCHORS,
+  SAMPLES_SEEN,
   listAnchors,
   needsSoftLabels,
   needsTeacher,
@@ -50,6 +51,7 @@ export function distillObjective(
   data: TrainingData,
   numUsers: number,
   seed: number,
+  schedule: { trainingSamples?: number } = {},
 ): Objective {
   const weights = sources.weights ?? { hard: 1 };
   if (needsSoftLabels(weights) && !sources.softLabels) {
@@ -59,10 +61,10 @@ export function distillObjective(
   if (needsTeacher(weights) && !teacher) {
     throw new Error("distill: the distillation weights have a hint term but no teacher was given");
   }
-  if (teacher && teacher.representationDim === null) {
+  if (teacher && (weights.hint ?? 0) !== 0 && teacher.representationDim === null) {
     throw new Error(`distill: the teacher (${teacher.kind}) has no representation for hint distillation`);
   }
-  const config: Omit<DistillConfig, keyof TrainConfig> = { weights, seed };
+  const config: Omit<DistillConfig, keyof TrainConfig> = { weights, seed, ...schedule };
   const objective: Objective = { programUrl: distillProgramUrl, config, data: {} };
   if (sources.softLabels) {
     const shared = shareSoftLabels(sources.softLabels, numUsers);
@@ -73,6 +75,7 @@ export function distillObjective(
   if (teacher) {
     objective.data![TEACHER_WEIGHTS] = shareParameters(teacher);
     config.teacher = { model: specOf(teacher), projectionSeed: seed };
+    objective.data![SAMPLES_SEEN] = shareArray(new Int32Array(1));
   }
   return objective;
 }
@@ -86,6 +89,8 @@ export async function distill(options: DistillOptions): Promise<TrainResult> {
   if (!hasSoftTerms(weights)) return train({ ...rest, weights });
   return train({
     ...rest,
-    objective: distillObjective({ weights, softLabels, teacher }, rest.data, rest.context.numUsers, rest.seed),
+    objective: distillObjective({ weights, softLabels, teacher }, rest.data, rest.context.numUsers, rest.seed, {
+      trainingSamples: rest.epochs * rest.data.users.length,
+    }),
   });
 }

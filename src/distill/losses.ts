@@ -6,9 +6,11 @@
 import * as ops from "../engine/ops/index.js";
 import { DataRng } from "../data/rng.js";
 import { Ids } from "../engine/ops/embedding.js";
-import type { Tensor } from "../engine/tensor.js";
+import { noGrad, type Tensor } from "../engine/tensor.js";
 import { listPairs, type Pairs, type Recommender } from "../models/recommender.js";
 import { addHardTerms, WeightedSum, type HardWeights, type TrainBatch } from "../train/losses.js";
+import { isDotProduct } from "../models/dot-product.js";
+import type { DistillationExperts } from "./experts.js";
 import { hintLoss, type HintProjection } from "./hint.js";
 import { checkTemperature, softLabelRowIndex, type SoftLabels } from "./soft-labels.js";
 import {
@@ -30,6 +32,10 @@ export interface DistillWeights extends HardWeights {
   ranking?: number;
   relaxedRanking?: number;
   hint?: number;
+  /** Distillation experts (DE-RRD's DE): the student's user and item embeddings mapped to the teacher's. */
+  experts?: number;
+  /** Experts per side of the DE term (default 5). */
+  expertCount?: number;
   multiTask?: number;
   /** Temperature of the pointwise, listwise and multi-task terms (default 1). */
   temperature?: number;
@@ -78,8 +84,10 @@ export interface DistillExtras {
    */
   teacherRepresentation?: (pairs: Pairs) => Float32Array;
   projection?: HintProjection;
-  /** Draws the relaxed-ranking samples (default: one generator of this module, seeded 0). */
+  /** Draws the relaxed-ranking samples and the experts' Gumbel noise (default: one generator of this module, seeded 0). */
   rng?: DataRng;
+  /** The DE term's parts: the trained experts, the frozen teacher and the selection temperature now. */
+  experts?: { module: DistillationExperts; teacher: Recommender; temperature: number };
 }
 
 /** What the list terms need beside the logits: the catalogue size (dynamic ranking weights) and a generator. */
@@ -180,6 +188,12 @@ export function distillationLoss(
         rng: extras.rng,
       });
     }
+  }
+
+  const expertWeight = weights.experts ?? 0;
+  if (expertWeight !== 0) {
+    if (!extras.experts) throw new Error("distillationLoss: the experts term needs extras.experts");
+    sum.add("experts", expertWeight, expertsLoss(student, batch, extras.experts, extras.rng ?? defaultRng));
   }
 
   const hintWeight = weights.hint ?? 0;
@@ -283,13 +297,23 @@ export function addListTerms(
   }
 }
 
-/** Within bounds: a sample size of a slice of `width` (default the whole slice). */
+/** A sample size within a slice of `width`: `value` (at most the width), default the whole slice. */
 function sliceCount(name: string, value: number | undefined, width: number): number {
   const n = value ?? width;
-  if (!Number.isInteger(n) || n < 1 || n > width) {
-    throw new RangeError(`distillationLoss: ${name} must be an integer in [1, ${width}] (the slice's width), got ${n}`);
-  }
-  return n;
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`distillationLoss: ${name} must be an integer ≥ 1, got ${n}`);
+  return Math.min(n, width);
+}
+
+/**
+ * `weights` with every list term's weight multiplied by `factor` (the hard, hint and experts terms keep
+ * theirs): how the distillation program turns the list terms' mean over a batch's lists into their sum
+ * over the lists divided by the batch's samples, so that each list weighs as much wherever it lands.
+ */
+export function scaleListTerms(weights: DistillWeights, factor: number): DistillWeights {
+  const w = listWeights(weights);
+  const scaled: DistillWeights = { ...weights };
+  for (const term of Object.keys(w) as (keyof ListWeights)[]) if (w[term] !== 0) scaled[term] = w[term] * factor;
+  return scaled;
 }
 
 /** Ranking distillation of the lists' logits [R, L]: position weights, or the hybrid ones with `rankingDynamic`. */
@@ -344,4 +368,31 @@ function sampledColumns(R: number, width: number, offset: number, draw: () => In
     for (let c = 0; c < width; c++) out[r * width + c] = offset + picks[c]!;
   }
   return out;
+}
+
+/**
+ * The DE term of a batch: the users' experts loss over its distinct users plus the items' over its distinct
+ * positives and negatives (DE-RRD distils the batch's users and items), student and teacher both
+ * dot-product models (their embeddings are their user and item vectors).
+ */
+function expertsLoss(
+  student: Recommender,
+  batch: TrainBatch,
+  experts: NonNullable<DistillExtras["experts"]>,
+  rng: DataRng,
+): Tensor {
+  const { module, teacher, temperature } = experts;
+  if (!isDotProduct(student) || !isDotProduct(teacher)) {
+    throw new Error(
+      `distillationLoss: the experts term needs dot-product student and teacher (${student.kind}, ${teacher.kind})`,
+    );
+  }
+  const users = distinctRows(batch.users);
+  const items = distinctRows([...batch.positives, ...batch.negatives]);
+  const teacherUsers = noGrad(() => Float32Array.from(teacher.userVectors(new Ids(users)).data));
+  const teacherItems = noGrad(() => Float32Array.from(teacher.itemVectors(new Ids(items)).data));
+  return ops.add(
+    module.users.loss(student.userVectors(new Ids(users)), teacherUsers, temperature, rng),
+    module.items.loss(student.itemVectors(new Ids(items)), teacherItems, temperature, rng),
+  );
 }

@@ -2,7 +2,8 @@
  * The distillation objective as a training program (train/program.ts): a student's soft labels travel
  * along the samples as shared arrays (`label.<field>`), with `listRowOfUser` mapping a user to its
  * soft-label row (−1: none) and `listAnchorOfUser` naming the one interaction of the user whose batch
- * takes the user's list terms: each list is used once per epoch, whatever the user's activity. For hint distillation the teacher's parameters travel as one shared array
+ * takes the user's list terms: each list is used once per epoch, whatever the user's activity, and
+ * weighs as one sample does (the list terms are summed over the batch's lists and divided by its samples). For hint distillation the teacher's parameters travel as one shared array
  * (`teacherWeights`): every thread rebuilds the frozen teacher beside the student, with a trained
  * projection between their representations. Each step's loss is distillationLoss of the batch (the hard
  * labels, a multi-task model's task labels, and every enabled soft term).
@@ -14,8 +15,10 @@ import { createModel, type ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
 import { trainingProgram, type TrainConfig, type Trainer } from "../train/program.js";
 import { DataRng } from "../data/rng.js";
+import { isDotProduct } from "../models/dot-product.js";
+import { DistillationExperts, expertTemperature } from "./experts.js";
 import { HintProjection, teacherRepresentation } from "./hint.js";
-import { distillationLoss, distinctRows, type DistillExtras, type DistillWeights } from "./losses.js";
+import { distillationLoss, distinctRows, scaleListTerms, type DistillExtras, type DistillWeights } from "./losses.js";
 import type { SoftLabels } from "./soft-labels.js";
 
 /** The plain (structured-cloneable) config of the program. */
@@ -31,9 +34,11 @@ export interface DistillConfig extends TrainConfig {
    */
   teacher?: {
     model: ModelSpec;
-    /** Seeds the hint projection's initialisation (default 0). */
+    /** Seeds the hint projection's (and the experts') initialisation (default 0). */
     projectionSeed?: number;
   };
+  /** Samples the whole run trains on (epochs × samples per epoch): the experts' temperature anneals over them. */
+  trainingSamples?: number;
 }
 
 /** What the program builds on every thread. */
@@ -42,19 +47,23 @@ export interface DistillTrainer extends Trainer {
   teacher?: Recommender;
   /** The trained regressor from the student's representation to the teacher's (absent without hints). */
   projection?: HintProjection;
+  /** The trained distillation experts (absent without the experts term). */
+  experts?: DistillationExperts;
 }
 
 /** Prefix of the soft labels' array fields in the shared data. */
 export const LABEL_PREFIX = "label.";
 /** The shared data's key of each user's anchor item (−1: none), see {@link listAnchors}. */
 export const LIST_ANCHORS = "listAnchorOfUser";
+/** The shared data's key of the samples trained so far, over every thread (the experts' annealing clock). */
+export const SAMPLES_SEEN = "samplesSeen";
 /** The shared data's key of the hint teacher's parameters, concatenated in `parameters()` order. */
 export const TEACHER_WEIGHTS = "teacherWeights";
 
 /** The loss terms that need soft labels. */
 export const LIST_TERMS = ["pointwise", "listwise", "ranking", "relaxedRanking", "multiTask"] as const;
 /** The loss terms that need a teacher signal (soft labels, or the teacher itself for hints). */
-export const SOFT_TERMS = [...LIST_TERMS, "hint"] as const;
+export const SOFT_TERMS = [...LIST_TERMS, "hint", "experts"] as const;
 
 /** Whether any term of `weights` needs a teacher signal (soft labels, or the teacher itself for hints). */
 export function hasSoftTerms(weights: DistillWeights): boolean {
@@ -66,9 +75,9 @@ export function needsSoftLabels(weights: DistillWeights): boolean {
   return LIST_TERMS.some((term) => (weights[term] ?? 0) !== 0);
 }
 
-/** Whether `weights` ask for the hint term, which needs the teacher model in training. */
+/** Whether `weights` ask for the hint or experts term, which need the teacher model in training. */
 export function needsTeacher(weights: DistillWeights): boolean {
-  return (weights.hint ?? 0) !== 0;
+  return (weights.hint ?? 0) !== 0 || (weights.experts ?? 0) !== 0;
 }
 
 /**
@@ -108,21 +117,43 @@ function loadTeacher(teacher: Recommender, values: Float32Array): void {
 }
 
 /**
- * The hint term's frozen teacher and trained projection, built right after the student so that every
- * thread allocates them in the same order.
+ * The frozen teacher of the hint and experts terms with their trained parts (the hint's projection, the
+ * experts), built right after the student so that every thread allocates them in the same order.
  */
-function buildHint(
+function buildTeacherTerms(
   config: DistillConfig,
   data: SharedData,
   student: Recommender,
   thread: number,
-): { teacher: Recommender; projection: HintProjection } {
-  if (!config.teacher) throw new Error("distill program: hint weights given without a teacher");
+): Required<TeacherParts> {
+  if (!config.teacher) throw new Error("distill program: hint or experts weights given without a teacher");
   const weights = data[TEACHER_WEIGHTS];
   if (!(weights instanceof Float32Array)) {
-    throw new Error(`distill program: hint weights given without the teacher's parameters (${TEACHER_WEIGHTS})`);
+    throw new Error(
+      `distill program: hint or experts weights given without the teacher's parameters (${TEACHER_WEIGHTS})`,
+    );
   }
   const teacher = createModel(config.teacher.model, config.context);
+  // A worker's teacher tensors are thread 0's blocks (replayed allocations), which already hold the
+  // weights, and replay restores whatever a worker's build writes into them: only thread 0 copies.
+  if (thread === 0) loadTeacher(teacher, weights);
+  teacher.eval();
+  const seed = config.teacher.projectionSeed ?? 0;
+  const parts: TeacherParts = { teacher };
+  if ((config.weights.hint ?? 0) !== 0) parts.projection = hintProjection(teacher, student, seed);
+  if ((config.weights.experts ?? 0) !== 0) {
+    if (!isDotProduct(teacher) || !isDotProduct(student)) {
+      throw new Error(
+        `distill program: experts need dot-product teacher and student (${teacher.kind}, ${student.kind})`,
+      );
+    }
+    parts.experts = new DistillationExperts(student.dim, teacher.dim, { count: config.weights.expertCount, seed });
+  }
+  return parts as Required<TeacherParts>;
+}
+
+/** The hint's trained projection from the student's representation to the teacher's. */
+function hintProjection(teacher: Recommender, student: Recommender, seed: number): HintProjection {
   const teacherDim = teacher.representationDim;
   const studentDim = student.representationDim;
   if (teacherDim === null) {
@@ -131,12 +162,7 @@ function buildHint(
   if (studentDim === null) {
     throw new Error(`distill program: the student (${student.kind}) has no representation for hint distillation`);
   }
-  // A worker's teacher tensors are thread 0's blocks (replayed allocations), which already hold the
-  // weights, and replay restores whatever a worker's build writes into them: only thread 0 copies.
-  if (thread === 0) loadTeacher(teacher, weights);
-  teacher.eval();
-  const projection = new HintProjection(studentDim, teacherDim, { seed: config.teacher.projectionSeed ?? 0 });
-  return { teacher, projection };
+  return new HintProjection(studentDim, teacherDim, { seed });
 }
 
 /** The typed arrays a pool can share. */
@@ -204,13 +230,13 @@ export function softLabelsFrom(data: SharedData, fields: Record<string, unknown>
   return labels as unknown as SoftLabels;
 }
 
-/** The hint term's parts on a thread: the frozen teacher, the trained projection. */
-type HintParts = Pick<DistillTrainer, "teacher" | "projection">;
+/** The teacher terms' parts on a thread: the frozen teacher, the hint's projection, the experts. */
+type TeacherParts = Pick<DistillTrainer, "teacher" | "projection" | "experts">;
 
-export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProgram<DistillConfig, HintParts>(
+export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProgram<DistillConfig, TeacherParts>(
   (config, data, model, thread) => {
     const { weights } = config;
-    const hint = needsTeacher(weights) ? buildHint(config, data, model, thread) : null;
+    const parts = needsTeacher(weights) ? buildTeacherTerms(config, data, model, thread) : null;
     const lists = needsSoftLabels(weights);
     const labels = config.labelFields ? softLabelsFrom(data, config.labelFields) : null;
     const listRowOfUser = data.listRowOfUser as Int32Array | undefined;
@@ -220,20 +246,33 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProg
     }
     // Each thread draws its own relaxed-ranking samples.
     const rng = new DataRng(Math.imul(config.seed ?? 0, 0x9e3779b1) ^ (thread + 1));
-    const extras: DistillExtras = hint
-      ? { teacherRepresentation: teacherRepresentation(hint.teacher), projection: hint.projection, rng }
-      : { rng };
+    const extras: DistillExtras = { rng };
+    if (parts?.projection) {
+      extras.teacherRepresentation = teacherRepresentation(parts.teacher);
+      extras.projection = parts.projection;
+    }
+    const seen = data[SAMPLES_SEEN] as Int32Array | undefined;
     // Terms that learn from every batch, whether or not its users have soft-label lists.
     const hardTasks = (weights.hardTasks ?? 1) !== 0 && model.tasks.length > 1 && data.conversions !== undefined;
-    const batchTerms = (weights.hard ?? 1) !== 0 || hint !== null || hardTasks;
+    const batchTerms = (weights.hard ?? 1) !== 0 || parts !== null || hardTasks;
+    const trained = [...(parts?.projection?.parameters() ?? []), ...(parts?.experts?.parameters() ?? [])];
     return {
-      // The teacher stays out of the optimiser (frozen); the projection learns with the student.
-      ...(hint ? { trained: hint.projection.parameters(), fields: hint } : {}),
+      // The teacher stays out of the optimiser (frozen); the projection and the experts learn with the student.
+      ...(parts ? { trained, fields: parts } : {}),
       loss(batch) {
+        if (parts?.experts) {
+          // The selection temperature anneals with the share of the run's samples trained so far.
+          const done = seen ? Atomics.add(seen, 0, batch.users.length) : 0;
+          const temperature = expertTemperature(done / Math.max(1, config.trainingSamples ?? 1));
+          extras.experts = { module: parts.experts, teacher: parts.teacher, temperature };
+        }
         const rows = lists ? anchoredListRows(batch, listRowOfUser!, anchors!) : null;
         // A pure soft-label objective has nothing to learn from a batch whose users have no list.
         if (rows?.length === 0 && !batchTerms) return null;
-        return distillationLoss(model, rows ? { ...batch, lists: { rows } } : batch, labels, weights, extras).total;
+        if (!rows) return distillationLoss(model, batch, labels, weights, extras).total;
+        // Per list as per sample: the lists' sum over the batch's samples (DE-RRD's Σ BPR + λ Σ RRD, per sample).
+        const perSample = scaleListTerms(weights, rows.length / batch.users.length);
+        return distillationLoss(model, { ...batch, lists: { rows } }, labels, perSample, extras).total;
       },
     };
   },

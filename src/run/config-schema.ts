@@ -119,6 +119,8 @@ const weightsSchema = {
         "ranking",
         "relaxedRanking",
         "hint",
+        // DE-RRD's distillation experts (dot-product teacher and student).
+        "experts",
         "multiTask",
         "rankingLambda",
         // μ of ranking distillation's dynamic weights (0: position weights only).
@@ -128,6 +130,7 @@ const weightsSchema = {
     // Sample sizes within the soft-label slices: the first top items of ranking distillation, relaxed
     // ranking's interesting (top-K slice) and uninteresting (sampled slice) items per list.
     rankingTopK: positiveInt,
+    expertCount: positiveInt,
     rrdInteresting: positiveInt,
     rrdUninteresting: positiveInt,
     rrdTemperature: { type: "number", exclusiveMinimum: 0 },

@@ -218,14 +218,22 @@ export function loadPipelineConfig(path: string): PipelineConfig {
 export const METHOD_PRESETS: Readonly<Record<string, MethodWeights>> = {
   /** The student alone, on its own BPR loss. */
   none: { hard: 1 },
-  /** Ranking distillation (Tang & Wang 2018): the teacher's top-K as position-weighted extra positives. */
-  ranking: { hard: 1, ranking: 0.5, rankingLambda: 1 },
+  /**
+   * Ranking distillation (Tang & Wang 2018): the teacher's top 10 as extra positives, hybrid (position ×
+   * dynamic) weights. List weights count per list as the hard term's per sample (docs/DISTILLATION.md).
+   */
+  ranking: { hard: 1, ranking: 10, rankingTopK: 10, rankingDynamic: 0.1 },
   /** KL divergence between teacher and student softmax over each candidate list. */
-  listwise: { hard: 1, listwise: 1, temperature: 2 },
+  listwise: { hard: 1, listwise: 100, temperature: 2 },
   /** Per-candidate binary cross-entropy against the teacher's sigmoid probabilities. */
-  pointwise: { hard: 1, pointwise: 1, temperature: 2 },
-  /** Relaxed ranking distillation: the teacher's top-K ordered above the sampled unobserved items. */
-  "relaxed-ranking": { hard: 1, relaxedRanking: 0.5 },
+  pointwise: { hard: 1, pointwise: 100, temperature: 2 },
+  /**
+   * Relaxed ranking distillation (DE-RRD): 10 interesting items drawn rank-discounted from the teacher's
+   * top-K, ordered above 40 uninteresting ones drawn from the sampled items.
+   */
+  "relaxed-ranking": { hard: 1, relaxedRanking: 0.3, rrdInteresting: 10, rrdUninteresting: 40 },
+  /** DE-RRD's distillation experts: five experts per side map the student's embeddings to the teacher's. */
+  experts: { hard: 1, experts: 0.01 },
   /** Hint (FitNets-style) distillation: the student's representation, projected, regresses the teacher's. */
   hint: { hard: 1, hint: 0.5 },
 };

@@ -1,5 +1,5 @@
 // The papers' parts of the distillation methods: ranking distillation's hybrid weights, DE-RRD's sampling,
-// the column gather they score through, the once-per-epoch use of each user's list, ensemble soft labels.
+// the column gather they score through, the once-per-epoch use of each user's list, ensemble soft labels, distillation experts.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DataRng } from "../../src/data/rng.js";
@@ -7,7 +7,7 @@ import { UserItemIndex } from "../../src/data/sampling.js";
 import * as ops from "../../src/engine/ops/index.js";
 import { Tensor, endStep } from "../../src/engine/tensor.js";
 import { BPRMF } from "../../src/models/bpr-mf.js";
-import { distillationLoss } from "../../src/distill/losses.js";
+import { distillationLoss, scaleListTerms } from "../../src/distill/losses.js";
 import { anchoredListRows, listAnchors } from "../../src/distill/program.js";
 import { consensusScores, generateEnsembleSoftLabels, generateSoftLabels } from "../../src/distill/soft-labels.js";
 import {
@@ -19,6 +19,12 @@ import {
   uniformSample,
 } from "../../src/distill/soft-losses.js";
 import { gradCheck, leaf } from "../helpers/gradcheck.js";
+import { Rng } from "../../src/engine/random.js";
+import type { ModelSpec } from "../../src/models/index.js";
+import { distill } from "../../src/distill/distill.js";
+import { ExpertGroup, expertTemperature } from "../../src/distill/experts.js";
+import { train } from "../../src/train/trainer.js";
+import { options as trainOptions, params } from "../train/fixture.js";
 
 const close = (a: number, b: number, tol = 1e-5): void =>
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
@@ -138,11 +144,13 @@ describe("relaxed ranking and ranking distillation in distillationLoss", () => {
     );
   });
 
-  test("sample sizes outside the slices are refused by name", () => {
+  test("sample sizes below 1 are refused by name, larger ones take the whole slice", () => {
     const student = new BPRMF({ dim: 3, seed: 8, initStd: 0.5 }, context);
-    assert.throws(
-      () => distillationLoss(student, batch, labels, { ...sampling, rrdInteresting: 11 }),
-      /rrdInteresting/,
+    // Larger sizes than the slices take the whole slice.
+    const whole = { hard: 0, relaxedRanking: 1 };
+    close(
+      distillationLoss(student, batch, labels, { ...whole, rrdInteresting: 11, rrdUninteresting: 99 }).total.item(),
+      distillationLoss(student, batch, labels, whole).total.item(),
     );
     assert.throws(
       () => distillationLoss(student, batch, labels, { hard: 0, ranking: 1, rankingTopK: 0 }),
@@ -244,5 +252,69 @@ describe("ensemble soft labels", () => {
     }
     assert.throws(() => generateEnsembleSoftLabels([], options, "rank"), /no teachers/);
     assert.throws(() => generateEnsembleSoftLabels([mf], { ...options, tasks: true }, "rank"), /task scores/);
+  });
+});
+
+describe("distillation experts (DE)", () => {
+  test("one expert group: the loss is the mean squared distance of the chosen mixture, and passes gradCheck", () => {
+    const group = new ExpertGroup(3, 5, 1, new Rng(2));
+    const s = leaf([4, 3], 3, 1);
+    const teacher = Float32Array.from({ length: 20 }, (_, i) => Math.sin(i));
+    const mapped = group.experts[0]!.forward(s).toArray();
+    let ref = 0;
+    for (let j = 0; j < 20; j++) ref += (mapped[j]! - teacher[j]!) ** 2;
+    close(group.loss(s, teacher, 1, new DataRng(1)).item(), ref / 4, 1e-4);
+    endStep();
+    gradCheck(() => group.loss(s, teacher, 1, new DataRng(1)), [s, ...group.parameters()], { tol: 3e-2 });
+  });
+
+  test("several experts: gradients reach the student, every expert and the selection network", () => {
+    const group = new ExpertGroup(3, 6, 3, new Rng(4));
+    const s = leaf([5, 3], 7, 1);
+    const teacher = Float32Array.from({ length: 30 }, (_, i) => Math.cos(i));
+    gradCheck(() => group.loss(s, teacher, 0.7, new DataRng(9)), [s, ...group.parameters()], { tol: 3e-2 });
+  });
+
+  test("the temperature anneals from 1 towards 0 and the choice hardens with it", () => {
+    assert.equal(expertTemperature(0), 1);
+    assert.ok(expertTemperature(0.5) < 1e-4 && expertTemperature(0.5) > expertTemperature(1));
+    close(expertTemperature(1), 1e-10, 1e-6);
+    assert.equal(expertTemperature(2), expertTemperature(1));
+  });
+
+  test("distill() with the experts term: the objective falls, the teacher stays frozen; needs dot-product models", async () => {
+    const teacher = (await train(trainOptions({ model: { kind: "bpr-mf", dim: 12, seed: 5 }, epochs: 1 }))).model;
+    const before = params(teacher);
+    const weights = { hard: 0, experts: 1, expertCount: 2 };
+    const result = await distill({
+      ...trainOptions(),
+      model: { kind: "bpr-mf", dim: 4, seed: 6 },
+      weights,
+      teacher,
+      epochs: 3,
+    });
+    const losses = result.history.map((r) => r.loss);
+    assert.ok(losses[2]! < losses[0]!, `losses ${losses.map((l) => l.toFixed(4))}`);
+    assert.deepEqual(params(teacher), before);
+    const ranker: ModelSpec = { kind: "mlp-ranker", dim: 4, hidden: [8], seed: 3 };
+    await assert.rejects(
+      distill({ ...trainOptions(), model: ranker, weights: { hard: 1, experts: 1 }, teacher, epochs: 1 }),
+      /experts need dot-product teacher and student \(bpr-mf, mlp-ranker\)/,
+    );
+  });
+});
+
+describe("scaleListTerms", () => {
+  test("scales the list terms only, leaving the hard, hint and experts weights and the settings alone", () => {
+    const weights = {
+      hard: 1,
+      listwise: 2,
+      relaxedRanking: 0.5,
+      hint: 0.3,
+      experts: 0.1,
+      temperature: 3,
+      rrdInteresting: 4,
+    };
+    assert.deepEqual(scaleListTerms(weights, 0.25), { ...weights, listwise: 0.5, relaxedRanking: 0.125 });
   });
 });
