@@ -4,11 +4,15 @@ export * from "./soft-labels.js";
 export * from "./soft-label-cache.js";
 export * from "./soft-losses.js";
 export * from "./hint.js";
+export * from "./experts.js";
+export * from "./topology.js";
 export * from "./losses.js";
 export {
   program as distillProgram,
   distillProgramUrl,
   hasSoftTerms,
+  listAnchors,
+  anchoredListRows,
   needsSoftLabels,
   needsTeacher,
   isPureHard,

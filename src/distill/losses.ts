@@ -6,11 +6,12 @@
 import * as ops from "../engine/ops/index.js";
 import { DataRng } from "../data/rng.js";
 import { Ids } from "../engine/ops/embedding.js";
-import { noGrad, type Tensor } from "../engine/tensor.js";
+import { noGrad, Tensor } from "../engine/tensor.js";
 import { listPairs, type Pairs, type Recommender } from "../models/recommender.js";
 import { addHardTerms, WeightedSum, type HardWeights, type TrainBatch } from "../train/losses.js";
 import { isDotProduct } from "../models/dot-product.js";
-import type { DistillationExperts } from "./experts.js";
+import type { DistillationExperts, ExpertGroup } from "./experts.js";
+import { fullTopologyLoss, hierarchicalTopologyLoss } from "./topology.js";
 import { hintLoss, type HintProjection } from "./hint.js";
 import { checkTemperature, softLabelRowIndex, type SoftLabels } from "./soft-labels.js";
 import {
@@ -36,6 +37,10 @@ export interface DistillWeights extends HardWeights {
   experts?: number;
   /** Experts per side of the DE term (default 5). */
   expertCount?: number;
+  /** Topology distillation (Kang et al., KDD'21): the similarities among the batch's users and items. */
+  topology?: number;
+  /** "full" (FTD, default) or "hierarchical" (HTD: groups from the experts' selection, which needs `experts`). */
+  topologyKind?: "full" | "hierarchical";
   multiTask?: number;
   /** Temperature of the pointwise, listwise and multi-task terms (default 1). */
   temperature?: number;
@@ -86,6 +91,8 @@ export interface DistillExtras {
   projection?: HintProjection;
   /** Draws the relaxed-ranking samples and the experts' Gumbel noise (default: one generator of this module, seeded 0). */
   rng?: DataRng;
+  /** The frozen teacher of the topology term (a dot-product model). */
+  teacher?: Recommender;
   /** The DE term's parts: the trained experts, the frozen teacher and the selection temperature now. */
   experts?: { module: DistillationExperts; teacher: Recommender; temperature: number };
 }
@@ -194,6 +201,16 @@ export function distillationLoss(
   if (expertWeight !== 0) {
     if (!extras.experts) throw new Error("distillationLoss: the experts term needs extras.experts");
     sum.add("experts", expertWeight, expertsLoss(student, batch, extras.experts, extras.rng ?? defaultRng));
+  }
+
+  const topologyWeight = weights.topology ?? 0;
+  if (topologyWeight !== 0) {
+    if (!extras.teacher) throw new Error("distillationLoss: the topology term needs extras.teacher");
+    const kind = weights.topologyKind ?? "full";
+    if (kind === "hierarchical" && !extras.experts) {
+      throw new Error("distillationLoss: hierarchical topology groups entities by the experts: give the experts term");
+    }
+    sum.add("topology", topologyWeight, topologyTerm(student, batch, extras.teacher, kind, extras.experts?.module));
   }
 
   const hintWeight = weights.hint ?? 0;
@@ -395,4 +412,50 @@ function expertsLoss(
     module.users.loss(student.userVectors(new Ids(users)), teacherUsers, temperature, rng),
     module.items.loss(student.itemVectors(new Ids(items)), teacherItems, temperature, rng),
   );
+}
+
+/**
+ * The topology term of a batch over its distinct users and distinct positive items (the reference's
+ * batch entities), in one space: FTD over all of them, or HTD with each entity's group its most likely
+ * expert under the experts' selection network (users' groups apart from items').
+ */
+function topologyTerm(
+  student: Recommender,
+  batch: TrainBatch,
+  teacher: Recommender,
+  kind: "full" | "hierarchical",
+  experts: DistillationExperts | undefined,
+): Tensor {
+  if (!isDotProduct(student) || !isDotProduct(teacher)) {
+    throw new Error(
+      `distillationLoss: the topology term needs dot-product student and teacher (${student.kind}, ${teacher.kind})`,
+    );
+  }
+  const users = distinctRows(batch.users);
+  const items = distinctRows(batch.positives);
+  const teacherUsers = noGrad(() => Float32Array.from(teacher.userVectors(new Ids(users)).data));
+  const teacherItems = noGrad(() => Float32Array.from(teacher.itemVectors(new Ids(items)).data));
+  const teacherAll = new Float32Array(teacherUsers.length + teacherItems.length);
+  teacherAll.set(teacherUsers);
+  teacherAll.set(teacherItems, teacherUsers.length);
+  const entities = ops.concat([student.userVectors(new Ids(users)), student.itemVectors(new Ids(items))], 0);
+  if (kind === "full") return fullTopologyLoss(entities, teacherAll);
+  const groups = new Int32Array(users.length + items.length);
+  groups.set(mostLikelyGroups(experts!.users, teacherUsers, users.length));
+  const itemGroups = mostLikelyGroups(experts!.items, teacherItems, items.length);
+  itemGroups.forEach((g, k) => (groups[users.length + k] = g + experts!.users.count));
+  return hierarchicalTopologyLoss(entities, teacherAll, groups);
+}
+
+/** Each of n entities' most likely expert under the group's selection network on its teacher embedding. */
+function mostLikelyGroups(group: ExpertGroup, teacher: Float32Array, n: number): Int32Array {
+  const logits = noGrad(() =>
+    Float32Array.from(group.selection.forward(Tensor.from(teacher, [n, group.teacherDim])).data),
+  );
+  const E = group.count;
+  return Int32Array.from({ length: n }, (_, r) => {
+    let best = 0;
+    for (let e = 1; e < E; e++) if (logits[r * E + e]! > logits[r * E + best]!) best = e;
+    return best;
+  });
 }

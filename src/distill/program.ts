@@ -63,7 +63,7 @@ export const TEACHER_WEIGHTS = "teacherWeights";
 /** The loss terms that need soft labels. */
 export const LIST_TERMS = ["pointwise", "listwise", "ranking", "relaxedRanking", "multiTask"] as const;
 /** The loss terms that need a teacher signal (soft labels, or the teacher itself for hints). */
-export const SOFT_TERMS = [...LIST_TERMS, "hint", "experts"] as const;
+export const SOFT_TERMS = [...LIST_TERMS, "hint", "experts", "topology"] as const;
 
 /** Whether any term of `weights` needs a teacher signal (soft labels, or the teacher itself for hints). */
 export function hasSoftTerms(weights: DistillWeights): boolean {
@@ -75,9 +75,9 @@ export function needsSoftLabels(weights: DistillWeights): boolean {
   return LIST_TERMS.some((term) => (weights[term] ?? 0) !== 0);
 }
 
-/** Whether `weights` ask for the hint or experts term, which need the teacher model in training. */
+/** Whether `weights` ask for the hint, experts or topology term, which need the teacher model in training. */
 export function needsTeacher(weights: DistillWeights): boolean {
-  return (weights.hint ?? 0) !== 0 || (weights.experts ?? 0) !== 0;
+  return (weights.hint ?? 0) !== 0 || (weights.experts ?? 0) !== 0 || (weights.topology ?? 0) !== 0;
 }
 
 /**
@@ -126,11 +126,11 @@ function buildTeacherTerms(
   student: Recommender,
   thread: number,
 ): Required<TeacherParts> {
-  if (!config.teacher) throw new Error("distill program: hint or experts weights given without a teacher");
+  if (!config.teacher) throw new Error("distill program: hint, experts or topology weights given without a teacher");
   const weights = data[TEACHER_WEIGHTS];
   if (!(weights instanceof Float32Array)) {
     throw new Error(
-      `distill program: hint or experts weights given without the teacher's parameters (${TEACHER_WEIGHTS})`,
+      `distill program: hint, experts or topology weights given without the teacher's parameters (${TEACHER_WEIGHTS})`,
     );
   }
   const teacher = createModel(config.teacher.model, config.context);
@@ -246,7 +246,7 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProg
     }
     // Each thread draws its own relaxed-ranking samples.
     const rng = new DataRng(Math.imul(config.seed ?? 0, 0x9e3779b1) ^ (thread + 1));
-    const extras: DistillExtras = { rng };
+    const extras: DistillExtras = { rng, ...(parts ? { teacher: parts.teacher } : {}) };
     if (parts?.projection) {
       extras.teacherRepresentation = teacherRepresentation(parts.teacher);
       extras.projection = parts.projection;

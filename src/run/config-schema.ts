@@ -121,6 +121,8 @@ const weightsSchema = {
         "hint",
         // DE-RRD's distillation experts (dot-product teacher and student).
         "experts",
+        // Topology distillation (KDD'21): FTD, or HTD with topologyKind "hierarchical" (needs experts).
+        "topology",
         "multiTask",
         "rankingLambda",
         // μ of ranking distillation's dynamic weights (0: position weights only).
@@ -131,6 +133,7 @@ const weightsSchema = {
     // ranking's interesting (top-K slice) and uninteresting (sampled slice) items per list.
     rankingTopK: positiveInt,
     expertCount: positiveInt,
+    topologyKind: { enum: ["full", "hierarchical"] },
     rrdInteresting: positiveInt,
     rrdUninteresting: positiveInt,
     rrdTemperature: { type: "number", exclusiveMinimum: 0 },

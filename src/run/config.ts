@@ -234,6 +234,8 @@ export const METHOD_PRESETS: Readonly<Record<string, MethodWeights>> = {
   "relaxed-ranking": { hard: 1, relaxedRanking: 0.3, rrdInteresting: 10, rrdUninteresting: 40 },
   /** DE-RRD's distillation experts: five experts per side map the student's embeddings to the teacher's. */
   experts: { hard: 1, experts: 0.01 },
+  /** Hierarchical topology distillation (KDD'21): within-group and group-level similarities, groups from DE's experts. */
+  topology: { hard: 1, topology: 1, topologyKind: "hierarchical", experts: 0.01 },
   /** Hint (FitNets-style) distillation: the student's representation, projected, regresses the teacher's. */
   hint: { hard: 1, hint: 0.5 },
 };

@@ -1,5 +1,5 @@
 // The papers' parts of the distillation methods: ranking distillation's hybrid weights, DE-RRD's sampling,
-// the column gather they score through, the once-per-epoch use of each user's list, ensemble soft labels, distillation experts.
+// the column gather they score through, the once-per-epoch use of each user's list, ensemble soft labels, distillation experts, topology distillation.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DataRng } from "../../src/data/rng.js";
@@ -23,6 +23,7 @@ import { Rng } from "../../src/engine/random.js";
 import type { ModelSpec } from "../../src/models/index.js";
 import { distill } from "../../src/distill/distill.js";
 import { ExpertGroup, expertTemperature } from "../../src/distill/experts.js";
+import { fullTopologyLoss, hierarchicalTopologyLoss } from "../../src/distill/topology.js";
 import { train } from "../../src/train/trainer.js";
 import { options as trainOptions, params } from "../train/fixture.js";
 
@@ -316,5 +317,91 @@ describe("scaleListTerms", () => {
       rrdInteresting: 4,
     };
     assert.deepEqual(scaleListTerms(weights, 0.25), { ...weights, listwise: 0.5, relaxedRanking: 0.125 });
+  });
+});
+
+describe("topology distillation", () => {
+  const cos = (v: ArrayLike<number>, a: number, b: number, d: number, w: ArrayLike<number> = v): number => {
+    let s = 0;
+    let na = 0;
+    let nb = 0;
+    for (let j = 0; j < d; j++) {
+      s += v[a * d + j]! * w[b * d + j]!;
+      na += v[a * d + j]! ** 2;
+      nb += w[b * d + j]! ** 2;
+    }
+    return s / Math.sqrt(na * nb);
+  };
+
+  test("FTD is the mean squared gap of every pair's cosine similarity, zero for a rescaled teacher; gradCheck", () => {
+    const s = leaf([5, 3], 13, 1);
+    const teacher = Float32Array.from({ length: 5 * 4 }, (_, i) => Math.sin(1.7 * i + 0.3));
+    let ref = 0;
+    for (let a = 0; a < 5; a++) for (let b = 0; b < 5; b++) ref += (cos(s.data, a, b, 3) - cos(teacher, a, b, 4)) ** 2;
+    close(fullTopologyLoss(s, teacher).item(), ref / 25, 1e-4);
+    endStep();
+    const same = Tensor.from(
+      Float32Array.from(teacher, (x) => 3 * x),
+      [5, 4],
+    );
+    assert.ok(fullTopologyLoss(same, teacher).item() < 1e-8);
+    endStep();
+    gradCheck(() => fullTopologyLoss(s, teacher), [s]);
+  });
+
+  test("HTD: same-group pairs plus entity-to-prototype similarities, prototypes constant; gradCheck", () => {
+    const s = leaf([6, 3], 17, 1);
+    const teacher = Float32Array.from({ length: 6 * 4 }, (_, i) => Math.cos(0.9 * i + 1));
+    const groups = Int32Array.from([0, 1, 0, 2, 1, 0]);
+    const present = [0, 1, 2];
+    const proto = (v: ArrayLike<number>, d: number) =>
+      present.flatMap((g) => {
+        const members = [...groups.keys()].filter((e) => groups[e] === g);
+        return Array.from({ length: d }, (_, j) => members.reduce((a, e) => a + v[e * d + j]!, 0) / members.length);
+      });
+    let entity = 0;
+    let pairs = 0;
+    for (let a = 0; a < 6; a++) {
+      for (let b = 0; b < 6; b++) {
+        if (groups[a] !== groups[b]) continue;
+        entity += (cos(s.data, a, b, 3) - cos(teacher, a, b, 4)) ** 2;
+        pairs++;
+      }
+    }
+    const ps = proto(s.data, 3);
+    const pt = proto(teacher, 4);
+    let group = 0;
+    for (let g = 0; g < 3; g++)
+      for (let e = 0; e < 6; e++) group += (cos(ps, g, e, 3, s.data) - cos(pt, g, e, 4, teacher)) ** 2;
+    close(hierarchicalTopologyLoss(s, teacher, groups).item(), entity / pairs + group / 18, 1e-4);
+    endStep();
+    // The prototypes are constants: the finite differences hold them where they are.
+    const fixed = Float32Array.from(ps);
+    gradCheck(() => hierarchicalTopologyLoss(s, teacher, groups, fixed), [s]);
+  });
+
+  test("distill() with FTD, and HTD with its experts: the objective falls and the teacher stays frozen", async () => {
+    const teacher = (await train(trainOptions({ model: { kind: "bpr-mf", dim: 12, seed: 5 }, epochs: 1 }))).model;
+    const before = params(teacher);
+    const student: ModelSpec = { kind: "bpr-mf", dim: 4, seed: 6 };
+    for (const weights of [
+      { hard: 0, topology: 1 },
+      { hard: 0, topology: 1, topologyKind: "hierarchical" as const, experts: 0.1, expertCount: 3 },
+    ]) {
+      const result = await distill({ ...trainOptions(), model: student, weights, teacher, epochs: 3 });
+      const losses = result.history.map((r) => r.loss);
+      assert.ok(losses[2]! < losses[0]!, `${JSON.stringify(weights)}: losses ${losses.map((l) => l.toFixed(4))}`);
+    }
+    assert.deepEqual(params(teacher), before);
+    await assert.rejects(
+      distill({
+        ...trainOptions(),
+        model: student,
+        weights: { hard: 1, topology: 1, topologyKind: "hierarchical" },
+        teacher,
+        epochs: 1,
+      }),
+      /hierarchical topology groups entities by the experts/,
+    );
   });
 });
