@@ -70,17 +70,22 @@ function method(name: string, weights: DistillWeights): ParityMethod {
     "--rrd-temperature": weights.rrdTemperature,
     "--temperature": weights.temperature,
     "--experts": weights.expertCount,
-    "--weight": weights.ranking ?? weights.relaxedRanking ?? weights.listwise ?? weights.experts,
+    "--weight": weights.ranking ?? weights.relaxedRanking ?? weights.listwise ?? weights.topology ?? weights.experts,
+    "--de-weight": weights.topology ? weights.experts : undefined,
   };
-  const peer = weights.ranking
-    ? "rd"
-    : weights.relaxedRanking
-      ? "rrd"
-      : weights.listwise
-        ? "listwise"
-        : weights.experts
-          ? "de"
-          : "none";
+  const peer = weights.topology
+    ? weights.topologyKind === "hierarchical"
+      ? "htd"
+      : "ftd"
+    : weights.ranking
+      ? "rd"
+      : weights.relaxedRanking
+        ? "rrd"
+        : weights.listwise
+          ? "listwise"
+          : weights.experts
+            ? "de"
+            : "none";
   const torch = ["--method", peer];
   for (const [flag, value] of Object.entries(flags)) if (value !== undefined) torch.push(flag, String(value));
   return { name, weights, torch };
@@ -102,12 +107,21 @@ export const METHODS: ParityMethod[] = [
   }),
   method("listwise", { hard: 1, listwise: 100, temperature: 1 }),
   method("experts", { hard: 1, experts: 0.01, expertCount: 5 }),
+  method("topology-full", { hard: 1, topology: 1 }),
+  method("topology-hierarchical", {
+    hard: 1,
+    topology: 1,
+    topologyKind: "hierarchical",
+    experts: 0.01,
+    expertCount: 5,
+  }),
 ];
 
 /**
  * What runs by default: DE's experts cost ~30 s an epoch on each side on two shared cores (five MLPs per
- * side over every batch's users and items), too long for three seeds of sixty epochs; PARITY_METHODS
- * adds "experts".
+ * side over every batch's users and items), and topology about as much (every pair of a batch's ~1,900
+ * users and items), too long for three seeds of sixty epochs; PARITY_METHODS adds "experts",
+ * "topology-full", "topology-hierarchical".
  */
 const DEFAULT_METHODS = "ranking,relaxed-ranking,listwise";
 

@@ -19,6 +19,11 @@ Methods (--method, one per run; --seeds runs each seed's initialisation):
             Linear(ds, (ds+dt)/2)-ReLU-Linear(dt) and a selection network softmax(Linear(dt, E)) on the
             teacher's embedding; Gumbel-softmax choice at a temperature annealed 1 -> 1e-10 over training;
             loss = mean over the batch's distinct users (and items) of ||t - sum_e a_e expert_e(s)||^2
+  ftd       full topology distillation (Kang et al., KDD'21): the batch's distinct users and positive
+            items in one space, mean over every pair of (cos_t - cos_s)^2
+  htd       hierarchical topology distillation: groups = argmax of the DE selection network on the
+            teacher's embeddings (trained by the de term, --de-weight); entity-level topology over
+            same-group pairs + group-level (prototype-to-entity) topology, prototypes held constant
 
 As in distillrec, each user's list terms are taken once per epoch, in the batch holding the user's
 anchor sample (its first interaction in the train file), summed over the batch's lists and divided by
@@ -67,6 +72,24 @@ def ranking_distillation(top, sampled, n_items, lam, mu):
     return -(F.logsigmoid(top) * w).sum() / top.shape[0]
 
 
+def cosine(x, y):
+    x = x / torch.sqrt((x * x).sum(1, keepdim=True) + 1e-12)
+    y = y / torch.sqrt((y * y).sum(1, keepdim=True) + 1e-12)
+    return x @ y.T
+
+
+def hierarchical_topology(s, t, groups):
+    same = groups.unsqueeze(0) == groups.unsqueeze(1)
+    entity = ((cosine(t, t) - cosine(s, s))[same] ** 2).mean()
+    present = groups.unique()
+    Z = F.one_hot(groups).float()[:, present]
+    with torch.no_grad():
+        weights = (Z / Z.sum(0, keepdim=True)).T
+        proto_s, proto_t = weights @ s, weights @ t
+    group = ((cosine(proto_t, t) - cosine(proto_s, s)) ** 2).mean()
+    return entity + group
+
+
 class Experts(torch.nn.Module):
     def __init__(self, ds, dt, count):
         super().__init__()
@@ -111,9 +134,10 @@ def train(a, meta, seed):
     I = torch.nn.Embedding.from_pretrained(item_w, freeze=False, sparse=True)
     opt = torch.optim.SparseAdam(list(U.parameters()) + list(I.parameters()), lr=a.lr)
     experts = None
-    if a.method == "de":
+    if a.method in ("de", "ftd", "htd"):
         teacher_u = torch.from_numpy(read(a.data, "teacher-user", np.float32, (n_users, -1)))
         teacher_i = torch.from_numpy(read(a.data, "teacher-item", np.float32, (n_items, -1)))
+    if a.method in ("de", "htd"):
         experts = {"user": Experts(dim, teacher_u.shape[1], a.experts), "item": Experts(dim, teacher_i.shape[1], a.experts)}
         dense = torch.optim.Adam([p for e in experts.values() for p in e.parameters()], lr=a.lr)
     total_samples = a.epochs * len(users)
@@ -139,8 +163,20 @@ def train(a, meta, seed):
                 du = torch.from_numpy(np.array(list(dict.fromkeys(bu.tolist())), dtype=np.int64))
                 di = torch.from_numpy(np.array(list(dict.fromkeys(bp.tolist() + bq.tolist())), dtype=np.int64))
                 de = experts["user"](U(du), teacher_u[du], temperature) + experts["item"](I(di), teacher_i[di], temperature)
-                loss = loss + a.weight * de
-            if a.method not in ("none", "de"):
+                loss = loss + (a.de_weight if a.method == "htd" else a.weight) * de
+            if a.method in ("ftd", "htd"):
+                du = torch.from_numpy(np.array(list(dict.fromkeys(bu.tolist())), dtype=np.int64))
+                dp = torch.from_numpy(np.array(list(dict.fromkeys(bp.tolist())), dtype=np.int64))
+                s = torch.cat([U(du), I(dp)], 0)
+                t = torch.cat([teacher_u[du], teacher_i[dp]], 0)
+                if a.method == "ftd":
+                    loss = loss + a.weight * ((cosine(t, t) - cosine(s, s)) ** 2).mean()
+                else:
+                    with torch.no_grad():
+                        groups = torch.cat([experts["user"].selection(teacher_u[du]).argmax(1),
+                                            experts["item"].selection(teacher_i[dp]).argmax(1) + a.experts])
+                    loss = loss + a.weight * hierarchical_topology(s, t, groups)
+            if a.method not in ("none", "de", "ftd", "htd"):
                 taken = [u for u, p in zip(bu, bp) if anchor[u] == p and row_of_user[u] >= 0]
                 rows = list(dict.fromkeys(row_of_user[u] for u in taken))
                 if rows:
@@ -181,7 +217,7 @@ def list_term(a, scores, teacher, P, K, N, n_items, rrd_probs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
-    ap.add_argument("--method", required=True, choices=["none", "rd", "rrd", "listwise", "de"])
+    ap.add_argument("--method", required=True, choices=["none", "rd", "rrd", "listwise", "de", "ftd", "htd"])
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=1024)
@@ -194,7 +230,8 @@ def main():
     ap.add_argument("--rrd-interesting", type=int, default=10)
     ap.add_argument("--rrd-uninteresting", type=int, default=40)
     ap.add_argument("--rrd-temperature", type=float, default=10.0)
-    ap.add_argument("--experts", type=int, default=5, help="experts per side (de)")
+    ap.add_argument("--experts", type=int, default=5, help="experts per side (de, htd)")
+    ap.add_argument("--de-weight", type=float, default=0.01, help="weight of htd's group assignment (de) term")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
