@@ -5,6 +5,7 @@
 // every student with the same protocol. A method's gain is its NDCG@10 over the student alone's, per
 // seed; the targets compare the two sides' gains (mean ± sd over seeds).
 //
+// `--from-results` recomputes the table, targets and notes from bench/results/parity.json.
 // Environment: PARITY_SEEDS (default 3), PARITY_EPOCHS (student epochs, default 60), PARITY_METHODS
 // (comma-separated names of METHODS, default DEFAULT_METHODS).
 import { spawn } from "node:child_process";
@@ -216,59 +217,18 @@ function studentSpec(seed: number): ModelSpec {
   return { kind: "bpr-mf", dim: STUDENT_DIM, seed: 100 + seed };
 }
 
-/**
- * Method parity on ml-100k: each method's NDCG@10 gain over the student alone, distillrec beside the
- * PyTorch peer, over `seeds` seeds; returns the table's rows and the targets of issue 15.
- */
-export async function methodParity(seeds = SEEDS): Promise<{ results: Record<string, unknown>; targets: Target[] }> {
-  const { prepared, teacher, labels, seconds } = await setup();
-  const teacherMetrics = testMetrics(teacher, prepared);
-  console.log(`  teacher BPR-MF d=200: NDCG@10 ${teacherMetrics["NDCG@10"]!.toFixed(4)} (${seconds.toFixed(0)} s)`);
-  const seedList = Array.from({ length: seeds }, (_, s) => s);
-  for (const seed of seedList) {
-    const [user, item] = createModel(studentSpec(seed), prepared.context).parameters();
-    writeBin(WORK, `init-${seed}-user`, user!.data);
-    writeBin(WORK, `init-${seed}-item`, item!.data);
-  }
-  const wanted = (process.env.PARITY_METHODS ?? DEFAULT_METHODS).split(",");
-  const methods = METHODS.filter((m) => m.name === "none" || wanted.includes(m.name));
-  const ndcg: Record<string, { ours: number[]; torch: number[]; seconds: { ours: number; torch: number } }> = {};
-  for (const m of methods) {
-    const peer = runPeer(m, seedList);
-    const ours: number[] = [];
-    const start = performance.now();
-    for (const seed of seedList) {
-      const { model } = await distill({
-        ...TRAIN,
-        model: studentSpec(seed),
-        context: prepared.context,
-        data: prepared.samples,
-        epochs: EPOCHS,
-        threads: 1,
-        seed,
-        sampler: new UniformSampler(prepared.trainSeen, prepared.context.numItems, { seed }),
-        weights: m.weights,
-        softLabels: labels,
-        teacher,
-        progress: false,
-      });
-      ours.push(testMetrics(model, prepared)["NDCG@10"]!);
-    }
-    const oursSeconds = (performance.now() - start) / 1000;
-    const { runs } = await peer;
-    const torch = seedList.map(
-      (seed) =>
-        testMetrics(loadStudent(studentSpec(seed), prepared, join(WORK, `torch-${m.torch[1]}-${seed}`)), prepared)[
-          "NDCG@10"
-        ]!,
-    );
-    const torchSeconds = runs.reduce((a, r) => a + r.seconds, 0);
-    ndcg[m.name] = { ours, torch, seconds: { ours: oursSeconds, torch: torchSeconds } };
-    console.log(
-      `  ${m.name}: distillrec ${ours.map((x) => x.toFixed(4)).join(" ")}; PyTorch ${torch.map((x) => x.toFixed(4)).join(" ")}`,
-    );
-  }
+/** Each method's NDCG@10 per seed on both sides, and the seconds each side took. */
+type ParityScores = Record<string, { ours: number[]; torch: number[]; seconds: { ours: number; torch: number } }>;
 
+/**
+ * The gains, targets and table of `ndcg` (which must hold "none"): printed, with a sentence for every
+ * method that lowers the student by more than 2 sd.
+ */
+function summarise(
+  ndcg: ParityScores,
+  methods: ParityMethod[],
+  teacherMetrics: Record<string, number>,
+): { rows: Record<string, unknown>[]; targets: Target[]; notes: string[] } {
   const alone = ndcg.none!;
   const gains = (side: "ours" | "torch", name: string) => ndcg[name]![side].map((x, s) => x / alone[side][s]! - 1);
   const rows: Record<string, unknown>[] = [];
@@ -330,6 +290,73 @@ export async function methodParity(seeds = SEEDS): Promise<{ results: Record<str
       ];
     }),
   );
+  const notes = rows
+    .filter((r) => {
+      const g = (r.gain as { ours: { mean: number; sd: number } }).ours;
+      return g.mean + 2 * Math.max(g.sd, meanSd(alone.ours).sd / aloneMean) < 0;
+    })
+    .map(
+      (r) =>
+        `${r.method as string} lowers the student alone by more than 2 sd on ml-100k (this teacher, these weights)`,
+    );
+  for (const note of notes) console.log(`  NOTE: ${note}`);
+  return { rows, targets, notes };
+}
+
+/**
+ * Method parity on ml-100k: each method's NDCG@10 gain over the student alone, distillrec beside the
+ * PyTorch peer, over `seeds` seeds; returns the table's rows and the targets of issue 15.
+ */
+export async function methodParity(seeds = SEEDS): Promise<{ results: Record<string, unknown>; targets: Target[] }> {
+  const { prepared, teacher, labels, seconds } = await setup();
+  const teacherMetrics = testMetrics(teacher, prepared);
+  console.log(`  teacher BPR-MF d=200: NDCG@10 ${teacherMetrics["NDCG@10"]!.toFixed(4)} (${seconds.toFixed(0)} s)`);
+  const seedList = Array.from({ length: seeds }, (_, s) => s);
+  for (const seed of seedList) {
+    const [user, item] = createModel(studentSpec(seed), prepared.context).parameters();
+    writeBin(WORK, `init-${seed}-user`, user!.data);
+    writeBin(WORK, `init-${seed}-item`, item!.data);
+  }
+  const wanted = (process.env.PARITY_METHODS ?? DEFAULT_METHODS).split(",");
+  const methods = METHODS.filter((m) => m.name === "none" || wanted.includes(m.name));
+  const ndcg: ParityScores = {};
+  for (const m of methods) {
+    const peer = runPeer(m, seedList);
+    const ours: number[] = [];
+    const start = performance.now();
+    for (const seed of seedList) {
+      const { model } = await distill({
+        ...TRAIN,
+        model: studentSpec(seed),
+        context: prepared.context,
+        data: prepared.samples,
+        epochs: EPOCHS,
+        threads: 1,
+        seed,
+        sampler: new UniformSampler(prepared.trainSeen, prepared.context.numItems, { seed }),
+        weights: m.weights,
+        softLabels: labels,
+        teacher,
+        progress: false,
+      });
+      ours.push(testMetrics(model, prepared)["NDCG@10"]!);
+    }
+    const oursSeconds = (performance.now() - start) / 1000;
+    const { runs } = await peer;
+    const torch = seedList.map(
+      (seed) =>
+        testMetrics(loadStudent(studentSpec(seed), prepared, join(WORK, `torch-${m.torch[1]}-${seed}`)), prepared)[
+          "NDCG@10"
+        ]!,
+    );
+    const torchSeconds = runs.reduce((a, r) => a + r.seconds, 0);
+    ndcg[m.name] = { ours, torch, seconds: { ours: oursSeconds, torch: torchSeconds } };
+    console.log(
+      `  ${m.name}: distillrec ${ours.map((x) => x.toFixed(4)).join(" ")}; PyTorch ${torch.map((x) => x.toFixed(4)).join(" ")}`,
+    );
+  }
+
+  const { rows, targets, notes } = summarise(ndcg, methods, teacherMetrics);
   return {
     results: {
       protocol: "ml-100k, leave-one-out by time, 499 sampled negatives, NDCG@10 on test",
@@ -343,24 +370,53 @@ export async function methodParity(seeds = SEEDS): Promise<{ results: Record<str
       },
       teacher: { metrics: teacherMetrics, seconds: round(seconds) },
       methods: rows,
-      student: { ndcg: alone },
+      student: { ndcg: ndcg.none },
+      notes,
     },
     targets,
   };
 }
 
-async function main(): Promise<void> {
-  console.log("bench:parity — distillrec beside PyTorch implementations of the same papers\n");
-  if (!torchAvailable()) throw new Error("bench:parity needs PyTorch (apt-get install -y python3-torch)");
-  const blas = torchBlas();
-  console.log(`ml-100k, method parity (${SEEDS} seeds, ${EPOCHS} epochs)`);
-  const parity = await methodParity();
-  const targets = parity.targets;
+/** `--from-results`: the table, targets and notes again from bench/results/parity.json's scores, without training. */
+function fromResults(): { results: Record<string, unknown>; targets: Target[]; blas: unknown } {
+  const path = join(repoRoot, "bench", "results", "parity.json");
+  const saved = JSON.parse(readFileSync(path, "utf8")) as {
+    results: {
+      blas: unknown;
+      methods: Record<string, unknown> & { methods: { method: string; ndcg: ParityScores[string] }[] };
+    };
+  };
+  const previous = saved.results.methods;
+  const ndcg: ParityScores = { none: (previous.student as { ndcg: ParityScores[string] }).ndcg };
+  for (const row of previous.methods) ndcg[row.method] = row.ndcg;
+  const methods = METHODS.filter((m) => m.name in ndcg);
+  const teacher = (previous.teacher as { metrics: Record<string, number> }).metrics;
+  const { rows, targets, notes } = summarise(ndcg, methods, teacher);
+  return { results: { ...previous, methods: rows, notes }, targets, blas: saved.results.blas };
+}
+
+function printTargets(targets: Target[]): void {
   console.log();
   printTable(
     ["target", "measured", "target", "met"],
     targets.map((t) => [t.name, t.measured, t.target, t.met ? "yes" : "NO"]),
   );
+}
+
+async function main(): Promise<void> {
+  console.log("bench:parity — distillrec beside PyTorch implementations of the same papers\n");
+  if (process.argv.includes("--from-results")) {
+    const { results, targets, blas } = fromResults();
+    printTargets(targets);
+    console.log(`\nresults: ${writeResults("parity", { blas, methods: results }, targets)}`);
+    return;
+  }
+  if (!torchAvailable()) throw new Error("bench:parity needs PyTorch (apt-get install -y python3-torch)");
+  const blas = torchBlas();
+  console.log(`ml-100k, method parity (${SEEDS} seeds, ${EPOCHS} epochs)`);
+  const parity = await methodParity();
+  const targets = parity.targets;
+  printTargets(targets);
   console.log(`\nresults: ${writeResults("parity", { blas, methods: parity.results }, targets)}`);
 }
 
