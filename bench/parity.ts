@@ -7,7 +7,7 @@
 //
 // `--from-results` recomputes the table, targets and notes from bench/results/parity.json.
 // Environment: PARITY_SEEDS (default 3), PARITY_EPOCHS (student epochs, default 60), PARITY_METHODS
-// (comma-separated names of METHODS, default DEFAULT_METHODS).
+// (comma-separated names of METHODS, default DEFAULT_METHODS), PARITY_RESULTS (default "parity").
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,6 +40,8 @@ const PYTHON = "/usr/bin/python3";
 const WORK = join(repoRoot, "runs", "bench-parity");
 
 const SEEDS = Number(process.env.PARITY_SEEDS ?? 3);
+/** The results file's name (bench/results/<name>.json): another name keeps a partial run apart. */
+const RESULTS = process.env.PARITY_RESULTS ?? "parity";
 const EPOCHS = Number(process.env.PARITY_EPOCHS ?? 60);
 /**
  * Adam, batch 1024, one negative per positive as DE-RRD; the learning rate is 5e-3 rather than its 1e-3 so
@@ -417,7 +419,7 @@ async function main(): Promise<void> {
   const parity = await methodParity();
   const targets = parity.targets;
   printTargets(targets);
-  console.log(`\nresults: ${writeResults("parity", { blas, methods: parity.results }, targets)}`);
+  console.log(`\nresults: ${writeResults(RESULTS, { blas, methods: parity.results }, targets)}`);
 }
 
 // Run as a script; imported (for another section of the bench), only the exports.

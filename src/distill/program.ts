@@ -125,7 +125,7 @@ function buildTeacherTerms(
   data: SharedData,
   student: Recommender,
   thread: number,
-): Required<TeacherParts> {
+): TeacherParts & { teacher: Recommender } {
   if (!config.teacher) throw new Error("distill program: hint, experts or topology weights given without a teacher");
   const weights = data[TEACHER_WEIGHTS];
   if (!(weights instanceof Float32Array)) {
@@ -139,7 +139,7 @@ function buildTeacherTerms(
   if (thread === 0) loadTeacher(teacher, weights);
   teacher.eval();
   const seed = config.teacher.projectionSeed ?? 0;
-  const parts: TeacherParts = { teacher };
+  const parts: TeacherParts & { teacher: Recommender } = { teacher };
   if ((config.weights.hint ?? 0) !== 0) parts.projection = hintProjection(teacher, student, seed);
   if ((config.weights.experts ?? 0) !== 0) {
     if (!isDotProduct(teacher) || !isDotProduct(student)) {
@@ -149,7 +149,7 @@ function buildTeacherTerms(
     }
     parts.experts = new DistillationExperts(student.dim, teacher.dim, { count: config.weights.expertCount, seed });
   }
-  return parts as Required<TeacherParts>;
+  return parts;
 }
 
 /** The hint's trained projection from the student's representation to the teacher's. */
