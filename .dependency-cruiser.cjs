@@ -1,7 +1,7 @@
 // The layering of src/, checked by `npm run lint` (dependency-cruiser): each folder may import only
 // from itself and the folders before it, and no module may import itself back through a cycle.
 // docs/ARCHITECTURE.md draws the same order.
-const LAYERS = ["engine", "data", "models", "eval", "train", "distill", "run", "serve", "online", "cli"];
+const LAYERS = ["engine", "data", "models", "eval", "train", "distill", "interop", "run", "serve", "online", "cli"];
 
 const upward = LAYERS.slice(0, -1).map((layer, i) => ({
   name: `${layer}-not-above`,

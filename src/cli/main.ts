@@ -8,6 +8,7 @@ import { UsageError } from "./commands/common.js";
 import { compressCommand } from "./commands/compress.js";
 import { distillCommand } from "./commands/distill.js";
 import { evaluateCommand } from "./commands/evaluate.js";
+import { exportCommand } from "./commands/export.js";
 import { infoCommand } from "./commands/info.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { onlineCommand } from "./commands/online.js";
@@ -26,6 +27,7 @@ const program = new Command("distillrec")
   .addCommand(distillCommand())
   .addCommand(evaluateCommand())
   .addCommand(compressCommand())
+  .addCommand(exportCommand())
   .addCommand(serveCommand())
   .addCommand(onlineCommand());
 
