@@ -55,6 +55,31 @@ const modelSpec = {
   additionalProperties: true,
 } as const;
 
+/** A teacher from another engine: an ONNX file, its input and output names, and the id map (interop/onnx-teacher.ts). */
+const onnxTeacher = {
+  type: "object",
+  required: ["file", "inputs", "output", "idMap"],
+  properties: {
+    file: { type: "string", minLength: 1 },
+    inputs: {
+      type: "object",
+      required: ["user", "item"],
+      properties: {
+        user: { type: "string", minLength: 1 },
+        item: { type: "string", minLength: 1 },
+        history: { type: "string", minLength: 1 },
+      },
+      additionalProperties: false,
+    },
+    output: { type: "string", minLength: 1 },
+    idMap: { type: "string", minLength: 1 },
+    historyLength: positiveInt,
+    historyPad: { type: "integer", minimum: 0 },
+    batchSize: positiveInt,
+  },
+  additionalProperties: false,
+} as const;
+
 /**
  * A schedule of one of `kinds`: each kind requires its own settings and refuses the others' by name (a
  * `gamma` on a warm-up would otherwise be silently ignored).
@@ -199,8 +224,15 @@ export const pipelineConfigSchema = {
       minItems: 1,
       items: {
         type: "object",
-        required: ["name", "model"],
-        properties: { name: { type: "string", minLength: 1 }, model: modelSpec, train: trainSettings },
+        required: ["name"],
+        properties: {
+          name: { type: "string", minLength: 1 },
+          model: modelSpec,
+          train: trainSettings,
+          onnx: onnxTeacher,
+        },
+        // A teacher is trained from a model spec, or scored by an ONNX file: one of the two.
+        oneOf: [{ required: ["model"] }, { required: ["onnx"] }],
         additionalProperties: false,
       },
     },

@@ -14,6 +14,7 @@ import type { ScheduleSpec } from "../train/schedule.js";
 import type { ModelSpec } from "../models/zoo.js";
 import { DATA_FORMATS, OPTIMIZERS, pipelineConfigSchema } from "./config-schema.js";
 import type { DistillWeights } from "../distill/losses.js";
+import type { OnnxTeacherSpec } from "../interop/onnx-teacher.js";
 
 /** Where the interactions come from. */
 export type DataConfig =
@@ -57,6 +58,8 @@ export interface ModelConfig {
   name: string;
   model: ModelSpec;
   train: TrainSettings;
+  /** A teacher scored by an ONNX model instead of trained (its `model` is then a score table). */
+  onnx?: OnnxTeacherSpec;
 }
 
 /** The whole pipeline, defaults applied. */
@@ -156,6 +159,8 @@ export function validatePipelineConfig(raw: unknown, source = "config"): Pipelin
   const problems: string[] = [];
   const names = new Set<string>();
   valid.teachers.forEach((t, i) => {
+    // An ONNX teacher is kept as the table of its scores.
+    if (t.onnx) t.model = { kind: "score-table", source: t.onnx.file };
     if (names.has(t.name)) problems.push(`${source}: /teachers/${i}/name "${t.name}" is used twice`);
     names.add(t.name);
   });

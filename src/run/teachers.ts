@@ -1,4 +1,9 @@
 /** The teacher stage: train every configured teacher and keep the one with the best validation NDCG@10. */
+import { loadOnnxTeacher } from "../interop/onnx-teacher.js";
+import type { TrainResult } from "../train/trainer.js";
+import type { ModelConfig } from "./config.js";
+import type { PreparedData } from "./data.js";
+import { validator, type EvaluationSettings } from "./evaluation.js";
 import { round } from "./log.js";
 import type { StageContext, TrainedModel } from "./record.js";
 import { trainModel } from "./training.js";
@@ -8,8 +13,10 @@ export async function teacherStage(stage: StageContext): Promise<TrainedModel> {
   const { config, prepared, record, common, log } = stage;
   let best: TrainedModel | undefined;
   for (const teacher of config.teachers) {
-    log.info({ model: teacher.name, spec: teacher.model }, "training teacher");
-    const result = await trainModel(prepared, teacher.model, teacher.train, { ...common, name: teacher.name });
+    const result = teacher.onnx
+      ? await onnxTeacher(prepared, teacher, common)
+      : (log.info({ model: teacher.name, spec: teacher.model }, "training teacher"),
+        await trainModel(prepared, teacher.model, teacher.train, { ...common, name: teacher.name }));
     const manifest = record.save({
       name: teacher.name,
       role: "teacher",
@@ -26,4 +33,19 @@ export async function teacherStage(stage: StageContext): Promise<TrainedModel> {
   if (!best) throw new Error("the run has no teacher to train");
   log.info({ teacher: best.name, validNDCG10: round(best.valid) }, "best teacher (by validation NDCG@10)");
   return best;
+}
+
+/** An ONNX teacher scored into its table (nothing to train), validated like a trained one. */
+async function onnxTeacher(
+  prepared: PreparedData,
+  teacher: ModelConfig,
+  common: { seed: number; evaluation: EvaluationSettings; log: StageContext["log"] },
+): Promise<TrainResult> {
+  const started = performance.now();
+  const { context, dataset } = prepared;
+  const model = await loadOnnxTeacher(teacher.onnx!, { context, users: dataset.users, items: dataset.items });
+  const seconds = (performance.now() - started) / 1000;
+  common.log.info({ model: teacher.name, file: teacher.onnx!.file, seconds: round(seconds) }, "ONNX teacher scored");
+  const bestMetrics = validator(prepared, common.evaluation, common.seed)(model);
+  return { model, history: [], bestMetrics, bestEpoch: 0, stoppedEarly: false };
 }
