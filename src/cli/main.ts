@@ -6,6 +6,7 @@ import { ConfigError } from "../run/config.js";
 import { ArtefactError } from "../models/artefact.js";
 import { UsageError } from "./commands/common.js";
 import { compressCommand } from "./commands/compress.js";
+import { demoBrowserCommand } from "./commands/demo-browser.js";
 import { distillCommand } from "./commands/distill.js";
 import { evaluateCommand } from "./commands/evaluate.js";
 import { exportCommand } from "./commands/export.js";
@@ -28,6 +29,7 @@ const program = new Command("distillrec")
   .addCommand(evaluateCommand())
   .addCommand(compressCommand())
   .addCommand(exportCommand())
+  .addCommand(demoBrowserCommand())
   .addCommand(serveCommand())
   .addCommand(onlineCommand());
 

@@ -10,3 +10,4 @@ export {
   type OnnxTeacherSpec,
   type TeacherIdMap,
 } from "./onnx-teacher.js";
+export { exportWeb, type WebStudent } from "./web-export.js";

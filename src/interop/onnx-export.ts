@@ -58,7 +58,7 @@ export interface OnnxIdsFile {
 const BATCH = "batch";
 
 /** Rows of `vectors(ids)` for ids 0..rows-1, computed in chunks without a graph: [rows · width]. */
-function tableOf(rows: number, width: number, vectors: (ids: Ids) => Float32Array, chunk = 4096): Float32Array {
+export function tableOf(rows: number, width: number, vectors: (ids: Ids) => Float32Array, chunk = 4096): Float32Array {
   const out = new Float32Array(rows * width);
   noGrad(() => {
     for (let start = 0; start < rows; start += chunk) {

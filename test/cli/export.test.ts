@@ -68,4 +68,25 @@ describe("distillrec export --format onnx", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test("--format web writes model.json and tables.bin into the directory", () => {
+    const dir = mkdtempSync(join(tmpdir(), "drec-export-"));
+    try {
+      const model = createModel({ kind: "bpr-mf", dim: 4, seed: 2 }, tinyContext());
+      saveArtefact(join(dir, "s"), { model, users, items });
+      const written = exportModel({ model: join(dir, "s"), format: "web", out: join(dir, "web"), precision: "f32" });
+      assert.deepEqual(
+        written.map((w) => w.file.slice(dir.length + 1)),
+        ["web/model.json", "web/tables.bin"],
+      );
+      const manifest = JSON.parse(readFileSync(join(dir, "web", "model.json"), "utf8")) as {
+        bytes: number;
+        items: string[];
+      };
+      assert.equal(manifest.bytes, readFileSync(join(dir, "web", "tables.bin")).length);
+      assert.deepEqual(manifest.items, items.toJSON());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

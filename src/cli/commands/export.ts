@@ -3,11 +3,12 @@
  * user encoder, item table) with its id maps beside (docs/INTEROP.md).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { Command, Option } from "commander";
 import { loadArtefact } from "../../models/artefact.js";
 import { exportOnnx, OnnxExportError, onnxPaths } from "../../interop/onnx-export.js";
 import type { OnnxPrecision } from "../../interop/onnx-graph.js";
+import { exportWeb, type WebStudent } from "../../interop/web-export.js";
 import { UsageError } from "./common.js";
 
 export interface ExportOptions {
@@ -19,10 +20,13 @@ export interface ExportOptions {
 
 /** Write the ONNX export of the artefact at `options.model`; returns the files written and their sizes. */
 export function exportModel(options: ExportOptions): { file: string; bytes: number }[] {
-  if (options.format !== "onnx") throw new UsageError(`export: --format must be onnx, got "${options.format}"`);
-  const { model, users, items } = loadArtefact(options.model);
+  if (options.format !== "onnx" && options.format !== "web") {
+    throw new UsageError(`export: --format must be onnx or web, got "${options.format}"`);
+  }
+  const { model, users, items, manifest } = loadArtefact(options.model);
   let exported;
   try {
+    if (options.format === "web") return writeWeb(exportWeb(model, { users, items }, manifest.id), options.out);
     exported = exportOnnx(model, { users, items }, options.precision);
   } catch (err) {
     if (err instanceof OnnxExportError) throw new UsageError(`export: ${err.message}`);
@@ -42,12 +46,29 @@ export function exportModel(options: ExportOptions): { file: string; bytes: numb
   });
 }
 
+/** The web form (docs/INTEROP.md) into directory `out`: model.json and tables.bin. */
+function writeWeb(web: WebStudent, out: string): { file: string; bytes: number }[] {
+  mkdirSync(out, { recursive: true });
+  const manifest = JSON.stringify(web.manifest);
+  writeFileSync(join(out, "model.json"), manifest);
+  writeFileSync(join(out, "tables.bin"), web.tables);
+  return [
+    { file: join(out, "model.json"), bytes: Buffer.byteLength(manifest) },
+    { file: join(out, "tables.bin"), bytes: web.tables.length },
+  ];
+}
+
 export function exportCommand(): Command {
   return new Command("export")
-    .description("export a student artefact (bpr-mf, two-tower) as ONNX: scores, user encoder and item table graphs")
+    .description(
+      "export a student artefact (bpr-mf, two-tower) as ONNX (scores, user encoder and item table graphs) or its web form",
+    )
     .requiredOption("--model <dir>", "the student artefact directory")
-    .addOption(new Option("--format <format>", "output format").choices(["onnx"]).default("onnx"))
-    .requiredOption("--out <file>", "the scores graph; FILE.user.onnx, FILE.items.onnx, FILE.ids.json go beside it")
+    .addOption(new Option("--format <format>", "output format").choices(["onnx", "web"]).default("onnx"))
+    .requiredOption(
+      "--out <file>",
+      "onnx: the scores graph (FILE.user.onnx, FILE.items.onnx, FILE.ids.json beside it); web: a directory",
+    )
     .addOption(
       new Option("--precision <p>", "how tables are stored: f32, f16 (Cast) or int8 (DequantizeLinear)")
         .choices(["f32", "f16", "int8"])
