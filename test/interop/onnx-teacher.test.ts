@@ -140,7 +140,7 @@ describe("ONNX teacher", () => {
     );
   });
 
-  test("a pipeline distils from it with list, ranking and pointwise methods and measures fidelity to it", async () => {
+  test("a pipeline distils from it with list, ranking and pointwise methods and a chain, and measures fidelity to it", async () => {
     const config = validatePipelineConfig({
       name: "onnx-teacher",
       threads: 1,
@@ -155,6 +155,8 @@ describe("ONNX teacher", () => {
           { name: "pointwise", weights: { hard: 1, pointwise: 1 } },
         ],
         softLabels: { negatives: 10, topK: 5 },
+        // A chain too: foreign teacher → assistant → student.
+        assistant: { model: { kind: "bpr-mf", dim: 6, seed: 5 }, train: { epochs: 1 } },
       },
       output: { dir: join(dir, "run") },
     });
@@ -167,6 +169,8 @@ describe("ONNX teacher", () => {
         ["student-ranking", "distilled"],
         ["student-listwise", "distilled"],
         ["student-pointwise", "distilled"],
+        ["assistant", "assistant"],
+        ["student-ranking-via-assistant", "distilled"],
       ],
     );
     for (const m of summary.models.slice(1)) assert.ok(Number.isFinite(m.metrics["fidelity:overlap@10"]));
