@@ -1,11 +1,12 @@
 """bench:interop's PyTorch side: train a BPR-MF teacher on the training interactions distillrec wrote,
 export it with torch.onnx.export, and write the id map (the model's vocabulary) beside it.
 
-usage: interop_teacher.py TRAIN_TSV VALID_TSV OUT_DIR [--dim 64] [--epochs 40] [--lr 0.002] [--batch 1024]
+usage: interop_teacher.py TRAIN_TSV VALID_TSV CATALOGUE_JSON OUT_DIR [--dim 64] [--epochs 40] [--lr 0.002] [--batch 1024]
        [--patience 5] [--seed 1]
 
-TRAIN_TSV and VALID_TSV hold "user<TAB>item" lines (the data set's external ids). The model's ids are its
-own: users and items sorted by id, so the id map really maps. Early stopping on validation HR@10 over the
+TRAIN_TSV and VALID_TSV hold "user<TAB>item" lines (the data set's external ids); CATALOGUE_JSON is
+{"users": [...], "items": [...]}, every id the model has a row for. The model's ids are its own: users and
+items sorted by id, so the id map really maps. Early stopping on validation HR@10 over the
 whole catalogue (train items masked). Prints one JSON object: what was trained and how long it took.
 """
 
@@ -39,6 +40,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("train")
     p.add_argument("valid")
+    p.add_argument("catalogue")
     p.add_argument("out")
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--epochs", type=int, default=40)
@@ -48,12 +50,15 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
     torch.manual_seed(a.seed)
-    torch.set_num_threads(2)
+    # One thread: with more, OpenBLAS spins and, on a busy machine, an epoch takes minutes instead of a second.
+    torch.set_num_threads(1)
 
     train = read_pairs(a.train)
     valid = read_pairs(a.valid)
-    users = sorted({u for u, _ in train + valid})
-    items = sorted({i for _, i in train + valid})
+    with open(a.catalogue) as f:
+        catalogue = json.load(f)
+    users = sorted(catalogue["users"])
+    items = sorted(catalogue["items"])
     uix = {u: k for k, u in enumerate(users)}
     iix = {i: k for k, i in enumerate(items)}
     tu = torch.tensor([uix[u] for u, _ in train])
