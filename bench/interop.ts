@@ -43,6 +43,7 @@ const METHODS = [
   { name: "ranking", weights: { hard: 1, ranking: 0.5, rankingLambda: 1 } },
 ];
 const MAIN_METHOD = "listwise";
+const reuseNative = process.argv.includes("--reuse-native");
 
 function pipeline(name: string, teacher: object): PipelineConfig {
   return validatePipelineConfig({
@@ -89,7 +90,7 @@ interface PeerResult {
   onnx: string;
   idMap: string;
   epochs: number;
-  validHR10: number;
+  validNDCG10: number;
   trainSeconds: number;
 }
 
@@ -201,7 +202,8 @@ async function main(): Promise<void> {
     pairs.catalogue,
     join(WORK, "torch"),
     ...["--dim", String(TEACHER.dim), "--epochs", String(TEACHER.epochs), "--lr", String(TEACHER.lr)],
-    ...["--batch", String(TEACHER.batchSize), "--patience", String(TEACHER.patience)],
+    // No early stop (the native teacher never met its patience in 40 epochs either); the best epoch is kept.
+    ...["--batch", String(TEACHER.batchSize), "--patience", String(TEACHER.epochs)],
   ]) as PeerResult;
   const onnx: OnnxTeacherSpec = {
     file: peer.onnx,
@@ -219,6 +221,7 @@ async function main(): Promise<void> {
   const scoringSeconds = (performance.now() - scoringStart) / 1000;
 
   console.log("distilling from the native teacher …");
+  const nativeSummary = join(WORK, "native", "summary.json");
   const train = {
     epochs: TEACHER.epochs,
     batchSize: TEACHER.batchSize,
@@ -226,10 +229,14 @@ async function main(): Promise<void> {
     optimizer: "adam",
     patience: TEACHER.patience,
   };
-  const native = await runPipeline(
-    pipeline("native", { name: "bpr-mf-64", model: { kind: "bpr-mf", dim: TEACHER.dim, seed: 1 }, train }),
-    { log, progress: false },
-  );
+  // --reuse-native: the native run's summary from last time (it does not depend on the peer).
+  const native =
+    reuseNative && existsSync(nativeSummary)
+      ? (JSON.parse(readFileSync(nativeSummary, "utf8")) as RunSummary)
+      : await runPipeline(
+          pipeline("native", { name: "bpr-mf-64", model: { kind: "bpr-mf", dim: TEACHER.dim, seed: 1 }, train }),
+          { log, progress: false },
+        );
   console.log("distilling from the PyTorch teacher (ONNX) …");
   const torch = await runPipeline(pipeline("torch", { name: "torch-bpr-mf-64", onnx }), { log, progress: false });
 
