@@ -18,9 +18,12 @@ import Fastify, {
 import { ArtefactError } from "../models/artefact.js";
 import { FeatureValueError } from "../models/features.js";
 import { UnknownAttributeError } from "./catalogue.js";
+import { registerDashboard } from "./dashboard.js";
 import { errorBody, HttpError, withoutPaths } from "./errors.js";
+import { TrafficRecorder, type OnlineStatus } from "./live.js";
 import type { ServeMetrics } from "./metrics.js";
 import { UnsupportedError } from "./model.js";
+import { registerOpenApi } from "./openapi.js";
 import { NoPreviousVersionError, type ModelRegistry } from "./registry.js";
 import { adminRoutes } from "./routes/admin.js";
 import { eventRoutes } from "./routes/events.js";
@@ -43,6 +46,8 @@ export interface AppOptions {
   onEvents?: () => void;
   /** Timeouts, the connection cap, load shedding and rate limits (see ServeLimits for the defaults). */
   limits?: ServeLimits;
+  /** What online learning reports, for the dashboard (a learner's status). */
+  online?: () => OnlineStatus;
 }
 
 /** What one client, or many, may hold of the server. Times in ms. */
@@ -138,11 +143,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.onEvents ? { onEvents: options.onEvents } : {}),
   };
 
+  const traffic = new TrafficRecorder();
   app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
     metrics.requestSeconds.observe(
-      { method: request.method, route: request.routeOptions.url ?? "unmatched", status: String(reply.statusCode) },
+      { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    // The dashboard's own polling and files are not the traffic it shows.
+    if (!/^\/(dashboard|docs|openapi)/.test(route)) traffic.request(reply.elapsedTime);
   });
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
     const status = statusOf(error);
@@ -156,6 +165,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.status(404).send(errorBody(404, `no route ${request.method} ${request.url}`)),
   );
 
+  // Before every route: the document collects their schemas as they are registered.
+  await registerOpenApi(app);
   // Both plugins hook every route registered after them; the health routes opt out (routes/health.ts).
   if (limits.shedding !== false) await app.register(underPressure, sheddingOptions(limits.shedding));
   if (limits.rateLimit) await app.register(rateLimit, rateLimitOptions(limits.rateLimit, options.token));
@@ -164,6 +175,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(recommendRoutes, { ctx, prefix: "/v1" });
   await app.register(eventRoutes, { ctx, prefix: "/v1" });
   await app.register(adminRoutes, { ctx, prefix: "/v1" });
+  await registerDashboard(app, {
+    ctx,
+    traffic,
+    ...(options.token ? { guard: ctx.requireToken } : {}),
+    ...(options.online ? { online: options.online } : {}),
+  });
   return app;
 }
 

@@ -7,6 +7,7 @@ import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { buildApp, type ServeLimits } from "./app.js";
 import { ServeMetrics } from "./metrics.js";
 import { ModelRegistry } from "./registry.js";
+import type { OnlineStatus } from "./live.js";
 import type { IndexFactory } from "./model.js";
 import { ExactIndex, IvfIndex } from "../engine/retrieval.js";
 import { EventStore } from "./store.js";
@@ -41,6 +42,8 @@ export interface Learner {
   notify(): void;
   /** Why learning stopped, if it did. */
   readonly error: string | undefined;
+  /** What it has been doing, for the dashboard. */
+  status?(): OnlineStatus;
   close(): Promise<void>;
 }
 
@@ -132,6 +135,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     logger: options.logger ?? false,
     ...(learner ? { onEvents: () => learner.notify() } : {}),
+    ...(learner?.status ? { online: () => learner.status!() } : {}),
   });
   const url = await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8080 });
   let closed: Promise<void> | undefined;

@@ -3,7 +3,8 @@
 import type { FastifyInstance } from "fastify";
 import type { ServeContext } from "../context.js";
 import { HttpError } from "../errors.js";
-import { idSchema, nameSchema } from "../schemas.js";
+import { bearer, errorResponses } from "../openapi.js";
+import { idSchema, nameSchema, responseObject } from "../schemas.js";
 import type { FeedbackEvent, ItemRecord } from "../store.js";
 
 /** Largest batches: about a second of ingest at the target rate, and well inside the body limit. */
@@ -56,6 +57,16 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
             },
           },
           additionalProperties: false,
+        },
+        security: bearer,
+        response: {
+          200: responseObject({
+            accepted: { type: "integer" },
+            firstSeq: { type: "integer" },
+            unknownItems: { type: "integer" },
+            model: { type: "string" },
+          }),
+          ...errorResponses,
         },
       },
     },
@@ -110,6 +121,16 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
             },
           },
           additionalProperties: false,
+        },
+        security: bearer,
+        response: {
+          200: responseObject({
+            upserted: { type: "integer" },
+            added: { type: "integer" },
+            model: { type: "string" },
+            items: { type: "integer" },
+          }),
+          ...errorResponses,
         },
       },
     },
