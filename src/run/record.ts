@@ -21,6 +21,8 @@ export interface RunPaths {
   softLabels: string;
   summary: string;
   report: string;
+  /** The JSON log of a run started from a terminal (the lines there are for people). */
+  log: string;
 }
 
 /** Where the run of `config` writes its outputs. */
@@ -32,6 +34,7 @@ export function pipelinePaths(config: PipelineConfig): RunPaths {
     softLabels: join(dir, "soft-labels"),
     summary: join(dir, "summary.json"),
     report: join(dir, "report.html"),
+    log: join(dir, "run.log"),
   };
 }
 

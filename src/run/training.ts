@@ -40,6 +40,9 @@ export async function trainModel(
 ): Promise<TrainResult> {
   const log = options.log ?? silent;
   const weights = options.weights ?? { hard: 1 };
+  const progress = (done: number, detail?: Record<string, number>) =>
+    log.progress?.({ task: options.name, done, total: settings.epochs, unit: "epoch", ...(detail ? { detail } : {}) });
+  progress(0);
   return distill({
     model: spec,
     context: prepared.context,
@@ -59,10 +62,15 @@ export async function trainModel(
     sampler: new UniformSampler(prepared.trainSeen, prepared.context.numItems, { seed: options.seed }),
     validate: validator(prepared, options.evaluation, options.seed),
     monitor: "NDCG@10",
-    progress: options.progress ?? false,
+    // A log that draws progress draws the bar; the trainer's own would fight it for the line.
+    progress: (options.progress ?? false) && !log.progress,
     ...(options.initial ? { initial: options.initial } : {}),
     ...(options.constrain ? { constrain: options.constrain } : {}),
-    onEpoch: (r) =>
+    onEpoch: (r) => {
+      progress(r.epoch, {
+        loss: r.loss,
+        ...(r.metrics["NDCG@10"] === undefined ? {} : { "NDCG@10": r.metrics["NDCG@10"] }),
+      });
       log.info(
         {
           model: options.name,
@@ -73,6 +81,7 @@ export async function trainModel(
           seconds: round(r.seconds),
         },
         "epoch",
-      ),
+      );
+    },
   });
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, resolve, sep } from "node:path";
-import { InvalidArgumentError, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { pino } from "pino";
 import type { DataConfig, TrainSettings } from "../../run/config.js";
 import { artefactTarget } from "../../models/artefact.js";
@@ -14,6 +14,7 @@ import type { PipelineLog } from "../../run/log.js";
 import type { RunPaths } from "../../run/record.js";
 import { isTaskMetric } from "../../run/report.js";
 import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX } from "../../run/summary.js";
+import { defaultLogFormat, HumanLog, LOG_FORMATS, type LogFormat } from "./terminal.js";
 
 /**
  * A mistake in how a command was used (bad option, missing file, mismatched artefacts): main.ts prints
@@ -30,6 +31,12 @@ export class UsageError extends Error {
 export interface LogOptions {
   quiet?: boolean;
   verbose?: boolean;
+  /** "human" (lines and bars) or "json" (pino on stderr); default human when stdout is a terminal. */
+  logFormat?: LogFormat;
+  /** With the human format: where the JSON log is kept (a run's run.log); default nowhere. */
+  file?: string;
+  /** With the human format: false hides the progress bars (--no-progress). */
+  progress?: boolean;
 }
 
 /** Dependencies a command can be given (tests pass a silent logger). */
@@ -40,8 +47,18 @@ export interface CommandDeps {
   print?: (text: string) => void;
 }
 
-/** A pino logger on stderr ("warn" with --quiet, "debug" with --verbose, else "info"). */
+/**
+ * The log of a command: for people (terminal.ts HumanLog: short lines, progress bars, the JSON in `file`),
+ * or a pino logger on stderr ("warn" with --quiet, "debug" with --verbose, else "info").
+ */
 export function createLogger(options: LogOptions = {}): PipelineLog {
+  if ((options.logFormat ?? defaultLogFormat()) === "human") {
+    return new HumanLog({
+      ...(options.file === undefined ? {} : { file: options.file }),
+      ...(options.quiet ? { quiet: true } : {}),
+      bars: options.progress !== false,
+    });
+  }
   const level = options.quiet ? "warn" : options.verbose ? "debug" : "info";
   // Synchronous: training keeps the event loop busy for minutes, and buffered lines would arrive late.
   return pino({ level, base: undefined }, pino.destination({ dest: 2, sync: true }));
@@ -69,6 +86,7 @@ export interface OutputOptions {
   json?: boolean;
   quiet?: boolean;
   progress?: boolean;
+  logFormat?: LogFormat;
 }
 
 /**
@@ -104,7 +122,7 @@ export function addEvaluationOptions(command: Command, fullRankingHelp: string):
     .option("--no-full-ranking", fullRankingHelp);
 }
 
-/** Adds --json, --quiet and, unless progress is false (nothing to show one for), --no-progress. */
+/** Adds --json, --quiet, --log-format and, unless progress is false (nothing to show one for), --no-progress. */
 export function addOutputOptions(
   command: Command,
   {
@@ -112,7 +130,14 @@ export function addOutputOptions(
     progress = "no progress bar",
   }: { json?: string; progress?: string | false } = {},
 ): Command {
-  command.option("--json", json).option("--quiet", "only warnings on stderr");
+  command
+    .option("--json", json)
+    .option("--quiet", "only warnings on stderr")
+    .addOption(
+      new Option("--log-format <format>", "human lines and bars, or JSON log lines on stderr")
+        .choices(LOG_FORMATS)
+        .default(defaultLogFormat(), "human on a terminal, else json"),
+    );
   return progress === false ? command : command.option("--no-progress", progress);
 }
 
@@ -201,7 +226,7 @@ export function checkRunOutput(paths: RunPaths, inputs: Inputs): void {
   refuseInputs(named, paths.dir, inputs);
   if (!existsSync(paths.dir)) return;
   if (!statSync(paths.dir).isDirectory()) throw new UsageError(`${named}: a file, not a run directory`);
-  const own = [paths.models, paths.softLabels, paths.summary, paths.report].map((p) => basename(p));
+  const own = [paths.models, paths.softLabels, paths.summary, paths.report, paths.log].map((p) => basename(p));
   // writeFileAtomic's `<file>.tmp`, left by a run that was killed while writing.
   const ours = new Set([...own, ...own.map((name) => `${name}.tmp`)]);
   const foreign = readdirSync(paths.dir).filter((name) => !ours.has(name));

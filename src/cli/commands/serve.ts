@@ -6,9 +6,11 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
+import pretty from "pino-pretty";
 import { startServer } from "../../serve/server.js";
 import { onlineLearning } from "../../online/serve.js";
 import { nonNegativeInt, positiveInt, UsageError } from "./common.js";
+import { defaultLogFormat, LOG_FORMATS, type LogFormat } from "./terminal.js";
 
 export interface ServeOptions {
   model: string;
@@ -26,6 +28,8 @@ export interface ServeOptions {
   /** False with --no-shedding. */
   shedding?: boolean;
   quiet?: boolean;
+  /** "human": pino-pretty lines; "json": pino's JSON lines (default when stdout is not a terminal). */
+  logFormat?: LogFormat;
   online?: boolean;
   /** A directory, or false from --no-teacher. */
   teacher?: string | false;
@@ -35,7 +39,11 @@ export interface ServeOptions {
 
 /** Start serving; resolves once the server listens, with a function that stops it. */
 export async function serve(opts: ServeOptions): Promise<{ url: string; close: () => Promise<void> }> {
-  const logger = pino({ level: opts.quiet ? "warn" : "info", base: undefined });
+  const level = opts.quiet ? "warn" : "info";
+  const logger =
+    (opts.logFormat ?? defaultLogFormat()) === "human"
+      ? pino({ level, base: undefined }, pretty({ sync: true, translateTime: "SYS:HH:MM:ss", ignore: "pid,hostname" }))
+      : pino({ level, base: undefined });
   const token = opts.token ?? process.env.DISTILLREC_TOKEN;
   if (opts.models !== undefined && !(existsSync(opts.models) && statSync(opts.models).isDirectory())) {
     throw new UsageError(`--models ${opts.models}: no such directory`);
@@ -68,7 +76,15 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
   });
   const { model } = server.registry.current;
   logger.info(
-    { url: server.url, model: model.version, kind: model.kind, items: model.catalogue.size, writes: !!token },
+    {
+      url: server.url,
+      model: model.version,
+      kind: model.kind,
+      items: model.catalogue.size,
+      writes: !!token,
+      dashboard: `${server.url}/dashboard`,
+      docs: `${server.url}/docs`,
+    },
     "serving",
   );
   if (!token) logger.warn({}, "no token (--token or DISTILLREC_TOKEN): event, item and model writes are refused");
@@ -124,6 +140,11 @@ export function serveCommand(): Command {
     )
     .option("--no-shedding", "never answer 503 when the event loop lags (load shedding is on by default)")
     .option("--quiet", "only warnings in the log")
+    .addOption(
+      new Option("--log-format <format>", "readable log lines, or JSON lines for machines")
+        .choices(LOG_FORMATS)
+        .default(defaultLogFormat(), "human on a terminal, else json"),
+    )
     .option("--online", "keep the student learning from the events in a background thread (docs/ONLINE.md)")
     .option("--teacher <dir>", "with --online: the teacher to re-distil from (default: the one beside --model)")
     .option("--no-teacher", "with --online: no teacher, no re-distillation")
