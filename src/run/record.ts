@@ -129,6 +129,8 @@ export class RunRecord {
     const { name, role, model, result, method, compressed } = entry;
     const dir = join(paths.models, name);
     const lineage = { ...entry.lineage, ...(method ? { method } : {}), role, run: config.name };
+    // Full ranking of a large model takes a while, with nothing else to show meanwhile.
+    log.info({ model: name, fullRanking: evaluation.fullRanking }, "evaluating");
     const { manifest, metrics, sized } = saveEvaluated(dir, prepared, { ...entry, lineage }, evaluation, config.seed);
     if (role === "student" || role === "distilled") {
       this.students.push({

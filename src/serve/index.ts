@@ -31,3 +31,12 @@ export {
   type UserIndex,
 } from "./state.js";
 export { ServeMetrics } from "./metrics.js";
+export {
+  TrafficRecorder,
+  type OnlineDecisionPoint,
+  type OnlineStatus,
+  type OnlineWindow,
+  type TrafficSample,
+} from "./live.js";
+export { registerDashboard, type DashboardOptions } from "./dashboard.js";
+export { registerOpenApi } from "./openapi.js";

@@ -37,6 +37,8 @@ export class HumanLog implements PipelineLog {
   private readonly stream: NodeJS.WriteStream;
   private readonly bars: boolean;
   private bar: { task: string; bar: cliProgress.SingleBar } | undefined;
+  /** A line shown until the next one replaces it (what is running now, on a terminal). */
+  private transient = false;
 
   constructor(private readonly options: HumanLogOptions = {}) {
     this.stream = options.stream ?? process.stderr;
@@ -53,6 +55,10 @@ export class HumanLog implements PipelineLog {
   info(obj: object, msg?: string): void {
     this.file?.info(obj, msg);
     if (this.options.quiet) return;
+    if (msg !== undefined && msg in TRANSIENT) {
+      this.status(TRANSIENT[msg]!(obj as Record<string, unknown>));
+      return;
+    }
     const line = humanLine(obj as Record<string, unknown>, msg ?? "");
     if (line !== undefined) this.line(line);
   }
@@ -97,7 +103,22 @@ export class HumanLog implements PipelineLog {
   private line(text: string): void {
     // A line under a live bar would be overwritten by its next redraw: the bar goes first.
     this.endBar();
+    this.clearStatus();
     this.write(`${text}\n`);
+  }
+
+  /** Show what is running until the next line (only on a terminal, where it can be taken back). */
+  private status(text: string): void {
+    if (!this.bars) return;
+    this.endBar();
+    this.clearStatus();
+    this.write(text);
+    this.transient = true;
+  }
+
+  private clearStatus(): void {
+    if (this.transient) this.write("\r\x1b[2K");
+    this.transient = false;
   }
 
   private endBar(): void {
@@ -105,6 +126,11 @@ export class HumanLog implements PipelineLog {
     this.bar = undefined;
   }
 }
+
+/** Records shown as a passing status line: the step running now. */
+const TRANSIENT: Record<string, (o: Record<string, unknown>) => string> = {
+  evaluating: (o) => `  … evaluating ${o.model} on the test users${o.fullRanking ? " (sampled and full ranking)" : ""}`,
+};
 
 function detailText(detail: ProgressEvent["detail"]): string {
   if (!detail) return "";
@@ -131,8 +157,11 @@ export function humanLine(o: Record<string, unknown>, msg: string): string | und
       return `teacher      best: ${o.teacher} (validation NDCG@10 ${f4(o.validNDCG10)})`;
     case "soft labels generated":
       return `soft labels  generated for ${n(o.rows)} users`;
-    case "soft labels":
-      return `soft labels  ${o.cached ? "read from the cache" : `computed${o.reason ? ` (cache: ${o.reason})` : ""}`}`;
+    case "soft labels": {
+      if (o.cached) return "soft labels  read from the cache";
+      const why = o.reason === "missing" ? "" : o.reason === "stale" ? ", the cached ones were stale" : `, ${o.reason}`;
+      return `soft labels  generated and cached${why}`;
+    }
     case "training student":
       return `student      training ${o.model} (method ${o.method})`;
     case "training the assistant chain":
@@ -147,8 +176,12 @@ export function humanLine(o: Record<string, unknown>, msg: string): string | und
       return `compression  ${o.model}: ${Array.isArray(o.steps) ? o.steps.join(" → ") : ""}`;
     case "compress":
       return `compression  ${o.model}: ${Array.isArray(o.steps) ? o.steps.join(" → ") : ""}`;
-    case "compression step":
-      return `  ${o.status === "kept" || o.status === "start" ? "✓" : "✗"} ${o.step}: ${o.status}, ${n(o.bytes)} bytes, validation NDCG@10 ${f4(o.validNDCG10)}${o.note ? ` (${o.note})` : ""}`;
+    case "compression step": {
+      const mark = o.status === "start" ? "·" : o.status === "kept" ? "✓" : "✗";
+      const status = o.status === "start" ? "" : ` ${o.status},`;
+      const note = o.note ? ` (${o.note})` : "";
+      return `  ${mark} ${o.step}:${status} ${n(o.bytes)} bytes, validation NDCG@10 ${f4(o.validNDCG10)}${note}`;
+    }
     case "epoch":
     case "done":
       return undefined;

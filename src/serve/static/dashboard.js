@@ -96,14 +96,17 @@ function renderCards(s) {
   const { model } = s;
   $("model-version").textContent = model.name ? `${model.name} · ${model.version}` : model.version;
   const l = model.lineage;
+  // An online student has no test figures of its own: its latest prequential window stands beside them.
+  const window = s.online?.windows[s.online.windows.length - 1];
   list("model", [
     ["version", model.version],
     ["kind", model.kind],
     ["role", [l.role, l.method && `method ${l.method}`].filter(Boolean).join(", ") || "–"],
     ["parameters", number(model.parameters)],
     ["weights.bin", bytes(model.fileBytes)],
-    ["NDCG@10", number(metric(model.metrics, "NDCG@10"), 4)],
-    ["HR@10", number(metric(model.metrics, "HR@10"), 4)],
+    ["test NDCG@10", number(metric(model.metrics, "NDCG@10"), 4)],
+    ["test HR@10", number(metric(model.metrics, "HR@10"), 4)],
+    ...(window ? [["live NDCG@10", `${number(window.ndcg, 4)} (last ${number(window.events)} events)`]] : []),
     ["dataset", l.dataset ?? "–"],
     ["run", l.run ?? "–"],
     ...(l.onlineFrom ? [["learned online from", `${l.onlineFrom} (+${number(l.onlineEvents)} events)`]] : []),
@@ -119,7 +122,7 @@ function renderCards(s) {
           ["kind", t.kind],
           ["parameters", number(t.parameters)],
           ["weights.bin", bytes(t.fileBytes)],
-          ["NDCG@10", number(metric(t.metrics, "NDCG@10"), 4)],
+          ["test NDCG@10", number(metric(t.metrics, "NDCG@10"), 4)],
           ["student is", `${(t.fileBytes / Math.max(1, model.fileBytes)).toFixed(1)}× smaller`],
         ]
       : [["teacher", l.teacher ? `${l.teacher} (not on this server)` : "none: trained without one"]],
