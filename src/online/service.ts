@@ -181,7 +181,13 @@ export class OnlineService implements Learner {
     f.hr += quality.hr * quality.events;
     f.ndcg += quality.ndcg * quality.events;
     if (f.events < WINDOW_EVENTS) return;
-    keep(this.windows, { time: Date.now(), at: this.learned, events: f.events, hr: f.hr / f.events, ndcg: f.ndcg / f.events });
+    keep(this.windows, {
+      time: Date.now(),
+      at: this.learned,
+      events: f.events,
+      hr: f.hr / f.events,
+      ndcg: f.ndcg / f.events,
+    });
     this.filling = { events: 0, hr: 0, ndcg: 0 };
   }
 
