@@ -3,6 +3,7 @@
  * query validated by JSON schema, each group of routes a plugin (./routes). Writes and administration
  * need the bearer token; malformed input gets a 4xx with the reason and never takes the process down.
  * Slow or idle clients are timed out, connections capped, load shed and (optionally) requests rate-limited.
+ * The routes' schemas are published as OpenAPI (openapi.ts), and a dashboard shows the service (dashboard.ts).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
