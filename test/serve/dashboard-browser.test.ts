@@ -69,3 +69,18 @@ test("dashboard: token, model, charts, a user's recommendations as the API gives
 
   assert.deepEqual(problems, []);
 });
+
+test("docs: Swagger UI renders every operation of the document, with no console error", { skip }, async () => {
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+  });
+  page.on("pageerror", (err) => problems.push(`page: ${err.message}`));
+  await page.goto(`${server.url}/docs`);
+  await page.locator(".opblock", { hasText: "/v1/recommend/{userId}" }).first().waitFor();
+  const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, object> };
+  const operations = Object.values(doc.paths).reduce((n, methods) => n + Object.keys(methods).length, 0);
+  assert.equal(await page.locator(".opblock").count(), operations);
+  assert.deepEqual(problems, []);
+});
