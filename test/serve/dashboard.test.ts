@@ -13,6 +13,8 @@ import { makeRunDir, REPORT_TEXT, RUN, type RunDir } from "./fixtures/run-dir.js
 const TOKEN = "dash-token";
 const root = mkdtempSync(join(tmpdir(), "distillrec-dash-"));
 let run: RunDir;
+/** Not about load: on a machine busy with other work these requests must not be shed. */
+const limits = { shedding: false } as const;
 let server: RunningServer;
 
 async function get(path: string, token: string | null = TOKEN): Promise<{ status: number; text: string }> {
@@ -49,7 +51,7 @@ async function status(): Promise<Status> {
 
 before(async () => {
   run = makeRunDir(join(root, "run"));
-  server = await startServer({ model: run.student, stateDir: join(root, "state"), port: 0, token: TOKEN });
+  server = await startServer({ model: run.student, stateDir: join(root, "state"), port: 0, token: TOKEN, limits });
 });
 after(async () => {
   await server.close();
@@ -136,7 +138,7 @@ describe("dashboard without a token, of a model from no run", () => {
   test("the data is open; there is no report, and the 404 says why", async () => {
     const lone = join(root, "lone");
     const version = saveServingModel(lone, 5);
-    const open = await startServer({ model: lone, stateDir: join(root, "state-open"), port: 0 });
+    const open = await startServer({ model: lone, stateDir: join(root, "state-open"), port: 0, limits });
     try {
       const session = await fetch(`${open.url}/dashboard/api/session`);
       assert.deepEqual(await session.json(), { token: "none" });
