@@ -26,13 +26,13 @@ import { adminRoutes } from "./routes/admin.js";
 import { eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { recommendRoutes } from "./routes/recommend.js";
-import type { EventStore } from "./store.js";
+import type { FeedbackStore } from "./store.js";
 import type { ServeContext } from "./context.js";
 import { MAX_PARAM_LENGTH, validatorCompiler } from "./schemas.js";
 
 export interface AppOptions {
   registry: ModelRegistry;
-  store: EventStore;
+  store: FeedbackStore;
   metrics: ServeMetrics;
   /** The bearer token writes and administration need; without one they are refused (403). */
   token?: string;
@@ -159,6 +159,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Both plugins hook every route registered after them; the health routes opt out (routes/health.ts).
   if (limits.shedding !== false) await app.register(underPressure, sheddingOptions(limits.shedding));
   if (limits.rateLimit) await app.register(rateLimit, rateLimitOptions(limits.rateLimit, options.token));
+
+  // A shared store (Redis): each answer reflects every write acknowledged by any server before the request
+  // (or is a 503 with the reason while Redis is away). Liveness and the scrape endpoint do not wait on it.
+  const { store } = options;
+  if (store.sync) {
+    app.addHook("preHandler", async (request) => {
+      if (request.routeOptions.url !== "/healthz" && request.routeOptions.url !== "/metrics") await store.sync!();
+    });
+  }
 
   await app.register(healthRoutes, { ctx });
   await app.register(recommendRoutes, { ctx, prefix: "/v1" });

@@ -8,12 +8,15 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { startServer } from "../../serve/server.js";
 import { onlineLearning } from "../../online/serve.js";
+import { parseRedisUrl, RedisUrlError } from "../../serve/redis.js";
 import { nonNegativeInt, positiveInt, UsageError } from "./common.js";
 
 export interface ServeOptions {
   model: string;
   models?: string;
   state?: string;
+  /** redis://host:port[/db]: share events, items, the serving version and the learner with other servers. */
+  redis?: string;
   host: string;
   port: number;
   token?: string;
@@ -40,8 +43,17 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
   if (opts.models !== undefined && !(existsSync(opts.models) && statSync(opts.models).isDirectory())) {
     throw new UsageError(`--models ${opts.models}: no such directory`);
   }
+  if (opts.redis !== undefined) {
+    try {
+      parseRedisUrl(opts.redis);
+    } catch (err) {
+      if (err instanceof RedisUrlError) throw new UsageError(`--redis ${err.message}`);
+      throw err;
+    }
+  }
   const server = await listening({
     model: opts.model,
+    ...(opts.redis === undefined ? {} : { redis: { url: opts.redis } }),
     ...(opts.models === undefined ? {} : { modelsDir: resolve(opts.models) }),
     stateDir: resolve(opts.state ?? "serve-state"),
     host: opts.host,
@@ -102,6 +114,10 @@ export function serveCommand(): Command {
     .requiredOption("--model <dir>", "model artefact directory to serve")
     .option("--models <dir>", "the only directory hot swaps may take artefacts from (default: the one holding --model)")
     .option("--state <dir>", "directory of the durable event log and catalogue (default ./serve-state)")
+    .option(
+      "--redis <url>",
+      "redis://host:port[/db]: share events, items, the serving version and one learner with other servers (docs/DEPLOY.md)",
+    )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <n>", "port to listen on (0: any free port)", port, 8080)
     .option("--token <token>", "bearer token for writes and administration (default: $DISTILLREC_TOKEN)")
