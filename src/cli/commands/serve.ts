@@ -17,6 +17,8 @@ export interface ServeOptions {
   state?: string;
   /** redis://host:port[/db]: share events, items, the serving version and the learner with other servers. */
   redis?: string;
+  /** With --redis and --online: the learner's lease, ms. */
+  learnerLease?: number;
   host: string;
   port: number;
   token?: string;
@@ -53,7 +55,14 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
   }
   const server = await listening({
     model: opts.model,
-    ...(opts.redis === undefined ? {} : { redis: { url: opts.redis } }),
+    ...(opts.redis === undefined
+      ? {}
+      : {
+          redis: {
+            url: opts.redis,
+            ...(opts.learnerLease === undefined ? {} : { leaseTtlMs: opts.learnerLease }),
+          },
+        }),
     ...(opts.models === undefined ? {} : { modelsDir: resolve(opts.models) }),
     stateDir: resolve(opts.state ?? "serve-state"),
     host: opts.host,
@@ -117,6 +126,11 @@ export function serveCommand(): Command {
     .option(
       "--redis <url>",
       "redis://host:port[/db]: share events, items, the serving version and one learner with other servers (docs/DEPLOY.md)",
+    )
+    .option(
+      "--learner-lease <ms>",
+      "with --redis and --online: how long the learner's lease outlives it (default 10 000)",
+      positiveInt,
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <n>", "port to listen on (0: any free port)", port, 8080)
