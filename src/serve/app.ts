@@ -161,11 +161,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (limits.rateLimit) await app.register(rateLimit, rateLimitOptions(limits.rateLimit, options.token));
 
   // A shared store (Redis): each answer reflects every write acknowledged by any server before the request
-  // (or is a 503 with the reason while Redis is away). Liveness and the scrape endpoint do not wait on it.
+  // (or is a 503 with the reason while Redis is away). Liveness and the scrape endpoint do not wait on it,
+  // nor do writes: the store syncs as it acknowledges them.
   const { store } = options;
+  const unsynced = new Set(["/healthz", "/metrics", "/v1/events", "/v1/items"]);
   if (store.sync) {
     app.addHook("preHandler", async (request) => {
-      if (request.routeOptions.url !== "/healthz" && request.routeOptions.url !== "/metrics") await store.sync!();
+      if (!unsynced.has(request.routeOptions.url ?? "")) await store.sync!();
     });
   }
 
