@@ -15,7 +15,7 @@ export { Catalogue, UnknownAttributeError, type AttributeFilter } from "./catalo
 export { RedisStore, BATCH_ID_TTL_MS, type SharedStoreListener } from "./redis-store.js";
 export { SharedServing, type SharedVersion } from "./redis-serving.js";
 export { leasedLearner, LeasedLearner, type LeaseOptions } from "./redis-lease.js";
-export { parseRedisUrl, RedisUrlError, type RedisConfig } from "./redis.js";
+export { parseRedisUrl, RedisUnreachableError, RedisUrlError, type RedisConfig } from "./redis.js";
 export {
   EventStore,
   StoreInputError,

@@ -66,13 +66,16 @@ export function connectRedis(url: string, name: string): Redis {
   return client;
 }
 
-/** Connect, or throw a clear error naming the URL (a server must not start without its shared state). */
+/** Redis did not answer when a server started: it does not start without its shared state. */
+export class RedisUnreachableError extends Error {}
+
+/** Connect, or throw a clear error naming the URL. */
 export async function ready(client: Redis, url: string): Promise<void> {
   try {
     await client.connect();
   } catch (err) {
     client.disconnect();
-    throw new Error(`cannot reach Redis at ${url}: ${(err as Error).message}`, { cause: err });
+    throw new RedisUnreachableError(`cannot reach Redis at ${url}: ${(err as Error).message}`, { cause: err });
   }
 }
 

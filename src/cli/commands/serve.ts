@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { startServer } from "../../serve/server.js";
 import { onlineLearning } from "../../online/serve.js";
-import { parseRedisUrl, RedisUrlError } from "../../serve/redis.js";
+import { parseRedisUrl, RedisUnreachableError, RedisUrlError } from "../../serve/redis.js";
 import { nonNegativeInt, positiveInt, UsageError } from "./common.js";
 
 export interface ServeOptions {
@@ -105,6 +105,7 @@ async function listening(options: Parameters<typeof startServer>[0]): ReturnType
     if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
       throw new UsageError(`cannot listen: ${(err as Error).message}`);
     }
+    if (err instanceof RedisUnreachableError) throw new UsageError(err.message);
     throw err;
   }
 }
