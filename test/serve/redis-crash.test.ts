@@ -114,6 +114,11 @@ async function checkLog(url: string, acknowledged: Map<number, number>): Promise
   }
 }
 
+/** [k1, v1, k2, v2, …] → [[k1, v1], …] (how Redis replies with a map). */
+function pairs(flat: (string | number)[]): [string, string | number][] {
+  return Array.from({ length: flat.length / 2 }, (_, i) => [String(flat[2 * i]), flat[2 * i + 1]!]);
+}
+
 describe("kill -9 with the state in Redis", { skip }, () => {
   let redis: TestRedis;
   let root: string;
@@ -193,6 +198,12 @@ describe("kill -9 with the state in Redis", { skip }, () => {
         const { current } = (await res.json()) as { current: { version: string } };
         return current.version === readManifest(latestPublished(online)!.dir).id;
       }, "B serves the student it published");
+      // The learning server's consumer group has taken in the whole stream, A's pending entries included.
+      await until(async () => {
+        const groups = (await lease.xinfo("GROUPS", "distillrec:log")) as (string | number)[][];
+        const group = groups.map((g) => Object.fromEntries(pairs(g))).find((g) => g.name === "learner");
+        return group !== undefined && group.pending === 0 && group.lag === 0;
+      }, "the learner's consumer group is at the end of the stream");
       assert.equal((await fetch(`${b.url}/v1/recommend/u${USERS - 1}?k=5`)).status, 200);
       await checkLog(url, acknowledged);
       await kill9(b);
