@@ -208,6 +208,11 @@ describe("two replicas on one Redis", { skip }, () => {
     await redis.kill();
     const downAt = acknowledged.length;
     await until(async () => (statuses.get(503) ?? 0) >= 10);
+    // Alive but not ready: a probe must not restart a server because Redis is away.
+    assert.equal((await call(a, "GET", "/healthz")).status, 200);
+    const notReady = await call(b, "GET", "/readyz");
+    assert.equal(notReady.status, 503);
+    assert.match(String(notReady.body.message), /the shared store \(Redis\) is unavailable/);
     await redis.restart();
     await until(async () => acknowledged.length >= downAt + 20);
     stop = true;
