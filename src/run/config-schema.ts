@@ -4,6 +4,7 @@
  */
 import { MODEL_KINDS } from "../models/zoo.js";
 import { HARD_LOSSES } from "../train/losses.js";
+import { LOSS_REDUCTIONS } from "../train/program.js";
 
 /** Optimisers a config may name. */
 export const OPTIMIZERS = ["adam", "adamw", "adagrad", "sgd"] as const;
@@ -97,7 +98,26 @@ const trainSettings = {
     epochs: { type: "integer", minimum: 0, default: 20 },
     batchSize: { ...positiveInt, default: 1024 },
     lr: { type: "number", exclusiveMinimum: 0, default: 0.001 },
-    weightDecay: nonNegative,
+    weightDecay: {
+      ...nonNegative,
+      description:
+        "torch.optim's weight_decay (AdamW: decoupled), on every parameter the optimiser updates; against the batch loss as lossReduction reduces it — with the default mean about batch-size times stronger than the same number in PyTorch code that sums the loss",
+    },
+    tableUpdates: {
+      enum: ["lazy", "dense"],
+      description:
+        "embedding tables: lazy updates only the batch's rows (torch SparseAdam; decay reaches only them); dense updates every row every step (torch Adam on dense embeddings)",
+    },
+    lossReduction: {
+      enum: [...LOSS_REDUCTIONS],
+      description:
+        "the optimiser follows the batch's mean loss (default) or its sum, as PyTorch reference code writes it",
+    },
+    l2: {
+      ...nonNegative,
+      description:
+        "the BPR papers' L2: weight of the sum of squares of the batch's user and item vectors (the embedding rows of BPR-MF) over the batch size; dot-product models only",
+    },
     optimizer: { enum: [...OPTIMIZERS], default: "adam" },
     patience: { ...positiveInt, default: 3 },
     schedule: scheduleSchema(SCHEDULE_KINDS),

@@ -16,8 +16,9 @@ import type { ModelContext } from "../models/context.js";
 import type { ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
 import type { HardWeights } from "./losses.js";
+import type { TableUpdates } from "../engine/optim.js";
 import type { OptimizerKind } from "./optimizer.js";
-import { hardObjective, type Objective, type TrainConfig, type Trainer } from "./program.js";
+import { hardObjective, type LossReduction, type Objective, type TrainConfig, type Trainer } from "./program.js";
 import { redrawNegatives, sampleCount, type TrainingData } from "./training-data.js";
 
 /** Options of {@link train}. */
@@ -41,8 +42,14 @@ export interface TrainOptions {
   lr?: number;
   /** How the lr changes, stepped once per epoch (stepSize, warmupSteps in epochs); default constant. */
   schedule?: ScheduleSpec;
-  /** Weight decay; when omitted the optimiser's own default (0, AdamW 0.01). */
+  /** Weight decay (OptimizerSettings.weightDecay); when omitted the optimiser's own default (0, AdamW 0.01). */
   weightDecay?: number;
+  /** Embedding tables updated on the batch's rows only (default "lazy") or on every row ("dense"). */
+  tableUpdates?: TableUpdates;
+  /** The optimiser follows the batch's mean loss (default) or its sum (TrainConfig.lossReduction). */
+  lossReduction?: LossReduction;
+  /** Weight of the L2 term on the batch's user and item vectors (default 0; dot-product models). */
+  l2?: number;
   /** Default "adam". */
   optimizer?: OptimizerKind;
   /** SGD momentum (default 0). */
@@ -141,6 +148,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     optimizer: options.optimizer ?? "adam",
     lr: options.lr ?? 1e-3,
     ...(options.weightDecay === undefined ? {} : { weightDecay: options.weightDecay }),
+    ...(options.tableUpdates === undefined ? {} : { tableUpdates: options.tableUpdates }),
+    ...(options.lossReduction === undefined ? {} : { lossReduction: options.lossReduction }),
+    ...(options.l2 === undefined ? {} : { l2: options.l2 }),
     ...(options.momentum === undefined ? {} : { momentum: options.momentum }),
   };
 
