@@ -120,6 +120,7 @@ const trainSettings = {
     },
     optimizer: { enum: [...OPTIMIZERS], default: "adam" },
     patience: { ...positiveInt, default: 3 },
+    validateEvery: { ...positiveInt, description: "validate every this many epochs, and after the last (default 1)" },
     schedule: scheduleSchema(SCHEDULE_KINDS),
   },
   additionalProperties: false,

@@ -49,6 +49,8 @@ export interface TrainSettings {
   optimizer: (typeof OPTIMIZERS)[number];
   /** Epochs without validation improvement before stopping. */
   patience: number;
+  /** Validate every this many epochs (and after the last); default 1. */
+  validateEvery?: number;
   /** How `lr` changes, stepped once per epoch (stepSize and warmupSteps count epochs); default constant. */
   schedule?: ScheduleSpec;
 }

@@ -11,6 +11,8 @@ import {
   evaluateTasks,
   fidelity,
   rankSegments,
+  sampledLists,
+  type SampledList,
   type TaskScorer,
 } from "../eval/protocol.js";
 import { profileModel } from "../eval/profile.js";
@@ -35,18 +37,30 @@ export function validator(
   evaluation: EvaluationSettings,
   seed: number,
 ): (model: Recommender) => Record<string, number> {
+  const options = {
+    seen: prepared.trainSeen,
+    numItems: prepared.context.numItems,
+    negatives: evaluation.validationNegatives,
+    seed,
+    ks: evaluation.ks,
+  };
+  // Drawn at the first validation and kept: every epoch ranks the same lists.
+  let lists: SampledList[] | undefined;
   return (model) =>
-    withScorer(
-      model,
-      (scorer) =>
-        evaluateSampled(scorer, prepared.valid, {
-          seen: prepared.trainSeen,
-          numItems: prepared.context.numItems,
-          negatives: evaluation.validationNegatives,
-          seed,
-          ks: evaluation.ks,
-        }).metrics,
-    );
+    withScorer(model, (scorer) => {
+      lists ??= sampledLists(prepared.valid, options);
+      return evaluateSampled(scorer, prepared.valid, { ...options, lists }).metrics;
+    });
+}
+
+/**
+ * The expected NDCG@k of a random ranker with one relevant item among `length` candidates: the floor below
+ * which validation says the model has learned nothing.
+ */
+export function randomNdcgAt(k: number, length: number): number {
+  let sum = 0;
+  for (let rank = 0; rank < Math.min(k, length); rank++) sum += 1 / Math.log2(rank + 2);
+  return sum / length;
 }
 
 /** The query of a test user: history-aware models read everything before the test item, as serving would. */

@@ -51,6 +51,7 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
     },
     protocol: protocolText(evaluation),
     models: record.models,
+    ...(record.failures.length ? { failures: record.failures } : {}),
   };
   writeSummary(paths.summary, summary);
   await writeReport(paths.report, summary);

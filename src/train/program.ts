@@ -129,6 +129,8 @@ export interface Objective {
   programUrl: string;
   config: Record<string, unknown>;
   data?: SharedData;
+  /** The loss of a model that scores everything alike, when known (ln 2 for BPR): the trainer's stall guard. */
+  randomLoss?: number;
 }
 
 /** The hard-label program's config. */
@@ -148,5 +150,8 @@ export const trainProgramUrl = import.meta.url;
 
 /** The hard-label objective with these weights (default {hard: 1}). */
 export function hardObjective(weights: HardWeights = { hard: 1 }): Objective {
-  return { programUrl: trainProgramUrl, config: { weights } };
+  // BPR and BCE both cost ln 2 a pair when every score is equal (σ(0) = ½); task heads add their own terms,
+  // which only lift the loss off that level.
+  const hard = weights.hard ?? 1;
+  return { programUrl: trainProgramUrl, config: { weights }, ...(hard > 0 ? { randomLoss: hard * Math.LN2 } : {}) };
 }

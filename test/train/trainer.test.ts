@@ -11,7 +11,7 @@ import { historyBag, type ModelContext } from "../../src/models/context.js";
 import { createModel } from "../../src/models/index.js";
 import { trainProgramUrl, type HardConfig, type Trainer } from "../../src/train/program.js";
 import { buildTrainingData, redrawNegatives, type TrainingData } from "../../src/train/training-data.js";
-import { train } from "../../src/train/trainer.js";
+import { STALLED_EPOCHS, train, TrainingFailure } from "../../src/train/trainer.js";
 import { againstPlainBpr, makeValidator, NUM_ITEMS, NUM_USERS, options, params, shop, spec } from "./fixture.js";
 
 describe("training data", () => {
@@ -342,5 +342,55 @@ describe("regularisation", () => {
     assert.deepEqual(itemRow(lazy), initial, "lazy updates leave the untouched row as it was");
     const norm = (v: number[]) => Math.hypot(...v);
     assert.ok(norm(itemRow(dense)) < 0.9 * norm(initial), `${norm(itemRow(dense))} vs ${norm(initial)}`);
+  });
+});
+
+describe("guards and validation cadence", () => {
+  test("a run whose weight decay collapses the model stops at the random loss, naming decay and the loss reduction", async () => {
+    await assert.rejects(train(options({ epochs: 8, weightDecay: 50, tableUpdates: "dense" })), (err: unknown) => {
+      assert.ok(err instanceof TrainingFailure, String(err));
+      assert.equal(err.reason, "random-loss");
+      assert.equal(err.epoch, STALLED_EPOCHS);
+      assert.match(err.message, /stayed at 0\.6931, a random model's, for 5 epochs/);
+      assert.match(err.message, /weight decay too strong \(50 against the batch's mean loss/);
+      return true;
+    });
+  });
+
+  test("a run validating at or below a random ranker's level for several validations is stopped", async () => {
+    // Every NDCG@10 is at or below 1: the guard's arithmetic, whatever the model learns.
+    await assert.rejects(train(options({ epochs: 8, validate: makeValidator(), randomMonitor: 1 })), (err: unknown) => {
+      assert.ok(err instanceof TrainingFailure);
+      assert.equal(err.reason, "random-ranking");
+      assert.match(err.message, /validation NDCG@10 has been at or below a random ranker's \(1\.0000\) for 5/);
+      return true;
+    });
+    // A model that learns is never stopped by the real floor (NDCG@10 of a random ranker over 51 items).
+    const learned = await train(options({ epochs: 6, validate: makeValidator(), randomMonitor: 0.1, patience: 6 }));
+    assert.equal(learned.history.length, 6);
+  });
+
+  test("validateEvery validates every k epochs and after the last; only validated epochs can be the best", async () => {
+    const validated: number[] = [];
+    const validate = makeValidator();
+    const result = await train(
+      options({
+        epochs: 5,
+        validateEvery: 2,
+        patience: 5,
+        validate: (model) => {
+          validated.push(validated.length);
+          return validate(model);
+        },
+      }),
+    );
+    assert.equal(validated.length, 3);
+    assert.deepEqual(
+      result.history.map((r) => "NDCG@10" in r.metrics),
+      [false, true, false, true, true],
+    );
+    assert.ok([2, 4, 5].includes(result.bestEpoch));
+    for (const r of result.history) assert.equal(r.validationSeconds > 0, "NDCG@10" in r.metrics);
+    await assert.rejects(train(options({ validateEvery: 0 })), /validateEvery must be a positive integer/);
   });
 });
