@@ -159,7 +159,7 @@ export function evaluateSampled(scorer: Scorer, test: Interactions, options: Sam
   const { ks = DEFAULT_KS, query = (user: number) => ({ user }), segmentOf } = options;
   const ranks = new Int32Array(test.length);
   if (options.lists && options.lists.length !== test.length) {
-    throw new RangeError(`evaluateSampled: ${options.lists.length} candidate lists for ${test.length} test rows`);
+    throw new RangeError(`sampled protocol: ${options.lists.length} candidate lists for ${test.length} test rows`);
   }
   for (const { row, user, candidates } of options.lists ?? sampledCases(test, options)) {
     ranks[row] = rankOfFirst(scorer.scoreCandidates(query(user), candidates));
@@ -380,7 +380,7 @@ export function evaluateTasks(
   const targets: Record<string, number[]> = Object.fromEntries(tasks.map((t) => [t, []]));
   const groups: number[] = [];
   if (options.lists && options.lists.length !== test.length) {
-    throw new RangeError(`evaluateSampled: ${options.lists.length} candidate lists for ${test.length} test rows`);
+    throw new RangeError(`sampled protocol: ${options.lists.length} candidate lists for ${test.length} test rows`);
   }
   for (const { row, user, candidates } of options.lists ?? sampledCases(test, options)) {
     const logits = score(query(user), candidates);

@@ -200,8 +200,30 @@ export const pipelineConfigSchema = {
     },
     split: {
       type: "object",
-      properties: { kind: { const: "leave-one-out", default: "leave-one-out" } },
+      properties: {
+        kind: {
+          enum: ["leave-one-out", "files"],
+          default: "leave-one-out",
+          description:
+            "leave-one-out: each user's last event is the test, the one before it validation, the rest train; files: the data is the train part and valid / test name the other parts, as a published protocol gives them",
+        },
+        valid: { type: "string", minLength: 1, description: "files: the validation interactions (the data's format)" },
+        test: { type: "string", minLength: 1, description: "files: the test interactions (the data's format)" },
+        candidates: {
+          type: "string",
+          minLength: 1,
+          description:
+            "files: the fixed negatives each test user's item is ranked against, one line per user (user, then items), instead of sampled ones",
+        },
+      },
       additionalProperties: false,
+      allOf: [
+        { if: { properties: { kind: { const: "files" } }, required: ["kind"] }, then: { required: ["valid", "test"] } },
+        {
+          if: { properties: { kind: { const: "leave-one-out" } } },
+          then: { not: { anyOf: [{ required: ["valid"] }, { required: ["test"] }, { required: ["candidates"] }] } },
+        },
+      ],
       default: {},
     },
     evaluation: {

@@ -33,6 +33,10 @@ export type DataConfig =
       };
     };
 
+/** How the interactions are split: leave-one-out, or given as files (paths resolved like the data's). */
+export type SplitConfig =
+  { kind: "leave-one-out" } | { kind: "files"; valid: string; test: string; candidates?: string };
+
 /** Optimisation settings of one model. */
 export interface TrainSettings {
   epochs: number;
@@ -75,7 +79,7 @@ export interface PipelineConfig {
   name: string;
   seed: number;
   data: DataConfig;
-  split: { kind: "leave-one-out" };
+  split: SplitConfig;
   evaluation: {
     /** Sampled negatives per test user (test metrics). */
     negatives: number;
