@@ -195,6 +195,9 @@ function sheddingOptions(shedding: SheddingLimits) {
     ...thresholds,
     // The reason in our error shape, with the measure that tripped it.
     pressureHandler: async (_request: FastifyRequest, reply: FastifyReply, type: string, value?: number) => {
+      // Infinity is under-pressure's "no sample in the last interval": the loop was blocked through all of it
+      // (a large swap, a busy machine). That is over once a request runs, so it is no reason to refuse one.
+      if (type === "eventLoopDelay" && value === Infinity) return;
       reply.header("retry-after", RETRY_AFTER_S);
       throw new HttpError(
         503,
