@@ -13,13 +13,13 @@ import type { OnlineDecisionPoint, OnlineStatus, OnlineWindow } from "../serve/l
 import type { ServeMetrics } from "../serve/metrics.js";
 import type { ModelRegistry } from "../serve/registry.js";
 import type { Learner } from "../serve/server.js";
-import type { EventStore } from "../serve/store.js";
+import type { FeedbackStore } from "../serve/store.js";
 import { publishedDirs } from "./artefacts.js";
 import type { FromWorker, OnlineWorkerConfig, ToWorker } from "./worker.js";
 
 export interface OnlineServiceOptions {
   registry: ModelRegistry;
-  store: EventStore;
+  store: FeedbackStore;
   metrics: ServeMetrics;
   logger?: FastifyBaseLogger;
   /** What the worker runs with; it learns on the first of `studentDirs` that verifies. */

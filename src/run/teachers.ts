@@ -1,4 +1,5 @@
 /** The teacher stage: train every configured teacher and keep the one with the best validation NDCG@10. */
+import { TrainingFailure } from "../train/trainer.js";
 import { round } from "./log.js";
 import type { StageContext, TrainedModel } from "./record.js";
 import { trainModel } from "./training.js";
@@ -9,7 +10,10 @@ export async function teacherStage(stage: StageContext): Promise<TrainedModel> {
   let best: TrainedModel | undefined;
   for (const teacher of config.teachers) {
     log.info({ model: teacher.name, spec: teacher.model }, "training teacher");
-    const result = await trainModel(prepared, teacher.model, teacher.train, { ...common, name: teacher.name });
+    const result = await record.guarded(teacher.name, () =>
+      trainModel(prepared, teacher.model, teacher.train, { ...common, name: teacher.name }),
+    );
+    if (!result) continue;
     const manifest = record.save({
       name: teacher.name,
       role: "teacher",
@@ -23,7 +27,11 @@ export async function teacherStage(stage: StageContext): Promise<TrainedModel> {
       best = { name: teacher.name, model: result.model, spec: teacher.model, manifest, valid };
     }
   }
-  if (!best) throw new Error("the run has no teacher to train");
+  if (!best) {
+    const failed = record.failures.map((f) => `${f.model}: ${f.message}`).join("\n");
+    if (failed) throw new TrainingFailure(`no teacher could be trained:\n${failed}`, "random-loss", 0);
+    throw new Error("the run has no teacher to train");
+  }
   log.info({ teacher: best.name, validNDCG10: round(best.valid) }, "best teacher (by validation NDCG@10)");
   return best;
 }

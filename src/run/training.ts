@@ -12,7 +12,7 @@ import type { ModelSpec } from "../models/zoo.js";
 import type { TrainResult } from "../train/trainer.js";
 import type { MethodWeights, TrainSettings } from "./config.js";
 import type { PreparedData } from "./data.js";
-import { validator, type EvaluationSettings } from "./evaluation.js";
+import { randomNdcgAt, validator, type EvaluationSettings } from "./evaluation.js";
 import { round, roundAll, silent, type PipelineLog } from "./log.js";
 
 /**
@@ -55,13 +55,18 @@ export async function trainModel(
     lr: settings.lr,
     ...(settings.schedule === undefined ? {} : { schedule: settings.schedule }),
     ...(settings.weightDecay === undefined ? {} : { weightDecay: settings.weightDecay }),
+    ...(settings.tableUpdates === undefined ? {} : { tableUpdates: settings.tableUpdates }),
+    ...(settings.lossReduction === undefined ? {} : { lossReduction: settings.lossReduction }),
+    ...(settings.l2 === undefined ? {} : { l2: settings.l2 }),
     optimizer: settings.optimizer,
     patience: settings.patience,
     threads: options.threads ?? availableParallelism(),
     seed: options.seed,
     sampler: new UniformSampler(prepared.trainSeen, prepared.context.numItems, { seed: options.seed }),
     validate: validator(prepared, options.evaluation, options.seed),
+    ...(settings.validateEvery === undefined ? {} : { validateEvery: settings.validateEvery }),
     monitor: "NDCG@10",
+    randomMonitor: randomNdcgAt(10, options.evaluation.validationNegatives + 1),
     // A log that draws progress draws the bar; the trainer's own would fight it for the line.
     progress: (options.progress ?? false) && !log.progress,
     ...(options.initial ? { initial: options.initial } : {}),
@@ -78,7 +83,8 @@ export async function trainModel(
           loss: round(r.loss),
           lr: r.lr,
           ...roundAll(r.metrics),
-          seconds: round(r.seconds),
+          trainSeconds: round(r.seconds),
+          validationSeconds: round(r.validationSeconds),
         },
         "epoch",
       );

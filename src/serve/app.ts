@@ -30,13 +30,13 @@ import { adminRoutes } from "./routes/admin.js";
 import { eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { recommendRoutes } from "./routes/recommend.js";
-import type { EventStore } from "./store.js";
+import type { FeedbackStore } from "./store.js";
 import type { ServeContext } from "./context.js";
 import { MAX_PARAM_LENGTH, validatorCompiler } from "./schemas.js";
 
 export interface AppOptions {
   registry: ModelRegistry;
-  store: EventStore;
+  store: FeedbackStore;
   metrics: ServeMetrics;
   /** The bearer token writes and administration need; without one they are refused (403). */
   token?: string;
@@ -172,6 +172,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (limits.shedding !== false) await app.register(underPressure, sheddingOptions(limits.shedding));
   if (limits.rateLimit) await app.register(rateLimit, rateLimitOptions(limits.rateLimit, options.token));
 
+  // A shared store (Redis): each answer reflects every write acknowledged by any server before the request
+  // (or is a 503 with the reason while Redis is away). Liveness and the scrape endpoint do not wait on it,
+  // nor do writes: the store syncs as it acknowledges them.
+  const { store } = options;
+  const unsynced = new Set(["/healthz", "/metrics", "/v1/events", "/v1/items"]);
+  if (store.sync) {
+    app.addHook("preHandler", async (request) => {
+      if (!unsynced.has(request.routeOptions.url ?? "")) await store.sync!();
+    });
+  }
+
   await app.register(healthRoutes, { ctx });
   await app.register(recommendRoutes, { ctx, prefix: "/v1" });
   await app.register(eventRoutes, { ctx, prefix: "/v1" });
@@ -202,6 +213,9 @@ function sheddingOptions(shedding: SheddingLimits) {
     ...thresholds,
     // The reason in our error shape, with the measure that tripped it.
     pressureHandler: async (_request: FastifyRequest, reply: FastifyReply, type: string, value?: number) => {
+      // Infinity is under-pressure's "no sample in the last interval": the loop was blocked through all of it
+      // (a large swap, a busy machine). That is over once a request runs, so it is no reason to refuse one.
+      if (type === "eventLoopDelay" && value === Infinity) return;
       reply.header("retry-after", RETRY_AFTER_S);
       throw new HttpError(
         503,

@@ -8,6 +8,8 @@ import { basename, resolve, sep } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { pino } from "pino";
 import type { DataConfig, TrainSettings } from "../../run/config.js";
+import type { TableUpdates } from "../../engine/optim.js";
+import { LOSS_REDUCTIONS, type LossReduction } from "../../train/program.js";
 import { artefactTarget } from "../../models/artefact.js";
 import { MODEL_KINDS, isModelKind, specOfWidth, type ModelSpec } from "../../models/zoo.js";
 import type { PipelineLog } from "../../run/log.js";
@@ -69,6 +71,10 @@ export interface TrainOptions {
   epochs?: number;
   batchSize?: number;
   lr?: number;
+  weightDecay?: number;
+  tableUpdates?: TableUpdates;
+  lossReduction?: LossReduction;
+  l2?: number;
   patience?: number;
   seed?: number;
   threads?: number;
@@ -90,7 +96,8 @@ export interface OutputOptions {
 }
 
 /**
- * Adds --epochs, --batch-size, --lr, --patience, --seed and --threads. The help names the command's own
+ * Adds --epochs, --batch-size, --lr, --weight-decay, --table-updates, --loss-reduction, --l2, --patience,
+ * --seed and --threads. The help names the command's own
  * defaults, which trainSettings applies, so the two cannot drift apart.
  */
 export function addTrainOptions(command: Command, defaults: TrainSettings, seedDefault: string): Command {
@@ -98,6 +105,28 @@ export function addTrainOptions(command: Command, defaults: TrainSettings, seedD
     .option("--epochs <n>", `maximum epochs (default ${defaults.epochs})`, nonNegativeInt)
     .option("--batch-size <n>", `samples per step (default ${defaults.batchSize})`, positiveInt)
     .option("--lr <rate>", `learning rate (default ${defaults.lr})`, positiveNumber)
+    .option(
+      "--weight-decay <wd>",
+      `the optimiser's weight decay, against the loss as --loss-reduction reduces it (default ${defaults.weightDecay ?? 0})`,
+      nonNegativeNumber,
+    )
+    .addOption(
+      new Option("--table-updates <how>", "embedding tables: the batch's rows only, or every row every step").choices([
+        "lazy",
+        "dense",
+      ]),
+    )
+    .addOption(
+      new Option(
+        "--loss-reduction <how>",
+        "the optimiser follows the batch's mean loss, or its sum (as PyTorch code)",
+      ).choices([...LOSS_REDUCTIONS]),
+    )
+    .option(
+      "--l2 <weight>",
+      "L2 on the batch's user and item vectors, the BPR papers' (dot-product models)",
+      nonNegativeNumber,
+    )
     .option("--patience <n>", `epochs without improvement before stopping (default ${defaults.patience})`, positiveInt)
     .option("--seed <n>", `random seed (${seedDefault})`, nonNegativeInt)
     .option("--threads <n>", "training threads (default: every core)", positiveInt);
@@ -110,6 +139,10 @@ export function trainSettings(opts: TrainOptions, base: TrainSettings): TrainSet
     ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }),
     ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }),
     ...(opts.lr === undefined ? {} : { lr: opts.lr }),
+    ...(opts.weightDecay === undefined ? {} : { weightDecay: opts.weightDecay }),
+    ...(opts.tableUpdates === undefined ? {} : { tableUpdates: opts.tableUpdates }),
+    ...(opts.lossReduction === undefined ? {} : { lossReduction: opts.lossReduction }),
+    ...(opts.l2 === undefined ? {} : { l2: opts.l2 }),
     ...(opts.patience === undefined ? {} : { patience: opts.patience }),
   };
 }
@@ -159,6 +192,13 @@ export function nonNegativeInt(value: string): number {
 export function positiveNumber(value: string): number {
   const n = Number(value);
   if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError("must be a positive number");
+  return n;
+}
+
+/** Commander parser for a non-negative number option. */
+export function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n >= 0)) throw new InvalidArgumentError("must be a non-negative number");
   return n;
 }
 

@@ -56,7 +56,11 @@ export async function run(opts: RunOptions, deps: CommandDeps = {}): Promise<Run
   if (opts.json) {
     print(
       JSON.stringify(
-        { ...paths, models: summary.models.map((m) => ({ name: m.name, artefact: m.artefact })) },
+        {
+          ...paths,
+          models: summary.models.map((m) => ({ name: m.name, artefact: m.artefact })),
+          ...(summary.failures ? { failures: summary.failures } : {}),
+        },
         null,
         2,
       ),
@@ -72,6 +76,7 @@ export async function run(opts: RunOptions, deps: CommandDeps = {}): Promise<Run
         `${count(m.parameters).padStart(9)} params  ${count(m.fileBytes ?? m.bytes).padStart(11)} bytes  ${m.artefact ?? ""}`,
     );
   }
+  for (const f of summary.failures ?? []) print(`  ${f.model.padEnd(width)}  FAILED: ${f.message}`);
   print(`report   ${paths.report}`);
   print(`summary  ${paths.summary}`);
   print(`models   ${paths.models}`);

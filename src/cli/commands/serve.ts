@@ -9,6 +9,7 @@ import { pino } from "pino";
 import pretty from "pino-pretty";
 import { startServer } from "../../serve/server.js";
 import { onlineLearning } from "../../online/serve.js";
+import { parseRedisUrl, RedisUnreachableError, RedisUrlError } from "../../serve/redis.js";
 import { nonNegativeInt, positiveInt, UsageError } from "./common.js";
 import { defaultLogFormat, LOG_FORMATS, type LogFormat } from "./terminal.js";
 
@@ -16,6 +17,10 @@ export interface ServeOptions {
   model: string;
   models?: string;
   state?: string;
+  /** redis://host:port[/db]: share events, items, the serving version and the learner with other servers. */
+  redis?: string;
+  /** With --redis and --online: the learner's lease, ms. */
+  learnerLease?: number;
   host: string;
   port: number;
   token?: string;
@@ -48,8 +53,24 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
   if (opts.models !== undefined && !(existsSync(opts.models) && statSync(opts.models).isDirectory())) {
     throw new UsageError(`--models ${opts.models}: no such directory`);
   }
+  if (opts.redis !== undefined) {
+    try {
+      parseRedisUrl(opts.redis);
+    } catch (err) {
+      if (err instanceof RedisUrlError) throw new UsageError(`--redis ${err.message}`);
+      throw err;
+    }
+  }
   const server = await listening({
     model: opts.model,
+    ...(opts.redis === undefined
+      ? {}
+      : {
+          redis: {
+            url: opts.redis,
+            ...(opts.learnerLease === undefined ? {} : { leaseTtlMs: opts.learnerLease }),
+          },
+        }),
     ...(opts.models === undefined ? {} : { modelsDir: resolve(opts.models) }),
     stateDir: resolve(opts.state ?? "serve-state"),
     host: opts.host,
@@ -100,6 +121,7 @@ async function listening(options: Parameters<typeof startServer>[0]): ReturnType
     if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
       throw new UsageError(`cannot listen: ${(err as Error).message}`);
     }
+    if (err instanceof RedisUnreachableError) throw new UsageError(err.message);
     throw err;
   }
 }
@@ -118,6 +140,15 @@ export function serveCommand(): Command {
     .requiredOption("--model <dir>", "model artefact directory to serve")
     .option("--models <dir>", "the only directory hot swaps may take artefacts from (default: the one holding --model)")
     .option("--state <dir>", "directory of the durable event log and catalogue (default ./serve-state)")
+    .option(
+      "--redis <url>",
+      "redis://host:port[/db]: share events, items, the serving version and one learner with other servers (docs/DEPLOY.md)",
+    )
+    .option(
+      "--learner-lease <ms>",
+      "with --redis and --online: how long the learner's lease outlives it (default 10 000)",
+      positiveInt,
+    )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <n>", "port to listen on (0: any free port)", port, 8080)
     .option("--token <token>", "bearer token for writes and administration (default: $DISTILLREC_TOKEN)")
