@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { DataError } from "../data/errors.js";
 import { ConfigError } from "../run/config.js";
 import { ArtefactError } from "../models/artefact.js";
+import { TrainingFailure } from "../train/trainer.js";
 import { UsageError } from "./commands/common.js";
 import { compressCommand } from "./commands/compress.js";
 import { demoBrowserCommand } from "./commands/demo-browser.js";
@@ -40,6 +41,8 @@ function isUserError(err: unknown): err is Error {
     err instanceof ConfigError ||
     err instanceof ArtefactError ||
     err instanceof DataError ||
+    // A run that learns nothing: the message names the settings to change.
+    err instanceof TrainingFailure ||
     (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === "string" && "path" in err)
   );
 }

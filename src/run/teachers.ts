@@ -1,6 +1,6 @@
 /** The teacher stage: train every configured teacher and keep the one with the best validation NDCG@10. */
 import { loadOnnxTeacher } from "../interop/onnx-teacher.js";
-import type { TrainResult } from "../train/trainer.js";
+import { TrainingFailure, type TrainResult } from "../train/trainer.js";
 import type { ModelConfig } from "./config.js";
 import type { PreparedData } from "./data.js";
 import { validator, type EvaluationSettings } from "./evaluation.js";
@@ -16,7 +16,10 @@ export async function teacherStage(stage: StageContext): Promise<TrainedModel> {
     const result = teacher.onnx
       ? await onnxTeacher(prepared, teacher, common)
       : (log.info({ model: teacher.name, spec: teacher.model }, "training teacher"),
-        await trainModel(prepared, teacher.model, teacher.train, { ...common, name: teacher.name }));
+        await record.guarded(teacher.name, () =>
+          trainModel(prepared, teacher.model, teacher.train, { ...common, name: teacher.name }),
+        ));
+    if (!result) continue;
     const manifest = record.save({
       name: teacher.name,
       role: "teacher",
@@ -30,7 +33,11 @@ export async function teacherStage(stage: StageContext): Promise<TrainedModel> {
       best = { name: teacher.name, model: result.model, spec: teacher.model, manifest, valid };
     }
   }
-  if (!best) throw new Error("the run has no teacher to train");
+  if (!best) {
+    const failed = record.failures.map((f) => `${f.model}: ${f.message}`).join("\n");
+    if (failed) throw new TrainingFailure(`no teacher could be trained:\n${failed}`, "random-loss", 0);
+    throw new Error("the run has no teacher to train");
+  }
   log.info({ teacher: best.name, validNDCG10: round(best.valid) }, "best teacher (by validation NDCG@10)");
   return best;
 }
