@@ -1,7 +1,20 @@
 // The layering of src/, checked by `npm run lint` (dependency-cruiser): each folder may import only
 // from itself and the folders before it, and no module may import itself back through a cycle.
 // docs/ARCHITECTURE.md draws the same order.
-const LAYERS = ["engine", "data", "models", "eval", "train", "distill", "run", "serve", "online", "cli"];
+const LAYERS = [
+  "engine",
+  "data",
+  "models",
+  "eval",
+  "train",
+  "distill",
+  "browser",
+  "interop",
+  "run",
+  "serve",
+  "online",
+  "cli",
+];
 
 const upward = LAYERS.slice(0, -1).map((layer, i) => ({
   name: `${layer}-not-above`,
@@ -21,6 +34,14 @@ module.exports = {
       to: { circular: true },
     },
     ...upward,
+    {
+      name: "browser-no-node",
+      comment:
+        "src/browser/ is bundled for the browser: no Node built-ins, and nothing but the kernel table from below",
+      severity: "error",
+      from: { path: "^src/browser/" },
+      to: { pathNot: "^src/(browser/|engine/kernel-table\\.ts$)" },
+    },
     {
       name: "no-entry-point-imports",
       comment: "src/index.ts is the public surface: nothing inside src/ imports it",

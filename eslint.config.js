@@ -16,6 +16,28 @@ export default tseslint.config(
     languageOptions: { globals: { console: "readonly", process: "readonly" } },
   },
   {
+    // The server's pages run in the browser, with the chart and Swagger UI bundles loaded before them.
+    files: ["src/serve/static/**/*.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: Object.fromEntries(
+        [
+          "window",
+          "document",
+          "fetch",
+          "sessionStorage",
+          "setTimeout",
+          "URL",
+          "console",
+          "vega",
+          "vegaEmbed",
+          "SwaggerUIBundle",
+          "SwaggerUIStandalonePreset",
+        ].map((name) => [name, "readonly"]),
+      ),
+    },
+  },
+  {
     files: ["**/*.cjs"],
     languageOptions: { sourceType: "commonjs", globals: { module: "writable", require: "readonly" } },
   },

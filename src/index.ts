@@ -5,6 +5,8 @@ export * from "./models/index.js";
 export * from "./eval/index.js";
 export * from "./train/index.js";
 export * from "./distill/index.js";
+export * from "./browser/index.js";
+export * from "./interop/index.js";
 export * from "./run/index.js";
 export * from "./serve/index.js";
 export * from "./online/index.js";

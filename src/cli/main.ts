@@ -4,10 +4,13 @@ import { Command } from "commander";
 import { DataError } from "../data/errors.js";
 import { ConfigError } from "../run/config.js";
 import { ArtefactError } from "../models/artefact.js";
+import { TrainingFailure } from "../train/trainer.js";
 import { UsageError } from "./commands/common.js";
 import { compressCommand } from "./commands/compress.js";
+import { demoBrowserCommand } from "./commands/demo-browser.js";
 import { distillCommand } from "./commands/distill.js";
 import { evaluateCommand } from "./commands/evaluate.js";
+import { exportCommand } from "./commands/export.js";
 import { infoCommand } from "./commands/info.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { onlineCommand } from "./commands/online.js";
@@ -26,6 +29,8 @@ const program = new Command("distillrec")
   .addCommand(distillCommand())
   .addCommand(evaluateCommand())
   .addCommand(compressCommand())
+  .addCommand(exportCommand())
+  .addCommand(demoBrowserCommand())
   .addCommand(serveCommand())
   .addCommand(onlineCommand());
 
@@ -36,6 +41,8 @@ function isUserError(err: unknown): err is Error {
     err instanceof ConfigError ||
     err instanceof ArtefactError ||
     err instanceof DataError ||
+    // A run that learns nothing: the message names the settings to change.
+    err instanceof TrainingFailure ||
     (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === "string" && "path" in err)
   );
 }

@@ -7,6 +7,7 @@ export {
   type FeatureRead,
   type ReadFeaturesOptions,
 } from "./features.js";
+export { readCandidates } from "./readers/candidates.js";
 export { readDataset, type ReadDatasetOptions } from "./readers/dataset.js";
 export {
   detectFormat,

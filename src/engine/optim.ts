@@ -7,7 +7,10 @@
  * table and of its state change, so a step costs O(batch × dim) whatever the vocabulary size. This is
  * "lazy" for stateful rules, as in PyTorch with sparse gradients: SGD momentum and weight decay, Adagrad
  * weight decay and Adam's moments only advance on rows the batch touched (lazy Adam = torch SparseAdam,
- * with bias correction from the optimiser's global step count).
+ * with bias correction from the optimiser's global step count). With `tableUpdates: "dense"` a table's
+ * rows are scattered into a dense gradient and every row is updated every step, as torch.optim does for an
+ * nn.Embedding without `sparse=True`: weight decay then shrinks every row each step, moments decay on rows
+ * the batch missed, and the cost is the table's size per step.
  *
  * All state is allocated in the constructor, in a fixed order (for each parameter in order: its state
  * tensors by kind, then for sparse tables the coalescing slot array), because worker threads rebuild the
@@ -21,7 +24,12 @@ export interface OptimizerOptions {
   /** Learning rate (schedules change it through `optimizer.lr`). */
   lr: number;
   weightDecay?: number;
+  /** How tables with sparse gradients are updated: only the batch's rows (default) or every row. */
+  tableUpdates?: TableUpdates;
 }
+
+/** "lazy": only the rows a batch touched (torch SparseAdam); "dense": every row every step (torch Adam). */
+export type TableUpdates = "lazy" | "dense";
 
 /** One kind of per-parameter state: a tensor shaped like the parameter, filled with `initial`. */
 export interface StateKind {
@@ -33,6 +41,7 @@ export abstract class Optimizer {
   /** Learning rate of the next step. */
   lr: number;
   readonly weightDecay: number;
+  readonly tableUpdates: TableUpdates;
   /** Completed step() calls; Adam's bias correction uses it. Restore it along with the state tensors. */
   stepCount = 0;
   readonly params: readonly Tensor[];
@@ -47,6 +56,10 @@ export abstract class Optimizer {
     this.lr = options.lr;
     this.weightDecay = options.weightDecay ?? 0;
     checkNonNegative("weightDecay", this.weightDecay);
+    this.tableUpdates = options.tableUpdates ?? "lazy";
+    if (this.tableUpdates !== "lazy" && this.tableUpdates !== "dense") {
+      throw new RangeError(`optimizer: tableUpdates must be "lazy" or "dense", got ${String(this.tableUpdates)}`);
+    }
     if (new Set(params).size !== params.length) throw new Error("optimizer: a parameter is listed twice");
     this.params = params.slice();
     this.stateKinds = stateKinds;
@@ -83,6 +96,10 @@ export abstract class Optimizer {
     this.params.forEach((param, i) => {
       const parts = param.sparseGrad;
       param.sparseGrad = null;
+      // Allocated on this thread after the build (like any dense gradient), so never shared with workers.
+      if (parts?.length && !param.grad && this.tableUpdates === "dense") {
+        param.grad = Tensor.zeros(param.shape, { persistent: true });
+      }
       if (parts?.length && !param.grad) {
         this.updateSparse(i, parts);
       } else if (param.grad) {

@@ -34,6 +34,18 @@ export interface SampledOptions extends RankingOptions {
   negatives?: number;
   /** Seed of the candidate lists (default 0); the same seed gives every model the same lists. */
   seed?: number;
+  /**
+   * The candidate lists, drawn once by {@link sampledLists} with these options: a validation repeated every
+   * epoch need not draw them again.
+   */
+  lists?: readonly SampledList[];
+}
+
+/** One test row's candidate list under the sampled protocol: its test item first, then the negatives. */
+export interface SampledList {
+  row: number;
+  user: number;
+  candidates: Int32Array;
 }
 
 /** The outcome of a ranking protocol. */
@@ -146,7 +158,10 @@ export function sampledCandidates(
 export function evaluateSampled(scorer: Scorer, test: Interactions, options: SampledOptions): RankingResult {
   const { ks = DEFAULT_KS, query = (user: number) => ({ user }), segmentOf } = options;
   const ranks = new Int32Array(test.length);
-  for (const { row, user, candidates } of sampledCases(test, options)) {
+  if (options.lists && options.lists.length !== test.length) {
+    throw new RangeError(`sampled protocol: ${options.lists.length} candidate lists for ${test.length} test rows`);
+  }
+  for (const { row, user, candidates } of options.lists ?? sampledCases(test, options)) {
     ranks[row] = rankOfFirst(scorer.scoreCandidates(query(user), candidates));
   }
   const users = test.users.slice();
@@ -155,6 +170,10 @@ export function evaluateSampled(scorer: Scorer, test: Interactions, options: Sam
 }
 
 /** Every test row's candidate list of the sampled protocol (its test item first), in row order. */
+export function sampledLists(test: Interactions, options: SampledOptions): SampledList[] {
+  return [...sampledCases(test, options)];
+}
+
 function* sampledCases(
   test: Interactions,
   options: SampledOptions,
@@ -360,7 +379,10 @@ export function evaluateTasks(
   const probabilities: Record<string, number[]> = Object.fromEntries(tasks.map((t) => [t, []]));
   const targets: Record<string, number[]> = Object.fromEntries(tasks.map((t) => [t, []]));
   const groups: number[] = [];
-  for (const { row, user, candidates } of sampledCases(test, options)) {
+  if (options.lists && options.lists.length !== test.length) {
+    throw new RangeError(`sampled protocol: ${options.lists.length} candidate lists for ${test.length} test rows`);
+  }
+  for (const { row, user, candidates } of options.lists ?? sampledCases(test, options)) {
     const logits = score(query(user), candidates);
     for (const task of tasks) {
       const values = logits[task];

@@ -6,7 +6,7 @@ import { QREmbedding, idTable, type IdTable, type IdTableOf, type IdTableSpec } 
 import { Embedding } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import type { Ids } from "../engine/ops/embedding.js";
-import { scoreAllRows } from "../engine/scoring.js";
+import { scoreAllRows, scoreTableRows } from "../engine/scoring.js";
 import { endStep, noGrad, type Tensor } from "../engine/tensor.js";
 import type { ModelContext } from "./context.js";
 import { initOptions, Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
@@ -104,8 +104,16 @@ export class DotScorer implements Scorer {
     });
   }
 
+  /** Only the candidates' rows are read: ranking 100 candidates costs 100 dot products, not the catalogue. */
   scoreCandidates(query: UserQuery, items: Int32Array): Float32Array {
-    const all = this.scoreAll(query);
-    return Float32Array.from(items, (i) => all[i]!);
+    const rows = this.items.shape[0]!;
+    for (const i of items) {
+      if (!(i >= 0 && i < rows)) throw new RangeError(`DotScorer: item ${i} is outside the catalogue of ${rows}`);
+    }
+    return noGrad(() => {
+      const scores = scoreTableRows(this.items, this.users.forward(new Int32Array([query.user])), items);
+      endStep();
+      return scores;
+    });
   }
 }

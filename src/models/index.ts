@@ -16,6 +16,7 @@ export { NeuMF, type NeuMFConfig } from "./neumf.js";
 export { DeepRanker, type DeepRankerConfig } from "./deep-ranker.js";
 export { FeatureEncoder } from "./features.js";
 export { TwoTower, TwoTowerScorer, type TwoTowerConfig } from "./two-tower.js";
+export { ScoreTable, type ScoreTableConfig } from "./score-table.js";
 export { MLPRanker, type MLPRankerConfig } from "./mlp-ranker.js";
 
 export { createModel, specOfWidth, isModelKind, MODEL_KINDS, type ModelKind, type ModelSpec } from "./zoo.js";

@@ -6,6 +6,7 @@ import { DeepRanker, type DeepRankerConfig } from "./deep-ranker.js";
 import { MLPRanker, type MLPRankerConfig } from "./mlp-ranker.js";
 import { NeuMF, type NeuMFConfig } from "./neumf.js";
 import type { Recommender } from "./recommender.js";
+import { ScoreTable, type ScoreTableConfig } from "./score-table.js";
 import { TwoTower, type TwoTowerConfig } from "./two-tower.js";
 
 export type ModelSpec =
@@ -13,7 +14,8 @@ export type ModelSpec =
   | ({ kind: "neumf" } & NeuMFConfig)
   | ({ kind: "deep-ranker" } & DeepRankerConfig)
   | ({ kind: "two-tower" } & TwoTowerConfig)
-  | ({ kind: "mlp-ranker" } & MLPRankerConfig);
+  | ({ kind: "mlp-ranker" } & MLPRankerConfig)
+  | ({ kind: "score-table" } & ScoreTableConfig);
 
 export type ModelKind = ModelSpec["kind"];
 
@@ -44,6 +46,11 @@ const ZOO: { [K in ModelKind]: ZooEntry<Extract<ModelSpec, { kind: K }>> } = {
   "mlp-ranker": {
     create: (spec, context) => new MLPRanker(spec, context),
     ofWidth: (dim) => ({ kind: "mlp-ranker", dim }) as Extract<ModelSpec, { kind: "mlp-ranker" }>,
+  },
+  // Scores computed elsewhere (an ONNX teacher): it has no width.
+  "score-table": {
+    create: (spec, context) => new ScoreTable(spec, context),
+    ofWidth: () => ({ kind: "score-table" }),
   },
 };
 

@@ -185,6 +185,8 @@ export class OnlineLoop {
   private readonly window: Float64Array;
   private windowFill = 0;
   private reference: number | undefined;
+  /** The serving student's prequential hits and NDCG@10 since takeQuality() last read them. */
+  private quality = { events: 0, hits: 0, ndcg: 0 };
   private readonly rng: DataRng;
   private readonly options: {
     batch: number;
@@ -289,6 +291,16 @@ export class OnlineLoop {
     return this.learnSeconds > 0 ? this.serving.learned / this.learnSeconds : 0;
   }
 
+  /**
+   * The serving student's prequential HR@10 and NDCG@10 over the events evaluated since the last call (a
+   * window of the stream), and a fresh window started.
+   */
+  takeQuality(): { events: number; hr: number; ndcg: number } {
+    const { events, hits, ndcg } = this.quality;
+    this.quality = { events: 0, hits: 0, ndcg: 0 };
+    return { events, hr: events > 0 ? hits / events : 0, ndcg: events > 0 ? ndcg / events : 0 };
+  }
+
   /** Evaluate, then learn from, events in stream order; decides whatever falls due. */
   learn(events: readonly LiveEvent[]): void {
     for (let start = 0; start < events.length; start += this.options.batch) {
@@ -351,7 +363,11 @@ export class OnlineLoop {
     for (const event of chunk) {
       const history = this.serving.recentItems(event.user);
       const candidates = this.candidates(event, history);
-      const served = ndcgAt10(rankOfFirst(this.serving.score(event.user, history, candidates)));
+      const rank = rankOfFirst(this.serving.score(event.user, history, candidates));
+      const served = ndcgAt10(rank);
+      this.quality.events++;
+      if (rank < 10) this.quality.hits++;
+      this.quality.ndcg += served;
       this.observe(served);
       if (shadow && this.phase.kind !== "idle") {
         const other = ndcgAt10(rankOfFirst(shadow.score(event.user, shadow.recentItems(event.user), candidates)));

@@ -9,16 +9,17 @@
 import { rmSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { FastifyBaseLogger } from "fastify";
+import type { OnlineDecisionPoint, OnlineStatus, OnlineWindow } from "../serve/live.js";
 import type { ServeMetrics } from "../serve/metrics.js";
 import type { ModelRegistry } from "../serve/registry.js";
 import type { Learner } from "../serve/server.js";
-import type { EventStore } from "../serve/store.js";
+import type { FeedbackStore } from "../serve/store.js";
 import { publishedDirs } from "./artefacts.js";
 import type { FromWorker, OnlineWorkerConfig, ToWorker } from "./worker.js";
 
 export interface OnlineServiceOptions {
   registry: ModelRegistry;
-  store: EventStore;
+  store: FeedbackStore;
   metrics: ServeMetrics;
   logger?: FastifyBaseLogger;
   /** What the worker runs with; it learns on the first of `studentDirs` that verifies. */
@@ -29,6 +30,12 @@ export interface OnlineServiceOptions {
   maxInFlight?: number;
 }
 
+/** Windows and decisions the dashboard's time line keeps. */
+const KEPT = 500;
+
+/** Events a quality window holds at least: the worker's batches are merged up to it. */
+const WINDOW_EVENTS = 256;
+
 export class OnlineService implements Learner {
   private readonly worker: Worker;
   private nextSeq: number;
@@ -38,6 +45,12 @@ export class OnlineService implements Learner {
   private expected = "";
   private closed = false;
   private failure: string | undefined;
+  private state = "idle";
+  private learned = 0;
+  private readonly windows: OnlineWindow[] = [];
+  private readonly decisions: OnlineDecisionPoint[] = [];
+  /** The quality window still filling: events, hits and NDCG summed. */
+  private filling = { events: 0, hr: 0, ndcg: 0 };
 
   private constructor(
     private readonly options: OnlineServiceOptions,
@@ -102,6 +115,18 @@ export class OnlineService implements Learner {
     return this.failure;
   }
 
+  /** What online learning has been doing: the latest windows of prequential quality and decisions. */
+  status(): OnlineStatus {
+    return {
+      state: this.state,
+      learned: this.learned,
+      lag: Math.max(0, this.options.store.count() - this.nextSeq + this.inFlight),
+      ...(this.failure === undefined ? {} : { error: this.failure }),
+      windows: [...this.windows],
+      decisions: [...this.decisions],
+    };
+  }
+
   /** New events were stored: hand them to the worker as room allows. */
   notify(): void {
     this.pump();
@@ -149,6 +174,23 @@ export class OnlineService implements Learner {
     }
   }
 
+  /** Merge a batch's quality into the filling window; a full window goes on the time line. */
+  private addQuality(quality: { events: number; hr: number; ndcg: number }): void {
+    const f = this.filling;
+    f.events += quality.events;
+    f.hr += quality.hr * quality.events;
+    f.ndcg += quality.ndcg * quality.events;
+    if (f.events < WINDOW_EVENTS) return;
+    keep(this.windows, {
+      time: Date.now(),
+      at: this.learned,
+      events: f.events,
+      hr: f.hr / f.events,
+      ndcg: f.ndcg / f.events,
+    });
+    this.filling = { events: 0, hr: 0, ndcg: 0 };
+  }
+
   private handle(message: FromWorker): void {
     const { registry, metrics, logger } = this.options;
     switch (message.type) {
@@ -156,6 +198,9 @@ export class OnlineService implements Learner {
         this.inFlight -= message.events;
         metrics.onlineEventsLearned.inc(message.events);
         metrics.onlineLearnSeconds.observe(message.seconds);
+        this.state = message.state;
+        this.learned += message.events;
+        this.addQuality(message.quality);
         this.pump();
         return;
       case "decision": {
@@ -164,6 +209,14 @@ export class OnlineService implements Learner {
         if (decision.serving !== undefined) metrics.onlineNdcg.set({ model: "serving" }, decision.serving);
         if (decision.other !== undefined) metrics.onlineNdcg.set({ model: "other" }, decision.other);
         logger?.info({ decision: decision.kind, at: decision.at, reason: decision.reason }, "online decision");
+        keep(this.decisions, {
+          time: Date.now(),
+          at: decision.at,
+          kind: decision.kind,
+          reason: decision.reason,
+          ...(decision.serving === undefined ? {} : { serving: decision.serving }),
+          ...(decision.other === undefined ? {} : { other: decision.other }),
+        });
         return;
       }
       case "publish": {
@@ -200,4 +253,10 @@ export class OnlineService implements Learner {
         return;
     }
   }
+}
+
+/** Append to a bounded time line, dropping the oldest. */
+function keep<T>(list: T[], entry: T): void {
+  list.push(entry);
+  if (list.length > KEPT) list.shift();
 }

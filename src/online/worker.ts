@@ -42,7 +42,16 @@ export type FromWorker =
     }
   | { type: "publish"; dir: string; reason: string; seq: number }
   | { type: "decision"; decision: Decision }
-  | { type: "learned"; events: number; seconds: number; seq: number; state: string; eventsPerSecond: number }
+  | {
+      type: "learned";
+      events: number;
+      seconds: number;
+      seq: number;
+      state: string;
+      eventsPerSecond: number;
+      /** The serving student's prequential quality on these events (ranked before it learned them). */
+      quality: { events: number; hr: number; ndcg: number };
+    }
   | { type: "error"; message: string }
   | { type: "closed" };
 
@@ -104,6 +113,7 @@ function run(config: OnlineWorkerConfig): void {
       seq: lastSeq,
       state: loop.state,
       eventsPerSecond: loop.eventsPerSecond,
+      quality: loop.takeQuality(),
     });
     if (config.publishEvery > 0 && sincePublish >= config.publishEvery) publish(loop.serving, "incremental");
   };

@@ -5,6 +5,7 @@
 import { MODEL_KINDS } from "../models/zoo.js";
 import { HARD_LOSSES } from "../train/losses.js";
 import { CONSENSUS_KINDS } from "../distill/soft-labels.js";
+import { LOSS_REDUCTIONS } from "../train/program.js";
 
 /** Optimisers a config may name. */
 export const OPTIMIZERS = ["adam", "adamw", "adagrad", "sgd"] as const;
@@ -56,6 +57,31 @@ const modelSpec = {
   additionalProperties: true,
 } as const;
 
+/** A teacher from another engine: an ONNX file, its input and output names, and the id map (interop/onnx-teacher.ts). */
+const onnxTeacher = {
+  type: "object",
+  required: ["file", "inputs", "output", "idMap"],
+  properties: {
+    file: { type: "string", minLength: 1 },
+    inputs: {
+      type: "object",
+      required: ["user", "item"],
+      properties: {
+        user: { type: "string", minLength: 1 },
+        item: { type: "string", minLength: 1 },
+        history: { type: "string", minLength: 1 },
+      },
+      additionalProperties: false,
+    },
+    output: { type: "string", minLength: 1 },
+    idMap: { type: "string", minLength: 1 },
+    historyLength: positiveInt,
+    historyPad: { type: "integer", minimum: 0 },
+    batchSize: positiveInt,
+  },
+  additionalProperties: false,
+} as const;
+
 /**
  * A schedule of one of `kinds`: each kind requires its own settings and refuses the others' by name (a
  * `gamma` on a warm-up would otherwise be silently ignored).
@@ -98,9 +124,29 @@ const trainSettings = {
     epochs: { type: "integer", minimum: 0, default: 20 },
     batchSize: { ...positiveInt, default: 1024 },
     lr: { type: "number", exclusiveMinimum: 0, default: 0.001 },
-    weightDecay: nonNegative,
+    weightDecay: {
+      ...nonNegative,
+      description:
+        "torch.optim's weight_decay (AdamW: decoupled), on every parameter the optimiser updates; against the batch loss as lossReduction reduces it — with the default mean about batch-size times stronger than the same number in PyTorch code that sums the loss",
+    },
+    tableUpdates: {
+      enum: ["lazy", "dense"],
+      description:
+        "embedding tables: lazy updates only the batch's rows (torch SparseAdam; decay reaches only them); dense updates every row every step (torch Adam on dense embeddings)",
+    },
+    lossReduction: {
+      enum: [...LOSS_REDUCTIONS],
+      description:
+        "the optimiser follows the batch's mean loss (default) or its sum, as PyTorch reference code writes it",
+    },
+    l2: {
+      ...nonNegative,
+      description:
+        "the BPR papers' L2: weight of the sum of squares of the batch's user and item vectors (the embedding rows of BPR-MF) over the batch size; dot-product models only",
+    },
     optimizer: { enum: [...OPTIMIZERS], default: "adam" },
     patience: { ...positiveInt, default: 3 },
+    validateEvery: { ...positiveInt, description: "validate every this many epochs, and after the last (default 1)" },
     schedule: scheduleSchema(SCHEDULE_KINDS),
   },
   additionalProperties: false,
@@ -194,8 +240,30 @@ export const pipelineConfigSchema = {
     },
     split: {
       type: "object",
-      properties: { kind: { const: "leave-one-out", default: "leave-one-out" } },
+      properties: {
+        kind: {
+          enum: ["leave-one-out", "files"],
+          default: "leave-one-out",
+          description:
+            "leave-one-out: each user's last event is the test, the one before it validation, the rest train; files: the data is the train part and valid / test name the other parts, as a published protocol gives them",
+        },
+        valid: { type: "string", minLength: 1, description: "files: the validation interactions (the data's format)" },
+        test: { type: "string", minLength: 1, description: "files: the test interactions (the data's format)" },
+        candidates: {
+          type: "string",
+          minLength: 1,
+          description:
+            "files: the fixed negatives each test user's item is ranked against, one line per user (user, then items), instead of sampled ones",
+        },
+      },
       additionalProperties: false,
+      allOf: [
+        { if: { properties: { kind: { const: "files" } }, required: ["kind"] }, then: { required: ["valid", "test"] } },
+        {
+          if: { properties: { kind: { const: "leave-one-out" } } },
+          then: { not: { anyOf: [{ required: ["valid"] }, { required: ["test"] }, { required: ["candidates"] }] } },
+        },
+      ],
       default: {},
     },
     evaluation: {
@@ -214,8 +282,15 @@ export const pipelineConfigSchema = {
       minItems: 1,
       items: {
         type: "object",
-        required: ["name", "model"],
-        properties: { name: { type: "string", minLength: 1 }, model: modelSpec, train: trainSettings },
+        required: ["name"],
+        properties: {
+          name: { type: "string", minLength: 1 },
+          model: modelSpec,
+          train: trainSettings,
+          onnx: onnxTeacher,
+        },
+        // A teacher is trained from a model spec, or scored by an ONNX file: one of the two.
+        oneOf: [{ required: ["model"] }, { required: ["onnx"] }],
         additionalProperties: false,
       },
     },

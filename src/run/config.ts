@@ -11,10 +11,13 @@ import { parse as parseYaml } from "yaml";
 import { parseSteps, type OnExceed } from "./compression.js";
 import type { SyntheticConfig } from "../data/synthetic.js";
 import type { ScheduleSpec } from "../train/schedule.js";
+import type { LossReduction } from "../train/program.js";
+import type { TableUpdates } from "../engine/optim.js";
 import type { ModelSpec } from "../models/zoo.js";
 import { DATA_FORMATS, OPTIMIZERS, pipelineConfigSchema } from "./config-schema.js";
 import type { DistillWeights } from "../distill/losses.js";
 import type { ConsensusKind } from "../distill/soft-labels.js";
+import type { OnnxTeacherSpec } from "../interop/onnx-teacher.js";
 
 /** Where the interactions come from. */
 export type DataConfig =
@@ -32,15 +35,28 @@ export type DataConfig =
       };
     };
 
+/** How the interactions are split: leave-one-out, or given as files (paths resolved like the data's). */
+export type SplitConfig =
+  { kind: "leave-one-out" } | { kind: "files"; valid: string; test: string; candidates?: string };
+
 /** Optimisation settings of one model. */
 export interface TrainSettings {
   epochs: number;
   batchSize: number;
   lr: number;
+  /** torch.optim's weight_decay, against the loss as `lossReduction` reduces it (see OptimizerSettings). */
   weightDecay?: number;
+  /** Embedding tables: "lazy" (default; the batch's rows) or "dense" (every row every step, as torch Adam). */
+  tableUpdates?: TableUpdates;
+  /** "mean" (default) or "sum": the batch loss the optimiser follows; "sum" reads settings from PyTorch code. */
+  lossReduction?: LossReduction;
+  /** The BPR papers' L2 on the batch's user and item vectors (dot-product models), default 0. */
+  l2?: number;
   optimizer: (typeof OPTIMIZERS)[number];
   /** Epochs without validation improvement before stopping. */
   patience: number;
+  /** Validate every this many epochs (and after the last); default 1. */
+  validateEvery?: number;
   /** How `lr` changes, stepped once per epoch (stepSize and warmupSteps count epochs); default constant. */
   schedule?: ScheduleSpec;
 }
@@ -58,6 +74,8 @@ export interface ModelConfig {
   name: string;
   model: ModelSpec;
   train: TrainSettings;
+  /** A teacher scored by an ONNX model instead of trained (its `model` is then a score table). */
+  onnx?: OnnxTeacherSpec;
 }
 
 /** The whole pipeline, defaults applied. */
@@ -65,7 +83,7 @@ export interface PipelineConfig {
   name: string;
   seed: number;
   data: DataConfig;
-  split: { kind: "leave-one-out" };
+  split: SplitConfig;
   evaluation: {
     /** Sampled negatives per test user (test metrics). */
     negatives: number;
@@ -167,6 +185,8 @@ export function validatePipelineConfig(raw: unknown, source = "config"): Pipelin
   const problems: string[] = [];
   const names = new Set<string>();
   valid.teachers.forEach((t, i) => {
+    // An ONNX teacher is kept as the table of its scores.
+    if (t.onnx) t.model = { kind: "score-table", source: t.onnx.file };
     if (names.has(t.name)) problems.push(`${source}: /teachers/${i}/name "${t.name}" is used twice`);
     names.add(t.name);
   });

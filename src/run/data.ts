@@ -1,5 +1,6 @@
 /**
- * The data stage: read (or generate) the dataset a config names, split it leave-one-out, and build what
+ * The data stage: read (or generate) the dataset a config names, split it (leave-one-out, or as given in
+ * files with fixed test candidates), and build what
  * training and evaluation read (context, samples, the test set with its segments); plus aligning another
  * log to a saved model's ids, for the single-step commands.
  */
@@ -7,7 +8,7 @@ import { featureSchema } from "../data/features.js";
 import { buildUserHistories, type UserHistories } from "../data/history.js";
 import type { IdMap } from "../data/idmap.js";
 import { conversionIndex, conversionLabels } from "../data/labels.js";
-import { readDataset, readInteractions } from "../data/readers.js";
+import { DataError, readCandidates, readDataset, readInteractions } from "../data/readers.js";
 import { buildUserItemIndex, type UserItemIndex } from "../data/sampling.js";
 import { makeInteractions, select } from "../data/shaping.js";
 import { leaveOneOut } from "../data/splits.js";
@@ -17,7 +18,7 @@ import { coldUserSegment, countOccurrences, longTailSegment, type SegmentOf } fr
 import type { ArtefactFeatures, ArtefactManifest } from "../models/artefact.js";
 import { featureInputs, historyInputs, type ModelContext } from "../models/context.js";
 import { buildTrainingData, type TrainingData } from "../train/training-data.js";
-import type { DataConfig } from "./config.js";
+import type { DataConfig, SplitConfig } from "./config.js";
 import { silent, type PipelineLog } from "./log.js";
 
 /** The data, split and indexed, with everything training and evaluation need. */
@@ -49,6 +50,8 @@ export interface TestSet {
   segments: SegmentOf[];
   /** The conversion label of each test row (data/labels.ts); absent when the data has none. */
   conversions?: Uint8Array;
+  /** Each test user's fixed negatives (a published protocol's), ranked instead of sampled ones. */
+  candidates?: Map<number, Int32Array>;
 }
 
 /** Share of the test users with the fewest train interactions that form the "cold users" segment. */
@@ -103,20 +106,37 @@ export async function loadData(data: DataConfig, seed: number): Promise<Dataset>
   }
 }
 
-/** Split a dataset leave-one-out and build the context (side features, train histories) and samples. */
-export function prepareData(dataset: Dataset): PreparedData {
+/** The three parts of a split, and the fixed test candidates when a protocol gives them. */
+export interface Split {
+  train: Interactions;
+  valid: Interactions;
+  test: Interactions;
+  /** Each test user's negatives (catalogue indices), instead of sampled ones. */
+  candidates?: Map<number, Int32Array>;
+}
+
+/**
+ * Split a dataset (leave-one-out, unless `given`) and build the context (side features, train histories)
+ * and samples.
+ */
+export function prepareData(dataset: Dataset, given?: Split): PreparedData {
   const numUsers = dataset.users.size;
   const numItems = dataset.items.size;
-  const { train, valid, test } = leaveOneOut(dataset.interactions);
+  const { train, valid, test } = given ?? leaveOneOut(dataset.interactions);
   if (train.length === 0) throw new Error(`dataset "${dataset.name}" has no training interactions`);
   if (test.length === 0) {
-    throw new Error(`dataset "${dataset.name}" has no user with 3 distinct items: nothing to test leave-one-out`);
+    throw new Error(
+      given
+        ? `dataset "${dataset.name}": the test file has no interactions`
+        : `dataset "${dataset.name}" has no user with 3 distinct items: nothing to test leave-one-out`,
+    );
   }
   const histories = buildUserHistories(train, numUsers);
   const context: ModelContext = { numUsers, numItems, histories: historyInputs(histories) };
   if (dataset.userFeatures) context.userFeatures = featureInputs(dataset.userFeatures);
   if (dataset.itemFeatures) context.itemFeatures = featureInputs(dataset.itemFeatures);
-  const converted = conversionIndex(dataset.interactions, numUsers);
+  const converted = conversionIndex(given ? concat(concat(train, valid), test) : dataset.interactions, numUsers);
+  const testSet = testSetOf({ train, valid, test }, numUsers, numItems, converted);
   return {
     dataset,
     train,
@@ -125,9 +145,44 @@ export function prepareData(dataset: Dataset): PreparedData {
     histories,
     context,
     trainSeen: buildUserItemIndex(train, numUsers),
-    testSet: testSetOf({ train, valid, test }, numUsers, numItems, converted),
+    testSet: given?.candidates ? { ...testSet, candidates: given.candidates } : testSet,
     samples: buildTrainingData(train, context, histories, converted),
   };
+}
+
+/**
+ * The validation and test parts of a "files" split, read in the data's format with its id maps (ids first
+ * seen there are added), and the fixed candidates; the data itself is the train part.
+ */
+export async function readSplitFiles(
+  data: DataConfig,
+  dataset: Dataset,
+  split: SplitConfig & { kind: "files" },
+): Promise<Split> {
+  const options = {
+    ...(data.kind === "file"
+      ? { format: data.format ?? "auto", ...(data.columns ? { columns: data.columns } : {}) }
+      : {}),
+    users: dataset.users,
+    items: dataset.items,
+  } as const;
+  const valid = (await readInteractions(split.valid, options)).interactions;
+  const test = (await readInteractions(split.test, options)).interactions;
+  const candidates = split.candidates
+    ? await readCandidates(split.candidates, dataset.users, dataset.items)
+    : undefined;
+  if (candidates) {
+    const missing = Array.from(new Set(test.users)).filter((u) => !candidates.has(u));
+    if (missing.length > 0) {
+      throw new DataError(
+        split.candidates!,
+        0,
+        `${missing.length} test users have no candidate line (the first: "${dataset.users.external(missing[0]!)}")`,
+        "users without candidates",
+      );
+    }
+  }
+  return { train: dataset.interactions, valid, test, ...(candidates ? { candidates } : {}) };
 }
 
 /** Two logs as one (rows of `a`, then rows of `b`). */
@@ -148,9 +203,18 @@ export function concat(a: Interactions, b: Interactions): Interactions {
 }
 
 /** The data stage of a run: load the config's data, prepare it and log its size. */
-export async function dataStage(data: DataConfig, seed: number, log: PipelineLog = silent): Promise<PreparedData> {
-  const prepared = prepareData(await loadData(data, seed));
-  const { dataset, context } = prepared;
+export async function dataStage(
+  data: DataConfig,
+  seed: number,
+  log: PipelineLog = silent,
+  split: SplitConfig = { kind: "leave-one-out" },
+): Promise<PreparedData> {
+  const dataset = await loadData(data, seed);
+  const prepared = prepareData(
+    dataset,
+    split.kind === "files" ? await readSplitFiles(data, dataset, split) : undefined,
+  );
+  const { context } = prepared;
   log.info(
     {
       dataset: dataset.name,

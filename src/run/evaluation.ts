@@ -11,10 +11,14 @@ import {
   evaluateTasks,
   fidelity,
   rankSegments,
+  sampledLists,
+  type SampledList,
   type TaskScorer,
 } from "../eval/protocol.js";
 import { profileModel } from "../eval/profile.js";
 import { scoreTasks, withScorer, type Recommender, type Scorer, type UserQuery } from "../models/recommender.js";
+import type { Interactions } from "../data/types.js";
+import type { SplitConfig } from "./config.js";
 import { COLD_USER_SHARE, HEAD_ITEM_SHARE, type PreparedData, type TestSet } from "./data.js";
 import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX } from "./summary.js";
 
@@ -35,18 +39,30 @@ export function validator(
   evaluation: EvaluationSettings,
   seed: number,
 ): (model: Recommender) => Record<string, number> {
+  const options = {
+    seen: prepared.trainSeen,
+    numItems: prepared.context.numItems,
+    negatives: evaluation.validationNegatives,
+    seed,
+    ks: evaluation.ks,
+  };
+  // Drawn at the first validation and kept: every epoch ranks the same lists.
+  let lists: SampledList[] | undefined;
   return (model) =>
-    withScorer(
-      model,
-      (scorer) =>
-        evaluateSampled(scorer, prepared.valid, {
-          seen: prepared.trainSeen,
-          numItems: prepared.context.numItems,
-          negatives: evaluation.validationNegatives,
-          seed,
-          ks: evaluation.ks,
-        }).metrics,
-    );
+    withScorer(model, (scorer) => {
+      lists ??= sampledLists(prepared.valid, options);
+      return evaluateSampled(scorer, prepared.valid, { ...options, lists }).metrics;
+    });
+}
+
+/**
+ * The expected NDCG@k of a random ranker with one relevant item among `length` candidates: the floor below
+ * which validation says the model has learned nothing.
+ */
+export function randomNdcgAt(k: number, length: number): number {
+  let sum = 0;
+  for (let rank = 0; rank < Math.min(k, length); rank++) sum += 1 / Math.log2(rank + 2);
+  return sum / length;
 }
 
 /** The query of a test user: history-aware models read everything before the test item, as serving would. */
@@ -84,7 +100,16 @@ function testMetrics(
   const { test, seen, numItems } = testSet;
   const out: Record<string, number> = {};
   const query = testQuery(testSet);
-  const options = { seen, numItems, negatives: evaluation.negatives, seed, ks: evaluation.ks, query };
+  const lists = testSet.candidates ? fixedLists(test, testSet.candidates) : undefined;
+  const options = {
+    seen,
+    numItems,
+    negatives: evaluation.negatives,
+    seed,
+    ks: evaluation.ks,
+    query,
+    ...(lists ? { lists } : {}),
+  };
   const sampled = evaluateSampled(scorer, test, options);
   for (const [k, v] of Object.entries(sampled.metrics)) if (k !== "count") out[k] = v;
   if (evaluation.fullRanking) {
@@ -107,6 +132,15 @@ function testMetrics(
     }
   }
   return out;
+}
+
+/** The sampled protocol's lists from a protocol's fixed negatives: each test item, then its user's candidates. */
+function fixedLists(test: Interactions, candidates: Map<number, Int32Array>): SampledList[] {
+  return Array.from(test.users, (user, row) => {
+    const item = test.items[row]!;
+    const negatives = candidates.get(user)!.filter((i) => i !== item);
+    return { row, user, candidates: Int32Array.from([item, ...negatives]) };
+  });
 }
 
 /** Every head's logits for a user's candidates; a single-head model's come from its scorer (its fast path). */
@@ -160,12 +194,20 @@ export function profile(
 }
 
 /** The evaluation protocol in words, for the report. */
-export function protocolText(evaluation: EvaluationSettings): string {
+export function protocolText(evaluation: EvaluationSettings, split: SplitConfig = { kind: "leave-one-out" }): string {
   const full = evaluation.fullRanking ? " and against the whole catalogue (full ranking)" : "";
   const percent = (share: number) => `${Math.round(share * 100)}%`;
+  const splitText =
+    split.kind === "files"
+      ? `split given as files (train: the data; validation ${split.valid}; test ${split.test})`
+      : "leave-one-out per user (last item test, second-to-last validation, the rest train)";
+  const against =
+    split.kind === "files" && split.candidates
+      ? `the fixed candidates of ${split.candidates}`
+      : `${evaluation.negatives} sampled unseen items`;
   return (
-    `leave-one-out per user (last item test, second-to-last validation, the rest train); ` +
-    `test: each user's held-out item ranked against ${evaluation.negatives} sampled unseen items${full}, ` +
+    `${splitText}; ` +
+    `test: each user's held-out item ranked against ${against}${full}, ` +
     `train and validation items masked, history-aware models reading the train and validation items as the ` +
     `user's past; early stopping on validation NDCG@10 against ` +
     `${evaluation.validationNegatives} sampled items; metrics at k = ${evaluation.ks.join(", ")}; ` +

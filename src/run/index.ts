@@ -14,7 +14,7 @@ export {
   type TrainSettings,
 } from "./config.js";
 export { runPipeline } from "./pipeline.js";
-export type { PipelineLog, PipelineOptions } from "./log.js";
+export type { PipelineLog, PipelineOptions, ProgressEvent } from "./log.js";
 export { loadData, prepareData, type PreparedData, type TestSet } from "./data.js";
 export { evaluateModel, fidelityMetrics, type EvaluationSettings } from "./evaluation.js";
 export { pipelinePaths, type RunPaths } from "./record.js";

@@ -4,6 +4,20 @@
 export interface PipelineLog {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
+  /**
+   * How far a long step is (a model's epochs), for a progress bar. A log that takes these draws the bar
+   * itself, so the trainer draws none.
+   */
+  progress?(event: ProgressEvent): void;
+}
+
+/** `done` of `total` units of a task (the epochs of one model's training), with the latest figures. */
+export interface ProgressEvent {
+  task: string;
+  done: number;
+  total: number;
+  unit: string;
+  detail?: Record<string, number | string>;
 }
 
 /** Options of runPipeline and of the building blocks. */

@@ -28,7 +28,7 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   const { seed, evaluation } = config;
   const threads = config.threads ?? availableParallelism();
 
-  const prepared = await dataStage(config.data, seed, log);
+  const prepared = await dataStage(config.data, seed, log, config.split);
   const record = new RunRecord({ config, paths, prepared, evaluation, log });
   const common = { seed, evaluation, threads, log, progress: options.progress };
   const stage: StageContext = { config, prepared, record, paths, common, log };
@@ -49,8 +49,9 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
       items: context.numItems,
       interactions: dataset.interactions.length,
     },
-    protocol: protocolText(evaluation),
+    protocol: protocolText(evaluation, config.split),
     models: record.models,
+    ...(record.failures.length ? { failures: record.failures } : {}),
   };
   writeSummary(paths.summary, summary);
   await writeReport(paths.report, summary);

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { saveArtefact, type ArtefactManifest } from "../models/artefact.js";
 import type { Recommender } from "../models/recommender.js";
 import type { ModelSpec } from "../models/zoo.js";
-import type { TrainResult } from "../train/trainer.js";
+import { TrainingFailure, type TrainingFailureReason, type TrainResult } from "../train/trainer.js";
 import type { CompressionResult } from "./compression.js";
 import type { PipelineConfig } from "./config.js";
 import { datasetFeatures, type PreparedData } from "./data.js";
@@ -21,6 +21,8 @@ export interface RunPaths {
   softLabels: string;
   summary: string;
   report: string;
+  /** The JSON log of a run started from a terminal (the lines there are for people). */
+  log: string;
 }
 
 /** Where the run of `config` writes its outputs. */
@@ -32,6 +34,7 @@ export function pipelinePaths(config: PipelineConfig): RunPaths {
     softLabels: join(dir, "soft-labels"),
     summary: join(dir, "summary.json"),
     report: join(dir, "report.html"),
+    log: join(dir, "run.log"),
   };
 }
 
@@ -105,8 +108,18 @@ export function saveEvaluated(
 }
 
 /** Every model a run saved, and the students among them. */
+/** A model whose training was stopped as a failure (TrainingFailure), for the summary and the report. */
+export interface TrainingFailureRecord {
+  model: string;
+  reason: TrainingFailureReason;
+  epoch: number;
+  message: string;
+}
+
 export class RunRecord {
   readonly models: ModelSummary[] = [];
+  /** Models whose training failed; the run goes on without them. */
+  readonly failures: TrainingFailureRecord[] = [];
   /** Students (alone or distilled), for compression to pick the best of. */
   readonly students: TrainedModel[] = [];
 
@@ -120,12 +133,29 @@ export class RunRecord {
     },
   ) {}
 
+  /**
+   * Run one model's training; a TrainingFailure (a run that diverged or learns nothing) is logged and recorded,
+   * and undefined returned, so that the run goes on with the other models. Any other error propagates.
+   */
+  async guarded<T>(model: string, training: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await training();
+    } catch (err) {
+      if (!(err instanceof TrainingFailure)) throw err;
+      this.run.log.warn({ model, reason: err.reason, epoch: err.epoch, message: err.message }, "training failed");
+      this.failures.push({ model, reason: err.reason, epoch: err.epoch, message: err.message });
+      return undefined;
+    }
+  }
+
   /** Evaluate, profile and save one model; returns its artefact's manifest. */
   save(entry: RecordEntry): ArtefactManifest {
     const { config, paths, prepared, evaluation, log } = this.run;
     const { name, role, model, result, method, compressed } = entry;
     const dir = join(paths.models, name);
     const lineage = { ...entry.lineage, ...(method ? { method } : {}), role, run: config.name };
+    // Full ranking of a large model takes a while, with nothing else to show meanwhile.
+    log.info({ model: name, fullRanking: evaluation.fullRanking }, "evaluating");
     const { manifest, metrics, sized } = saveEvaluated(dir, prepared, { ...entry, lineage }, evaluation, config.seed);
     if (role === "student" || role === "distilled") {
       this.students.push({

@@ -70,7 +70,7 @@ export async function renderReport(run: RunSummary): Promise<string> {
 <dt>protocol</dt><dd>${escapeHtml(run.protocol)}</dd>
 </dl>
 </section>
-<section>
+${failureSection(run)}<section>
 <h2>Models</h2>
 ${modelTable(run)}
 </section>
@@ -146,6 +146,24 @@ function modelTable(run: RunSummary): string {
       "Best value per column in bold. Size: parameters in memory (float32); file: the saved weights.bin. " +
       "Latency: one request (score every item, take the top 10) on one thread.</p>",
   ].join("\n");
+}
+
+// ---- failures ----------------------------------------------------------------------------------
+
+/** Models whose training was stopped, each with the reason in words (what to change is in the message). */
+function failureSection(run: RunSummary): string {
+  if (!run.failures?.length) return "";
+  const items = run.failures.map(
+    (f) => `<li><strong>${escapeHtml(f.model)}</strong> (epoch ${f.epoch}): ${escapeHtml(f.message)}</li>`,
+  );
+  return `<section class="failures">
+<h2>Training failures</h2>
+<p>These models were stopped and are not in the tables below.</p>
+<ul>
+${items.join("\n")}
+</ul>
+</section>
+`;
 }
 
 // ---- compression --------------------------------------------------------------------------------

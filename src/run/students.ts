@@ -20,13 +20,16 @@ export async function studentStage(stage: StageContext, teacher: TrainedModel, l
     const weights = method.weights;
     const name = `student-${method.name}`;
     log.info({ model: name, method: method.name, weights }, "training student");
-    const result = await trainModel(prepared, student.model, student.train, {
-      ...common,
-      name,
-      weights,
-      softLabels: labels,
-      teacher: teacher.model,
-    });
+    const result = await record.guarded(name, () =>
+      trainModel(prepared, student.model, student.train, {
+        ...common,
+        name,
+        weights,
+        softLabels: labels,
+        teacher: teacher.model,
+      }),
+    );
+    if (!result) continue;
     record.save({
       name,
       role: hasSoftTerms(weights) ? "distilled" : "student",

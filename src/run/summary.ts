@@ -72,6 +72,8 @@ export interface RunSummary {
   /** How models were evaluated, in words. */
   protocol: string;
   models: ModelSummary[];
+  /** Models whose training was stopped as a failure (diverged, or learning nothing), with the reason. */
+  failures?: { model: string; reason: string; epoch: number; message: string }[];
 }
 
 /** A compression step as the summary, the report and the artefact's lineage record it. */

@@ -12,7 +12,7 @@ import type { ModelSpec } from "../models/zoo.js";
 import type { TrainResult } from "../train/trainer.js";
 import type { MethodWeights, TrainSettings } from "./config.js";
 import type { PreparedData } from "./data.js";
-import { validator, type EvaluationSettings } from "./evaluation.js";
+import { randomNdcgAt, validator, type EvaluationSettings } from "./evaluation.js";
 import { round, roundAll, silent, type PipelineLog } from "./log.js";
 
 /**
@@ -40,6 +40,9 @@ export async function trainModel(
 ): Promise<TrainResult> {
   const log = options.log ?? silent;
   const weights = options.weights ?? { hard: 1 };
+  const progress = (done: number, detail?: Record<string, number>) =>
+    log.progress?.({ task: options.name, done, total: settings.epochs, unit: "epoch", ...(detail ? { detail } : {}) });
+  progress(0);
   return distill({
     model: spec,
     context: prepared.context,
@@ -52,17 +55,27 @@ export async function trainModel(
     lr: settings.lr,
     ...(settings.schedule === undefined ? {} : { schedule: settings.schedule }),
     ...(settings.weightDecay === undefined ? {} : { weightDecay: settings.weightDecay }),
+    ...(settings.tableUpdates === undefined ? {} : { tableUpdates: settings.tableUpdates }),
+    ...(settings.lossReduction === undefined ? {} : { lossReduction: settings.lossReduction }),
+    ...(settings.l2 === undefined ? {} : { l2: settings.l2 }),
     optimizer: settings.optimizer,
     patience: settings.patience,
     threads: options.threads ?? availableParallelism(),
     seed: options.seed,
     sampler: new UniformSampler(prepared.trainSeen, prepared.context.numItems, { seed: options.seed }),
     validate: validator(prepared, options.evaluation, options.seed),
+    ...(settings.validateEvery === undefined ? {} : { validateEvery: settings.validateEvery }),
     monitor: "NDCG@10",
-    progress: options.progress ?? false,
+    randomMonitor: randomNdcgAt(10, options.evaluation.validationNegatives + 1),
+    // A log that draws progress draws the bar; the trainer's own would fight it for the line.
+    progress: (options.progress ?? false) && !log.progress,
     ...(options.initial ? { initial: options.initial } : {}),
     ...(options.constrain ? { constrain: options.constrain } : {}),
-    onEpoch: (r) =>
+    onEpoch: (r) => {
+      progress(r.epoch, {
+        loss: r.loss,
+        ...(r.metrics["NDCG@10"] === undefined ? {} : { "NDCG@10": r.metrics["NDCG@10"] }),
+      });
       log.info(
         {
           model: options.name,
@@ -70,9 +83,11 @@ export async function trainModel(
           loss: round(r.loss),
           lr: r.lr,
           ...roundAll(r.metrics),
-          seconds: round(r.seconds),
+          trainSeconds: round(r.seconds),
+          validationSeconds: round(r.validationSeconds),
         },
         "epoch",
-      ),
+      );
+    },
   });
 }

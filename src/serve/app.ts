@@ -3,6 +3,7 @@
  * query validated by JSON schema, each group of routes a plugin (./routes). Writes and administration
  * need the bearer token; malformed input gets a 4xx with the reason and never takes the process down.
  * Slow or idle clients are timed out, connections capped, load shed and (optionally) requests rate-limited.
+ * The routes' schemas are published as OpenAPI (openapi.ts), and a dashboard shows the service (dashboard.ts).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -18,21 +19,24 @@ import Fastify, {
 import { ArtefactError } from "../models/artefact.js";
 import { FeatureValueError } from "../models/features.js";
 import { UnknownAttributeError } from "./catalogue.js";
+import { registerDashboard } from "./dashboard.js";
 import { errorBody, HttpError, withoutPaths } from "./errors.js";
+import { TrafficRecorder, type OnlineStatus } from "./live.js";
 import type { ServeMetrics } from "./metrics.js";
 import { UnsupportedError } from "./model.js";
+import { registerOpenApi } from "./openapi.js";
 import { NoPreviousVersionError, type ModelRegistry } from "./registry.js";
 import { adminRoutes } from "./routes/admin.js";
 import { eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { recommendRoutes } from "./routes/recommend.js";
-import type { EventStore } from "./store.js";
+import type { FeedbackStore } from "./store.js";
 import type { ServeContext } from "./context.js";
 import { MAX_PARAM_LENGTH, validatorCompiler } from "./schemas.js";
 
 export interface AppOptions {
   registry: ModelRegistry;
-  store: EventStore;
+  store: FeedbackStore;
   metrics: ServeMetrics;
   /** The bearer token writes and administration need; without one they are refused (403). */
   token?: string;
@@ -43,6 +47,8 @@ export interface AppOptions {
   onEvents?: () => void;
   /** Timeouts, the connection cap, load shedding and rate limits (see ServeLimits for the defaults). */
   limits?: ServeLimits;
+  /** What online learning reports, for the dashboard (a learner's status). */
+  online?: () => OnlineStatus;
 }
 
 /** What one client, or many, may hold of the server. Times in ms. */
@@ -138,11 +144,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.onEvents ? { onEvents: options.onEvents } : {}),
   };
 
+  const traffic = new TrafficRecorder();
   app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
     metrics.requestSeconds.observe(
-      { method: request.method, route: request.routeOptions.url ?? "unmatched", status: String(reply.statusCode) },
+      { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    // The dashboard's own polling and files are not the traffic it shows.
+    if (!/^\/(dashboard|docs|openapi)/.test(route)) traffic.request(reply.elapsedTime);
   });
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
     const status = statusOf(error);
@@ -156,14 +166,33 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.status(404).send(errorBody(404, `no route ${request.method} ${request.url}`)),
   );
 
+  // Before every route: the document collects their schemas as they are registered.
+  await registerOpenApi(app);
   // Both plugins hook every route registered after them; the health routes opt out (routes/health.ts).
   if (limits.shedding !== false) await app.register(underPressure, sheddingOptions(limits.shedding));
   if (limits.rateLimit) await app.register(rateLimit, rateLimitOptions(limits.rateLimit, options.token));
+
+  // A shared store (Redis): each answer reflects every write acknowledged by any server before the request
+  // (or is a 503 with the reason while Redis is away). Liveness and the scrape endpoint do not wait on it,
+  // nor do writes: the store syncs as it acknowledges them.
+  const { store } = options;
+  const unsynced = new Set(["/healthz", "/metrics", "/v1/events", "/v1/items"]);
+  if (store.sync) {
+    app.addHook("preHandler", async (request) => {
+      if (!unsynced.has(request.routeOptions.url ?? "")) await store.sync!();
+    });
+  }
 
   await app.register(healthRoutes, { ctx });
   await app.register(recommendRoutes, { ctx, prefix: "/v1" });
   await app.register(eventRoutes, { ctx, prefix: "/v1" });
   await app.register(adminRoutes, { ctx, prefix: "/v1" });
+  await registerDashboard(app, {
+    ctx,
+    traffic,
+    ...(options.token ? { guard: ctx.requireToken } : {}),
+    ...(options.online ? { online: options.online } : {}),
+  });
   return app;
 }
 
@@ -184,6 +213,9 @@ function sheddingOptions(shedding: SheddingLimits) {
     ...thresholds,
     // The reason in our error shape, with the measure that tripped it.
     pressureHandler: async (_request: FastifyRequest, reply: FastifyReply, type: string, value?: number) => {
+      // Infinity is under-pressure's "no sample in the last interval": the loop was blocked through all of it
+      // (a large swap, a busy machine). That is over once a request runs, so it is no reason to refuse one.
+      if (type === "eventLoopDelay" && value === Infinity) return;
       reply.header("retry-after", RETRY_AFTER_S);
       throw new HttpError(
         503,

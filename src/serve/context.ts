@@ -2,11 +2,11 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ServeMetrics } from "./metrics.js";
 import type { ModelRegistry } from "./registry.js";
-import type { EventStore } from "./store.js";
+import type { FeedbackStore } from "./store.js";
 
 export interface ServeContext {
   registry: ModelRegistry;
-  store: EventStore;
+  store: FeedbackStore;
   metrics: ServeMetrics;
   /** Checks the bearer token of write and admin requests (an onRequest hook: before the body is even read). */
   requireToken: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;

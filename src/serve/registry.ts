@@ -17,7 +17,7 @@ import { countOccurrences } from "../eval/protocol.js";
 import { loadArtefact, readManifest } from "../models/artefact.js";
 import { ServingModel, type IndexFactory } from "./model.js";
 import { Popularity, UserState, type ResolvedEvent } from "./state.js";
-import type { EventStore, FeedbackEvent } from "./store.js";
+import type { FeedbackEvent, FeedbackStore } from "./store.js";
 
 export interface Deployment {
   model: ServingModel;
@@ -28,7 +28,7 @@ export interface Deployment {
 }
 
 export interface RegistryOptions {
-  store: EventStore;
+  store: FeedbackStore;
   indexFactory: IndexFactory;
   /** Half-life of the popularity fallback's decay, ms of event time (default one day). */
   popularityHalfLifeMs?: number;
@@ -262,13 +262,12 @@ function applyEvents(
     resolved = [];
   };
   for (const e of events) {
+    const item = model.catalogue.ids.get(e.item);
+    // Counted even when applied already: a shared store applies a server's own batch before it returns.
+    if (item === undefined) unknownItems++;
     if (e.seq <= deployment.appliedSeq) continue;
     deployment.appliedSeq = e.seq;
-    const item = model.catalogue.ids.get(e.item);
-    if (item === undefined) {
-      unknownItems++;
-      continue;
-    }
+    if (item === undefined) continue;
     resolved.push({ user: e.user, item, timestamp: e.timestamp });
     if (resolved.length === REPLAY_CHUNK) flush();
   }

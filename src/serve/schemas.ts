@@ -26,6 +26,20 @@ export const idSchema = { type: "string", minLength: 1, maxLength: MAX_ID_LENGTH
 /** A short free-text name (an event type, a feature name). */
 export const nameSchema = { type: "string", minLength: 1, maxLength: 64, wellFormed: true } as const;
 
+/**
+ * A response body's schema: the serializer writes only the properties listed, so every one is; those in
+ * `required` (default all) are always there.
+ */
+export function responseObject<P extends Record<string, object>>(
+  properties: P,
+  required: readonly string[] = Object.keys(properties),
+) {
+  return { type: "object", required, properties } as const;
+}
+
+/** A nullable string in a response. */
+export const nullableString = { type: ["string", "null"] } as const;
+
 const loneSurrogate = /\p{Surrogate}/u;
 
 /** A keyword `name: true` that holds when `holds(data)`, and says `message` when not. */

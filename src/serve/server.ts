@@ -9,15 +9,33 @@ import { ServeMetrics } from "./metrics.js";
 import { ModelRegistry } from "./registry.js";
 import type { IndexFactory } from "./model.js";
 import { ExactIndex, IvfIndex } from "../engine/retrieval.js";
-import { EventStore } from "./store.js";
+import { EventStore, type FeedbackStore } from "./store.js";
+import type { RedisConfig } from "./redis.js";
+import { RedisStore } from "./redis-store.js";
+import { SharedServing } from "./redis-serving.js";
+import { leasedLearner } from "./redis-lease.js";
+import type { Learner, LearnerFactory } from "./learner.js";
+
+export type { Learner, LearnerFactory, LearnerParts } from "./learner.js";
 
 export interface ServerOptions {
   /** The model artefact to serve first (unless a restart resumes the version recorded in `stateDir`). */
   model: string;
   /** The only directory swaps from clients may name artefacts in (default: the one holding `model`). */
   modelsDir?: string;
-  /** Where the event log and catalogue changes live (an LMDB environment; created if absent). */
+  /**
+   * Where the event log and catalogue changes live (an LMDB environment; created if absent). With `redis`,
+   * only the learner's published students are written here: a directory every server shares.
+   */
   stateDir: string;
+  /**
+   * Share the state with other servers through Redis (docs/DEPLOY.md): events, items and the serving version
+   * live there, and the learner runs in one server at a time. Without it, the embedded LMDB store.
+   */
+  redis?: RedisConfig & {
+    /** How long the learner's lease lasts without renewal, ms (default 10 000). */
+    leaseTtlMs?: number;
+  };
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -32,45 +50,10 @@ export interface ServerOptions {
   learner?: LearnerFactory;
 }
 
-/**
- * A learner beside the service: it hears of every stored event, and may put new versions in service
- * through the registry. The server knows nothing else of it, so learning lives in the layer above.
- */
-export interface Learner {
-  /** New events were stored. */
-  notify(): void;
-  /** Why learning stopped, if it did. */
-  readonly error: string | undefined;
-  close(): Promise<void>;
-}
-
-/** What a learner starts with: the server's parts, the artefact asked for and the one served first. */
-export interface LearnerParts {
-  registry: ModelRegistry;
-  store: EventStore;
-  metrics: ServeMetrics;
-  logger?: FastifyBaseLogger;
-  /** The `model` option, as given. */
-  model: string;
-  /** The artefact served first (the recorded version, one the learner named, or `model`), resolved. */
-  serving: string;
-  stateDir: string;
-}
-
-/**
- * Given the artefact asked for and the state directory, a learner names what to serve first, in order of
- * preference, before the artefact (what an earlier run of the learner left there), and starts once the
- * registry holds one.
- */
-export type LearnerFactory = (request: { model: string; stateDir: string }) => {
-  serve: readonly string[];
-  start(parts: LearnerParts): Promise<Learner>;
-};
-
 export interface RunningServer {
   app: FastifyInstance;
   registry: ModelRegistry;
-  store: EventStore;
+  store: FeedbackStore;
   metrics: ServeMetrics;
   /** The learner, when one was given. */
   learner: Learner | undefined;
@@ -95,21 +78,46 @@ function indexFactory(kind: "exact" | "ivf" | "auto"): IndexFactory {
  * beside the registry.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const store = EventStore.open(options.stateDir);
-  const metrics = new ServeMetrics();
+  const { redis } = options;
   const logger = options.logger || undefined;
-  const planned = options.learner?.({ model: options.model, stateDir: options.stateDir });
+  const store: FeedbackStore = redis ? await RedisStore.open(redis) : EventStore.open(options.stateDir);
+  let shared: SharedServing | undefined;
+  const metrics = new ServeMetrics();
+  const factory = redis && options.learner ? leasedLearner(options.learner, redis, ttl(redis)) : options.learner;
+  const planned = factory?.({ model: options.model, stateDir: options.stateDir });
   let registry: ModelRegistry;
   let learner: Learner | undefined;
   try {
-    registry = new ModelRegistry([...(planned?.serve ?? []), options.model], {
+    shared = redis ? await SharedServing.open(redis, logger) : undefined;
+    const recorded = shared?.recorded ? [shared.recorded.dir] : [];
+    let started = false;
+    registry = new ModelRegistry([...recorded, ...(planned?.serve ?? []), options.model], {
       store,
       indexFactory: indexFactory(options.index ?? "auto"),
       modelsDir: resolve(options.modelsDir ?? dirname(resolve(options.model))),
-      record: join(options.stateDir, "serving.json"),
-      onServe: (model) => metrics.serving(model.version, model.kind),
+      // Shared, the version serving is Redis' to record (redis-serving.ts).
+      ...(redis ? {} : { record: join(options.stateDir, "serving.json") }),
+      onServe: (model) => {
+        metrics.serving(model.version, model.kind);
+        if (started) shared?.announce(model);
+      },
       onSkip: (dir, reason) => logger?.warn({ dir, reason }, "artefact skipped at start: the next one is tried"),
     });
+    started = true;
+    if (store instanceof RedisStore) {
+      // What other servers write reaches this one's state in stream order, as its own writes do.
+      store.listener = {
+        events: (events) => {
+          registry.apply(events);
+          learner?.notify();
+        },
+        items: (items) => {
+          const { model } = registry.current;
+          for (const item of items) model.upsertItem(item.id, item.features);
+        },
+      };
+      await shared!.follow(registry);
+    }
     learner = await planned?.start({
       registry,
       store,
@@ -120,6 +128,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       stateDir: options.stateDir,
     });
   } catch (err) {
+    await shared?.close();
     await store.close();
     throw err;
   }
@@ -132,6 +141,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     logger: options.logger ?? false,
     ...(learner ? { onEvents: () => learner.notify() } : {}),
+    ...(learner?.status ? { online: () => learner.status!() } : {}),
   });
   const url = await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8080 });
   let closed: Promise<void> | undefined;
@@ -139,8 +149,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     (closed ??= (async () => {
       await app.close();
       await learner?.close();
+      await shared?.close();
       registry.close();
       await store.close();
     })());
   return { app, registry, store, metrics, learner, url, close };
+}
+
+function ttl(redis: NonNullable<ServerOptions["redis"]>): { ttlMs?: number } {
+  return redis.leaseTtlMs === undefined ? {} : { ttlMs: redis.leaseTtlMs };
 }

@@ -39,20 +39,29 @@ interface History {
  * live event arrives.
  *
  * Memory: a user with live events holds at most 12·maxHistory bytes of items and times (the arrays grow by
- * doubling up to that) plus about 500 bytes for the entry, its id and the two arrays (measured on Node 20):
- * at most users × (12·maxHistory + 500) bytes, e.g. 1 million users with live events at maxHistory 50 ≈ 1.1 GB.
- * Users without live events cost nothing: their recent items are the base history's.
+ * doubling up to that) plus about 600 bytes for the entry, its id and the two arrays (measured on Node 20).
+ * At most `maxUsers` users are kept (default 100 000: ≈ 120 MB at maxHistory 50): past it the least recently
+ * active user's live events are forgotten, and they are answered from their base history again — new users
+ * arrive for ever, and memory must not grow with them. Users without live events cost nothing.
  */
+/** Users whose live events UserState keeps by default. */
+export const DEFAULT_MAX_USERS = 100_000;
+
 export class UserState {
+  /** Least recently active first (Map order: a user is moved to the end by each event). */
   private readonly histories = new Map<string, History>();
 
   constructor(
     readonly maxHistory: number,
     private readonly userIds: UserIndex,
     private readonly baseHistory: BaseHistory,
+    readonly maxUsers = DEFAULT_MAX_USERS,
   ) {
     if (!Number.isSafeInteger(maxHistory) || maxHistory < 0) {
       throw new RangeError(`UserState: maxHistory must be an integer ≥ 0 (got ${maxHistory})`);
+    }
+    if (!Number.isSafeInteger(maxUsers) || maxUsers < 1) {
+      throw new RangeError(`UserState: maxUsers must be a positive integer (got ${maxUsers})`);
     }
   }
 
@@ -61,6 +70,7 @@ export class UserState {
     for (const { user, item, timestamp } of events) {
       checkEvent(item, timestamp);
       const history = this.histories.get(user) ?? this.start(user);
+      this.touch(user, history);
       history.events++;
       this.insert(history, item, timestamp);
     }
@@ -87,6 +97,13 @@ export class UserState {
   /** Users with live events. */
   users(): number {
     return this.histories.size;
+  }
+
+  /** Make the user the most recently active, forgetting the least recently active one past maxUsers. */
+  private touch(user: string, history: History): void {
+    this.histories.delete(user);
+    this.histories.set(user, history);
+    if (this.histories.size > this.maxUsers) this.histories.delete(this.histories.keys().next().value as string);
   }
 
   private base(user: string): Int32Array {

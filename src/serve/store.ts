@@ -56,11 +56,44 @@ const NEXT_SEQ = "nextSeq";
 
 interface PendingAppend {
   events: readonly FeedbackEvent[];
+  id: string | undefined;
   resolve: (result: AppendResult) => void;
   reject: (error: unknown) => void;
 }
 
-export class EventStore {
+/**
+ * What the server keeps durably, whatever keeps it: the embedded LMDB store below (the default) or Redis,
+ * shared by several servers (./redis-store.ts). Reads are synchronous: a shared store keeps a local view
+ * of the shared log, brought up to date by sync().
+ */
+export interface FeedbackStore {
+  /** Store a batch of events; resolves with their sequence numbers once they are durable. */
+  append(events: readonly FeedbackEvent[], options?: AppendOptions): Promise<AppendResult>;
+  /** Events stored so far (as far as this process has seen them). */
+  count(): number;
+  /** The stored events from sequence number `fromSeq` on, in order. */
+  events(fromSeq?: number): Iterable<StoredEvent>;
+  /** Add or replace items; resolves once they are durable. */
+  upsertItems(items: readonly ItemRecord[]): Promise<void>;
+  item(id: string): ItemRecord | undefined;
+  items(): Iterable<ItemRecord>;
+  /**
+   * A shared store: see every write acknowledged anywhere before this call (the events and items written
+   * elsewhere reach the store's listener first). Absent: the process is the only writer.
+   */
+  sync?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface AppendOptions {
+  /**
+   * The client's id for the batch (an Idempotency-Key): a batch appended again with the same id is not
+   * stored twice, and gets the first append's result.
+   */
+  id?: string;
+}
+
+export class EventStore implements FeedbackStore {
   /** Appends waiting for the write in flight to finish; they are then written together, in one transaction. */
   private queue: PendingAppend[] = [];
   private writing: Promise<void> | undefined;
@@ -71,6 +104,8 @@ export class EventStore {
     private readonly eventsDb: Database<EventTuple, number>,
     private readonly itemsDb: Database<ItemValue, string>,
     private readonly metaDb: Database<number, string>,
+    /** Batch ids (Idempotency-Keys) → the result their first append got. */
+    private readonly batchesDb: Database<AppendResult, string>,
     /** Events committed so far: the next event's sequence number. */
     private nextSeq: number,
   ) {}
@@ -91,19 +126,21 @@ export class EventStore {
       root.openDB<EventTuple, number>({ name: "events" }),
       root.openDB<ItemValue, string>({ name: "items" }),
       metaDb,
+      root.openDB<AppendResult, string>({ name: "batches" }),
       metaDb.get(NEXT_SEQ) ?? 0,
     );
   }
 
   /**
    * Store a batch of events atomically; resolves with their sequence numbers once they are on disk. Batches
-   * appended while a write is in flight are committed together, in the order they were appended.
+   * appended while a write is in flight are committed together, in the order they were appended. A batch
+   * with the id of one stored before is not stored again: it resolves with that one's result.
    */
-  async append(events: readonly FeedbackEvent[]): Promise<AppendResult> {
+  async append(events: readonly FeedbackEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     this.checkOpen();
-    checkEvents(events);
+    checkAppend(events, options);
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
+      this.queue.push({ events, id: options.id, resolve, reject });
       this.writeQueued();
     });
   }
@@ -115,9 +152,7 @@ export class EventStore {
 
   /** The stored events from sequence number `fromSeq` on, in order (read lazily from one snapshot). */
   *events(fromSeq = 0): Iterable<StoredEvent> {
-    if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
-      throw new StoreInputError(`events: fromSeq must be an integer ≥ 0 (got ${fromSeq})`);
-    }
+    checkFromSeq(fromSeq);
     // Bounded by the counter: only events of a committed append count, whatever else a failed write left.
     for (const { key, value } of this.eventsDb.getRange({ start: fromSeq, end: this.nextSeq })) {
       const [user, item, type, timestamp, eventValue] = value;
@@ -172,17 +207,26 @@ export class EventStore {
     const group = this.queue;
     this.queue = [];
     let seq = this.nextSeq;
-    const results = group.map(({ events }) => {
+    // Ids seen in this group or committed before: a retried batch gets the first one's result and no seqs.
+    const seen = new Map<string, AppendResult>();
+    const fresh: boolean[] = [];
+    const results = group.map(({ events, id }) => {
+      const earlier = id === undefined ? undefined : (seen.get(id) ?? this.batchesDb.get(id));
+      fresh.push(!earlier);
+      if (earlier) return earlier;
       const result = { first: seq, count: events.length };
       seq += events.length;
+      if (id !== undefined) seen.set(id, result);
       return result;
     });
     let committed: Promise<unknown>;
     try {
       committed = this.root.batch(() => {
-        group.forEach(({ events }, i) => {
-          const { first } = results[i]!;
-          events.forEach((e, j) => void this.eventsDb.put(first + j, toTuple(e)));
+        group.forEach(({ events, id }, i) => {
+          if (!fresh[i]) return;
+          const result = results[i]!;
+          events.forEach((e, j) => void this.eventsDb.put(result.first + j, toTuple(e)));
+          if (id !== undefined) void this.batchesDb.put(id, result);
         });
         void this.metaDb.put(NEXT_SEQ, seq);
       });
@@ -207,6 +251,18 @@ function toTuple(e: FeedbackEvent): EventTuple {
   return e.value === undefined ? [e.user, e.item, e.type, e.timestamp] : [e.user, e.item, e.type, e.timestamp, e.value];
 }
 
+/** Refuse (StoreInputError) a batch any store would refuse; every store checks the same way. */
+export function checkAppend(events: readonly FeedbackEvent[], options: AppendOptions): void {
+  checkEvents(events);
+  if (options.id !== undefined) checkId(options.id, "the batch id");
+}
+
+export function checkFromSeq(fromSeq: number): void {
+  if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
+    throw new StoreInputError(`events: fromSeq must be an integer ≥ 0 (got ${fromSeq})`);
+  }
+}
+
 function checkEvents(events: readonly FeedbackEvent[]): void {
   if (!Array.isArray(events)) throw new StoreInputError("append: events must be an array");
   events.forEach((e: unknown, i) => {
@@ -223,7 +279,7 @@ function checkEvents(events: readonly FeedbackEvent[]): void {
   });
 }
 
-function checkItems(items: readonly ItemRecord[]): void {
+export function checkItems(items: readonly ItemRecord[]): void {
   if (!Array.isArray(items)) throw new StoreInputError("upsertItems: items must be an array");
   items.forEach((record: unknown, i) => {
     const where = `items[${i}]`;

@@ -6,6 +6,7 @@
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import type { Tensor } from "../engine/tensor.js";
+import { isDotProduct } from "../models/dot-product.js";
 import type { PairwiseBatch, Pairs, Recommender } from "../models/recommender.js";
 
 /** The hard-label losses: BPR on (positive, negative) pairs, or binary cross-entropy on each score. */
@@ -136,4 +137,22 @@ export function hardObjectiveLoss(student: Recommender, batch: TrainBatch, weigh
   addHardTerms(student, batch, weights, sum);
   if (!sum.total) throw new Error("hardObjectiveLoss: every term is disabled (all weights are 0)");
   return sum.total;
+}
+
+/**
+ * The L2 term of the BPR papers (and the reference code): Σ over the batch's triples of ‖u‖² + ‖i⁺‖² + ‖i⁻‖²,
+ * over the user and item vectors the scores are made of — for BPR-MF exactly the embedding rows the batch
+ * uses — divided by the batch size. Unlike weight decay it touches only the batch's rows, as often as they
+ * occur. Only dot-product models have such vectors.
+ */
+export function batchL2(model: Recommender, batch: PairwiseBatch): Tensor {
+  if (!isDotProduct(model)) {
+    throw new Error(
+      `train: l2 on the batch's vectors needs a dot-product model (BPR-MF, two-tower), not ${model.kind}; use weightDecay`,
+    );
+  }
+  const n = batch.users.length;
+  const users = model.userVectors(new Ids(batch.users), undefined, batch.historyEnd);
+  const items = model.itemVectors(new Ids(Int32Array.from([...batch.positives, ...batch.negatives])));
+  return ops.scale(ops.add(ops.sum(ops.square(users)), ops.sum(ops.square(items))), 1 / n);
 }

@@ -1,5 +1,5 @@
 /** Optimiser settings of a training run and the optimiser they build. */
-import { Adagrad, Adam, AdamW, SGD, type Optimizer } from "../engine/optim.js";
+import { Adagrad, Adam, AdamW, SGD, type Optimizer, type TableUpdates } from "../engine/optim.js";
 import type { Tensor } from "../engine/tensor.js";
 
 /** The optimisers a training run can use. */
@@ -9,7 +9,15 @@ export type OptimizerKind = "adam" | "adamw" | "adagrad" | "sgd";
 export interface OptimizerSettings {
   optimizer: OptimizerKind;
   lr: number;
+  /**
+   * torch.optim's weight_decay: added to the gradient as wd·p (decoupled p *= 1 − lr·wd for AdamW), on every
+   * parameter the optimiser updates — with lazy table updates only the batch's rows. It acts against the
+   * loss as reduced (`lossReduction`): PyTorch reference code sums the batch's loss, where the default mean
+   * makes the same number about batch-size times stronger.
+   */
   weightDecay?: number;
+  /** Embedding tables: only the batch's rows ("lazy", default, as torch SparseAdam) or every row ("dense"). */
+  tableUpdates?: TableUpdates;
   /** SGD only. */
   momentum?: number;
 }
@@ -19,6 +27,7 @@ export function createOptimizer(settings: OptimizerSettings, params: Tensor[]): 
   const base = {
     lr: settings.lr,
     ...(settings.weightDecay === undefined ? {} : { weightDecay: settings.weightDecay }),
+    ...(settings.tableUpdates === undefined ? {} : { tableUpdates: settings.tableUpdates }),
   };
   switch (settings.optimizer) {
     case "adam":

@@ -8,20 +8,33 @@
  * learns the hard labels (BPR or BCE, and a multi-task model's task labels); distillation supplies another
  * (distill/program.ts).
  */
+import * as ops from "../engine/ops/index.js";
 import type { Optimizer } from "../engine/optim.js";
 import type { SharedData, Trainable, TrainProgram } from "../engine/parallel.js";
 import type { Tensor } from "../engine/tensor.js";
 import type { ModelContext } from "../models/context.js";
 import { createModel, type ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
-import { hardObjectiveLoss, type HardWeights, type TrainBatch } from "./losses.js";
+import { isDotProduct } from "../models/dot-product.js";
+import { batchL2, hardObjectiveLoss, type HardWeights, type TrainBatch } from "./losses.js";
 import { createOptimizer, type OptimizerSettings } from "./optimizer.js";
 
 /** The plain (structured-cloneable) config every training program gets: the model, its context, the optimiser. */
 export interface TrainConfig extends OptimizerSettings {
   model: ModelSpec;
   context: ModelContext;
+  /**
+   * What the optimiser's step follows: the gradient of the batch's mean loss (default) or of its sum, as
+   * PyTorch reference code writes it (`.sum()`), so that a learning rate and weight decay taken from such
+   * code mean the same here. The logged loss is the mean either way.
+   */
+  lossReduction?: LossReduction;
+  /** Weight of the L2 term on the batch's user and item vectors (batchL2; the BPR papers'), default 0. */
+  l2?: number;
 }
+
+export const LOSS_REDUCTIONS = ["mean", "sum"] as const;
+export type LossReduction = (typeof LOSS_REDUCTIONS)[number];
 
 /** What a training program builds on every thread. */
 export interface Trainer extends Trainable {
@@ -58,14 +71,21 @@ export function trainingProgram<Config extends TrainConfig, Extra extends object
       const trained = objective.trained ? [...model.parameters(), ...objective.trained] : model.parameters();
       const optimizer = createOptimizer(config, trained);
       const gather = batchGatherer(data, model);
+      const l2 = config.l2 ?? 0;
+      if (l2 > 0 && !isDotProduct(model)) {
+        throw new Error(`train: l2 needs a dot-product model (BPR-MF, two-tower), not ${model.kind}; use weightDecay`);
+      }
+      const summed = (config.lossReduction ?? "mean") === "sum";
       return {
         model,
         optimizer,
         ...(objective.fields as Extra),
         step(samples: Int32Array): number {
-          const loss = objective.loss(gather(samples));
-          if (!loss) return 0;
-          loss.backward();
+          const batch = gather(samples);
+          const objectiveLoss = objective.loss(batch);
+          if (!objectiveLoss) return 0;
+          const loss = l2 > 0 ? ops.add(objectiveLoss, ops.scale(batchL2(model, batch), l2)) : objectiveLoss;
+          (summed ? ops.scale(loss, samples.length) : loss).backward();
           optimizer.step();
           return loss.item() * samples.length;
         },
@@ -109,6 +129,8 @@ export interface Objective {
   programUrl: string;
   config: Record<string, unknown>;
   data?: SharedData;
+  /** The loss of a model that scores everything alike, when known (ln 2 for BPR): the trainer's stall guard. */
+  randomLoss?: number;
 }
 
 /** The hard-label program's config. */
@@ -128,5 +150,8 @@ export const trainProgramUrl = import.meta.url;
 
 /** The hard-label objective with these weights (default {hard: 1}). */
 export function hardObjective(weights: HardWeights = { hard: 1 }): Objective {
-  return { programUrl: trainProgramUrl, config: { weights } };
+  // BPR and BCE both cost ln 2 a pair when every score is equal (σ(0) = ½); task heads add their own terms,
+  // which only lift the loss off that level.
+  const hard = weights.hard ?? 1;
+  return { programUrl: trainProgramUrl, config: { weights }, ...(hard > 0 ? { randomLoss: hard * Math.LN2 } : {}) };
 }

@@ -16,8 +16,9 @@ import type { ModelContext } from "../models/context.js";
 import type { ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
 import type { HardWeights } from "./losses.js";
+import type { TableUpdates } from "../engine/optim.js";
 import type { OptimizerKind } from "./optimizer.js";
-import { hardObjective, type Objective, type TrainConfig, type Trainer } from "./program.js";
+import { hardObjective, type LossReduction, type Objective, type TrainConfig, type Trainer } from "./program.js";
 import { redrawNegatives, sampleCount, type TrainingData } from "./training-data.js";
 
 /** Options of {@link train}. */
@@ -41,8 +42,14 @@ export interface TrainOptions {
   lr?: number;
   /** How the lr changes, stepped once per epoch (stepSize, warmupSteps in epochs); default constant. */
   schedule?: ScheduleSpec;
-  /** Weight decay; when omitted the optimiser's own default (0, AdamW 0.01). */
+  /** Weight decay (OptimizerSettings.weightDecay); when omitted the optimiser's own default (0, AdamW 0.01). */
   weightDecay?: number;
+  /** Embedding tables updated on the batch's rows only (default "lazy") or on every row ("dense"). */
+  tableUpdates?: TableUpdates;
+  /** The optimiser follows the batch's mean loss (default) or its sum (TrainConfig.lossReduction). */
+  lossReduction?: LossReduction;
+  /** Weight of the L2 term on the batch's user and item vectors (default 0; dot-product models). */
+  l2?: number;
   /** Default "adam". */
   optimizer?: OptimizerKind;
   /** SGD momentum (default 0). */
@@ -58,10 +65,20 @@ export interface TrainOptions {
   sampler: NegativeSampler;
   /** Validation metrics of the model after an epoch (called in eval mode on this thread). */
   validate?: (model: Recommender) => Record<string, number>;
+  /**
+   * Validate after every this many epochs, and after the last (default 1): long schedules spend their time
+   * training. Patience counts epochs; only validated epochs can be the best.
+   */
+  validateEvery?: number;
   /** The validation metric deciding the best epoch (default "NDCG@10"). */
   monitor?: string;
   /** Whether larger values of `monitor` are better (default "max"). */
   mode?: "max" | "min";
+  /**
+   * The monitored metric of a random ranker under the validation protocol (e.g. NDCG@10 with one held-out
+   * item among 100 candidates ≈ 0.045): a run at or below it for STALLED_EPOCHS epochs is stopped.
+   */
+  randomMonitor?: number;
   /** Epochs without improvement before stopping (default 5). */
   patience?: number;
   /** A progress bar on stderr (default on; never shown when stderr is not a terminal). */
@@ -78,6 +95,26 @@ export interface TrainOptions {
   constrain?: (model: Recommender) => void;
 }
 
+/** Epochs a run may sit at a random model's loss, or validate at a random ranker's level, before it is stopped. */
+export const STALLED_EPOCHS = 5;
+/** How close to the random loss counts as sitting at it. */
+const RANDOM_LOSS_TOLERANCE = 1e-3;
+
+/** Why a run was stopped as a failure, not a result. */
+export type TrainingFailureReason = "diverged" | "random-loss" | "random-ranking";
+
+/** A run that cannot produce a model worth keeping: the loss diverged, or the model stays random. */
+export class TrainingFailure extends Error {
+  constructor(
+    message: string,
+    readonly reason: TrainingFailureReason,
+    readonly epoch: number,
+  ) {
+    super(message);
+    this.name = "TrainingFailure";
+  }
+}
+
 /** What one epoch did. */
 export interface EpochRecord {
   /** 1-based. */
@@ -86,8 +123,10 @@ export interface EpochRecord {
   loss: number;
   /** The learning rate of the epoch's optimiser steps. */
   lr: number;
-  /** Wall time of the training pass (without validation). */
+  /** Wall time of the training pass (negatives redrawn, shuffled, trained), without validation. */
   seconds: number;
+  /** Wall time of the epoch's validation (0 without it, or on an epoch it was skipped). */
+  validationSeconds: number;
   samplesPerSecond: number;
   /** The validation metrics (empty without `validate`). */
   metrics: Record<string, number>;
@@ -125,6 +164,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new RangeError(`train: threads must be a positive integer, got ${threads}`);
   }
   if (!(patience >= 1)) throw new RangeError(`train: patience must be ≥ 1, got ${patience}`);
+  const validateEvery = options.validateEvery ?? 1;
+  if (!(Number.isInteger(validateEvery) && validateEvery >= 1)) {
+    throw new RangeError(`train: validateEvery must be a positive integer, got ${validateEvery}`);
+  }
 
   const data: SharedData = {
     users: options.data.users,
@@ -141,6 +184,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     optimizer: options.optimizer ?? "adam",
     lr: options.lr ?? 1e-3,
     ...(options.weightDecay === undefined ? {} : { weightDecay: options.weightDecay }),
+    ...(options.tableUpdates === undefined ? {} : { tableUpdates: options.tableUpdates }),
+    ...(options.lossReduction === undefined ? {} : { lossReduction: options.lossReduction }),
+    ...(options.l2 === undefined ? {} : { l2: options.l2 }),
     ...(options.momentum === undefined ? {} : { momentum: options.momentum }),
   };
 
@@ -181,22 +227,28 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       schedule?.step();
       // A diverged model would otherwise be validated, checkpointed and saved as if it were a result.
       if (!Number.isFinite(result.loss)) {
-        throw new Error(
-          `train: the loss diverged (${result.loss}) in epoch ${epoch}; lower the learning rate or the loss weights`,
+        throw new TrainingFailure(
+          `train: the loss diverged (${result.loss}) in epoch ${epoch}; lower the learning rate (${lr}) or the loss weights`,
+          "diverged",
+          epoch,
         );
       }
       options.constrain?.(model);
-      const metrics = options.validate ? validateIn(model, options.validate) : {};
+      const validationStarted = performance.now();
+      const validating = options.validate && (epoch % validateEvery === 0 || epoch === options.epochs);
+      const metrics = validating ? validateIn(model, options.validate!) : {};
       const record: EpochRecord = {
         epoch,
         loss: result.samples > 0 ? result.loss / result.samples : 0,
         lr,
         seconds,
+        validationSeconds: validating ? (performance.now() - validationStarted) / 1000 : 0,
         samplesPerSecond: seconds > 0 ? result.samples / seconds : 0,
         metrics,
       };
       history.push(record);
       options.onEpoch?.(record);
+      checkStalled(history, objective.randomLoss, options.randomMonitor, monitor, config);
       bar?.update(epoch, { loss: record.loss.toFixed(4), metric: formatMetric(metrics[monitor]) });
 
       if (!options.validate) {
@@ -204,6 +256,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         bestMetrics = metrics;
         continue;
       }
+      // Early stopping is decided on validated epochs only: between them there is no evidence.
+      if (!validating) continue;
       const value = metrics[monitor];
       if (value === undefined) {
         throw new Error(
@@ -226,6 +280,50 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   if (best) params.forEach((p, i) => p.data.set(best![i]!));
   return { model, history, bestEpoch, bestMetrics, stoppedEarly };
+}
+
+/**
+ * Stop a run that learns nothing: its loss has sat at a random model's for STALLED_EPOCHS epochs, or its
+ * validation at or below a random ranker's. The message names the usual causes, with this run's settings.
+ */
+function checkStalled(
+  history: readonly EpochRecord[],
+  randomLoss: number | undefined,
+  randomMonitor: number | undefined,
+  monitor: string,
+  config: TrainConfig,
+): void {
+  const recent = history.slice(-STALLED_EPOCHS);
+  const validated = history.filter((r) => r.metrics[monitor] !== undefined).slice(-STALLED_EPOCHS);
+  const epoch = history.at(-1)!.epoch;
+  const causes =
+    `Likely causes: weight decay too strong (${config.weightDecay ?? 0} against the batch's ` +
+    `${config.lossReduction ?? "mean"} loss; a number from PyTorch code that sums its loss needs lossReduction ` +
+    `"sum", or about 1/batch-size of it here), or a learning rate too high or too low (${config.lr}).`;
+  if (
+    randomLoss !== undefined &&
+    recent.length === STALLED_EPOCHS &&
+    recent.every((r) => Math.abs(r.loss - randomLoss) < RANDOM_LOSS_TOLERANCE)
+  ) {
+    throw new TrainingFailure(
+      `train: the loss has stayed at ${randomLoss.toFixed(4)}, a random model's, for ${STALLED_EPOCHS} epochs ` +
+        `(epoch ${epoch}): the model learns nothing. ${causes}`,
+      "random-loss",
+      epoch,
+    );
+  }
+  if (
+    randomMonitor !== undefined &&
+    validated.length === STALLED_EPOCHS &&
+    validated.every((r) => r.metrics[monitor]! <= randomMonitor)
+  ) {
+    throw new TrainingFailure(
+      `train: validation ${monitor} has been at or below a random ranker's (${randomMonitor.toFixed(4)}) for ` +
+        `${STALLED_EPOCHS} validations (epoch ${epoch}: ${validated.at(-1)!.metrics[monitor]!.toFixed(4)}). ${causes}`,
+      "random-ranking",
+      epoch,
+    );
+  }
 }
 
 /** Copy `from`'s parameters into `to` (the same architecture), checking names and shapes. */

@@ -350,3 +350,43 @@ describe("end-to-end: hint distillation", () => {
     );
   });
 });
+
+describe("end-to-end: a model that learns nothing", () => {
+  const out = join(dir, "failure-run");
+  const config = validatePipelineConfig({
+    name: "tiny-failure",
+    threads: 1,
+    data: { kind: "synthetic", synthetic: { users: 200, items: 100, events: 5000 } },
+    evaluation: { negatives: 50, validationNegatives: 20, fullRanking: false },
+    teachers: [
+      // Weight decay this strong against a mean loss takes every row to zero: BPR's loss sits at ln 2.
+      {
+        name: "collapsed",
+        model: { kind: "bpr-mf", dim: 8, seed: 1 },
+        train: { epochs: 8, patience: 8, weightDecay: 50, tableUpdates: "dense", lr: 0.01 },
+      },
+      { name: "teacher", model: { kind: "bpr-mf", dim: 8, seed: 1 }, train: { epochs: 2, lr: 0.01 } },
+    ],
+    student: { model: { kind: "bpr-mf", dim: 4, seed: 2 }, train: { epochs: 2 } },
+    distillation: { methods: [{ name: "none", weights: { hard: 1 } }] },
+    output: { dir: out },
+  });
+
+  test("is stopped, recorded in the summary and the report with the reason, and the run goes on", async () => {
+    const summary = await runPipeline(config, { log: silent });
+    assert.deepEqual(
+      summary.models.map((m) => m.name),
+      ["teacher", "student-none"],
+    );
+    assert.equal(summary.failures?.length, 1);
+    const [failure] = summary.failures!;
+    assert.equal(failure!.model, "collapsed");
+    assert.equal(failure!.reason, "random-loss");
+    assert.match(failure!.message, /weight decay too strong/);
+    const report = readFileSync(join(out, "report.html"), "utf8");
+    assert.match(report, /Training failures/);
+    assert.match(report, /<strong>collapsed<\/strong> \(epoch 5\): train: the loss has stayed at 0\.6931/);
+    const saved = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { failures: unknown[] };
+    assert.equal(saved.failures.length, 1);
+  });
+});

@@ -88,3 +88,38 @@ test("--rate-limit caps each client's requests per minute (429 with the reason);
     await running.close();
   }
 });
+
+/** Start `distillrec serve` with `args` and read its stdout until it names the dashboard; then stop it. */
+async function servingLog(args: string[]): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [MAIN, "serve", "--model", model, "--state", join(root, "state-log"), "--port", "0", ...args],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes("/dashboard")) resolve(out);
+      });
+      child.once("close", (code) => reject(new Error(`serve exited (${code}) before serving:\n${out}`)));
+    });
+  } finally {
+    const closed = new Promise((resolve) => child.once("close", resolve));
+    child.kill("SIGTERM");
+    await closed;
+  }
+}
+
+test("the log is JSON off a terminal, readable lines with --log-format human; both name the dashboard", async () => {
+  const line = (await servingLog([])).split("\n").find((l) => l.includes('"serving"'))!;
+  const json = JSON.parse(line) as { msg: string; url: string; dashboard: string; docs: string };
+  assert.equal(json.msg, "serving");
+  assert.equal(json.dashboard, `${json.url}/dashboard`);
+  assert.equal(json.docs, `${json.url}/docs`);
+  const human = await servingLog(["--log-format", "human"]);
+  assert.doesNotMatch(human, /^\{/m);
+  assert.match(human, /INFO: serving/);
+  assert.match(human, /dashboard: "http:\/\/127\.0\.0\.1:\d+\/dashboard"/);
+});

@@ -346,6 +346,42 @@ describe("sparse (row-wise) updates", () => {
     });
   }
 
+  for (const rule of ["sgd", "adagrad", "adam", "adamw"] as const) {
+    test(`${rule}, tableUpdates dense: every row follows the float64 dense reference, untouched rows decaying too`, () => {
+      const h = { ...defaults, lr: 0.05, weightDecay: 0.2, momentum: rule === "sgd" ? 0.9 : 0, eps: 1e-8 };
+      const start = f32(values(rows * dim, 41));
+      const table = parameter(start, [rows, dim], true);
+      const opt = build(rule, [table], { ...h, tableUpdates: "dense" } as Hyper);
+      assert.equal(opt.tableUpdates, "dense");
+      const expected = start.slice();
+      const st = refState(rows * dim, h);
+      const batches = [[[0, 2, 0]], [[4], [1]], [[2]]];
+      batches.forEach((parts, step) => {
+        const grad = zeros(rows * dim);
+        table.sparseGrad = parts.map((ids, k) => {
+          const partRows = f32(values(ids.length * dim, 90 + 10 * step + k));
+          ids.forEach((id, r) => {
+            for (let j = 0; j < dim; j++) grad[id * dim + j]! += partRows[r * dim + j]!;
+          });
+          return sparsePart(ids, partRows);
+        });
+        const before = Array.from(table.data);
+        opt.step();
+        endStep();
+        refStep(rule, h, expected, grad, st, step + 1);
+        assertClose(table.data, expected, 2e-6, `table after step ${step + 1}`);
+        // Row 3 is never in a batch: weight decay (and, after a step, the moments) still move it.
+        const row3 = (t: ArrayLike<number>) => Array.from(t).slice(3 * dim, 4 * dim);
+        assert.notDeepEqual(row3(table.data), row3(before), `row 3 did not move at step ${step + 1}`);
+      });
+    });
+  }
+
+  test("tableUpdates must be lazy or dense", () => {
+    const table = parameter(values(4, 1), [2, 2], true);
+    assert.throws(() => new Adam([table], { lr: 0.1, tableUpdates: "eager" as "lazy" }), /tableUpdates/);
+  });
+
   test("sparse Adam equals dense Adam when every row is touched every step", () => {
     const start = f32(values(rows * dim, 33));
     const dense = parameter(start, [rows, dim]);

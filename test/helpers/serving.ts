@@ -34,8 +34,15 @@ export function saveServingModel(dir: string, seed: number, retrieval: "f32" | "
   );
 }
 
-/** Save any model over servingContext() to `dir`, with the serving ids and item feature schema; returns its version. */
-export function saveServingArtefact(dir: string, model: Recommender): string {
+/**
+ * Save any model over servingContext() to `dir`, with the serving ids and item feature schema (and
+ * `lineage`, default a plain student's); returns its version.
+ */
+export function saveServingArtefact(
+  dir: string,
+  model: Recommender,
+  lineage: Record<string, unknown> = { role: "student" },
+): string {
   const manifest = saveArtefact(dir, {
     model,
     users: IdMap.fromJSON(Array.from({ length: USERS }, (_, u) => `u${u}`)),
@@ -47,7 +54,7 @@ export function saveServingArtefact(dir: string, model: Recommender): string {
         numeric: { price: { mean: 20, std: 8 } },
       },
     },
-    lineage: { role: "student" },
+    lineage,
   });
   return manifest.id;
 }

@@ -246,3 +246,18 @@ describe("OnlineLoop: options", () => {
     assert.equal(new OnlineLoop(s, null).state, "idle");
   });
 });
+
+describe("OnlineLoop: windows of prequential quality", () => {
+  test("the serving student's HR@10 and NDCG@10 since the last read: a good student beats a broken one", () => {
+    const good = new OnlineLoop(student(), null, { drift: false });
+    good.learn(habitEvents(300, 61));
+    const window = good.takeQuality();
+    assert.equal(window.events, 300);
+    assert.ok(window.ndcg > 0 && window.ndcg <= window.hr && window.hr <= 1, JSON.stringify(window));
+    assert.deepEqual(good.takeQuality(), { events: 0, hr: 0, ndcg: 0 }, "a fresh window after a read");
+
+    const bad = new OnlineLoop(broken(student()), null, { drift: false });
+    bad.learn(habitEvents(300, 61));
+    assert.ok(bad.takeQuality().hr < window.hr);
+  });
+});

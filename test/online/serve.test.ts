@@ -103,6 +103,28 @@ describe("serve --online", () => {
     assert.match(metrics, /distillrec_model_swaps_total\{action="online",result="ok"\} [1-9]/);
   });
 
+  test("the dashboard shows online learning: its state and windows of prequential HR@10 and NDCG@10", async () => {
+    await until(async () => {
+      const status = JSON.parse((await call(server, "GET", "/dashboard/api/status")).text);
+      return status.online.windows.length > 0;
+    });
+    const { online } = JSON.parse((await call(server, "GET", "/dashboard/api/status")).text) as {
+      online: { state: string; learned: number; windows: { at: number; events: number; hr: number; ndcg: number }[] };
+    };
+    assert.equal(online.state, "idle");
+    assert.ok(online.learned >= 300);
+    for (const w of online.windows) {
+      assert.ok(w.events >= 64 && w.at <= online.learned, JSON.stringify(w));
+      assert.ok(w.ndcg >= 0 && w.ndcg <= w.hr && w.hr <= 1, JSON.stringify(w));
+    }
+    const at = online.windows.map((w) => w.at);
+    assert.deepEqual(
+      at,
+      [...at].sort((a, b) => a - b),
+      "in stream order",
+    );
+  });
+
   test("a restart serves the last published student and learns only what it had not", async () => {
     await until(() => server.learner!.error === undefined);
     const version = server.registry.current.model.version;

@@ -167,6 +167,44 @@ describe("pipeline config", () => {
     ]);
   });
 
+  test("a split given as files needs valid and test; leave-one-out takes no files; regularisation is schema'd", () => {
+    const raw = (split: Record<string, unknown>, train: Record<string, unknown> = {}) => ({
+      name: "split",
+      data: { kind: "file", path: "train.tsv" },
+      split,
+      teachers: [{ name: "t", model: { kind: "bpr-mf", dim: 8 }, train }],
+      student: { model: { kind: "bpr-mf", dim: 4 } },
+      distillation: { methods: [{ name: "m", weights: { hard: 1 } }] },
+    });
+    const files = { kind: "files", valid: "v.tsv", test: "t.tsv", candidates: "c.txt" };
+    assert.deepEqual(validatePipelineConfig(raw(files)).split, files);
+    assert.ok(
+      problemsOf(raw({ kind: "files", valid: "v.tsv" })).some((p) =>
+        /\/split must have required property 'test'/.test(p),
+      ),
+    );
+    assert.ok(
+      problemsOf(raw({ kind: "leave-one-out", test: "t.tsv" })).some((p) =>
+        /\/split has settings that do not apply to this kind/.test(p),
+      ),
+    );
+    const train = { weightDecay: 1e-3, lossReduction: "sum", tableUpdates: "dense", l2: 0, validateEvery: 2 };
+    assert.deepEqual(
+      Object.fromEntries(
+        Object.keys(train).map((k) => [
+          k,
+          (validatePipelineConfig(raw({}, train)).teachers[0]!.train as unknown as Record<string, unknown>)[k],
+        ]),
+      ),
+      train,
+    );
+    assert.ok(
+      problemsOf(raw({}, { lossReduction: "max" })).some((p) =>
+        /lossReduction must be equal to one of the allowed values \("mean", "sum"\)/.test(p),
+      ),
+    );
+  });
+
   test("a student may use int8 retrieval and compositional id tables; bad ones are refused by path", () => {
     const raw = (model: Record<string, unknown>) => ({
       name: "tables",

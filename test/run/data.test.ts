@@ -1,7 +1,13 @@
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DataError } from "../../src/data/errors.js";
+import { createModel } from "../../src/models/index.js";
+import { evaluateModel } from "../../src/run/evaluation.js";
 import { generateEcommerce } from "../../src/data/synthetic.js";
-import { COLD_USER_SHARE, concat, prepareData } from "../../src/run/data.js";
+import { COLD_USER_SHARE, concat, dataStage, prepareData } from "../../src/run/data.js";
 import { countOccurrences } from "../../src/eval/protocol.js";
 
 const dataset = generateEcommerce({ users: 120, items: 80, events: 3000, seed: 4 });
@@ -56,5 +62,107 @@ describe("test segments", () => {
     assert.ok(coldCounts.length >= COLD_USER_SHARE * users.length);
     assert.ok(warmCounts.length > 0);
     assert.ok(Math.max(...coldCounts) < Math.min(...warmCounts));
+  });
+});
+
+describe("a split given as files", () => {
+  const dir = mkdtempSync(join(tmpdir(), "distillrec-split-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, lines: string[]) => {
+    const path = join(dir, name);
+    writeFileSync(path, lines.join("\n") + "\n");
+    return path;
+  };
+  const header = "user_id:token\titem_id:token\trating:float\ttimestamp:float";
+  const rows = (pairs: [string, string][], t0: number) => pairs.map(([u, i], k) => `${u}\t${i}\t1\t${t0 + k}`);
+  const trainPath = write("d.train.inter", [
+    header,
+    ...rows(
+      [
+        ["a", "x"],
+        ["a", "y"],
+        ["b", "x"],
+        ["b", "z"],
+        ["c", "y"],
+      ],
+      0,
+    ),
+  ]);
+  const validPath = write("d.valid.inter", [
+    header,
+    ...rows(
+      [
+        ["a", "z"],
+        ["b", "y"],
+      ],
+      100,
+    ),
+  ]);
+  // "w" is an item the train part never has: it is added to the catalogue.
+  const testPath = write("d.test.inter", [
+    header,
+    ...rows(
+      [
+        ["a", "w"],
+        ["c", "x"],
+      ],
+      200,
+    ),
+  ]);
+  const candidatesPath = write("d.candidates", ["user_id:token\titems", "a\tx\ty", "c z,w"]);
+  const data = { kind: "file", path: trainPath } as const;
+
+  test("reads the parts with one id map, and the test lists are the fixed candidates", async () => {
+    const prepared = await dataStage(data, 0, undefined, {
+      kind: "files",
+      valid: validPath,
+      test: testPath,
+      candidates: candidatesPath,
+    });
+    const { users, items } = prepared.dataset;
+    assert.deepEqual([prepared.train.length, prepared.valid.length, prepared.test.length], [5, 2, 2]);
+    assert.equal(prepared.context.numItems, 4);
+    assert.equal(items.external(prepared.test.items[0]!), "w");
+    const candidates = prepared.testSet.candidates!;
+    assert.deepEqual(
+      Array.from(candidates.get(users.get("a")!)!, (i) => items.external(i)),
+      ["x", "y"],
+    );
+    assert.deepEqual(
+      Array.from(candidates.get(users.get("c")!)!, (i) => items.external(i)),
+      ["z", "w"],
+    );
+    // User vectors (1, 0); items x, y score 1, z 0, w −1. a's "w" ranks last among w, x, y (its sampled
+    // list would be w alone: a saw every other item); c's "x" ranks first among x, z, w.
+    const model = createModel({ kind: "bpr-mf", dim: 2, seed: 1 }, prepared.context);
+    const [userTable, itemTable] = model.parameters();
+    userTable!.data.fill(0);
+    for (let u = 0; u < users.size; u++) userTable!.data[2 * u] = 1;
+    itemTable!.data.fill(0);
+    for (const [id, score] of [
+      ["x", 1],
+      ["y", 1],
+      ["z", 0],
+      ["w", -1],
+    ] as const) {
+      itemTable!.data[2 * items.get(id)!] = score;
+    }
+    const settings = { negatives: 499, validationNegatives: 10, ks: [1, 3], fullRanking: false };
+    const metrics = evaluateModel(model, prepared.testSet, settings, 0);
+    assert.equal(metrics["HR@1"], 0.5);
+    assert.equal(metrics["HR@3"], 1);
+  });
+
+  test("an unknown id in the candidates and a test user without a line are errors naming the file", async () => {
+    const unknown = write("bad.candidates", ["a\tx\tnope", "c\tz"]);
+    await assert.rejects(
+      dataStage(data, 0, undefined, { kind: "files", valid: validPath, test: testPath, candidates: unknown }),
+      (err: unknown) => err instanceof DataError && err.message === `${unknown}:1: unknown item "nope"`,
+    );
+    const partial = write("partial.candidates", ["a\tx\ty"]);
+    await assert.rejects(
+      dataStage(data, 0, undefined, { kind: "files", valid: validPath, test: testPath, candidates: partial }),
+      /partial\.candidates: 1 test users have no candidate line \(the first: "c"\)/,
+    );
   });
 });

@@ -51,8 +51,11 @@ function assertScores(items: { id: string; score: number }[], expected: (item: n
 }
 
 before(async () => {
-  mf = await startServer({ model: bprmfDir, stateDir: join(root, "state-mf"), port: 0, token: TOKEN });
-  ncf = await startServer({ model: neumfDir, stateDir: join(root, "state-ncf"), port: 0, token: TOKEN });
+  // Not about load: starting the second server blocks the first one's event loop, which a busy machine
+  // can stretch past the shedding threshold.
+  const limits = { shedding: false } as const;
+  mf = await startServer({ model: bprmfDir, stateDir: join(root, "state-mf"), port: 0, token: TOKEN, limits });
+  ncf = await startServer({ model: neumfDir, stateDir: join(root, "state-ncf"), port: 0, token: TOKEN, limits });
 });
 after(async () => {
   await mf.close();

@@ -26,6 +26,21 @@ describe("UserState", () => {
     assert.equal(state.users(), 2);
   });
 
+  test("keeps at most maxUsers users: the least recently active one's live events are forgotten", () => {
+    const state = new UserState(5, users, base, 2);
+    state.apply([...events("carol", [8]), ...events("alice", [7]), ...events("dave", [9])]);
+    // carol was least recently active: gone, answered from her (empty) base history again.
+    assert.equal(state.users(), 2);
+    assert.deepEqual(recent(state, "carol"), []);
+    assert.deepEqual(recent(state, "alice"), [1, 2, 3, 7]);
+    // An event makes alice the most recent: erin's arrival evicts dave, not her.
+    state.apply([...events("alice", [6], 2000), ...events("erin", [5], 2001)]);
+    assert.deepEqual(recent(state, "alice"), [1, 2, 3, 7, 6]);
+    assert.deepEqual(recent(state, "dave"), []);
+    assert.deepEqual(recent(state, "erin"), [5]);
+    assert.throws(() => new UserState(5, users, base, 0), /maxUsers must be a positive integer/);
+  });
+
   test("keeps the newest maxHistory items, oldest first", () => {
     const state = new UserState(3, users, base);
     state.apply(events("alice", [10, 11]));

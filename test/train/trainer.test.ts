@@ -5,11 +5,13 @@ import { DataRng } from "../../src/data/rng.js";
 import { buildUserItemIndex, itemPopularity, PopularitySampler, UniformSampler } from "../../src/data/sampling.js";
 import { makeInteractions } from "../../src/data/shaping.js";
 import { TrainingPool } from "../../src/engine/parallel.js";
+import { endStep, type Tensor } from "../../src/engine/tensor.js";
+import { gradCheck } from "../helpers/gradcheck.js";
 import { historyBag, type ModelContext } from "../../src/models/context.js";
 import { createModel } from "../../src/models/index.js";
 import { trainProgramUrl, type HardConfig, type Trainer } from "../../src/train/program.js";
 import { buildTrainingData, redrawNegatives, type TrainingData } from "../../src/train/training-data.js";
-import { train } from "../../src/train/trainer.js";
+import { STALLED_EPOCHS, train, TrainingFailure } from "../../src/train/trainer.js";
 import { againstPlainBpr, makeValidator, NUM_ITEMS, NUM_USERS, options, params, shop, spec } from "./fixture.js";
 
 describe("training data", () => {
@@ -274,5 +276,121 @@ describe("learning-rate schedules in train()", () => {
 
   test("an invalid schedule is refused before training", async () => {
     await assert.rejects(train(options({ schedule: { kind: "step", stepSize: 0 } })), /stepSize must be a positive/);
+  });
+});
+
+describe("regularisation", () => {
+  const batch = {
+    users: Int32Array.from([0, 3, 3, 7]),
+    positives: Int32Array.from([1, 2, 5, 1]),
+    negatives: Int32Array.from([4, 6, 8, 9]),
+  };
+
+  test("batchL2 is the batch's squared user and item rows over the batch size, its gradient as finite differences", async () => {
+    const { batchL2 } = await import("../../src/train/losses.js");
+    const model = createModel({ kind: "bpr-mf", dim: 4, seed: 2, initStd: 0.5 }, shop.context);
+    const [users, items] = model.parameters() as [Tensor, Tensor];
+    const squares = (t: Tensor, rows: Int32Array) =>
+      Array.from(rows).reduce((sum, r) => sum + t.data.subarray(r * 4, r * 4 + 4).reduce((s, x) => s + x * x, 0), 0);
+    const expected =
+      (squares(users, batch.users) + squares(items, batch.positives) + squares(items, batch.negatives)) / 4;
+    const value = batchL2(model, batch).item();
+    endStep();
+    assert.ok(Math.abs(value - expected) < 1e-5 * expected, `${value} vs ${expected}`);
+    gradCheck(() => batchL2(model, batch), [users, items], { eps: 1e-3, tol: 1e-2 });
+  });
+
+  test("l2 needs a dot-product model: NeuMF is refused, naming weightDecay instead", async () => {
+    await assert.rejects(
+      train(options({ model: { kind: "neumf", gmfDim: 4, mlpSizes: [8, 4], seed: 1 }, l2: 1e-3, epochs: 1 })),
+      /l2 needs a dot-product model .* not neumf; use weightDecay/,
+    );
+  });
+
+  test('lossReduction "sum" follows the summed loss: SGD steps as the mean loss with lr × batch size', async () => {
+    const run = async (extra: Partial<HardConfig>) => {
+      const { data, context } = shop;
+      const pool = await TrainingPool.start<HardConfig, Trainer>({
+        programUrl: trainProgramUrl,
+        config: { model: spec, context, optimizer: "sgd", lr: 0.01, ...extra },
+        data: { users: data.users, positives: data.positives, negatives: data.negatives, historyEnd: data.historyEnd },
+        threads: 1,
+      });
+      try {
+        const order = Int32Array.from({ length: 1280 }, (_, i) => i);
+        const result = await pool.epoch(order, 128);
+        return { loss: result.loss, params: params(pool.local.model) };
+      } finally {
+        await pool.close();
+      }
+    };
+    const summed = await run({ lossReduction: "sum", l2: 0.01 });
+    const scaled = await run({ lr: 0.01 * 128, l2: 0.01 });
+    assert.deepEqual(summed.params, scaled.params);
+    // The logged loss is the mean either way.
+    assert.equal(summed.loss, scaled.loss);
+  });
+
+  test('weight decay reaches rows no batch touches only with tableUpdates "dense"', async () => {
+    // A catalogue with one item more than the data and the sampler know: no batch ever touches its row.
+    const context = { ...shop.context, numItems: NUM_ITEMS + 1 };
+    const itemRow = (result: { model: { parameters(): Tensor[] } }) =>
+      Array.from(result.model.parameters()[1]!.data.subarray(NUM_ITEMS * 16, (NUM_ITEMS + 1) * 16));
+    const initial = itemRow({ model: createModel(spec, context) });
+    const lazy = await train(options({ context, epochs: 1, weightDecay: 0.5 }));
+    const dense = await train(options({ context, epochs: 1, weightDecay: 0.5, tableUpdates: "dense" }));
+    assert.deepEqual(itemRow(lazy), initial, "lazy updates leave the untouched row as it was");
+    const norm = (v: number[]) => Math.hypot(...v);
+    assert.ok(norm(itemRow(dense)) < 0.9 * norm(initial), `${norm(itemRow(dense))} vs ${norm(initial)}`);
+  });
+});
+
+describe("guards and validation cadence", () => {
+  test("a run whose weight decay collapses the model stops at the random loss, naming decay and the loss reduction", async () => {
+    await assert.rejects(train(options({ epochs: 8, weightDecay: 50, tableUpdates: "dense" })), (err: unknown) => {
+      assert.ok(err instanceof TrainingFailure, String(err));
+      assert.equal(err.reason, "random-loss");
+      assert.equal(err.epoch, STALLED_EPOCHS);
+      assert.match(err.message, /stayed at 0\.6931, a random model's, for 5 epochs/);
+      assert.match(err.message, /weight decay too strong \(50 against the batch's mean loss/);
+      return true;
+    });
+  });
+
+  test("a run validating at or below a random ranker's level for several validations is stopped", async () => {
+    // Every NDCG@10 is at or below 1: the guard's arithmetic, whatever the model learns.
+    await assert.rejects(train(options({ epochs: 8, validate: makeValidator(), randomMonitor: 1 })), (err: unknown) => {
+      assert.ok(err instanceof TrainingFailure);
+      assert.equal(err.reason, "random-ranking");
+      assert.match(err.message, /validation NDCG@10 has been at or below a random ranker's \(1\.0000\) for 5/);
+      return true;
+    });
+    // A model that learns is never stopped by the real floor (NDCG@10 of a random ranker over 51 items).
+    const learned = await train(options({ epochs: 6, validate: makeValidator(), randomMonitor: 0.1, patience: 6 }));
+    assert.equal(learned.history.length, 6);
+  });
+
+  test("validateEvery validates every k epochs and after the last; only validated epochs can be the best", async () => {
+    const validated: number[] = [];
+    const validate = makeValidator();
+    const result = await train(
+      options({
+        epochs: 5,
+        validateEvery: 2,
+        patience: 5,
+        validate: (model) => {
+          validated.push(validated.length);
+          return validate(model);
+        },
+      }),
+    );
+    assert.equal(validated.length, 3);
+    assert.deepEqual(
+      result.history.map((r) => "NDCG@10" in r.metrics),
+      [false, true, false, true, true],
+    );
+    assert.ok([2, 4, 5].includes(result.bestEpoch));
+    for (const r of result.history) assert.equal(r.validationSeconds > 0, "NDCG@10" in r.metrics);
+    await assert.rejects(train(options({ validateEvery: 0 })), /validateEvery must be a positive integer/);
   });
 });

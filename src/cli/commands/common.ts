@@ -5,15 +5,18 @@
  */
 import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, resolve, sep } from "node:path";
-import { InvalidArgumentError, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { pino } from "pino";
 import type { DataConfig, TrainSettings } from "../../run/config.js";
+import type { TableUpdates } from "../../engine/optim.js";
+import { LOSS_REDUCTIONS, type LossReduction } from "../../train/program.js";
 import { artefactTarget } from "../../models/artefact.js";
 import { MODEL_KINDS, isModelKind, specOfWidth, type ModelSpec } from "../../models/zoo.js";
 import type { PipelineLog } from "../../run/log.js";
 import type { RunPaths } from "../../run/record.js";
 import { isTaskMetric } from "../../run/report.js";
 import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX } from "../../run/summary.js";
+import { defaultLogFormat, HumanLog, LOG_FORMATS, type LogFormat } from "./terminal.js";
 
 /**
  * A mistake in how a command was used (bad option, missing file, mismatched artefacts): main.ts prints
@@ -30,6 +33,12 @@ export class UsageError extends Error {
 export interface LogOptions {
   quiet?: boolean;
   verbose?: boolean;
+  /** "human" (lines and bars) or "json" (pino on stderr); default human when stdout is a terminal. */
+  logFormat?: LogFormat;
+  /** With the human format: where the JSON log is kept (a run's run.log); default nowhere. */
+  file?: string;
+  /** With the human format: false hides the progress bars (--no-progress). */
+  progress?: boolean;
 }
 
 /** Dependencies a command can be given (tests pass a silent logger). */
@@ -40,8 +49,18 @@ export interface CommandDeps {
   print?: (text: string) => void;
 }
 
-/** A pino logger on stderr ("warn" with --quiet, "debug" with --verbose, else "info"). */
+/**
+ * The log of a command: for people (terminal.ts HumanLog: short lines, progress bars, the JSON in `file`),
+ * or a pino logger on stderr ("warn" with --quiet, "debug" with --verbose, else "info").
+ */
 export function createLogger(options: LogOptions = {}): PipelineLog {
+  if ((options.logFormat ?? defaultLogFormat()) === "human") {
+    return new HumanLog({
+      ...(options.file === undefined ? {} : { file: options.file }),
+      ...(options.quiet ? { quiet: true } : {}),
+      bars: options.progress !== false,
+    });
+  }
   const level = options.quiet ? "warn" : options.verbose ? "debug" : "info";
   // Synchronous: training keeps the event loop busy for minutes, and buffered lines would arrive late.
   return pino({ level, base: undefined }, pino.destination({ dest: 2, sync: true }));
@@ -52,6 +71,10 @@ export interface TrainOptions {
   epochs?: number;
   batchSize?: number;
   lr?: number;
+  weightDecay?: number;
+  tableUpdates?: TableUpdates;
+  lossReduction?: LossReduction;
+  l2?: number;
   patience?: number;
   seed?: number;
   threads?: number;
@@ -69,10 +92,12 @@ export interface OutputOptions {
   json?: boolean;
   quiet?: boolean;
   progress?: boolean;
+  logFormat?: LogFormat;
 }
 
 /**
- * Adds --epochs, --batch-size, --lr, --patience, --seed and --threads. The help names the command's own
+ * Adds --epochs, --batch-size, --lr, --weight-decay, --table-updates, --loss-reduction, --l2, --patience,
+ * --seed and --threads. The help names the command's own
  * defaults, which trainSettings applies, so the two cannot drift apart.
  */
 export function addTrainOptions(command: Command, defaults: TrainSettings, seedDefault: string): Command {
@@ -80,6 +105,28 @@ export function addTrainOptions(command: Command, defaults: TrainSettings, seedD
     .option("--epochs <n>", `maximum epochs (default ${defaults.epochs})`, nonNegativeInt)
     .option("--batch-size <n>", `samples per step (default ${defaults.batchSize})`, positiveInt)
     .option("--lr <rate>", `learning rate (default ${defaults.lr})`, positiveNumber)
+    .option(
+      "--weight-decay <wd>",
+      `the optimiser's weight decay, against the loss as --loss-reduction reduces it (default ${defaults.weightDecay ?? 0})`,
+      nonNegativeNumber,
+    )
+    .addOption(
+      new Option("--table-updates <how>", "embedding tables: the batch's rows only, or every row every step").choices([
+        "lazy",
+        "dense",
+      ]),
+    )
+    .addOption(
+      new Option(
+        "--loss-reduction <how>",
+        "the optimiser follows the batch's mean loss, or its sum (as PyTorch code)",
+      ).choices([...LOSS_REDUCTIONS]),
+    )
+    .option(
+      "--l2 <weight>",
+      "L2 on the batch's user and item vectors, the BPR papers' (dot-product models)",
+      nonNegativeNumber,
+    )
     .option("--patience <n>", `epochs without improvement before stopping (default ${defaults.patience})`, positiveInt)
     .option("--seed <n>", `random seed (${seedDefault})`, nonNegativeInt)
     .option("--threads <n>", "training threads (default: every core)", positiveInt);
@@ -92,6 +139,10 @@ export function trainSettings(opts: TrainOptions, base: TrainSettings): TrainSet
     ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }),
     ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }),
     ...(opts.lr === undefined ? {} : { lr: opts.lr }),
+    ...(opts.weightDecay === undefined ? {} : { weightDecay: opts.weightDecay }),
+    ...(opts.tableUpdates === undefined ? {} : { tableUpdates: opts.tableUpdates }),
+    ...(opts.lossReduction === undefined ? {} : { lossReduction: opts.lossReduction }),
+    ...(opts.l2 === undefined ? {} : { l2: opts.l2 }),
     ...(opts.patience === undefined ? {} : { patience: opts.patience }),
   };
 }
@@ -104,7 +155,7 @@ export function addEvaluationOptions(command: Command, fullRankingHelp: string):
     .option("--no-full-ranking", fullRankingHelp);
 }
 
-/** Adds --json, --quiet and, unless progress is false (nothing to show one for), --no-progress. */
+/** Adds --json, --quiet, --log-format and, unless progress is false (nothing to show one for), --no-progress. */
 export function addOutputOptions(
   command: Command,
   {
@@ -112,7 +163,14 @@ export function addOutputOptions(
     progress = "no progress bar",
   }: { json?: string; progress?: string | false } = {},
 ): Command {
-  command.option("--json", json).option("--quiet", "only warnings on stderr");
+  command
+    .option("--json", json)
+    .option("--quiet", "only warnings on stderr")
+    .addOption(
+      new Option("--log-format <format>", "human lines and bars, or JSON log lines on stderr")
+        .choices(LOG_FORMATS)
+        .default(defaultLogFormat(), "human on a terminal, else json"),
+    );
   return progress === false ? command : command.option("--no-progress", progress);
 }
 
@@ -134,6 +192,13 @@ export function nonNegativeInt(value: string): number {
 export function positiveNumber(value: string): number {
   const n = Number(value);
   if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError("must be a positive number");
+  return n;
+}
+
+/** Commander parser for a non-negative number option. */
+export function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n >= 0)) throw new InvalidArgumentError("must be a non-negative number");
   return n;
 }
 
@@ -201,7 +266,7 @@ export function checkRunOutput(paths: RunPaths, inputs: Inputs): void {
   refuseInputs(named, paths.dir, inputs);
   if (!existsSync(paths.dir)) return;
   if (!statSync(paths.dir).isDirectory()) throw new UsageError(`${named}: a file, not a run directory`);
-  const own = [paths.models, paths.softLabels, paths.summary, paths.report].map((p) => basename(p));
+  const own = [paths.models, paths.softLabels, paths.summary, paths.report, paths.log].map((p) => basename(p));
   // writeFileAtomic's `<file>.tmp`, left by a run that was killed while writing.
   const ours = new Set([...own, ...own.map((name) => `${name}.tmp`)]);
   const foreign = readdirSync(paths.dir).filter((name) => !ours.has(name));

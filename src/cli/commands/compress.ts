@@ -85,7 +85,8 @@ export async function compressCommandAction(
   opts: CompressOptions,
   deps: CommandDeps = {},
 ): Promise<CompressArtefactResult> {
-  const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
+  const log =
+    deps.log ?? createLogger({ quiet: opts.quiet || opts.json, logFormat: opts.logFormat, progress: opts.progress });
   let steps: CompressionStep[];
   try {
     steps = parseSteps(opts.steps ?? DEFAULT_STEPS, opts.fineTuneEpochs ?? 2);

@@ -63,7 +63,8 @@ export interface DistillResult {
 
 /** Distil a student from a teacher artefact. */
 export async function distill(opts: DistillOptions, deps: CommandDeps = {}): Promise<DistillResult> {
-  const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
+  const log =
+    deps.log ?? createLogger({ quiet: opts.quiet || opts.json, logFormat: opts.logFormat, progress: opts.progress });
   const method = opts.method ?? "listwise";
   const weights = METHOD_PRESETS[method];
   if (!weights) throw new UsageError(`unknown method "${method}" (known: ${DISTILL_METHODS.join(", ")})`);

@@ -52,7 +52,7 @@ export interface EvaluateResult {
 
 /** Evaluate a model artefact. */
 export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): Promise<EvaluateResult> {
-  const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
+  const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json, logFormat: opts.logFormat });
   const { model, users, items, manifest } = loadArtefact(opts.model);
   const teacher = findTeacher(opts, manifest, log);
   const recorded = recordedData(manifest as ArtefactManifest);

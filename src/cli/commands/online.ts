@@ -110,7 +110,8 @@ export interface OnlineResult {
 
 /** Replay an event log through online learning. */
 export async function online(opts: OnlineOptions, deps: CommandDeps = {}): Promise<OnlineResult> {
-  const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
+  const log =
+    deps.log ?? createLogger({ quiet: opts.quiet || opts.json, logFormat: opts.logFormat, progress: opts.progress });
   checkOptions(opts);
   const replay = resolve(opts.replay);
   if (!existsSync(replay)) throw new UsageError(`--replay ${opts.replay}: no such file`);

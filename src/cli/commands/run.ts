@@ -3,6 +3,7 @@
  * teachers, soft labels, the student alone and with every distillation method — ending with model
  * artefacts, summary.json and an HTML report, whose locations it prints.
  */
+import { existsSync } from "node:fs";
 import { Command } from "commander";
 import { defaultPipelineConfig, loadPipelineConfig, type PipelineConfig } from "../../run/config.js";
 import { runPipeline } from "../../run/pipeline.js";
@@ -19,6 +20,7 @@ import {
   type CommandDeps,
   type OutputOptions,
 } from "./common.js";
+import { HumanLog } from "./terminal.js";
 
 /** Options of `run` as commander parses them. */
 export interface RunOptions extends OutputOptions {
@@ -37,16 +39,28 @@ export function runConfig(opts: RunOptions): PipelineConfig {
 
 /** Run a pipeline and print where its outputs are. */
 export async function run(opts: RunOptions, deps: CommandDeps = {}): Promise<RunSummary> {
-  const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
   const config = runConfig(opts);
   const paths = pipelinePaths(config);
   checkRunOutput(paths, { "--config": opts.config, data: dataPath(config.data) });
+  // For people, the JSON log is kept in the run's directory.
+  const log =
+    deps.log ??
+    createLogger({
+      quiet: opts.quiet || opts.json,
+      logFormat: opts.logFormat,
+      progress: opts.progress,
+      file: paths.log,
+    });
   const summary = await runPipeline(config, { log, progress: opts.progress ?? !opts.quiet });
   const print = printerOf(deps);
   if (opts.json) {
     print(
       JSON.stringify(
-        { ...paths, models: summary.models.map((m) => ({ name: m.name, artefact: m.artefact })) },
+        {
+          ...paths,
+          models: summary.models.map((m) => ({ name: m.name, artefact: m.artefact })),
+          ...(summary.failures ? { failures: summary.failures } : {}),
+        },
         null,
         2,
       ),
@@ -62,9 +76,11 @@ export async function run(opts: RunOptions, deps: CommandDeps = {}): Promise<Run
         `${count(m.parameters).padStart(9)} params  ${count(m.fileBytes ?? m.bytes).padStart(11)} bytes  ${m.artefact ?? ""}`,
     );
   }
+  for (const f of summary.failures ?? []) print(`  ${f.model.padEnd(width)}  FAILED: ${f.message}`);
   print(`report   ${paths.report}`);
   print(`summary  ${paths.summary}`);
   print(`models   ${paths.models}`);
+  if (log instanceof HumanLog && existsSync(paths.log)) print(`log      ${paths.log}`);
   return summary;
 }
 

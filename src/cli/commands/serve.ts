@@ -6,14 +6,21 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
+import pretty from "pino-pretty";
 import { startServer } from "../../serve/server.js";
 import { onlineLearning } from "../../online/serve.js";
+import { parseRedisUrl, RedisUnreachableError, RedisUrlError } from "../../serve/redis.js";
 import { nonNegativeInt, positiveInt, UsageError } from "./common.js";
+import { defaultLogFormat, LOG_FORMATS, type LogFormat } from "./terminal.js";
 
 export interface ServeOptions {
   model: string;
   models?: string;
   state?: string;
+  /** redis://host:port[/db]: share events, items, the serving version and the learner with other servers. */
+  redis?: string;
+  /** With --redis and --online: the learner's lease, ms. */
+  learnerLease?: number;
   host: string;
   port: number;
   token?: string;
@@ -26,6 +33,8 @@ export interface ServeOptions {
   /** False with --no-shedding. */
   shedding?: boolean;
   quiet?: boolean;
+  /** "human": pino-pretty lines; "json": pino's JSON lines (default when stdout is not a terminal). */
+  logFormat?: LogFormat;
   online?: boolean;
   /** A directory, or false from --no-teacher. */
   teacher?: string | false;
@@ -35,13 +44,33 @@ export interface ServeOptions {
 
 /** Start serving; resolves once the server listens, with a function that stops it. */
 export async function serve(opts: ServeOptions): Promise<{ url: string; close: () => Promise<void> }> {
-  const logger = pino({ level: opts.quiet ? "warn" : "info", base: undefined });
+  const level = opts.quiet ? "warn" : "info";
+  const logger =
+    (opts.logFormat ?? defaultLogFormat()) === "human"
+      ? pino({ level, base: undefined }, pretty({ sync: true, translateTime: "SYS:HH:MM:ss", ignore: "pid,hostname" }))
+      : pino({ level, base: undefined });
   const token = opts.token ?? process.env.DISTILLREC_TOKEN;
   if (opts.models !== undefined && !(existsSync(opts.models) && statSync(opts.models).isDirectory())) {
     throw new UsageError(`--models ${opts.models}: no such directory`);
   }
+  if (opts.redis !== undefined) {
+    try {
+      parseRedisUrl(opts.redis);
+    } catch (err) {
+      if (err instanceof RedisUrlError) throw new UsageError(`--redis ${err.message}`);
+      throw err;
+    }
+  }
   const server = await listening({
     model: opts.model,
+    ...(opts.redis === undefined
+      ? {}
+      : {
+          redis: {
+            url: opts.redis,
+            ...(opts.learnerLease === undefined ? {} : { leaseTtlMs: opts.learnerLease }),
+          },
+        }),
     ...(opts.models === undefined ? {} : { modelsDir: resolve(opts.models) }),
     stateDir: resolve(opts.state ?? "serve-state"),
     host: opts.host,
@@ -68,7 +97,15 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
   });
   const { model } = server.registry.current;
   logger.info(
-    { url: server.url, model: model.version, kind: model.kind, items: model.catalogue.size, writes: !!token },
+    {
+      url: server.url,
+      model: model.version,
+      kind: model.kind,
+      items: model.catalogue.size,
+      writes: !!token,
+      dashboard: `${server.url}/dashboard`,
+      docs: `${server.url}/docs`,
+    },
     "serving",
   );
   if (!token) logger.warn({}, "no token (--token or DISTILLREC_TOKEN): event, item and model writes are refused");
@@ -84,6 +121,7 @@ async function listening(options: Parameters<typeof startServer>[0]): ReturnType
     if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
       throw new UsageError(`cannot listen: ${(err as Error).message}`);
     }
+    if (err instanceof RedisUnreachableError) throw new UsageError(err.message);
     throw err;
   }
 }
@@ -102,6 +140,15 @@ export function serveCommand(): Command {
     .requiredOption("--model <dir>", "model artefact directory to serve")
     .option("--models <dir>", "the only directory hot swaps may take artefacts from (default: the one holding --model)")
     .option("--state <dir>", "directory of the durable event log and catalogue (default ./serve-state)")
+    .option(
+      "--redis <url>",
+      "redis://host:port[/db]: share events, items, the serving version and one learner with other servers (docs/DEPLOY.md)",
+    )
+    .option(
+      "--learner-lease <ms>",
+      "with --redis and --online: how long the learner's lease outlives it (default 10 000)",
+      positiveInt,
+    )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <n>", "port to listen on (0: any free port)", port, 8080)
     .option("--token <token>", "bearer token for writes and administration (default: $DISTILLREC_TOKEN)")
@@ -124,6 +171,11 @@ export function serveCommand(): Command {
     )
     .option("--no-shedding", "never answer 503 when the event loop lags (load shedding is on by default)")
     .option("--quiet", "only warnings in the log")
+    .addOption(
+      new Option("--log-format <format>", "readable log lines, or JSON lines for machines")
+        .choices(LOG_FORMATS)
+        .default(defaultLogFormat(), "human on a terminal, else json"),
+    )
     .option("--online", "keep the student learning from the events in a background thread (docs/ONLINE.md)")
     .option("--teacher <dir>", "with --online: the teacher to re-distil from (default: the one beside --model)")
     .option("--no-teacher", "with --online: no teacher, no re-distillation")

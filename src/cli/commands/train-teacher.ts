@@ -57,7 +57,8 @@ export interface TrainTeacherResult {
 
 /** Train, evaluate and save a teacher. */
 export async function trainTeacher(opts: TrainTeacherOptions, deps: CommandDeps = {}): Promise<TrainTeacherResult> {
-  const log = deps.log ?? createLogger({ quiet: opts.quiet || opts.json });
+  const log =
+    deps.log ?? createLogger({ quiet: opts.quiet || opts.json, logFormat: opts.logFormat, progress: opts.progress });
   const config: PipelineConfig | undefined = opts.config ? loadPipelineConfig(opts.config) : undefined;
   const fromConfig = config
     ? ((opts.teacher ? config.teachers.find((t) => t.name === opts.teacher) : config.teachers[0]) ??

@@ -4,9 +4,27 @@ import type { FastifyInstance } from "fastify";
 import { ArtefactError } from "../../models/artefact.js";
 import type { ServeContext } from "../context.js";
 import { nameInModelsDir, resolveInModelsDir } from "../models-dir.js";
+import { bearer, errorResponses } from "../openapi.js";
+import { nullableString, responseObject } from "../schemas.js";
+
+/** A swap's or rollback's answer: the version replaced and the one serving now. */
+const swapped = {
+  200: responseObject({ from: { type: "string" }, to: { type: "string" } }),
+  ...errorResponses,
+};
+
+const models = responseObject({
+  current: responseObject({
+    version: { type: "string" },
+    kind: { type: "string" },
+    name: nullableString,
+    loadedAt: { type: "string" },
+  }),
+  previous: nullableString,
+});
 
 export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: ServeContext }): Promise<void> {
-  app.get("/models", async () => {
+  app.get("/models", { schema: { response: { 200: models, ...errorResponses } } }, async () => {
     const { model } = ctx.registry.current;
     return {
       current: {
@@ -31,6 +49,8 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
           properties: { dir: { type: "string", minLength: 1 } },
           additionalProperties: false,
         },
+        security: bearer,
+        response: swapped,
       },
     },
     async (request) => {
@@ -52,10 +72,14 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
     },
   );
 
-  app.post("/models/rollback", { onRequest: ctx.requireToken }, async (request) => {
-    const rolled = ctx.registry.rollback();
-    ctx.metrics.swaps.inc({ action: "rollback", result: "ok" });
-    request.log.info(rolled, "model rolled back");
-    return rolled;
-  });
+  app.post(
+    "/models/rollback",
+    { onRequest: ctx.requireToken, schema: { security: bearer, response: swapped } },
+    async (request) => {
+      const rolled = ctx.registry.rollback();
+      ctx.metrics.swaps.inc({ action: "rollback", result: "ok" });
+      request.log.info(rolled, "model rolled back");
+      return rolled;
+    },
+  );
 }

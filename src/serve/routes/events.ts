@@ -3,7 +3,8 @@
 import type { FastifyInstance } from "fastify";
 import type { ServeContext } from "../context.js";
 import { HttpError } from "../errors.js";
-import { idSchema, nameSchema } from "../schemas.js";
+import { bearer, errorResponses } from "../openapi.js";
+import { idSchema, nameSchema, responseObject } from "../schemas.js";
 import type { FeedbackEvent, ItemRecord } from "../store.js";
 
 /** Largest batches: about a second of ingest at the target rate, and well inside the body limit. */
@@ -57,6 +58,16 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
           },
           additionalProperties: false,
         },
+        security: bearer,
+        response: {
+          200: responseObject({
+            accepted: { type: "integer" },
+            firstSeq: { type: "integer" },
+            unknownItems: { type: "integer" },
+            model: { type: "string" },
+          }),
+          ...errorResponses,
+        },
       },
     },
     async (request) => {
@@ -72,7 +83,9 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
         );
       }
       const events: FeedbackEvent[] = request.body.events.map((e) => ({ ...e, timestamp: e.timestamp ?? now }));
-      const { first, count } = await ctx.store.append(events);
+      // A client retrying a batch sends the same Idempotency-Key: it is stored and counted once.
+      const id = request.headers["idempotency-key"];
+      const { first, count } = await ctx.store.append(events, typeof id === "string" ? { id } : {});
       const { unknownItems } = ctx.registry.apply(events.map((e, k) => ({ ...e, seq: first + k })));
       ctx.metrics.eventsIngested.inc(count);
       ctx.onEvents?.();
@@ -111,6 +124,16 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
           },
           additionalProperties: false,
         },
+        security: bearer,
+        response: {
+          200: responseObject({
+            upserted: { type: "integer" },
+            added: { type: "integer" },
+            model: { type: "string" },
+            items: { type: "integer" },
+          }),
+          ...errorResponses,
+        },
       },
     },
     async (request) => {
@@ -122,10 +145,12 @@ export async function eventRoutes(app: FastifyInstance, { ctx }: { ctx: ServeCon
       }));
       // Encode first: a feature of the wrong kind is refused before anything is stored.
       for (const item of items) ctx.registry.current.model.checkFeatures(item.features);
+      // Counted before the write: a shared store adds the items to the catalogue before it returns.
+      const known = ctx.registry.current.model.catalogue.ids;
+      const added = items.filter((item) => known.get(item.id) === undefined).length;
       await ctx.store.upsertItems(items);
       // The version serving after the write (a swap may have happened meanwhile; it replays stored items).
       const { model } = ctx.registry.current;
-      const added = items.filter((item) => model.catalogue.ids.get(item.id) === undefined).length;
       for (const item of items) model.upsertItem(item.id, item.features);
       ctx.metrics.itemsUpserted.inc(items.length);
       return { upserted: items.length, added, model: model.version, items: model.catalogue.size };

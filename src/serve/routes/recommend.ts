@@ -4,7 +4,8 @@ import type { ServeContext } from "../context.js";
 import { HttpError } from "../errors.js";
 import type { AttributeFilter } from "../catalogue.js";
 import type { Deployment } from "../registry.js";
-import { idSchema } from "../schemas.js";
+import { errorResponses } from "../openapi.js";
+import { idSchema, responseObject } from "../schemas.js";
 
 const itemList = {
   type: "array",
@@ -56,15 +57,11 @@ export async function recommendRoutes(app: FastifyInstance, { ctx }: { ctx: Serv
           additionalProperties: false,
         },
         response: {
-          200: {
-            type: "object",
-            properties: {
-              user: { type: "string" },
-              model: { type: "string" },
-              items: itemList,
-              fallback: { type: "string" },
-            },
-          },
+          200: responseObject(
+            { user: { type: "string" }, model: { type: "string" }, items: itemList, fallback: { type: "string" } },
+            ["user", "model", "items"],
+          ),
+          ...errorResponses,
         },
       },
     },
@@ -118,6 +115,15 @@ export async function recommendRoutes(app: FastifyInstance, { ctx }: { ctx: Serv
           },
           additionalProperties: false,
         },
+        response: {
+          200: responseObject({
+            user: { type: "string" },
+            model: { type: "string" },
+            items: itemList,
+            unknown: { type: "array", items: { type: "string" } },
+          }),
+          ...errorResponses,
+        },
       },
     },
     async (request) => {
@@ -148,6 +154,10 @@ export async function recommendRoutes(app: FastifyInstance, { ctx }: { ctx: Serv
       schema: {
         params: { type: "object", properties: { itemId: idSchema } },
         querystring: { type: "object", properties: { k }, additionalProperties: false },
+        response: {
+          200: responseObject({ item: { type: "string" }, model: { type: "string" }, items: itemList }),
+          ...errorResponses,
+        },
       },
     },
     async (request) => {

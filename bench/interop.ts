@@ -1,0 +1,350 @@
+// bench:interop — a teacher from another engine and a student shipped out of distillrec, on MovieLens 100K:
+// a PyTorch BPR-MF teacher (bench/peer/interop_teacher.py, exported with torch.onnx.export) against the same
+// teacher trained natively; the student distilled from each; the student exported to ONNX and scored by
+// onnxruntime-node against the native student; the student's web form in headless Chromium.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { evaluateFullRanking, evaluateSampled } from "../src/eval/protocol.js";
+import { exportOnnx } from "../src/interop/onnx-export.js";
+import type { OnnxPrecision } from "../src/interop/onnx-graph.js";
+import { loadOnnxTeacher, type OnnxTeacherSpec } from "../src/interop/onnx-teacher.js";
+import { exportWeb } from "../src/interop/web-export.js";
+import { ExactIndex } from "../src/engine/retrieval.js";
+import { loadArtefact } from "../src/models/artefact.js";
+import { isDotProduct, type DotProductModel } from "../src/models/dot-product.js";
+import type { Scorer, UserQuery } from "../src/models/recommender.js";
+import { validatePipelineConfig, type PipelineConfig } from "../src/run/config.js";
+import { loadData, prepareData, type PreparedData } from "../src/run/data.js";
+import { runPipeline } from "../src/run/pipeline.js";
+import type { RunSummary } from "../src/run/summary.js";
+import { startDemoServer } from "../src/cli/commands/demo-browser.js";
+import {
+  atLeast,
+  atMost,
+  printTable,
+  repoRoot,
+  round,
+  runPython,
+  torchAvailable,
+  writeResults,
+  type Target,
+} from "./common.js";
+
+const ML100K = join(repoRoot, "..", "shared", "data", "ml-100k");
+const WORK = join(repoRoot, "runs", "bench-interop");
+const PEER = join(repoRoot, "bench", "peer", "interop_teacher.py");
+const CHROMIUM = "/usr/bin/chromium";
+
+const TEACHER = { dim: 64, epochs: 40, batchSize: 1024, lr: 0.002, patience: 5 };
+const METHODS = [
+  { name: "listwise", weights: { hard: 1, listwise: 1, temperature: 2 } },
+  { name: "ranking", weights: { hard: 1, ranking: 0.5, rankingLambda: 1 } },
+];
+const MAIN_METHOD = "listwise";
+const reuseNative = process.argv.includes("--reuse-native");
+
+function pipeline(name: string, teacher: object): PipelineConfig {
+  return validatePipelineConfig({
+    name,
+    seed: 0,
+    // One thread: Hogwild on two is not reproducible run to run, and the two runs must differ only in the teacher.
+    threads: 1,
+    data: { kind: "recbole", path: ML100K },
+    evaluation: { negatives: 499, validationNegatives: 499, ks: [10, 20], fullRanking: true },
+    teachers: [teacher],
+    student: {
+      model: { kind: "two-tower", dim: 16, maxHistory: 30, seed: 3 },
+      train: { epochs: 40, batchSize: 512, lr: 0.003, optimizer: "adam", patience: 5 },
+    },
+    distillation: { methods: METHODS, softLabels: { negatives: 100, topK: 20, positivesPerUser: 1, cache: false } },
+    output: { dir: join(WORK, name) },
+  });
+}
+
+const log = {
+  info: (fields: object, message?: string) => console.error(`  ${message ?? ""} ${JSON.stringify(fields)}`),
+  warn: (fields: object, message?: string) => console.error(`  warning: ${message ?? ""} ${JSON.stringify(fields)}`),
+};
+
+/** The train and validation pairs as "user\titem" lines of external ids: what the peer trains on. */
+function writePairs(prepared: PreparedData): { train: string; valid: string; catalogue: string } {
+  const { users, items } = prepared.dataset;
+  const lines = (x: PreparedData["train"]) =>
+    Array.from({ length: x.length }, (_, k) => `${users.external(x.users[k]!)}\t${items.external(x.items[k]!)}\n`).join(
+      "",
+    );
+  const train = join(WORK, "train.tsv");
+  const valid = join(WORK, "valid.tsv");
+  const catalogue = join(WORK, "catalogue.json");
+  writeFileSync(train, lines(prepared.train));
+  writeFileSync(valid, lines(prepared.valid));
+  // Every id gets a row, as in any production vocabulary (a few items appear only in test).
+  writeFileSync(catalogue, JSON.stringify({ users: users.toJSON(), items: items.toJSON() }));
+  return { train, valid, catalogue };
+}
+
+interface PeerResult {
+  peer: string;
+  onnx: string;
+  idMap: string;
+  epochs: number;
+  validNDCG10: number;
+  trainSeconds: number;
+}
+
+function model(summary: RunSummary, name: string) {
+  const m = summary.models.find((x) => x.name === name);
+  if (!m) throw new Error(`the run has no model ${name}`);
+  return m;
+}
+
+/** The test protocol's sampled and full-ranking metrics for a scorer (the pipeline's queries: train + validation history). */
+function protocol(prepared: PreparedData, scorer: Scorer, query: (user: number) => UserQuery): Record<string, number> {
+  const { test, seen, numItems } = prepared.testSet;
+  const ks = [10, 20];
+  const sampled = evaluateSampled(scorer, test, { seen, numItems, negatives: 499, seed: 0, ks, query }).metrics;
+  const full = evaluateFullRanking(scorer, test, { seen, numItems, ks, query }).metrics;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(sampled)) if (k !== "count") out[k] = v;
+  for (const [k, v] of Object.entries(full)) if (k !== "count") out[`full:${k}`] = v;
+  return out;
+}
+
+/** The exported student's scores for every test user (one batched onnxruntime run), as a Scorer. */
+async function onnxScorer(
+  file: Uint8Array,
+  prepared: PreparedData,
+  query: (user: number) => UserQuery,
+): Promise<{ scorer: Scorer; table: Float32Array }> {
+  const session = await ort.InferenceSession.create(file);
+  const { numUsers, numItems } = prepared.context;
+  const histories = Array.from({ length: numUsers }, (_, u) => Array.from(query(u).history ?? []));
+  const width = Math.max(1, ...histories.map((h) => h.length));
+  const padded = new BigInt64Array(numUsers * width).fill(-1n);
+  histories.forEach((h, u) => h.forEach((item, j) => (padded[u * width + width - h.length + j] = BigInt(item))));
+  const out = await session.run({
+    user: new ort.Tensor(
+      "int64",
+      BigInt64Array.from({ length: numUsers }, (_, u) => BigInt(u)),
+      [numUsers],
+    ),
+    history: new ort.Tensor("int64", padded, [numUsers, width]),
+  });
+  await session.release();
+  const table = out.scores!.data as Float32Array;
+  const scoreAll = (q: UserQuery) => table.slice(q.user * numItems, (q.user + 1) * numItems);
+  return {
+    table,
+    scorer: { scoreAll, scoreCandidates: (q, items) => Float32Array.from(items, (i) => table[q.user * numItems + i]!) },
+  };
+}
+
+/** The student's web form in headless Chromium: its top-10s against Node's, and the p50 latency of top-10. */
+async function browserFigures(student: DotProductModel, prepared: PreparedData) {
+  const bundle = join(repoRoot, "dist", "browser", "distillrec.js");
+  const wasm = join(repoRoot, "dist", "kernels.wasm");
+  const web = exportWeb(student, { users: prepared.dataset.users, items: prepared.dataset.items });
+  const sizes = {
+    bundleBytes: readFileSync(bundle).length,
+    bundleGzipBytes: gzipSync(readFileSync(bundle), { level: 9 }).length,
+    wasmBytes: readFileSync(wasm).length,
+    wasmGzipBytes: gzipSync(readFileSync(wasm), { level: 9 }).length,
+    modelBytes: web.tables.length + Buffer.byteLength(JSON.stringify(web.manifest)),
+    modelGzipBytes: gzipSync(web.tables).length + gzipSync(JSON.stringify(web.manifest)).length,
+  };
+  if (!existsSync(CHROMIUM)) return { ...sizes, skipped: `${CHROMIUM} is not installed` };
+  const { chromium } = await import("playwright-core");
+  const server = await startDemoServer(web);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.waitForSelector("body[data-ready]");
+    const users = [0, 1, 2, 100, 500, 942];
+    type Demo = {
+      demo: { student: { recommend(u: number, k: number): { items: number[] } }; p50(runs: number): number };
+    };
+    const got = await page.evaluate((us) => {
+      const { demo } = globalThis as unknown as Demo;
+      return { tops: us.map((u) => demo.student.recommend(u, 10).items), p50: demo.p50(1000) };
+    }, users);
+    const index = new ExactIndex(student.itemVectorTable(), student.dim);
+    const h = student.context.histories!;
+    const same = users.every((u, k) => {
+      const end = h.offsets[u + 1]!;
+      const recent = h.items.subarray(Math.max(h.offsets[u]!, end - student.historyLength), end);
+      const mask = new Uint8Array(student.numItems);
+      for (const i of recent) mask[i] = 1;
+      const want = Array.from(index.search(student.userVector({ user: u }), 10, { exclude: mask }).items);
+      return JSON.stringify(want) === JSON.stringify(got.tops[k]);
+    });
+    index.dispose();
+    return { ...sizes, browser: (await browser.version()) as string, top10EqualsNode: same, p50Ms: got.p50 };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(ML100K, "ml-100k.inter"))) throw new Error(`bench:interop needs MovieLens 100K at ${ML100K}`);
+  if (!torchAvailable()) throw new Error("bench:interop needs PyTorch (apt-get install python3-torch)");
+  mkdirSync(WORK, { recursive: true });
+  const prepared = prepareData(await loadData({ kind: "recbole", path: ML100K }, 0));
+
+  console.log("PyTorch teacher (bench/peer/interop_teacher.py) …");
+  const pairs = writePairs(prepared);
+  const peer = runPython(PEER, [
+    pairs.train,
+    pairs.valid,
+    pairs.catalogue,
+    join(WORK, "torch"),
+    ...["--dim", String(TEACHER.dim), "--epochs", String(TEACHER.epochs), "--lr", String(TEACHER.lr)],
+    // No early stop (the native teacher never met its patience in 40 epochs either); the best epoch is kept.
+    ...["--batch", String(TEACHER.batchSize), "--patience", String(TEACHER.epochs)],
+  ]) as PeerResult;
+  const onnx: OnnxTeacherSpec = {
+    file: peer.onnx,
+    inputs: { user: "user_ids", item: "item_ids" },
+    output: "score",
+    idMap: peer.idMap,
+  };
+  // Scoring the whole data set through onnxruntime-node: what an ONNX teacher costs a run.
+  const scoringStart = performance.now();
+  await loadOnnxTeacher(onnx, {
+    context: prepared.context,
+    users: prepared.dataset.users,
+    items: prepared.dataset.items,
+  });
+  const scoringSeconds = (performance.now() - scoringStart) / 1000;
+
+  console.log("distilling from the native teacher …");
+  const nativeSummary = join(WORK, "native", "summary.json");
+  const train = {
+    epochs: TEACHER.epochs,
+    batchSize: TEACHER.batchSize,
+    lr: TEACHER.lr,
+    optimizer: "adam",
+    patience: TEACHER.patience,
+  };
+  // --reuse-native: the native run's summary from last time (it does not depend on the peer).
+  const native =
+    reuseNative && existsSync(nativeSummary)
+      ? (JSON.parse(readFileSync(nativeSummary, "utf8")) as RunSummary)
+      : await runPipeline(
+          pipeline("native", { name: "bpr-mf-64", model: { kind: "bpr-mf", dim: TEACHER.dim, seed: 1 }, train }),
+          { log, progress: false },
+        );
+  console.log("distilling from the PyTorch teacher (ONNX) …");
+  const torch = await runPipeline(pipeline("torch", { name: "torch-bpr-mf-64", onnx }), { log, progress: false });
+
+  const rows: (string | number)[][] = [];
+  const students: Record<string, unknown> = {};
+  for (const m of METHODS) {
+    const a = model(native, `student-${m.name}`).metrics;
+    const b = model(torch, `student-${m.name}`).metrics;
+    const rel = (k: string) => Math.abs(b[k]! - a[k]!) / a[k]!;
+    students[m.name] = {
+      native: { "NDCG@10": a["NDCG@10"], "full:NDCG@10": a["full:NDCG@10"], "HR@10": a["HR@10"] },
+      torch: { "NDCG@10": b["NDCG@10"], "full:NDCG@10": b["full:NDCG@10"], "HR@10": b["HR@10"] },
+      relativeDifference: { "NDCG@10": round(rel("NDCG@10")), "full:NDCG@10": round(rel("full:NDCG@10")) },
+    };
+    rows.push([m.name, a["NDCG@10"]!, b["NDCG@10"]!, rel("NDCG@10"), a["full:NDCG@10"]!, b["full:NDCG@10"]!]);
+  }
+  const teachers = {
+    native: model(native, "bpr-mf-64").metrics,
+    torch: model(torch, "torch-bpr-mf-64").metrics,
+  };
+  printTable(["student (method)", "NDCG@10 native", "NDCG@10 torch", "rel. diff", "full native", "full torch"], rows);
+  console.log(
+    `teachers: native NDCG@10 ${round(teachers.native["NDCG@10"]!)}, torch ${round(teachers.torch["NDCG@10"]!)}`,
+  );
+
+  // The student distilled from the PyTorch teacher, exported to ONNX and scored by onnxruntime-node.
+  const artefact = loadArtefact(model(torch, `student-${MAIN_METHOD}`).artefact!);
+  const student = artefact.model;
+  if (!isDotProduct(student)) throw new Error("the bench's student is a dot-product model");
+  student.eval();
+  const histories = prepared.testSet.histories!;
+  const query = (user: number): UserQuery => ({ user, history: histories.recent(user, Infinity) });
+  const nativeScorer = student.scorer();
+  const nativeMetrics = protocol(prepared, nativeScorer, query);
+  const exported: Record<string, unknown> = {};
+  let maxMetricDiff = 0;
+  let maxScoreDiff = 0;
+  for (const precision of ["f32", "f16", "int8"] as OnnxPrecision[]) {
+    const files = exportOnnx(student, { users: artefact.users, items: artefact.items }, precision);
+    const { scorer, table } = await onnxScorer(files.scores, prepared, query);
+    const metrics = protocol(prepared, scorer, query);
+    let scoreDiff = 0;
+    for (let u = 0; u < student.numUsers; u++) {
+      const want = nativeScorer.scoreAll(query(u));
+      for (let i = 0; i < want.length; i++) {
+        scoreDiff = Math.max(scoreDiff, Math.abs(want[i]! - table[u * student.numItems + i]!));
+      }
+    }
+    const metricDiff = Math.max(...Object.keys(nativeMetrics).map((k) => Math.abs(metrics[k]! - nativeMetrics[k]!)));
+    if (precision === "f32") {
+      maxMetricDiff = metricDiff;
+      maxScoreDiff = scoreDiff;
+    }
+    exported[precision] = {
+      bytes: files.scores.length,
+      maxAbsScoreDifference: scoreDiff,
+      maxAbsMetricDifference: metricDiff,
+      "NDCG@10": metrics["NDCG@10"],
+      "full:NDCG@10": metrics["full:NDCG@10"],
+    };
+    console.log(
+      `ONNX student ${precision}: ${files.scores.length} bytes, max |Δscore| ${scoreDiff.toExponential(2)}, max |Δmetric| ${metricDiff}`,
+    );
+  }
+  nativeScorer.dispose?.();
+
+  console.log("the student in headless Chromium …");
+  const browser = await browserFigures(student, prepared);
+  console.log(JSON.stringify(browser));
+
+  const main = students[MAIN_METHOD] as { relativeDifference: Record<string, number> };
+  const targets: Target[] = [
+    atMost(
+      `student distilled from the PyTorch teacher (ONNX) vs from the natively trained teacher: relative NDCG@10 difference (${MAIN_METHOD})`,
+      main.relativeDifference["NDCG@10"]!,
+      0.02,
+      "ratio",
+    ),
+    atMost("exported ONNX student (fp32) vs native: largest test-metric difference", maxMetricDiff, 0, "abs"),
+    atMost("exported ONNX student (fp32) vs native: largest score difference", maxScoreDiff, 1e-5, "abs"),
+    atMost("ONNX teacher: scoring every ml-100k (user, item) pair through onnxruntime-node", scoringSeconds, 10, "s"),
+  ];
+  if ("top10EqualsNode" in browser) {
+    targets.push(atLeast("in-browser top-10 equals Node's (6 users)", browser.top10EqualsNode ? 1 : 0, 1, "bool"));
+  }
+  const results = {
+    dataset: { name: "ml-100k", users: prepared.context.numUsers, items: prepared.context.numItems },
+    peer: { ...peer, onnx: undefined, idMap: undefined },
+    teacherSettings: TEACHER,
+    onnxTeacherScoringSeconds: round(scoringSeconds),
+    teachers: {
+      native: { "NDCG@10": teachers.native["NDCG@10"], "full:NDCG@10": teachers.native["full:NDCG@10"] },
+      torch: { "NDCG@10": teachers.torch["NDCG@10"], "full:NDCG@10": teachers.torch["full:NDCG@10"] },
+    },
+    students,
+    exportedStudent: {
+      method: MAIN_METHOD,
+      native: { "NDCG@10": nativeMetrics["NDCG@10"], "full:NDCG@10": nativeMetrics["full:NDCG@10"] },
+      ...exported,
+    },
+    browser,
+  };
+  const path = writeResults("interop", results, targets);
+  printTable(
+    ["target", "measured", "target", "met"],
+    targets.map((t) => [t.name.slice(0, 90), t.measured, t.target, t.met ? "yes" : "NO"]),
+  );
+  console.log(`wrote ${path}`);
+}
+
+await main();
