@@ -57,4 +57,7 @@ try {
     console.error(`distillrec: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exitCode = 1;
   }
+  // A command that failed must end even if something it opened lingers (a Redis connection, a worker): give
+  // cleanup a moment, then exit with the code set above.
+  setTimeout(() => process.exit(), 1000).unref();
 }
