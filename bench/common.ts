@@ -3,6 +3,9 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_pr
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { IdMap } from "../src/data/idmap.js";
+import { saveArtefact } from "../src/models/artefact.js";
+import { TwoTower } from "../src/models/two-tower.js";
 
 /** The repository root (benchmarks run from dist/bench/). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -46,6 +49,30 @@ export function writeResults(name: string, results: unknown, targets: Target[]):
   const body = { bench: name, commit: gitCommit(), date: new Date().toISOString(), results, targets };
   writeFileSync(path, JSON.stringify(body, null, 2) + "\n");
   return path;
+}
+
+/** Print the targets as a table: name, measured, target, unit, met. */
+export function printTargets(targets: readonly Target[]): void {
+  printTable(
+    ["target", "measured", "target", "unit", "met"],
+    targets.map((t) => [t.name, t.measured, t.target, t.unit, t.met ? "yes" : "NO"]),
+  );
+}
+
+/**
+ * Save the two-tower model the HTTP benches serve (users `u0…`, items `i0…`, 20 recent items a user, int8
+ * retrieval). Its weights are random: throughput, memory and errors do not depend on what it learned.
+ */
+export function saveLoadModel(dir: string, { users, items, dim }: { users: number; items: number; dim: number }): void {
+  const offsets = Int32Array.from({ length: users + 1 }, (_, u) => 20 * u);
+  const history = Int32Array.from({ length: 20 * users }, (_, k) => (k * 7919) % items);
+  const context = { numUsers: users, numItems: items, histories: { offsets, items: history } };
+  const model = new TwoTower({ dim, maxHistory: 20, seed: 1, retrieval: "int8" }, context);
+  saveArtefact(dir, {
+    model,
+    users: IdMap.fromJSON(Array.from({ length: users }, (_, u) => `u${u}`)),
+    items: IdMap.fromJSON(Array.from({ length: items }, (_, i) => `i${i}`)),
+  });
 }
 
 /** Print rows as an aligned text table. */

@@ -10,7 +10,7 @@ import { parseSteps, type StepReport } from "../src/run/compression.js";
 import { loadPipelineConfig, type PipelineConfig } from "../src/run/config.js";
 import { runPipeline } from "../src/run/pipeline.js";
 import { readManifest } from "../src/models/artefact.js";
-import { atLeast, atMost, printTable, repoRoot, round, writeResults, type Target } from "./common.js";
+import { atLeast, atMost, printTable, repoRoot, round, writeResults, type Target, printTargets } from "./common.js";
 
 const ML100K = join(repoRoot, "..", "shared", "data", "ml-100k");
 const STEPS = "fp16,int8,prune:0.3,prune:0.5,lowrank:0.9";
@@ -199,10 +199,7 @@ async function main(): Promise<void> {
     results[setting.name] = { ...summary(r), targets: t };
   }
   console.log("\ntargets");
-  printTable(
-    ["target", "measured", "target", "unit", "met"],
-    allTargets.map((t) => [t.name, t.measured, t.target, t.unit, t.met ? "yes" : "NO"]),
-  );
+  printTargets(allTargets);
   console.log(`written to ${writeResults("compress", results, allTargets)}`);
 }
 

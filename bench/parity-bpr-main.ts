@@ -1,7 +1,7 @@
 // Runs the BPR-MF half of bench:parity on its own (npm run bench:parity-bpr), writing bench/results/parity-bpr.json.
 import { join } from "node:path";
 import { bprParity, epochOverhead } from "./parity-bpr.js";
-import { printTable, repoRoot, round, writeResults } from "./common.js";
+import { printTable, repoRoot, round, writeResults, printTargets } from "./common.js";
 
 const ML100K = join(repoRoot, "..", "shared", "data", "ml-100k");
 
@@ -24,8 +24,5 @@ printTable(
   ]),
 );
 const all = [overhead.target, ...targets];
-printTable(
-  ["target", "measured", "target", "unit", "met"],
-  all.map((t) => [t.name, t.measured, t.target, t.unit, t.met ? "yes" : "NO"]),
-);
+printTargets(all);
 console.log(writeResults("parity-bpr", { runs, peer, epochOverhead: overhead }, all));

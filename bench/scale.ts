@@ -10,11 +10,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { IdMap } from "../src/data/idmap.js";
-import { saveArtefact } from "../src/models/artefact.js";
-import { TwoTower } from "../src/models/two-tower.js";
 import { TestRedis } from "../test/helpers/redis.js";
-import { atLeast, atMost, printTable, round, spawnServer, writeResults, type Target } from "./common.js";
+import {
+  atLeast,
+  atMost,
+  printTable,
+  round,
+  spawnServer,
+  writeResults,
+  type Target,
+  printTargets,
+  saveLoadModel,
+} from "./common.js";
 
 const USERS = 50_000;
 const ITEMS = 20_000;
@@ -29,19 +36,6 @@ const FRESHNESS_PROBES = 300;
 const INGEST_BATCH = 1_000;
 const INGEST_SECONDS = 8;
 const headers = { "content-type": "application/json", authorization: `Bearer ${TOKEN}` };
-
-function saveModel(dir: string): void {
-  // Weights are random: throughput does not depend on what the model learned.
-  const offsets = Int32Array.from({ length: USERS + 1 }, (_, u) => 20 * u);
-  const items = Int32Array.from({ length: 20 * USERS }, (_, k) => (k * 7919) % ITEMS);
-  const context = { numUsers: USERS, numItems: ITEMS, histories: { offsets, items } };
-  const model = new TwoTower({ dim: DIM, maxHistory: 20, seed: 1, retrieval: "int8" }, context);
-  saveArtefact(dir, {
-    model,
-    users: IdMap.fromJSON(Array.from({ length: USERS }, (_, u) => `u${u}`)),
-    items: IdMap.fromJSON(Array.from({ length: ITEMS }, (_, i) => `i${i}`)),
-  });
-}
 
 let counter = 0;
 function eventBody(batch: number): string {
@@ -171,7 +165,7 @@ async function main(): Promise<void> {
   const redis = await TestRedis.start();
   const children: ChildProcess[] = [];
   try {
-    saveModel(join(dir, "model"));
+    saveLoadModel(join(dir, "model"), { users: USERS, items: ITEMS, dim: DIM });
     const replica = async () => {
       const args = ["--model", join(dir, "model"), "--state", join(dir, "shared"), "--redis", redis.url];
       const server = await spawnServer([...args, "--port", "0"], TOKEN);
@@ -224,10 +218,7 @@ async function main(): Promise<void> {
       atLeast("event ingest into Redis through two replicas (batches of 1 000)", ingestRate, 50_000, "events/s"),
     ];
     console.log("\ntargets");
-    printTable(
-      ["target", "measured", "target", "unit", "met"],
-      targets.map((t) => [t.name, t.measured, t.target, t.unit, t.met ? "yes" : "NO"]),
-    );
+    printTargets(targets);
     const path = writeResults(
       "scale",
       {

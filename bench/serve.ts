@@ -8,10 +8,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { IdMap } from "../src/data/idmap.js";
-import { saveArtefact } from "../src/models/artefact.js";
-import { TwoTower } from "../src/models/two-tower.js";
-import { atLeast, atMost, printTable, repoRoot, round, spawnServer, writeResults, type Target } from "./common.js";
+import {
+  atLeast,
+  atMost,
+  printTable,
+  repoRoot,
+  round,
+  spawnServer,
+  writeResults,
+  type Target,
+  printTargets,
+  saveLoadModel,
+} from "./common.js";
 
 const USERS = 50_000;
 const ITEMS = 20_000;
@@ -30,19 +38,6 @@ const EVENT_SHARE = 0.1;
 const EVENT_BATCH = 10;
 const INGEST_BATCH = 1_000;
 const INGEST_SECONDS = 10;
-
-function saveModel(dir: string): void {
-  // Weights are random: throughput does not depend on what the model learned.
-  const offsets = Int32Array.from({ length: USERS + 1 }, (_, u) => 20 * u);
-  const items = Int32Array.from({ length: 20 * USERS }, (_, k) => (k * 7919) % ITEMS);
-  const context = { numUsers: USERS, numItems: ITEMS, histories: { offsets, items } };
-  const model = new TwoTower({ dim: DIM, maxHistory: 20, seed: 1, retrieval: "int8" }, context);
-  saveArtefact(dir, {
-    model,
-    users: IdMap.fromJSON(Array.from({ length: USERS }, (_, u) => `u${u}`)),
-    items: IdMap.fromJSON(Array.from({ length: ITEMS }, (_, i) => `i${i}`)),
-  });
-}
 
 function startServer(model: string, state: string): Promise<{ child: ChildProcess; url: string }> {
   return spawnServer(["--model", model, "--state", state, "--port", "0"], TOKEN);
@@ -120,7 +115,7 @@ async function main(): Promise<void> {
   const retrievalPath = join(repoRoot, "bench", "results", "serve-retrieval.json");
   const dir = mkdtempSync(join(tmpdir(), "distillrec-bench-serve-"));
   try {
-    saveModel(join(dir, "model"));
+    saveLoadModel(join(dir, "model"), { users: USERS, items: ITEMS, dim: DIM });
     const { child, url } = await startServer(join(dir, "model"), join(dir, "state"));
     try {
       // Warm-up: JIT and the first allocations.
@@ -164,10 +159,7 @@ async function main(): Promise<void> {
         atLeast("durable event ingest (batches of 1 000)", ingestRate, 50_000, "events/s"),
       ];
       console.log("\ntargets");
-      printTable(
-        ["target", "measured", "target", "unit", "met"],
-        targets.map((t) => [t.name, t.measured, t.target, t.unit, t.met ? "yes" : "NO"]),
-      );
+      printTargets(targets);
       const path = writeResults(
         "serve",
         { retrieval: retrieval?.results ?? null, http, ingest: { eventsPerSecond: round(ingestRate), ...ingested } },

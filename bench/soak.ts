@@ -6,10 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { IdMap } from "../src/data/idmap.js";
-import { saveArtefact } from "../src/models/artefact.js";
-import { TwoTower } from "../src/models/two-tower.js";
-import { atMost, printTable, round, spawnServer, writeResults } from "./common.js";
+import { atMost, printTable, round, spawnServer, writeResults, printTargets, saveLoadModel } from "./common.js";
 
 const USERS = 20_000;
 const ITEMS = 10_000;
@@ -31,19 +28,6 @@ function positiveEnv(name: string, fallback: number): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a number of seconds > 0 (got "${text}")`);
   return value;
-}
-
-function saveModel(dir: string): void {
-  // Weights are random: memory and errors do not depend on what the model learned.
-  const offsets = Int32Array.from({ length: USERS + 1 }, (_, u) => 20 * u);
-  const items = Int32Array.from({ length: 20 * USERS }, (_, k) => (k * 7919) % ITEMS);
-  const context = { numUsers: USERS, numItems: ITEMS, histories: { offsets, items } };
-  const model = new TwoTower({ dim: DIM, maxHistory: 20, seed: 1, retrieval: "int8" }, context);
-  saveArtefact(dir, {
-    model,
-    users: IdMap.fromJSON(Array.from({ length: USERS }, (_, u) => `u${u}`)),
-    items: IdMap.fromJSON(Array.from({ length: ITEMS }, (_, i) => `i${i}`)),
-  });
 }
 
 let counter = 0;
@@ -69,7 +53,7 @@ async function rss(url: string): Promise<number> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "distillrec-bench-soak-"));
   try {
-    saveModel(join(dir, "model"));
+    saveLoadModel(join(dir, "model"), { users: USERS, items: ITEMS, dim: DIM });
     const { child, url } = await spawnServer(
       ["--model", join(dir, "model"), "--state", join(dir, "state"), "--host", "127.0.0.1", "--port", "0"],
       TOKEN,
@@ -132,10 +116,7 @@ async function main(): Promise<void> {
         atMost(`RSS at the end over RSS at ${round(BASELINE_SECONDS)} s`, growth, RSS_GROWTH, "ratio"),
       ];
       console.log("\ntargets");
-      printTable(
-        ["target", "measured", "target", "unit", "met"],
-        targets.map((t) => [t.name, t.measured, t.target, t.unit, t.met ? "yes" : "NO"]),
-      );
+      printTargets(targets);
       const path = writeResults(
         "soak",
         {
