@@ -29,7 +29,8 @@ export interface OptimizerOptions {
 }
 
 /** "lazy": only the rows a batch touched (torch SparseAdam); "dense": every row every step (torch Adam). */
-export type TableUpdates = "lazy" | "dense";
+export const TABLE_UPDATES = ["lazy", "dense"] as const;
+export type TableUpdates = (typeof TABLE_UPDATES)[number];
 
 /** One kind of per-parameter state: a tensor shaped like the parameter, filled with `initial`. */
 export interface StateKind {
@@ -57,7 +58,7 @@ export abstract class Optimizer {
     this.weightDecay = options.weightDecay ?? 0;
     checkNonNegative("weightDecay", this.weightDecay);
     this.tableUpdates = options.tableUpdates ?? "lazy";
-    if (this.tableUpdates !== "lazy" && this.tableUpdates !== "dense") {
+    if (!TABLE_UPDATES.includes(this.tableUpdates)) {
       throw new RangeError(`optimizer: tableUpdates must be "lazy" or "dense", got ${String(this.tableUpdates)}`);
     }
     if (new Set(params).size !== params.length) throw new Error("optimizer: a parameter is listed twice");

@@ -6,6 +6,7 @@ import { MODEL_KINDS } from "../models/zoo.js";
 import { HARD_LOSSES } from "../train/losses.js";
 import { CONSENSUS_KINDS } from "../distill/soft-labels.js";
 import { LOSS_REDUCTIONS } from "../train/program.js";
+import { TABLE_UPDATES } from "../engine/optim.js";
 
 /** Optimisers a config may name. */
 export const OPTIMIZERS = ["adam", "adamw", "adagrad", "sgd"] as const;
@@ -130,7 +131,7 @@ const trainSettings = {
         "torch.optim's weight_decay (AdamW: decoupled), on every parameter the optimiser updates; against the batch loss as lossReduction reduces it — with the default mean about batch-size times stronger than the same number in PyTorch code that sums the loss",
     },
     tableUpdates: {
-      enum: ["lazy", "dense"],
+      enum: [...TABLE_UPDATES],
       description:
         "embedding tables: lazy updates only the batch's rows (torch SparseAdam; decay reaches only them); dense updates every row every step (torch Adam on dense embeddings)",
     },

@@ -6,7 +6,7 @@
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import type { Tensor } from "../engine/tensor.js";
-import { isDotProduct } from "../models/dot-product.js";
+import type { DotProductModel } from "../models/dot-product.js";
 import type { PairwiseBatch, Pairs, Recommender } from "../models/recommender.js";
 
 /** The hard-label losses: BPR on (positive, negative) pairs, or binary cross-entropy on each score. */
@@ -143,14 +143,9 @@ export function hardObjectiveLoss(student: Recommender, batch: TrainBatch, weigh
  * The L2 term of the BPR papers (and the reference code): Σ over the batch's triples of ‖u‖² + ‖i⁺‖² + ‖i⁻‖²,
  * over the user and item vectors the scores are made of — for BPR-MF exactly the embedding rows the batch
  * uses — divided by the batch size. Unlike weight decay it touches only the batch's rows, as often as they
- * occur. Only dot-product models have such vectors.
+ * occur. Only dot-product models have such vectors (the training program checks before it builds).
  */
-export function batchL2(model: Recommender, batch: PairwiseBatch): Tensor {
-  if (!isDotProduct(model)) {
-    throw new Error(
-      `train: l2 on the batch's vectors needs a dot-product model (BPR-MF, two-tower), not ${model.kind}; use weightDecay`,
-    );
-  }
+export function batchL2(model: DotProductModel, batch: PairwiseBatch): Tensor {
   const n = batch.users.length;
   const users = model.userVectors(new Ids(batch.users), undefined, batch.historyEnd);
   const items = model.itemVectors(new Ids(Int32Array.from([...batch.positives, ...batch.negatives])));

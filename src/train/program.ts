@@ -15,7 +15,7 @@ import type { Tensor } from "../engine/tensor.js";
 import type { ModelContext } from "../models/context.js";
 import { createModel, type ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
-import { isDotProduct } from "../models/dot-product.js";
+import { isDotProduct, type DotProductModel } from "../models/dot-product.js";
 import { batchL2, hardObjectiveLoss, type HardWeights, type TrainBatch } from "./losses.js";
 import { createOptimizer, type OptimizerSettings } from "./optimizer.js";
 
@@ -72,9 +72,7 @@ export function trainingProgram<Config extends TrainConfig, Extra extends object
       const optimizer = createOptimizer(config, trained);
       const gather = batchGatherer(data, model);
       const l2 = config.l2 ?? 0;
-      if (l2 > 0 && !isDotProduct(model)) {
-        throw new Error(`train: l2 needs a dot-product model (BPR-MF, two-tower), not ${model.kind}; use weightDecay`);
-      }
+      const l2Model = l2 > 0 ? dotProductOf(model) : null;
       const summed = (config.lossReduction ?? "mean") === "sum";
       return {
         model,
@@ -84,7 +82,7 @@ export function trainingProgram<Config extends TrainConfig, Extra extends object
           const batch = gather(samples);
           const objectiveLoss = objective.loss(batch);
           if (!objectiveLoss) return 0;
-          const loss = l2 > 0 ? ops.add(objectiveLoss, ops.scale(batchL2(model, batch), l2)) : objectiveLoss;
+          const loss = l2Model ? ops.add(objectiveLoss, ops.scale(batchL2(l2Model, batch), l2)) : objectiveLoss;
           (summed ? ops.scale(loss, samples.length) : loss).backward();
           optimizer.step();
           return loss.item() * samples.length;
@@ -92,6 +90,14 @@ export function trainingProgram<Config extends TrainConfig, Extra extends object
       };
     },
   };
+}
+
+/** The model as a dot-product model, which the l2 term needs. */
+function dotProductOf(model: Recommender): DotProductModel {
+  if (!isDotProduct(model)) {
+    throw new Error(`train: l2 needs a dot-product model (BPR-MF, two-tower), not ${model.kind}; use weightDecay`);
+  }
+  return model;
 }
 
 /** Gathers a batch of sample indices into triples (with task labels for a multi-task model when the data has them). */

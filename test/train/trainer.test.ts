@@ -8,7 +8,7 @@ import { TrainingPool } from "../../src/engine/parallel.js";
 import { endStep, type Tensor } from "../../src/engine/tensor.js";
 import { gradCheck } from "../helpers/gradcheck.js";
 import { historyBag, type ModelContext } from "../../src/models/context.js";
-import { createModel } from "../../src/models/index.js";
+import { createModel, type BPRMF } from "../../src/models/index.js";
 import { trainProgramUrl, type HardConfig, type Trainer } from "../../src/train/program.js";
 import { buildTrainingData, redrawNegatives, type TrainingData } from "../../src/train/training-data.js";
 import { STALLED_EPOCHS, train, TrainingFailure } from "../../src/train/trainer.js";
@@ -288,7 +288,7 @@ describe("regularisation", () => {
 
   test("batchL2 is the batch's squared user and item rows over the batch size, its gradient as finite differences", async () => {
     const { batchL2 } = await import("../../src/train/losses.js");
-    const model = createModel({ kind: "bpr-mf", dim: 4, seed: 2, initStd: 0.5 }, shop.context);
+    const model = createModel({ kind: "bpr-mf", dim: 4, seed: 2, initStd: 0.5 }, shop.context) as BPRMF;
     const [users, items] = model.parameters() as [Tensor, Tensor];
     const squares = (t: Tensor, rows: Int32Array) =>
       Array.from(rows).reduce((sum, r) => sum + t.data.subarray(r * 4, r * 4 + 4).reduce((s, x) => s + x * x, 0), 0);

@@ -8,7 +8,7 @@ import { basename, resolve, sep } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { pino } from "pino";
 import type { DataConfig, TrainSettings } from "../../run/config.js";
-import type { TableUpdates } from "../../engine/optim.js";
+import { TABLE_UPDATES, type TableUpdates } from "../../engine/optim.js";
 import { LOSS_REDUCTIONS, type LossReduction } from "../../train/program.js";
 import { artefactTarget } from "../../models/artefact.js";
 import { MODEL_KINDS, isModelKind, specOfWidth, type ModelSpec } from "../../models/zoo.js";
@@ -112,8 +112,7 @@ export function addTrainOptions(command: Command, defaults: TrainSettings, seedD
     )
     .addOption(
       new Option("--table-updates <how>", "embedding tables: the batch's rows only, or every row every step").choices([
-        "lazy",
-        "dense",
+        ...TABLE_UPDATES,
       ]),
     )
     .addOption(
