@@ -39,6 +39,21 @@ export type AttentionPool = [
   out: Ptr,
 ];
 
+/** The inputs both attention kernels take first (see kernels/transformer.ts). */
+export type Attention = [
+  q: Ptr,
+  k: Ptr,
+  v: Ptr,
+  valid: Ptr,
+  batch: number,
+  len: number,
+  heads: number,
+  headDim: number,
+  causal: number,
+  scale: number,
+  dropMask: Ptr,
+];
+
 /** The rows both top-k kernels scan and the heap they fill, after their table and query (kernels/retrieval.ts). */
 export type TopKScan = [
   count: number,
@@ -178,6 +193,25 @@ export interface Kernels {
   topKF32(table: Ptr, query: Ptr, ...scan: TopKScan): number;
   topKInt8(table: Ptr, rowScales: Ptr, query: Ptr, queryScale: number, ...scan: TopKScan): number;
   sortTopK(items: Ptr, scores: Ptr, size: number): void;
+  // Transformer blocks: layer norm, fused attention, dropout masks (kernels/transformer.ts)
+  layerNorm(x: Ptr, gamma: Ptr, beta: Ptr, out: Ptr, mean: Ptr, rstd: Ptr, rows: number, n: number, eps: number): void;
+  layerNormBackward(
+    x: Ptr,
+    gamma: Ptr,
+    mean: Ptr,
+    rstd: Ptr,
+    g: Ptr,
+    gx: Ptr,
+    gGamma: Ptr,
+    gBeta: Ptr,
+    rows: number,
+    n: number,
+  ): void;
+  attention(...args: [...attention: Attention, probs: Ptr, out: Ptr]): void;
+  attentionBackward(
+    ...args: [...attention: Attention, probs: Ptr, gOut: Ptr, gq: Ptr, gk: Ptr, gv: Ptr, scratch: Ptr]
+  ): void;
+  dropoutMask(out: Ptr, n: number, p: number, seed: number): void;
 }
 
 export type KernelName = keyof Kernels;
@@ -250,6 +284,11 @@ export const KERNEL_ARITY: { readonly [K in KernelName]: Parameters<Kernels[K]>[
   topKF32: 10,
   topKInt8: 12,
   sortTopK: 3,
+  layerNorm: 9,
+  layerNormBackward: 10,
+  attention: 13,
+  attentionBackward: 17,
+  dropoutMask: 4,
 };
 
 /** The kernel names, in the order of the kernel sources. */

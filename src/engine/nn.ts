@@ -6,6 +6,7 @@
  */
 import * as ops from "./ops/index.js";
 import type { BagMode } from "./ops/bags.js";
+import type { AttentionOptions } from "./ops/transformer.js";
 import type { Ids } from "./ops/embedding.js";
 import { kaimingUniform, normalInit, uniformInit, type Rng } from "./random.js";
 import { Tensor, type Shape } from "./tensor.js";
@@ -257,7 +258,10 @@ export function activate(x: Tensor, activation: Activation): Tensor {
   }
 }
 
-/** Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1−p). */
+/**
+ * Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1−p). The
+ * mask is drawn by the kernel from a seed this module's generator gives each call.
+ */
 export class Dropout extends Module implements Layer {
   constructor(
     readonly p: number,
@@ -269,11 +273,99 @@ export class Dropout extends Module implements Layer {
 
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
-    const keep = this.p < 1 ? 1 / (1 - this.p) : 0;
-    const mask = Tensor.empty(x.shape);
-    const m = mask.data;
-    for (let i = 0; i < m.length; i++) m[i] = this.rng.next() < this.p ? 0 : keep;
-    return ops.mul(x, mask);
+    return ops.dropout(x, this.p, ops.maskSeed(this.rng));
+  }
+
+  /** The seed of the next mask (for ops that draw their own, e.g. attention's weights); null when not dropping. */
+  nextSeed(): number | null {
+    return this.training && this.p > 0 ? ops.maskSeed(this.rng) : null;
+  }
+}
+
+export interface LayerNormOptions {
+  /** Added to the variance (default 1e-5, as torch.nn.LayerNorm). */
+  eps?: number;
+}
+
+/** Layer normalisation over the last dimension with a learned gain (ones) and bias (zeros), as torch.nn.LayerNorm. */
+export class LayerNorm extends Module implements Layer {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly eps: number;
+
+  constructor(
+    readonly dim: number,
+    opts: LayerNormOptions = {},
+  ) {
+    super();
+    this.eps = opts.eps ?? 1e-5;
+    this.weight = this.newParam("weight", [dim], (d) => d.fill(1));
+    this.bias = this.newParam("bias", [dim], (d) => d.fill(0));
+  }
+
+  forward(x: Tensor): Tensor {
+    return ops.layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+export interface MultiHeadAttentionOptions {
+  rng: Rng;
+  heads?: number;
+  /** Dropout on the attention weights (default 0). */
+  dropout?: number;
+  /** Initialisation of the four projections' weights (default torch.nn.Linear's). */
+  init?: (data: Float32Array, fanIn: number, fanOut: number) => void;
+}
+
+/**
+ * Multi-head self-attention over sequences laid out [batch · length, dim] (torch.nn.MultiheadAttention with
+ * separate q, k, v projections): attention(x Wqᵀ, x Wkᵀ, x Wvᵀ) Woᵀ, with the causal and padding masks of
+ * ops.attention.
+ */
+export class MultiHeadAttention extends Module {
+  readonly query: Linear;
+  readonly key: Linear;
+  readonly value: Linear;
+  readonly output: Linear;
+  readonly heads: number;
+  readonly attentionDropout: Dropout;
+
+  constructor(
+    readonly dim: number,
+    opts: MultiHeadAttentionOptions,
+  ) {
+    super();
+    this.heads = opts.heads ?? 1;
+    if (!(Number.isInteger(this.heads) && this.heads >= 1 && dim % this.heads === 0)) {
+      throw new RangeError(`MultiHeadAttention: ${this.heads} heads do not divide the width ${dim}`);
+    }
+    const projection = (name: string): Linear => {
+      const layer = this.child(name, new Linear(dim, dim, { rng: opts.rng }));
+      if (opts.init) {
+        opts.init(layer.weight.data, dim, dim);
+        layer.bias!.data.fill(0);
+      }
+      return layer;
+    };
+    this.query = projection("query");
+    this.key = projection("key");
+    this.value = projection("value");
+    this.output = projection("output");
+    this.attentionDropout = this.child("attentionDropout", new Dropout(opts.dropout ?? 0, opts.rng.fork()));
+  }
+
+  /** x [batch · length, dim] → [batch · length, dim]; `valid` marks real (1) and padded (0) positions. */
+  forward(
+    x: Tensor,
+    shape: { batch: number; length: number; causal?: boolean; valid?: AttentionOptions["valid"] },
+  ): Tensor {
+    const seed = this.attentionDropout.nextSeed();
+    const attended = ops.attention(this.query.forward(x), this.key.forward(x), this.value.forward(x), {
+      ...shape,
+      heads: this.heads,
+      ...(seed === null ? {} : { dropout: { p: this.attentionDropout.p, seed } }),
+    });
+    return this.output.forward(attended);
   }
 }
 

@@ -10,3 +10,4 @@ export * from "./bags";
 export * from "./matmul";
 export * from "./quantized";
 export * from "./retrieval";
+export * from "./transformer";

@@ -7,3 +7,4 @@ export * from "./linalg.js";
 export * from "./shape.js";
 export * from "./softmax.js";
 export * from "./losses.js";
+export * from "./transformer.js";

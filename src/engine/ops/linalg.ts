@@ -31,6 +31,32 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/** Batched matrix product [B,M,K]·[B,K,N] → [B,M,N] (torch.bmm): one packed matmul per batch entry. */
+export function bmm(a: Tensor, b: Tensor): Tensor {
+  if (a.shape.length !== 3 || b.shape.length !== 3 || a.shape[0] !== b.shape[0] || a.shape[2] !== b.shape[1]) {
+    throw new RangeError(`bmm: shapes ${shapeText(a)} and ${shapeText(b)} do not form [B, M, K]·[B, K, N]`);
+  }
+  const [batch, m, inner] = a.shape as [number, number, number];
+  const n = b.shape[2]!;
+  const k = a.rt.kernels;
+  /** out_i = op(x_i)·op(y_i) for every i, x_i and y_i `xStride` and `yStride` floats apart. */
+  const batched = (layout: Layout, x: Tensor, y: Tensor, rows: number, depth: number, cols: number): Tensor => {
+    const out = Tensor.empty([batch, rows, cols]);
+    const scratch = a.rt.scratch.alloc(k.matmulScratchBytes(depth, cols));
+    const xStride = (x.size / batch) * 4;
+    const yStride = (y.size / batch) * 4;
+    for (let i = 0; i < batch; i++) {
+      k[layout](x.ptr + i * xStride, y.ptr + i * yStride, out.ptr + i * rows * cols * 4, rows, depth, cols, 0, scratch);
+    }
+    return out;
+  };
+  const out = batched("matmulNN", a, b, m, inner, n);
+  return record(out, [a, b], (g) => {
+    if (a.requiresGrad) accumulate(a, batched("matmulNT", g, b, m, n, inner));
+    if (b.requiresGrad) accumulate(b, batched("matmulTN", a, g, inner, m, n));
+  });
+}
+
 /** Fully connected layer, PyTorch convention: x [B,in], weight [out,in], bias [out] → x·weightᵀ + bias, [B,out]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   if (x.shape.length !== 2 || weight.shape.length !== 2 || x.shape[1] !== weight.shape[1]) {

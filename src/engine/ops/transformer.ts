@@ -1,0 +1,162 @@
+// Transformer ops: layer normalisation, fused multi-head scaled dot-product attention, dropout.
+import { runtime } from "../runtime.js";
+import { Tensor, accumulate, record } from "../tensor.js";
+import { Ids } from "./embedding.js";
+
+function shapeText(t: Tensor): string {
+  return `[${t.shape.join(", ")}]`;
+}
+
+/**
+ * LayerNorm over the last dimension (torch.nn.functional.layer_norm): (x − mean) / sqrt(var + eps) · gamma + beta,
+ * the variance biased; gamma and beta are [n].
+ */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  const n = x.shape.at(-1);
+  if (
+    n === undefined ||
+    gamma.shape.length !== 1 ||
+    gamma.shape[0] !== n ||
+    beta.shape.length !== 1 ||
+    beta.shape[0] !== n
+  ) {
+    throw new RangeError(
+      `layerNorm: input ${shapeText(x)} needs gamma and beta of [${n ?? "n"}], got ${shapeText(gamma)} and ${shapeText(beta)}`,
+    );
+  }
+  if (!(eps > 0)) throw new RangeError(`layerNorm: eps must be positive, got ${eps}`);
+  const rows = n === 0 ? 0 : x.size / n;
+  const k = x.rt.kernels;
+  const out = Tensor.empty(x.shape);
+  const mean = Tensor.empty([rows]);
+  const rstd = Tensor.empty([rows]);
+  k.layerNorm(x.ptr, gamma.ptr, beta.ptr, out.ptr, mean.ptr, rstd.ptr, rows, n, eps);
+  return record(out, [x, gamma, beta], (g) => {
+    const gx = Tensor.empty(x.shape);
+    const gGamma = Tensor.zeros([n]);
+    const gBeta = Tensor.zeros([n]);
+    k.layerNormBackward(x.ptr, gamma.ptr, mean.ptr, rstd.ptr, g.ptr, gx.ptr, gGamma.ptr, gBeta.ptr, rows, n);
+    accumulate(x, gx);
+    accumulate(gamma, gGamma);
+    accumulate(beta, gBeta);
+  });
+}
+
+export interface AttentionOptions {
+  /** Sequences in the batch; q, k, v are [batch · length, heads · headDim]. */
+  batch: number;
+  length: number;
+  heads: number;
+  /** Position t attends to positions ≤ t only (default true). */
+  causal?: boolean;
+  /**
+   * 1 for a real position, 0 for padding, per row of q ([batch · length]; default all real): padded keys get
+   * no weight, and a query with nothing to attend outputs zeros.
+   */
+  valid?: Int32Array | Ids;
+  /** Dropout on the attention weights: probability and the mask's seed (default none). */
+  dropout?: { p: number; seed: number };
+}
+
+/**
+ * Multi-head scaled dot-product attention, fused: per sequence and head, softmax(q kᵀ / √headDim) under the
+ * causal and padding masks, times v. q, k, v and the output are [batch · length, heads · headDim], head h in
+ * columns h·headDim …, as linear projections lay them out (no transposes).
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor {
+  const { batch, length, heads } = opts;
+  const rows = batch * length;
+  const width = q.shape[1];
+  if (q.shape.length !== 2 || q.shape[0] !== rows || width === undefined) {
+    throw new RangeError(`attention: q ${shapeText(q)} is not [batch · length = ${rows}, width]`);
+  }
+  for (const [name, t] of [
+    ["k", k],
+    ["v", v],
+  ] as const) {
+    if (t.shape.length !== 2 || t.shape[0] !== rows || t.shape[1] !== width) {
+      throw new RangeError(`attention: ${name} ${shapeText(t)} must match q ${shapeText(q)}`);
+    }
+  }
+  if (!(Number.isInteger(heads) && heads >= 1 && width % heads === 0)) {
+    throw new RangeError(`attention: ${heads} heads do not divide the width ${width}`);
+  }
+  const valid = opts.valid instanceof Ids ? opts.valid : new Ids(opts.valid ?? new Int32Array(rows).fill(1));
+  if (valid.length !== rows) throw new RangeError(`attention: valid has ${valid.length} entries, not ${rows}`);
+  const headDim = width / heads;
+  const scale = 1 / Math.sqrt(headDim);
+  const causal = (opts.causal ?? true) ? 1 : 0;
+  const weights = heads * batch * length * length;
+  const kern = q.rt.kernels;
+  const p = opts.dropout?.p ?? 0;
+  if (!(p >= 0 && p < 1)) throw new RangeError(`attention: dropout must be in [0, 1), got ${p}`);
+  const mask = p > 0 ? Tensor.empty([weights]) : null;
+  if (mask) kern.dropoutMask(mask.ptr, weights, p, opts.dropout!.seed | 0);
+  const probs = Tensor.empty([weights]);
+  const out = Tensor.empty(q.shape);
+  const maskPtr = mask?.ptr ?? 0;
+  kern.attention(
+    q.ptr,
+    k.ptr,
+    v.ptr,
+    valid.ptr,
+    batch,
+    length,
+    heads,
+    headDim,
+    causal,
+    scale,
+    maskPtr,
+    probs.ptr,
+    out.ptr,
+  );
+  return record(out, [q, k, v], (g) => {
+    const gq = Tensor.empty(q.shape);
+    const gk = Tensor.empty(k.shape);
+    const gv = Tensor.empty(v.shape);
+    const scratch = q.rt.scratch.alloc(length * 4);
+    kern.attentionBackward(
+      q.ptr,
+      k.ptr,
+      v.ptr,
+      valid.ptr,
+      batch,
+      length,
+      heads,
+      headDim,
+      causal,
+      scale,
+      maskPtr,
+      probs.ptr,
+      g.ptr,
+      gq.ptr,
+      gk.ptr,
+      gv.ptr,
+      scratch,
+    );
+    accumulate(q, gq);
+    accumulate(k, gk);
+    accumulate(v, gv);
+  });
+}
+
+/** A fresh seed for a kernel's random stream, from any generator of [0, 1) draws. */
+export function maskSeed(rng: { next(): number }): number {
+  return (Math.floor(rng.next() * 0x7fffffff) | 1) >>> 0;
+}
+
+/** Inverted dropout with the kernel's own stream: each element zeroed with probability p, the rest scaled by 1/(1 − p). */
+export function dropout(x: Tensor, p: number, seed: number): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
+  if (p === 0) return x;
+  const mask = Tensor.empty(x.shape);
+  runtime().kernels.dropoutMask(mask.ptr, x.size, p, seed | 0);
+  const out = Tensor.empty(x.shape);
+  const kern = x.rt.kernels;
+  kern.mul(x.ptr, mask.ptr, out.ptr, x.size);
+  return record(out, [x], (g) => {
+    const gx = Tensor.empty(x.shape);
+    kern.mul(g.ptr, mask.ptr, gx.ptr, x.size);
+    accumulate(x, gx);
+  });
+}
