@@ -24,6 +24,13 @@ import {
 import type { SoftLabels } from "./soft-labels.js";
 import { shareArray } from "../engine/parallel.js";
 import type { TrainingData } from "../train/training-data.js";
+import type { HistoryInputs } from "../models/context.js";
+import {
+  checkSequenceOptions,
+  sequenceObjective,
+  sequenceSamples,
+  type SequenceLossOptions,
+} from "../train/sequence.js";
 
 /** What the distillation objective learns from. */
 export interface DistillSources {
@@ -38,8 +45,12 @@ export interface DistillSources {
   teacher?: Recommender;
 }
 
-/** Options of {@link distill}: train's options, with the distillation weights and what the soft terms learn from. */
-export type DistillOptions = Omit<TrainOptions, "weights" | "objective"> & DistillSources;
+/**
+ * Options of {@link distill}: train's options, with the distillation weights and what the soft terms learn
+ * from; `sequence` trains a sequence student's hard term as next-item training (train/sequence.ts).
+ */
+export type DistillOptions = Omit<TrainOptions, "weights" | "objective"> &
+  DistillSources & { sequence?: SequenceLossOptions };
 
 /**
  * The distillation objective of `sources` for train() on `data`: the distillation program, its config,
@@ -52,6 +63,7 @@ export function distillObjective(
   numUsers: number,
   seed: number,
   schedule: { trainingSamples?: number } = {},
+  sequence?: { options: SequenceLossOptions; histories: HistoryInputs },
 ): Objective {
   const weights = sources.weights ?? { hard: 1 };
   if (needsSoftLabels(weights) && !sources.softLabels) {
@@ -66,10 +78,14 @@ export function distillObjective(
   }
   const config: Omit<DistillConfig, keyof TrainConfig> = { weights, seed, ...schedule };
   const objective: Objective = { programUrl: distillProgramUrl, config, data: {} };
+  if (sequence) {
+    config.sequence = { ...checkSequenceOptions(sequence.options), seed };
+    objective.samples = sequenceSamples(sequence.histories);
+  }
   if (sources.softLabels) {
     const shared = shareSoftLabels(sources.softLabels, numUsers);
     Object.assign(objective.data!, shared.data);
-    objective.data![LIST_ANCHORS] = shareArray(listAnchors(data, numUsers));
+    objective.data![LIST_ANCHORS] = shareArray(listAnchors(data, numUsers, objective.samples));
     config.labelFields = shared.fields;
   }
   if (teacher) {
@@ -85,12 +101,25 @@ export function distillObjective(
  * the weights ask; with no soft term in the weights, train() on the hard labels alone.
  */
 export async function distill(options: DistillOptions): Promise<TrainResult> {
-  const { weights = { hard: 1 }, softLabels, teacher, ...rest } = options;
-  if (!hasSoftTerms(weights)) return train({ ...rest, weights });
-  return train({
-    ...rest,
-    objective: distillObjective({ weights, softLabels, teacher }, rest.data, rest.context.numUsers, rest.seed, {
-      trainingSamples: rest.epochs * rest.data.users.length,
-    }),
-  });
+  const { weights = { hard: 1 }, softLabels, teacher, sequence, ...rest } = options;
+  const histories = rest.context.histories;
+  if (sequence && !histories) throw new Error("distill: next-item training needs the users' histories in the context");
+  const nextItem = sequence ? { options: sequence, histories: histories! } : undefined;
+  if (!hasSoftTerms(weights)) {
+    if (!nextItem) return train({ ...rest, weights });
+    if ((weights.hard ?? 1) !== 1 || weights.hardLoss !== undefined) {
+      throw new Error("distill: next-item training takes no hard-label weights of its own (hard 1, no hardLoss)");
+    }
+    return train({ ...rest, objective: sequenceObjective(nextItem.histories, nextItem.options, rest.seed) });
+  }
+  const perEpoch = nextItem ? sequenceSamples(nextItem.histories).length : rest.data.users.length;
+  const objective = distillObjective(
+    { weights, softLabels, teacher },
+    rest.data,
+    rest.context.numUsers,
+    rest.seed,
+    { trainingSamples: rest.epochs * perEpoch },
+    nextItem,
+  );
+  return train({ ...rest, objective });
 }

@@ -14,6 +14,10 @@ import type { Module } from "../engine/nn.js";
 import { createModel, type ModelSpec } from "../models/zoo.js";
 import type { Recommender } from "../models/recommender.js";
 import { trainingProgram, type TrainConfig, type Trainer } from "../train/program.js";
+import { sequenceHardLoss, type SequenceSettings } from "../train/sequence.js";
+import * as ops from "../engine/ops/index.js";
+import type { Tensor } from "../engine/tensor.js";
+import type { TrainBatch } from "../train/losses.js";
 import { DataRng } from "../data/rng.js";
 import { isDotProduct } from "../models/dot-product.js";
 import { DistillationExperts, expertTemperature } from "./experts.js";
@@ -37,6 +41,11 @@ export interface DistillConfig extends TrainConfig {
     /** Seeds the hint projection's (and the experts') initialisation (default 0). */
     projectionSeed?: number;
   };
+  /**
+   * The student's hard term as next-item training (a sequence student: train/sequence.ts) instead of
+   * pairwise, weighted by `weights.hard`; the samples are then each user's last training row.
+   */
+  sequence?: SequenceSettings;
   /** Samples the whole run trains on (epochs × samples per epoch): the experts' temperature anneals over them. */
   trainingSamples?: number;
 }
@@ -252,14 +261,26 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProg
       extras.projection = parts.projection;
     }
     const seen = data[SAMPLES_SEEN] as Int32Array | undefined;
+    const alpha = weights.hard ?? 1;
     // Terms that learn from every batch, whether or not its users have soft-label lists.
     const hardTasks = (weights.hardTasks ?? 1) !== 0 && model.tasks.length > 1 && data.conversions !== undefined;
-    const batchTerms = (weights.hard ?? 1) !== 0 || parts !== null || hardTasks;
+    const everyBatch = parts !== null || hardTasks;
+    const batchTerms = alpha !== 0 || everyBatch;
     const trained = [...(parts?.projection?.parameters() ?? []), ...(parts?.experts?.parameters() ?? [])];
+    // A sequence student's hard term is next-item training over its window, added beside the soft terms.
+    const nextItem = config.sequence ? sequenceHardLoss(config.context, model, config.sequence, thread) : null;
+    const softWeights = nextItem ? { ...weights, hard: 0 } : weights;
     return {
       // The teacher stays out of the optimiser (frozen); the projection and the experts learn with the student.
       ...(parts ? { trained, fields: parts } : {}),
       loss(batch) {
+        /** distillationLoss of the batch, its list terms (if any) over the lists it anchors. */
+        const softLoss = (b: TrainBatch, rows: Int32Array | null, w: DistillWeights): Tensor => {
+          if (!rows) return distillationLoss(model, b, labels, w, extras).total;
+          // Per list as per sample: the lists' sum over the batch's samples (DE-RRD's Σ BPR + λ Σ RRD, per sample).
+          const perSample = scaleListTerms(w, rows.length / b.users.length);
+          return distillationLoss(model, { ...b, lists: { rows } }, labels, perSample, extras).total;
+        };
         if (parts?.experts) {
           // The selection temperature anneals with the share of the run's samples trained so far.
           const done = seen ? Atomics.add(seen, 0, batch.users.length) : 0;
@@ -267,26 +288,36 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProg
           extras.experts = { module: parts.experts, teacher: parts.teacher, temperature };
         }
         const rows = lists ? anchoredListRows(batch, listRowOfUser!, anchors!) : null;
+        if (nextItem) {
+          const hard = alpha === 0 ? null : nextItem(batch);
+          const soft = (rows?.length ?? 0) > 0 || everyBatch ? softLoss(batch, rows, softWeights) : null;
+          const weighted = hard && alpha !== 1 ? ops.scale(hard, alpha) : hard;
+          return weighted && soft ? ops.add(weighted, soft) : (weighted ?? soft);
+        }
         // A pure soft-label objective has nothing to learn from a batch whose users have no list.
         if (rows?.length === 0 && !batchTerms) return null;
-        if (!rows) return distillationLoss(model, batch, labels, weights, extras).total;
-        // Per list as per sample: the lists' sum over the batch's samples (DE-RRD's Σ BPR + λ Σ RRD, per sample).
-        const perSample = scaleListTerms(weights, rows.length / batch.users.length);
-        return distillationLoss(model, { ...batch, lists: { rows } }, labels, perSample, extras).total;
+        return softLoss(batch, rows, weights);
       },
     };
   },
 );
 
 /**
- * Each user's anchor: the positive of its first sample in `data` (−1 for a user without samples). The
+ * Each user's anchor: the positive of its first sample in `data` (of `samples`, the ones an epoch visits, when
+ * given; −1 for a user without samples). The
  * batch holding a user's anchor sample takes the user's list terms, so that every list is used once per
  * epoch (as DE-RRD and Tang & Wang weigh users: not by how many interactions they have), wherever the
  * shuffled order puts it.
  */
-export function listAnchors(data: { users: Int32Array; positives: Int32Array }, numUsers: number): Int32Array {
+export function listAnchors(
+  data: { users: Int32Array; positives: Int32Array },
+  numUsers: number,
+  samples?: Int32Array,
+): Int32Array {
   const anchors = new Int32Array(numUsers).fill(-1);
-  for (let s = data.users.length - 1; s >= 0; s--) {
+  const count = samples ? samples.length : data.users.length;
+  for (let k = count - 1; k >= 0; k--) {
+    const s = samples ? samples[k]! : k;
     const user = data.users[s]!;
     if (user >= 0 && user < numUsers) anchors[user] = data.positives[s]!;
   }

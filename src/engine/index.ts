@@ -15,7 +15,7 @@ export * as ops from "./ops/index.js";
 export { Ids } from "./ops/embedding.js";
 export * as nn from "./nn.js";
 export { Module } from "./nn.js";
-export { Rng, normalInit, uniformInit, xavierUniform, kaimingUniform, type Init } from "./random.js";
+export { Rng, normalInit, uniformInit, xavierUniform, xavierNormal, kaimingUniform, type Init } from "./random.js";
 export * as optim from "./optim.js";
 export {
   encodeParameters,

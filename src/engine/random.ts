@@ -136,6 +136,11 @@ export function xavierUniform(rng: Rng, fanIn: number, fanOut: number): Init {
   return uniformInit(rng, Math.sqrt(6 / (fanIn + fanOut)));
 }
 
+/** Glorot/Xavier normal: N(0, 2 / (fanIn + fanOut)), as torch.nn.init.xavier_normal_. */
+export function xavierNormal(rng: Rng, fanIn: number, fanOut: number): Init {
+  return normalInit(rng, Math.sqrt(2 / (fanIn + fanOut)));
+}
+
 /**
  * He/Kaiming uniform as torch.nn.init.kaiming_uniform_: U(±gain·sqrt(3 / fanIn)) with
  * gain = sqrt(2 / (1 + a²)). a = 0 suits ReLU; a = √5 is PyTorch's Linear default (bound 1/√fanIn).

@@ -4,10 +4,12 @@
  * neighbours come from the same vectors, and online learning grows their id tables and trains the two
  * sides directly. Callers ask `isDotProduct(model)` instead of testing for concrete model classes.
  */
+import { Int8Table, dequantizeInt8, quantizeInt8 } from "../engine/codecs/int8-table.js";
 import { Ids } from "../engine/ops/embedding.js";
-import { endStep, noGrad, type Tensor } from "../engine/tensor.js";
+import { scoreAllRows, scoreTableRows } from "../engine/scoring.js";
+import { Tensor, endStep, noGrad } from "../engine/tensor.js";
 import type { FeatureInputs, HistoryBag } from "./context.js";
-import type { Recommender, UserQuery } from "./recommender.js";
+import type { Recommender, Scorer, UserQuery } from "./recommender.js";
 
 /** How item vectors are stored and scanned: float32, or int8 with one scale per item. */
 export type RetrievalPrecision = "f32" | "int8";
@@ -78,4 +80,79 @@ export function userVectorOf(model: DotProductModel, query: UserQuery): Float32A
     endStep();
     return v;
   });
+}
+
+/**
+ * Retrieval over the whole catalogue for any dot-product model: every item vector is computed once (on construction, in chunks)
+ * and kept on the heap — as a [numItems, dim] float32 tensor scanned by the matVec kernel, or (model
+ * retrieval "int8") as an Int8Table with one scale per item; a query encodes its user once and scores
+ * all items in one scan. Reflects the parameters at construction: build a new scorer after training.
+ * Uses the scratch arena, so any live scratch tensors of the caller are released. Holds the item vectors
+ * until dispose().
+ */
+export class VectorScorer implements Scorer {
+  readonly dim: number;
+  readonly retrieval: RetrievalPrecision;
+  /** The item vectors on the heap, in the retrieval's format. */
+  private readonly items: Tensor | Int8Table;
+
+  constructor(
+    private readonly model: DotProductModel,
+    chunk = 4096,
+  ) {
+    const n = model.numItems;
+    this.dim = model.dim;
+    this.retrieval = model.retrieval;
+    const vectors = model.itemVectorTable(chunk);
+    this.items =
+      this.retrieval === "int8"
+        ? new Int8Table(quantizeInt8(vectors, n, this.dim))
+        : Tensor.from(vectors, [n, this.dim], { persistent: true });
+  }
+
+  /**
+   * A copy of the item vectors the scorer scans, row-major [numItems, dim] (for ANN indexes and serving):
+   * dequantised with int8 retrieval.
+   */
+  itemVectors(): Float32Array {
+    return this.items instanceof Int8Table ? dequantizeInt8(this.items.toMatrix()) : this.items.data.slice();
+  }
+
+  /** The query's user vector [dim] (of an explicit history, the recent items the model reads count, as in training). */
+  userVector(query: UserQuery): Float32Array {
+    return this.model.userVector(query);
+  }
+
+  scoreAll(query: UserQuery): Float32Array {
+    return noGrad(() => {
+      const u = this.encode(query);
+      if (this.items instanceof Int8Table) return this.items.scoreAll(u.data);
+      const scores = scoreAllRows(this.items, u);
+      endStep();
+      return scores;
+    });
+  }
+
+  scoreCandidates(query: UserQuery, items: Int32Array): Float32Array {
+    const rows = this.model.numItems;
+    for (const i of items) {
+      if (!(i >= 0 && i < rows)) throw new RangeError(`VectorScorer: item ${i} is outside the catalogue of ${rows}`);
+    }
+    return noGrad(() => {
+      const u = this.encode(query);
+      if (this.items instanceof Int8Table) return this.items.scoreRows(u.data, items);
+      const scores = scoreTableRows(this.items, u, items);
+      endStep();
+      return scores;
+    });
+  }
+
+  /** Release the item vectors. */
+  dispose(): void {
+    this.items.dispose();
+  }
+
+  private encode(query: UserQuery): Tensor {
+    return queryUserVectors(this.model, query);
+  }
 }

@@ -7,6 +7,7 @@ export {
   itemVectorTableOf,
   queryUserVectors,
   userVectorOf,
+  VectorScorer,
   type ColdItemModel,
   type DotProductModel,
   type RetrievalPrecision,
@@ -15,7 +16,9 @@ export { BPRMF, DotScorer, type BPRMFConfig } from "./bpr-mf.js";
 export { NeuMF, type NeuMFConfig } from "./neumf.js";
 export { DeepRanker, type DeepRankerConfig } from "./deep-ranker.js";
 export { FeatureEncoder } from "./features.js";
-export { TwoTower, TwoTowerScorer, type TwoTowerConfig } from "./two-tower.js";
+export { TwoTower, type TwoTowerConfig } from "./two-tower.js";
+export { SASRec, type SASRecConfig } from "./sasrec.js";
+export { isSequenceModel, sequenceWindows, type SequenceModel, type SequenceWindows } from "./sequence.js";
 export { ScoreTable, type ScoreTableConfig } from "./score-table.js";
 export { MLPRanker, type MLPRankerConfig } from "./mlp-ranker.js";
 

@@ -4,28 +4,18 @@
  * The user tower reads the user id (the last row is the shared unknown user), the user's recent items
  * (mean- or attention-pooled) and the user's side features; the item tower reads the item id and the
  * item's side features. Because the score is a plain dot product, item vectors are computed once for the
- * whole catalogue and scoring a user is one SIMD scan (TwoTowerScorer) — the path serving uses, in float32 or,
+ * whole catalogue and scoring a user is one SIMD scan (VectorScorer) — the path serving uses, in float32 or,
  * with `retrieval: "int8"`, over int8 item vectors (a quarter of the memory, integer SIMD dot products).
  */
 import { idTable, type IdTable, type IdTableSpec } from "../engine/tables.js";
-import { Int8Table, dequantizeInt8, quantizeInt8 } from "../engine/codecs/int8-table.js";
 import { AttentionPooling, Embedding, MLP } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
-import { scoreAllRows, scoreTableRows } from "../engine/scoring.js";
-import { Tensor, endStep, noGrad } from "../engine/tensor.js";
+import { Tensor } from "../engine/tensor.js";
 import { recentItems, type FeatureInputs, type HistoryBag, type ModelContext } from "./context.js";
 import { FeatureEncoder } from "./features.js";
-import {
-  initOptions,
-  listIndex,
-  listShape,
-  Recommender,
-  type Pairs,
-  type Scorer,
-  type UserQuery,
-} from "./recommender.js";
-import { itemVectorTableOf, queryUserVectors, userVectorOf } from "./dot-product.js";
+import { initOptions, listIndex, listShape, Recommender, type Pairs, type UserQuery } from "./recommender.js";
+import { itemVectorTableOf, userVectorOf, VectorScorer } from "./dot-product.js";
 import type { DotProductModel, RetrievalPrecision } from "./dot-product.js";
 
 export interface TwoTowerConfig {
@@ -150,11 +140,6 @@ export class TwoTower extends Recommender implements DotProductModel {
     return ops.embeddingBag(table.forward(bag.ids), positions, bag.offsets, "mean");
   }
 
-  /** The query's user vector as a [1, dim] tensor (of an explicit history, the last maxHistory items count). */
-  queryVectors(query: UserQuery): Tensor {
-    return queryUserVectors(this, query);
-  }
-
   userVector(query: UserQuery): Float32Array {
     return userVectorOf(this, query);
   }
@@ -214,82 +199,7 @@ export class TwoTower extends Recommender implements DotProductModel {
     return 2 * this.dim;
   }
 
-  override scorer(): TwoTowerScorer {
-    return new TwoTowerScorer(this);
-  }
-}
-
-/**
- * Retrieval over the whole catalogue: every item vector is computed once (on construction, in chunks)
- * and kept on the heap — as a [numItems, dim] float32 tensor scanned by the matVec kernel, or (model
- * retrieval "int8") as an Int8Table with one scale per item; a query encodes its user once and scores
- * all items in one scan. Reflects the parameters at construction: build a new scorer after training.
- * Uses the scratch arena, so any live scratch tensors of the caller are released. Holds the item vectors
- * until dispose().
- */
-export class TwoTowerScorer implements Scorer {
-  readonly dim: number;
-  readonly retrieval: RetrievalPrecision;
-  /** The item vectors on the heap, in the retrieval's format. */
-  private readonly items: Tensor | Int8Table;
-
-  constructor(
-    private readonly model: TwoTower,
-    chunk = 4096,
-  ) {
-    const n = model.numItems;
-    this.dim = model.dim;
-    this.retrieval = model.retrieval;
-    const vectors = model.itemVectorTable(chunk);
-    this.items =
-      this.retrieval === "int8"
-        ? new Int8Table(quantizeInt8(vectors, n, this.dim))
-        : Tensor.from(vectors, [n, this.dim], { persistent: true });
-  }
-
-  /**
-   * A copy of the item vectors the scorer scans, row-major [numItems, dim] (for ANN indexes and serving):
-   * dequantised with int8 retrieval.
-   */
-  itemVectors(): Float32Array {
-    return this.items instanceof Int8Table ? dequantizeInt8(this.items.toMatrix()) : this.items.data.slice();
-  }
-
-  /** The query's user vector [dim] (of an explicit history, the last maxHistory items count, as in training). */
-  userVector(query: UserQuery): Float32Array {
-    return this.model.userVector(query);
-  }
-
-  scoreAll(query: UserQuery): Float32Array {
-    return noGrad(() => {
-      const u = this.encode(query);
-      if (this.items instanceof Int8Table) return this.items.scoreAll(u.data);
-      const scores = scoreAllRows(this.items, u);
-      endStep();
-      return scores;
-    });
-  }
-
-  scoreCandidates(query: UserQuery, items: Int32Array): Float32Array {
-    const rows = this.model.numItems;
-    for (const i of items) {
-      if (!(i >= 0 && i < rows)) throw new RangeError(`TwoTowerScorer: item ${i} is outside the catalogue of ${rows}`);
-    }
-    return noGrad(() => {
-      const u = this.encode(query);
-      if (this.items instanceof Int8Table) return this.items.scoreRows(u.data, items);
-      const scores = scoreTableRows(this.items, u, items);
-      endStep();
-      return scores;
-    });
-  }
-
-  /** Release the item vectors. */
-  dispose(): void {
-    this.items.dispose();
-  }
-
-  private encode(query: UserQuery): Tensor {
-    return this.model.queryVectors(query);
+  override scorer(): VectorScorer {
+    return new VectorScorer(this);
   }
 }

@@ -6,6 +6,7 @@ import { DeepRanker, type DeepRankerConfig } from "./deep-ranker.js";
 import { MLPRanker, type MLPRankerConfig } from "./mlp-ranker.js";
 import { NeuMF, type NeuMFConfig } from "./neumf.js";
 import type { Recommender } from "./recommender.js";
+import { SASRec, type SASRecConfig } from "./sasrec.js";
 import { ScoreTable, type ScoreTableConfig } from "./score-table.js";
 import { TwoTower, type TwoTowerConfig } from "./two-tower.js";
 
@@ -15,6 +16,7 @@ export type ModelSpec =
   | ({ kind: "deep-ranker" } & DeepRankerConfig)
   | ({ kind: "two-tower" } & TwoTowerConfig)
   | ({ kind: "mlp-ranker" } & MLPRankerConfig)
+  | ({ kind: "sasrec" } & SASRecConfig)
   | ({ kind: "score-table" } & ScoreTableConfig);
 
 export type ModelKind = ModelSpec["kind"];
@@ -23,6 +25,8 @@ interface ZooEntry<S extends ModelSpec> {
   create(spec: S, context: ModelContext): Recommender;
   /** The spec of this kind at width `dim`. */
   ofWidth(dim: number, seed: number): S;
+  /** Models of this kind are sequence models (models/sequence.ts), trained on next items. */
+  sequential?: true;
 }
 
 const ZOO: { [K in ModelKind]: ZooEntry<Extract<ModelSpec, { kind: K }>> } = {
@@ -38,6 +42,11 @@ const ZOO: { [K in ModelKind]: ZooEntry<Extract<ModelSpec, { kind: K }>> } = {
   "two-tower": {
     create: (spec, context) => new TwoTower(spec, context),
     ofWidth: (dim, seed) => ({ kind: "two-tower", dim, seed }),
+  },
+  sasrec: {
+    create: (spec, context) => new SASRec(spec, context),
+    ofWidth: (dim, seed) => ({ kind: "sasrec", dim, seed }),
+    sequential: true,
   },
   "deep-ranker": {
     create: (spec, context) => new DeepRanker(spec, context),
@@ -64,6 +73,11 @@ export function isModelKind(kind: string): kind is ModelKind {
 function entry(kind: string): ZooEntry<ModelSpec> {
   if (!isModelKind(kind)) throw new Error(`unknown model kind "${kind}" (known: ${MODEL_KINDS.join(", ")})`);
   return ZOO[kind] as ZooEntry<ModelSpec>;
+}
+
+/** Whether models of `kind` are sequence models (trained on next items, see models/sequence.ts). */
+export function isSequenceKind(kind: string): boolean {
+  return entry(kind).sequential === true;
 }
 
 /** Build a model from its spec. */

@@ -6,6 +6,7 @@ import { MODEL_KINDS } from "../models/zoo.js";
 import { HARD_LOSSES } from "../train/losses.js";
 import { CONSENSUS_KINDS } from "../distill/soft-labels.js";
 import { LOSS_REDUCTIONS } from "../train/program.js";
+import { SEQUENCE_LOSSES } from "../train/sequence.js";
 import { TABLE_UPDATES } from "../engine/optim.js";
 
 /** Optimisers a config may name. */
@@ -144,6 +145,15 @@ const trainSettings = {
       ...nonNegative,
       description:
         "the BPR papers' L2: weight of the sum of squares of the batch's user and item vectors (the embedding rows of BPR-MF) over the batch size; dot-product models only",
+    },
+    sequenceLoss: {
+      enum: [...SEQUENCE_LOSSES],
+      description:
+        "sequence models (sasrec): next-item training per position, the paper's binary cross-entropy against one sampled negative (bce, default) or sampled softmax over shared negatives",
+    },
+    sequenceNegatives: {
+      ...positiveInt,
+      description: "shared negatives per batch of the sampled softmax (default 100)",
     },
     optimizer: { enum: [...OPTIMIZERS], default: "adam" },
     patience: { ...positiveInt, default: 3 },

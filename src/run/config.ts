@@ -12,6 +12,7 @@ import { parseSteps, type OnExceed } from "./compression.js";
 import type { SyntheticConfig } from "../data/synthetic.js";
 import type { ScheduleSpec } from "../train/schedule.js";
 import type { LossReduction } from "../train/program.js";
+import type { SequenceLossKind } from "../train/sequence.js";
 import type { TableUpdates } from "../engine/optim.js";
 import type { ModelSpec } from "../models/zoo.js";
 import { DATA_FORMATS, OPTIMIZERS, pipelineConfigSchema } from "./config-schema.js";
@@ -59,6 +60,10 @@ export interface TrainSettings {
   validateEvery?: number;
   /** How `lr` changes, stepped once per epoch (stepSize and warmupSteps count epochs); default constant. */
   schedule?: ScheduleSpec;
+  /** Sequence models' next-item loss: the paper's per-position "bce" (default) or sampled "softmax". */
+  sequenceLoss?: SequenceLossKind;
+  /** Shared negatives per batch of the sampled softmax (default 100). */
+  sequenceNegatives?: number;
 }
 
 /** Loss weights of a distillation method: distillationLoss's weights, per-head task weights aside. */

@@ -8,12 +8,21 @@ import { needsSoftLabels, needsTeacher } from "../distill/program.js";
 import { distill } from "../distill/distill.js";
 import type { SoftLabels } from "../distill/soft-labels.js";
 import type { Recommender } from "../models/recommender.js";
-import type { ModelSpec } from "../models/zoo.js";
+import { isSequenceKind, type ModelSpec } from "../models/zoo.js";
+import type { SequenceLossOptions } from "../train/sequence.js";
 import type { TrainResult } from "../train/trainer.js";
 import type { MethodWeights, TrainSettings } from "./config.js";
 import type { PreparedData } from "./data.js";
 import { randomNdcgAt, validator, type EvaluationSettings } from "./evaluation.js";
 import { round, roundAll, silent, type PipelineLog } from "./log.js";
+
+/** A sequence model's next-item loss from its train settings (default the paper's "bce"). */
+function sequenceOptions(settings: TrainSettings): SequenceLossOptions {
+  return {
+    kind: settings.sequenceLoss ?? "bce",
+    ...(settings.sequenceNegatives === undefined ? {} : { negatives: settings.sequenceNegatives }),
+  };
+}
 
 /**
  * Train one model on the prepared data: plain BPR, or distilling when the weights ask for it (list terms
@@ -48,6 +57,7 @@ export async function trainModel(
     context: prepared.context,
     data: prepared.samples,
     weights,
+    ...(isSequenceKind(spec.kind) ? { sequence: sequenceOptions(settings) } : {}),
     ...(needsSoftLabels(weights) ? { softLabels: options.softLabels } : {}),
     ...(needsTeacher(weights) ? { teacher: options.teacher } : {}),
     epochs: settings.epochs,

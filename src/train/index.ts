@@ -17,3 +17,11 @@ export {
   type Trainer,
 } from "./program.js";
 export * from "./trainer.js";
+export {
+  sequenceObjective,
+  sequenceLoss,
+  sequenceSamples,
+  SEQUENCE_LOSSES,
+  type SequenceLossKind,
+  type SequenceLossOptions,
+} from "./sequence.js";

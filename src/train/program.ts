@@ -135,6 +135,8 @@ export interface Objective {
   programUrl: string;
   config: Record<string, unknown>;
   data?: SharedData;
+  /** The samples an epoch visits, in any order (default every sample); e.g. one per user for next-item training. */
+  samples?: Int32Array;
   /** The loss of a model that scores everything alike, when known (ln 2 for BPR): the trainer's stall guard. */
   randomLoss?: number;
 }

@@ -197,7 +197,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const n = sampleCount(options.data);
   const rng = new DataRng(options.seed);
   const negativeRng = options.sampler instanceof UniformSampler ? new DataRng(options.seed ^ 0x6e656761) : undefined;
-  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const order = objective.samples ? Int32Array.from(objective.samples) : Int32Array.from({ length: n }, (_, i) => i);
   const history: EpochRecord[] = [];
   let bestEpoch = 0;
   let bestValue = -Infinity;

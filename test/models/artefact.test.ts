@@ -13,7 +13,7 @@ import {
   readManifest,
   saveArtefact,
 } from "../../src/models/artefact.js";
-import { createModel, TwoTower, TwoTowerScorer, type ModelContext, type ModelSpec } from "../../src/models/index.js";
+import { createModel, TwoTower, VectorScorer, type ModelContext, type ModelSpec } from "../../src/models/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "distillrec-artefact-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -108,7 +108,7 @@ describe("model artefacts", () => {
     assert.ok(spec.kind === "two-tower");
     assert.equal(spec.retrieval, "int8");
     const served = loaded.model.scorer();
-    assert.ok(served instanceof TwoTowerScorer);
+    assert.ok(served instanceof VectorScorer);
     assert.equal(served.retrieval, "int8");
     const original = twoTower.scorer();
     for (let u = 0; u < 5; u++) assert.deepEqual(served.scoreAll({ user: u }), original.scoreAll({ user: u }));

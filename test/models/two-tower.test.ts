@@ -5,7 +5,8 @@ import { Ids } from "../../src/engine/ops/embedding.js";
 import { endStep, noGrad } from "../../src/engine/tensor.js";
 import { dequantizeInt8, quantizeInt8 } from "../../src/engine/index.js";
 import { createModel, unknownUser } from "../../src/models/index.js";
-import { TwoTower, TwoTowerScorer, type TwoTowerConfig } from "../../src/models/two-tower.js";
+import { TwoTower, type TwoTowerConfig } from "../../src/models/two-tower.js";
+import { VectorScorer } from "../../src/models/dot-product.js";
 import { encodeFeatureRows } from "../../src/models/features.js";
 import { gradCheck } from "../helpers/gradcheck.js";
 import { forwardOne, tinyBatch as batch, tinyContext, trainBriefly } from "../helpers/models.js";
@@ -60,7 +61,7 @@ describe("TwoTower", () => {
     test(`${name}: scoreAll and scoreCandidates equal forward for every item`, () => {
       const model = tiny(config);
       const scorer = model.scorer();
-      assert.ok(scorer instanceof TwoTowerScorer);
+      assert.ok(scorer instanceof VectorScorer);
       const all = scorer.scoreAll({ user: 3 });
       assert.equal(all.length, 7);
       for (let i = 0; i < 7; i++) assert.ok(Math.abs(all[i]! - forwardOne(model, 3, i)) < 1e-4, `item ${i}`);

@@ -1,0 +1,275 @@
+/**
+ * SASRec (Kang & McAuley, ICDM'18): self-attentive sequential recommendation. A user is the sequence of
+ * their last `maxLength` items: item embeddings (scaled by √dim, as the reference code does) plus learned
+ * position embeddings pass through L pre-LN blocks of causal multi-head self-attention and a point-wise
+ * feed-forward network, each with a residual connection and dropout; the user's state is the final
+ * LayerNorm's output at the last position, and an item's score is its dot product with the item table
+ * shared with the input — so SASRec is a dot-product model: it serves, evaluates and compresses like one.
+ *
+ * Trained per position (train/sequence.ts): every position of the sequence predicts the next item, from the
+ * causal mask alone, so one forward pass trains L predictions. Choices where the paper is silent follow
+ * the public reference implementations (kang205/SASRec, pmixer/SASRec.pytorch): xavier-normal weights and
+ * embeddings, zero biases, LayerNorm eps 1e-8, a feed-forward width equal to the model's, ReLU; padding on
+ * the left, its inputs zero and its keys masked (the references mask padded outputs but not keys).
+ */
+import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, MultiHeadAttention } from "../engine/nn.js";
+import * as ops from "../engine/ops/index.js";
+import { Ids } from "../engine/ops/embedding.js";
+import { xavierNormal, type Rng } from "../engine/random.js";
+import { Tensor } from "../engine/tensor.js";
+import { recentItems, type HistoryBag, type ModelContext } from "./context.js";
+import {
+  itemVectorTableOf,
+  userVectorOf,
+  VectorScorer,
+  type DotProductModel,
+  type RetrievalPrecision,
+} from "./dot-product.js";
+import {
+  initOptions,
+  listIndex,
+  listShape,
+  Recommender,
+  type PairwiseBatch,
+  type Pairs,
+  type UserQuery,
+} from "./recommender.js";
+import type { SequenceModel } from "./sequence.js";
+
+export interface SASRecConfig {
+  /** Width of the item and position embeddings and of every block (default 50, the paper's). */
+  dim?: number;
+  /** Self-attention blocks (default 2). */
+  blocks?: number;
+  /** Attention heads per block; must divide dim (default 1). */
+  heads?: number;
+  /** Most recent items a user's sequence holds (default 50). */
+  maxLength?: number;
+  /** Hidden width of the point-wise feed-forward network (default dim). */
+  ffnDim?: number;
+  /** The feed-forward non-linearity: the paper's ReLU (default) or GELU (BERT4Rec's). */
+  activation?: "relu" | "gelu";
+  /** Dropout on the input, the attention weights, and after each sub-layer (default 0.2). */
+  dropout?: number;
+  /** How the scorer stores the item vectors (see TwoTower's `retrieval`). */
+  retrieval?: RetrievalPrecision;
+  seed?: number;
+}
+
+/** One pre-LN block: x + Dropout(MHA(LN(x))), then x + FFN(LN(x)), padded positions zeroed. */
+class SASRecBlock extends Module {
+  readonly attentionNorm: LayerNorm;
+  readonly attention: MultiHeadAttention;
+  readonly ffnNorm: LayerNorm;
+  readonly ffnIn: Linear;
+  readonly ffnOut: Linear;
+  readonly dropout: Dropout;
+
+  constructor(
+    dim: number,
+    ffnDim: number,
+    heads: number,
+    dropout: number,
+    readonly activation: "relu" | "gelu",
+    rng: Rng,
+  ) {
+    super();
+    const xavier = (data: Float32Array, fanIn: number, fanOut: number): void => xavierNormal(rng, fanIn, fanOut)(data);
+    this.attentionNorm = this.child("attentionNorm", new LayerNorm(dim, { eps: 1e-8 }));
+    this.attention = this.child("attention", new MultiHeadAttention(dim, { rng, heads, dropout, init: xavier }));
+    this.ffnNorm = this.child("ffnNorm", new LayerNorm(dim, { eps: 1e-8 }));
+    this.ffnIn = this.child("ffnIn", xavierLinear(dim, ffnDim, rng));
+    this.ffnOut = this.child("ffnOut", xavierLinear(ffnDim, dim, rng));
+    this.dropout = this.child("dropout", new Dropout(dropout, rng.fork()));
+  }
+
+  forward(x: Tensor, shape: { batch: number; length: number; valid: Ids }, mask: Tensor): Tensor {
+    const attended = this.attention.forward(this.attentionNorm.forward(x), shape);
+    x = ops.add(x, this.dropout.forward(attended));
+    const hidden = this.dropout.forward(nonLinear(this.ffnIn.forward(this.ffnNorm.forward(x)), this.activation));
+    x = ops.add(x, this.dropout.forward(this.ffnOut.forward(hidden)));
+    return ops.mul(x, mask);
+  }
+}
+
+function xavierLinear(inFeatures: number, outFeatures: number, rng: Rng): Linear {
+  const layer = new Linear(inFeatures, outFeatures, { rng });
+  xavierNormal(rng, inFeatures, outFeatures)(layer.weight.data);
+  layer.bias!.data.fill(0);
+  return layer;
+}
+
+function nonLinear(x: Tensor, activation: "relu" | "gelu"): Tensor {
+  return activation === "gelu" ? ops.gelu(x) : ops.relu(x);
+}
+
+export class SASRec extends Recommender implements DotProductModel, SequenceModel {
+  readonly kind = "sasrec";
+  readonly dotProduct = true;
+  readonly sequential = true;
+  readonly retrievalPrecisions: readonly RetrievalPrecision[] = ["f32", "int8"];
+  readonly dim: number;
+  readonly maxLength: number;
+  readonly retrieval: RetrievalPrecision;
+  readonly itemEmbedding: Embedding;
+  readonly positionEmbedding: Embedding;
+  readonly inputDropout: Dropout;
+  readonly blocks: ModuleList<SASRecBlock>;
+  readonly finalNorm: LayerNorm;
+
+  constructor(
+    readonly config: SASRecConfig,
+    context: ModelContext,
+  ) {
+    super(context);
+    const dim = (this.dim = config.dim ?? 50);
+    this.maxLength = config.maxLength ?? 50;
+    const blocks = config.blocks ?? 2;
+    const heads = config.heads ?? 1;
+    const ffnDim = config.ffnDim ?? dim;
+    const dropout = config.dropout ?? 0.2;
+    const activation = config.activation ?? "relu";
+    this.retrieval = config.retrieval ?? "f32";
+    for (const [name, value] of [
+      ["dim", dim],
+      ["blocks", blocks],
+      ["heads", heads],
+      ["maxLength", this.maxLength],
+      ["ffnDim", ffnDim],
+    ] as const) {
+      if (!(Number.isInteger(value) && value >= 1))
+        throw new RangeError(`SASRec: ${name} must be a positive integer, got ${value}`);
+    }
+    if (dim % heads !== 0) throw new RangeError(`SASRec: ${heads} heads do not divide dim ${dim}`);
+    if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`SASRec: dropout must be in [0, 1), got ${dropout}`);
+    if (activation !== "relu" && activation !== "gelu") {
+      throw new RangeError(`SASRec: activation must be "relu" or "gelu", got "${String(activation)}"`);
+    }
+    if (this.retrieval !== "f32" && this.retrieval !== "int8") {
+      throw new RangeError(`SASRec: retrieval must be "f32" or "int8", got "${String(this.retrieval)}"`);
+    }
+    const { rng } = initOptions(config);
+    this.itemEmbedding = this.child("item", new Embedding(context.numItems, dim, { rng, std: 0 }));
+    xavierNormal(rng, dim, context.numItems)(this.itemEmbedding.weight.data);
+    this.positionEmbedding = this.child("position", new Embedding(this.maxLength, dim, { rng, std: 0, sparse: false }));
+    xavierNormal(rng, dim, this.maxLength)(this.positionEmbedding.weight.data);
+    this.inputDropout = this.child("inputDropout", new Dropout(dropout, rng.fork()));
+    this.blocks = this.child("blocks", new ModuleList<SASRecBlock>());
+    for (let b = 0; b < blocks; b++) this.blocks.push(new SASRecBlock(dim, ffnDim, heads, dropout, activation, rng));
+    this.finalNorm = this.child("finalNorm", new LayerNorm(dim, { eps: 1e-8 }));
+  }
+
+  /**
+   * The state at every position of `batch` sequences of maxLength items (row-major [batch · maxLength], −1
+   * for padding, real items last): [batch · maxLength, dim].
+   */
+  sequenceStates(items: Int32Array, batch: number): Tensor {
+    const length = this.maxLength;
+    if (items.length !== batch * length) {
+      throw new RangeError(`SASRec: ${items.length} sequence items are not ${batch} sequences of ${length}`);
+    }
+    const rows = batch * length;
+    const validValues = new Int32Array(rows);
+    const ids = new Int32Array(rows);
+    const maskValues = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const item = items[r]!;
+      if (item >= 0) {
+        validValues[r] = 1;
+        ids[r] = item;
+        maskValues[r] = 1;
+      }
+    }
+    const valid = new Ids(validValues);
+    const mask = Tensor.from(maskValues, [rows, 1]);
+    const embedded = ops.scale(ops.embedding(this.itemEmbedding.weight, ids), Math.sqrt(this.dim));
+    // Position t of the window (the last item always sits at maxLength − 1) gets row t of the position table.
+    let x = ops
+      .add(embedded.reshape([batch, length, this.dim]), this.positionEmbedding.weight)
+      .reshape([rows, this.dim]);
+    x = ops.mul(this.inputDropout.forward(x), mask);
+    const shape = { batch, length, valid };
+    for (const block of this.blocks) x = block.forward(x, shape, mask);
+    return this.finalNorm.forward(x);
+  }
+
+  /** Each bag as one left-padded sequence of this model's length: [bags · maxLength], −1 for padding. */
+  private sequencesOf(bag: HistoryBag): Int32Array {
+    const L = this.maxLength;
+    const n = bag.offsets.length;
+    const out = new Int32Array(n * L).fill(-1);
+    for (let b = 0; b < n; b++) {
+      const start = bag.offsets[b]!;
+      const end = b + 1 < n ? bag.offsets[b + 1]! : bag.ids.length;
+      const from = Math.max(start, end - L);
+      out.set(bag.ids.subarray(from, end), b * L + L - (end - from));
+    }
+    return out;
+  }
+
+  /** The state at each sequence's last position: [users, dim] (sequences from `history` or the context's histories). */
+  userVectors(users: Ids, history?: HistoryBag, historyEnd?: Int32Array): Tensor {
+    const bag = recentItems(this.context, users.values, this.maxLength, history, historyEnd);
+    const n = users.length;
+    const states = this.sequenceStates(this.sequencesOf(bag), n);
+    return ops.embedding(
+      states,
+      Int32Array.from({ length: n }, (_, b) => b * this.maxLength + this.maxLength - 1),
+    );
+  }
+
+  userVector(query: UserQuery): Float32Array {
+    return userVectorOf(this, query);
+  }
+
+  itemVectors(items: Ids): Tensor {
+    return ops.embedding(this.itemEmbedding.weight, items);
+  }
+
+  itemVectorTable(chunk?: number): Float32Array {
+    return itemVectorTableOf(this, chunk);
+  }
+
+  forward(pairs: Pairs): Tensor {
+    return ops.rowDot(this.userVectors(pairs.users, pairs.history, pairs.historyEnd), this.itemVectors(pairs.items));
+  }
+
+  /** BPR on (user, positive, negative) triples with each user's sequence encoded once. */
+  override loss(batch: PairwiseBatch): Tensor {
+    const u = this.userVectors(new Ids(batch.users), undefined, batch.historyEnd);
+    const pos = ops.rowDot(u, this.itemVectors(new Ids(batch.positives)));
+    const neg = ops.rowDot(u, this.itemVectors(new Ids(batch.negatives)));
+    return ops.bprLoss(pos, neg);
+  }
+
+  /** Each list's sequence is encoded once and its state spread over the list's items. */
+  override scoreLists(users: Int32Array, items: Int32Array, historyEnd?: Int32Array): Tensor {
+    const [rows, length] = listShape(users, items, historyEnd);
+    const u = this.userVectors(new Ids(users), undefined, historyEnd);
+    return ops
+      .rowDot(ops.embedding(u, listIndex(rows, length)), this.itemVectors(new Ids(items)))
+      .reshape([rows, length]);
+  }
+
+  /** concat(state, item vector): [n, 2·dim], the input of the final dot product (the hint term's target). */
+  override representation(pairs: Pairs): Tensor {
+    const u = this.userVectors(pairs.users, pairs.history, pairs.historyEnd);
+    return ops.concat([u, this.itemVectors(pairs.items)], -1);
+  }
+
+  override get representationDim(): number {
+    return 2 * this.dim;
+  }
+
+  override get historyLength(): number {
+    return this.maxLength;
+  }
+
+  flopsPerItem(): number {
+    return 2 * this.dim;
+  }
+
+  override scorer(): VectorScorer {
+    return new VectorScorer(this);
+  }
+}
