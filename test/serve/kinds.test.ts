@@ -1,5 +1,6 @@
 // Model kinds other than the two-tower over real HTTP: a BPR-MF student is served through the vector index
-// (neighbours included, but no cold items), a NeuMF, which does not factor, through its own scorer.
+// (neighbours included, but no cold items), a NeuMF, which does not factor, through its own scorer, a SASRec
+// from each user's live sequence of events.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -7,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BPRMF } from "../../src/models/bpr-mf.js";
 import { NeuMF } from "../../src/models/neumf.js";
+import { SASRec } from "../../src/models/sasrec.js";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
 import { saveServingArtefact, servingContext } from "../helpers/serving.js";
 
@@ -14,10 +16,13 @@ const root = mkdtempSync(join(tmpdir(), "distillrec-serve-kinds-"));
 const TOKEN = "kinds-token";
 const bprmf = new BPRMF({ dim: 6, seed: 4, initStd: 0.5 }, servingContext());
 const neumf = new NeuMF({ gmfDim: 4, mlpSizes: [8, 4], seed: 5, initStd: 0.5 }, servingContext());
+const sasrec = new SASRec({ dim: 8, blocks: 1, heads: 2, maxLength: 6, seed: 6 }, servingContext()).eval();
 const bprmfDir = join(root, "bpr-mf");
 const neumfDir = join(root, "neumf");
+const sasrecDir = join(root, "sasrec");
 saveServingArtefact(bprmfDir, bprmf);
 saveServingArtefact(neumfDir, neumf);
+saveServingArtefact(sasrecDir, sasrec);
 
 interface Ranked {
   status: number;
@@ -26,6 +31,7 @@ interface Ranked {
 
 let mf: RunningServer;
 let ncf: RunningServer;
+let seq: RunningServer;
 
 async function call(server: RunningServer, method: string, path: string, body?: unknown): Promise<Ranked> {
   const response = await fetch(`${server.url}${path}`, {
@@ -56,10 +62,12 @@ before(async () => {
   const limits = { shedding: false } as const;
   mf = await startServer({ model: bprmfDir, stateDir: join(root, "state-mf"), port: 0, token: TOKEN, limits });
   ncf = await startServer({ model: neumfDir, stateDir: join(root, "state-ncf"), port: 0, token: TOKEN, limits });
+  seq = await startServer({ model: sasrecDir, stateDir: join(root, "state-seq"), port: 0, token: TOKEN, limits });
 });
 after(async () => {
   await mf.close();
   await ncf.close();
+  await seq.close();
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -128,5 +136,30 @@ describe("serving a NeuMF model (no item vectors)", () => {
     const similar = await call(ncf, "GET", "/v1/similar/i5?k=3");
     assert.equal(similar.status, 409);
     assert.match(String(similar.body.message), /neumf model has no item vectors/);
+  });
+});
+
+describe("serving a SASRec model (a user is their live sequence)", () => {
+  const scorer = sasrec.scorer();
+  const scoresOf = (history: number[]) => scorer.scoreAll({ user: 0, history: Int32Array.from(history) });
+
+  test("each posted event changes the next answer through the sequence, as the model scores it", async () => {
+    const post = (item: string, k: number) =>
+      call(seq, "POST", "/v1/events", { events: [{ user: "walker", item, type: "view", timestamp: Date.now() + k }] });
+    const seen: number[] = [];
+    let previous: string[] = [];
+    for (const [k, item] of [3, 17, 29, 8].entries()) {
+      assert.equal((await post(`i${item}`, k)).status, 200);
+      seen.push(item);
+      const reply = await call(seq, "GET", "/v1/recommend/walker?k=5");
+      assert.equal(reply.status, 200);
+      const got = reply.body.items!;
+      assertScores(got, (i) => scoresOf(seen)[i]!);
+      const order = got.map((i) => i.id);
+      assert.notDeepEqual(order, previous, `after event ${k}`);
+      previous = order;
+    }
+    // The same items in another order are another sequence.
+    assert.notDeepEqual(Array.from(scoresOf([8, 29, 17, 3])), Array.from(scoresOf(seen)));
   });
 });
