@@ -1,7 +1,7 @@
 // bench:interop — a teacher from another engine and a student shipped out of distillrec, on MovieLens 100K:
 // a PyTorch BPR-MF teacher (bench/peer/interop_teacher.py, exported with torch.onnx.export) against the same
-// teacher trained natively; the student distilled from each; the student exported to ONNX and scored by
-// onnxruntime-node against the native student; the student's web form in headless Chromium.
+// teacher trained natively; the student distilled from each, for seeds 0, 1, 2 (mean ± sd); seed 0's student
+// exported to ONNX and scored by onnxruntime-node against the native student; its web form in headless Chromium.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
@@ -43,19 +43,44 @@ const METHODS = [
   { name: "ranking", weights: { hard: 1, ranking: 0.5, rankingLambda: 1 } },
 ];
 const MAIN_METHOD = "listwise";
+/**
+ * The seeds of the teacher-vs-teacher comparison. Seed s: the PyTorch teacher trained with --seed s, the native
+ * teacher's model seed s + 1, the pipeline seed s (sampling, student training) and the student's model seed s + 3
+ * (seed 0 is the single-seed run this bench made before).
+ */
+const SEEDS = [0, 1, 2];
 const reuseNative = process.argv.includes("--reuse-native");
+/** The student metrics compared across seeds. */
+const METRICS = ["NDCG@10", "full:NDCG@10", "HR@10"] as const;
 
-function pipeline(name: string, teacher: object): PipelineConfig {
+/** Mean and sample standard deviation. */
+function meanSd(values: number[]): { mean: number; sd: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const sd = values.length > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1)) : 0;
+  return { mean, sd };
+}
+
+/** A metric over the seeds: its mean, sd and the value for each seed (in SEEDS order). */
+function overSeeds(values: number[]): { mean: number; sd: number; perSeed: number[] } {
+  return { ...meanSd(values), perSeed: values };
+}
+
+const fmt = (values: number[]) => `${meanSd(values).mean.toFixed(4)} ± ${meanSd(values).sd.toFixed(4)}`;
+
+/** |mean(b) − mean(a)| / mean(a). */
+const relativeOfMeans = (a: number[], b: number[]) => Math.abs(meanSd(b).mean - meanSd(a).mean) / meanSd(a).mean;
+
+function pipeline(name: string, seed: number, teacher: object): PipelineConfig {
   return validatePipelineConfig({
     name,
-    seed: 0,
+    seed,
     // One thread: Hogwild on two is not reproducible run to run, and the two runs must differ only in the teacher.
     threads: 1,
     data: { kind: "recbole", path: ML100K },
     evaluation: { negatives: 499, validationNegatives: 499, ks: [10, 20], fullRanking: true },
     teachers: [teacher],
     student: {
-      model: { kind: "two-tower", dim: 16, maxHistory: 30, seed: 3 },
+      model: { kind: "two-tower", dim: 16, maxHistory: 30, seed: seed + 3 },
       train: { epochs: 40, batchSize: 512, lr: 0.003, optimizer: "adam", patience: 5 },
     },
     distillation: { methods: METHODS, softLabels: { negatives: 100, topK: 20, positivesPerUser: 1, cache: false } },
@@ -194,34 +219,7 @@ async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
   const prepared = prepareData(await loadData({ kind: "recbole", path: ML100K }, 0));
 
-  console.log("PyTorch teacher (bench/peer/interop_teacher.py) …");
   const pairs = writePairs(prepared);
-  const peer = runPython(PEER, [
-    pairs.train,
-    pairs.valid,
-    pairs.catalogue,
-    join(WORK, "torch"),
-    ...["--dim", String(TEACHER.dim), "--epochs", String(TEACHER.epochs), "--lr", String(TEACHER.lr)],
-    // No early stop (the native teacher never met its patience in 40 epochs either); the best epoch is kept.
-    ...["--batch", String(TEACHER.batchSize), "--patience", String(TEACHER.epochs)],
-  ]) as PeerResult;
-  const onnx: OnnxTeacherSpec = {
-    file: peer.onnx,
-    inputs: { user: "user_ids", item: "item_ids" },
-    output: "score",
-    idMap: peer.idMap,
-  };
-  // Scoring the whole data set through onnxruntime-node: what an ONNX teacher costs a run.
-  const scoringStart = performance.now();
-  await loadOnnxTeacher(onnx, {
-    context: prepared.context,
-    users: prepared.dataset.users,
-    items: prepared.dataset.items,
-  });
-  const scoringSeconds = (performance.now() - scoringStart) / 1000;
-
-  console.log("distilling from the native teacher …");
-  const nativeSummary = join(WORK, "native", "summary.json");
   const train = {
     epochs: TEACHER.epochs,
     batchSize: TEACHER.batchSize,
@@ -229,41 +227,119 @@ async function main(): Promise<void> {
     optimizer: "adam",
     patience: TEACHER.patience,
   };
-  // --reuse-native: the native run's summary from last time (it does not depend on the peer).
-  const native =
-    reuseNative && existsSync(nativeSummary)
-      ? (JSON.parse(readFileSync(nativeSummary, "utf8")) as RunSummary)
-      : await runPipeline(
-          pipeline("native", { name: "bpr-mf-64", model: { kind: "bpr-mf", dim: TEACHER.dim, seed: 1 }, train }),
-          { log, progress: false },
-        );
-  console.log("distilling from the PyTorch teacher (ONNX) …");
-  const torch = await runPipeline(pipeline("torch", { name: "torch-bpr-mf-64", onnx }), { log, progress: false });
+  const runs: { seed: number; peer: PeerResult; native: RunSummary; torch: RunSummary }[] = [];
+  let scoringSeconds = NaN;
+  for (const seed of SEEDS) {
+    console.log(`seed ${seed}: PyTorch teacher (bench/peer/interop_teacher.py --seed ${seed}) …`);
+    const peer = runPython(PEER, [
+      pairs.train,
+      pairs.valid,
+      pairs.catalogue,
+      join(WORK, `torch-seed${seed}`),
+      ...["--dim", String(TEACHER.dim), "--epochs", String(TEACHER.epochs), "--lr", String(TEACHER.lr)],
+      // No early stop (the native teacher never met its patience in 40 epochs either); the best epoch is kept.
+      ...["--batch", String(TEACHER.batchSize), "--patience", String(TEACHER.epochs)],
+      ...["--seed", String(seed)],
+    ]) as PeerResult;
+    const onnx: OnnxTeacherSpec = {
+      file: peer.onnx,
+      inputs: { user: "user_ids", item: "item_ids" },
+      output: "score",
+      idMap: peer.idMap,
+    };
+    if (seed === SEEDS[0]) {
+      // Scoring the whole data set through onnxruntime-node: what an ONNX teacher costs a run (once).
+      const scoringStart = performance.now();
+      await loadOnnxTeacher(onnx, {
+        context: prepared.context,
+        users: prepared.dataset.users,
+        items: prepared.dataset.items,
+      });
+      scoringSeconds = (performance.now() - scoringStart) / 1000;
+    }
 
+    console.log(`seed ${seed}: distilling from the native teacher …`);
+    const nativeName = `native-seed${seed}`;
+    const nativeSummary = join(WORK, nativeName, "summary.json");
+    // --reuse-native: this seed's native run from last time (it does not depend on the peer).
+    const native =
+      reuseNative && existsSync(nativeSummary)
+        ? (JSON.parse(readFileSync(nativeSummary, "utf8")) as RunSummary)
+        : await runPipeline(
+            pipeline(nativeName, seed, {
+              name: "bpr-mf-64",
+              model: { kind: "bpr-mf", dim: TEACHER.dim, seed: seed + 1 },
+              train,
+            }),
+            { log, progress: false },
+          );
+    console.log(`seed ${seed}: distilling from the PyTorch teacher (ONNX) …`);
+    const torch = await runPipeline(pipeline(`torch-seed${seed}`, seed, { name: "torch-bpr-mf-64", onnx }), {
+      log,
+      progress: false,
+    });
+    runs.push({ seed, peer, native, torch });
+  }
+
+  const perSeedRows: (string | number)[][] = [];
   const rows: (string | number)[][] = [];
   const students: Record<string, unknown> = {};
   for (const m of METHODS) {
-    const a = model(native, `student-${m.name}`).metrics;
-    const b = model(torch, `student-${m.name}`).metrics;
-    const rel = (k: string) => Math.abs(b[k]! - a[k]!) / a[k]!;
+    const side = (which: "native" | "torch", k: string) =>
+      runs.map((r) => model(r[which], `student-${m.name}`).metrics[k]!);
+    const perSide = (which: "native" | "torch") =>
+      Object.fromEntries(METRICS.map((k) => [k, overSeeds(side(which, k))]));
+    const rel = (k: string) => relativeOfMeans(side("native", k), side("torch", k));
+    const relPerSeed = (k: string) =>
+      runs.map((_, j) => round(relativeOfMeans([side("native", k)[j]!], [side("torch", k)[j]!])));
     students[m.name] = {
-      native: { "NDCG@10": a["NDCG@10"], "full:NDCG@10": a["full:NDCG@10"], "HR@10": a["HR@10"] },
-      torch: { "NDCG@10": b["NDCG@10"], "full:NDCG@10": b["full:NDCG@10"], "HR@10": b["HR@10"] },
-      relativeDifference: { "NDCG@10": round(rel("NDCG@10")), "full:NDCG@10": round(rel("full:NDCG@10")) },
+      native: perSide("native"),
+      torch: perSide("torch"),
+      // |mean torch − mean native| / mean native; perSeed: the same for each seed's pair of runs.
+      relativeDifference: {
+        "NDCG@10": round(rel("NDCG@10")),
+        "full:NDCG@10": round(rel("full:NDCG@10")),
+        perSeed: { "NDCG@10": relPerSeed("NDCG@10"), "full:NDCG@10": relPerSeed("full:NDCG@10") },
+      },
     };
-    rows.push([m.name, a["NDCG@10"]!, b["NDCG@10"]!, rel("NDCG@10"), a["full:NDCG@10"]!, b["full:NDCG@10"]!]);
+    runs.forEach((r, j) =>
+      perSeedRows.push([
+        `${m.name}, seed ${r.seed}`,
+        side("native", "NDCG@10")[j]!,
+        side("torch", "NDCG@10")[j]!,
+        relPerSeed("NDCG@10")[j]!,
+        side("native", "full:NDCG@10")[j]!,
+        side("torch", "full:NDCG@10")[j]!,
+        relPerSeed("full:NDCG@10")[j]!,
+      ]),
+    );
+    rows.push([
+      m.name,
+      fmt(side("native", "NDCG@10")),
+      fmt(side("torch", "NDCG@10")),
+      rel("NDCG@10"),
+      fmt(side("native", "full:NDCG@10")),
+      fmt(side("torch", "full:NDCG@10")),
+      rel("full:NDCG@10"),
+    ]);
   }
-  const teachers = {
-    native: model(native, "bpr-mf-64").metrics,
-    torch: model(torch, "torch-bpr-mf-64").metrics,
-  };
-  printTable(["student (method)", "NDCG@10 native", "NDCG@10 torch", "rel. diff", "full native", "full torch"], rows);
+  const teacherSide = (which: "native" | "torch", name: string) =>
+    Object.fromEntries(
+      ["NDCG@10", "full:NDCG@10"].map((k) => [k, overSeeds(runs.map((r) => model(r[which], name).metrics[k]!))]),
+    );
+  const teachers = { native: teacherSide("native", "bpr-mf-64"), torch: teacherSide("torch", "torch-bpr-mf-64") };
+  const headers = ["NDCG@10 native", "NDCG@10 torch", "rel. diff", "full native", "full torch", "full rel. diff"];
+  printTable(["student (method, seed)", ...headers], perSeedRows);
+  console.log(`\nover seeds ${SEEDS.join(", ")} (mean ± sd; rel. diff of the means):`);
+  printTable(["student (method)", ...headers], rows);
+  const teacherFmt = (which: "native" | "torch", name: string) =>
+    fmt(runs.map((r) => model(r[which], name).metrics["NDCG@10"]!));
   console.log(
-    `teachers: native NDCG@10 ${round(teachers.native["NDCG@10"]!)}, torch ${round(teachers.torch["NDCG@10"]!)}`,
+    `teachers NDCG@10: native ${teacherFmt("native", "bpr-mf-64")}, torch ${teacherFmt("torch", "torch-bpr-mf-64")}`,
   );
 
-  // The student distilled from the PyTorch teacher, exported to ONNX and scored by onnxruntime-node.
-  const artefact = loadArtefact(model(torch, `student-${MAIN_METHOD}`).artefact!);
+  // Seed 0's student distilled from the PyTorch teacher, exported to ONNX and scored by onnxruntime-node.
+  const artefact = loadArtefact(model(runs[0]!.torch, `student-${MAIN_METHOD}`).artefact!);
   const student = artefact.model;
   if (!isDotProduct(student)) throw new Error("the bench's student is a dot-product model");
   student.eval();
@@ -307,11 +383,11 @@ async function main(): Promise<void> {
   const browser = await browserFigures(student, prepared);
   console.log(JSON.stringify(browser));
 
-  const main = students[MAIN_METHOD] as { relativeDifference: Record<string, number> };
+  const main = students[MAIN_METHOD] as { relativeDifference: { "NDCG@10": number } };
   const targets: Target[] = [
     atMost(
-      `student distilled from the PyTorch teacher (ONNX) vs from the natively trained teacher: relative NDCG@10 difference (${MAIN_METHOD})`,
-      main.relativeDifference["NDCG@10"]!,
+      `student distilled from the PyTorch teacher (ONNX) vs from the natively trained teacher: relative difference of the mean NDCG@10 over seeds ${SEEDS.join(",")} (${MAIN_METHOD})`,
+      main.relativeDifference["NDCG@10"],
       0.02,
       "ratio",
     ),
@@ -324,15 +400,15 @@ async function main(): Promise<void> {
   }
   const results = {
     dataset: { name: "ml-100k", users: prepared.context.numUsers, items: prepared.context.numItems },
-    peer: { ...peer, onnx: undefined, idMap: undefined },
+    seeds: SEEDS,
+    seedDerivation: "seed s: peer --seed s, native teacher model seed s+1, pipeline seed s, student model seed s+3",
+    peer: runs.map((r) => ({ seed: r.seed, ...r.peer, onnx: undefined, idMap: undefined })),
     teacherSettings: TEACHER,
     onnxTeacherScoringSeconds: round(scoringSeconds),
-    teachers: {
-      native: { "NDCG@10": teachers.native["NDCG@10"], "full:NDCG@10": teachers.native["full:NDCG@10"] },
-      torch: { "NDCG@10": teachers.torch["NDCG@10"], "full:NDCG@10": teachers.torch["full:NDCG@10"] },
-    },
+    teachers,
     students,
     exportedStudent: {
+      seed: SEEDS[0],
       method: MAIN_METHOD,
       native: { "NDCG@10": nativeMetrics["NDCG@10"], "full:NDCG@10": nativeMetrics["full:NDCG@10"] },
       ...exported,
