@@ -75,6 +75,19 @@ export function saveLoadModel(dir: string, { users, items, dim }: { users: numbe
   });
 }
 
+/** Mean and sample standard deviation (n − 1; 0 for a single value). */
+export function meanSd(values: readonly number[]): { mean: number; sd: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const sd = values.length > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1)) : 0;
+  return { mean, sd };
+}
+
+/** meanSd as text: `0.xxxx ± 0.xxxx`. */
+export function formatMeanSd(values: readonly number[]): string {
+  const { mean, sd } = meanSd(values);
+  return `${mean.toFixed(4)} ± ${sd.toFixed(4)}`;
+}
+
 /** Print rows as an aligned text table. */
 export function printTable(headers: string[], rows: (string | number)[][]): void {
   const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === "number" ? formatNumber(c) : c)))];

@@ -25,6 +25,8 @@ import { softLabelOptions } from "../src/run/soft-labels.js";
 import { train } from "../src/train/trainer.js";
 import {
   atLeast,
+  formatMeanSd,
+  meanSd,
   printTable,
   repoRoot,
   round,
@@ -127,13 +129,6 @@ export const METHODS: ParityMethod[] = [
  * "topology-full", "topology-hierarchical".
  */
 const DEFAULT_METHODS = "ranking,relaxed-ranking,listwise";
-
-/** Mean and sample standard deviation. */
-function meanSd(values: number[]): { mean: number; sd: number } {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const sd = values.length > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1)) : 0;
-  return { mean, sd };
-}
 
 function testMetrics(model: Recommender, prepared: PreparedData): Record<string, number> {
   const { test, seen, numItems } = prepared.testSet;
@@ -275,7 +270,6 @@ function summarise(
     ["method", "distillrec NDCG@10", "gain", "PyTorch NDCG@10", "gain", "s ours", "s torch"],
     methods.map((m) => {
       const r = ndcg[m.name]!;
-      const fmt = (xs: number[]) => `${meanSd(xs).mean.toFixed(4)} ± ${meanSd(xs).sd.toFixed(4)}`;
       const gain = (side: "ours" | "torch") => {
         if (m.name === "none") return "—";
         const g = meanSd(gains(side, m.name));
@@ -283,9 +277,9 @@ function summarise(
       };
       return [
         m.name,
-        fmt(r.ours),
+        formatMeanSd(r.ours),
         gain("ours"),
-        fmt(r.torch),
+        formatMeanSd(r.torch),
         gain("torch"),
         round(r.seconds.ours),
         round(r.seconds.torch),
