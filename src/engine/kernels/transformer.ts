@@ -107,9 +107,24 @@ export function layerNormBackward(
     const mu = load<f32>(mean + ((<usize>r) << 2));
     const rs = load<f32>(rstd + ((<usize>r) << 2));
     // Pass 1: the two row means, and the parameter gradients.
-    let sumG: f32 = 0;
-    let sumGX: f32 = 0;
-    for (let j = 0; j < n; j++) {
+    const muv = f32x4.splat(mu);
+    const rsv = f32x4.splat(rs);
+    let sumG4 = f32x4.splat(0);
+    let sumGX4 = f32x4.splat(0);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const o = (<usize>j) << 2;
+      const xhat = f32x4.mul(f32x4.sub(v128.load(xr + o), muv), rsv);
+      const gj = v128.load(gr + o);
+      const ghat = f32x4.mul(gj, v128.load(gamma + o));
+      sumG4 = f32x4.add(sumG4, ghat);
+      sumGX4 = f32x4.add(sumGX4, f32x4.mul(ghat, xhat));
+      v128.store(gGamma + o, f32x4.add(v128.load(gGamma + o), f32x4.mul(gj, xhat)));
+      v128.store(gBeta + o, f32x4.add(v128.load(gBeta + o), gj));
+    }
+    let sumG = lanesSum(sumG4);
+    let sumGX = lanesSum(sumGX4);
+    for (; j < n; j++) {
       const o = (<usize>j) << 2;
       const xhat = (load<f32>(xr + o) - mu) * rs;
       const gj = load<f32>(gr + o);
@@ -121,7 +136,16 @@ export function layerNormBackward(
     }
     const meanG = sumG * invN;
     const meanGX = sumGX * invN;
-    for (let j = 0; j < n; j++) {
+    const meanGv = f32x4.splat(meanG);
+    const meanGXv = f32x4.splat(meanGX);
+    j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const o = (<usize>j) << 2;
+      const xhat = f32x4.mul(f32x4.sub(v128.load(xr + o), muv), rsv);
+      const ghat = f32x4.mul(v128.load(gr + o), v128.load(gamma + o));
+      v128.store(gxr + o, f32x4.mul(rsv, f32x4.sub(f32x4.sub(ghat, meanGv), f32x4.mul(xhat, meanGXv))));
+    }
+    for (; j < n; j++) {
       const o = (<usize>j) << 2;
       const xhat = (load<f32>(xr + o) - mu) * rs;
       store<f32>(gxr + o, rs * (load<f32>(gr + o) * load<f32>(gamma + o) - meanG - xhat * meanGX));
@@ -272,18 +296,36 @@ export function attentionBackward(
 // ---- dropout masks -----------------------------------------------------------------------------------
 
 /**
- * out[0..n) = an inverted-dropout mask: 0 with probability p, else 1/(1 − p); the draws come from a
- * xorshift32 stream started at `seed` (nonzero), so a mask is reproducible from its seed.
+ * out[0..n) = an inverted-dropout mask: 0 with probability p, else 1/(1 − p). Four xorshift32 streams run in
+ * the SIMD lanes, started from `seed` (any value), so a mask is reproducible from its seed.
  */
 export function dropoutMask(out: usize, n: i32, p: f32, seed: i32): void {
-  let s: u32 = seed == 0 ? 0x9e3779b9 : <u32>seed;
   const keep: f32 = p < 1 ? <f32>1 / (<f32>1 - p) : 0;
-  // Compare 24-bit integers: p of the draws fall below threshold.
+  // Compare 24-bit draws: a share p of them falls below the threshold.
   const threshold = <u32>(p * <f32>16777216);
-  for (let j = 0; j < n; j++) {
-    s ^= s << 13;
-    s ^= s >> 17;
-    s ^= s << 5;
-    store<f32>(out + ((<usize>j) << 2), (s >> 8) < threshold ? 0 : keep);
+  // Distinct nonzero lane seeds from one seed (a Weyl step of the golden ratio per lane).
+  const base = <u32>seed;
+  let s = i32x4(
+    <i32>(base ^ 0x9e3779b9) | 1,
+    <i32>(base + 0x3c6ef372) | 1,
+    <i32>((base * 0x85ebca6b) ^ 0xdaa66d2b) | 1,
+    <i32>((base + 0x78dde6e4) * 0xc2b2ae35) | 1,
+  );
+  const limit = i32x4.splat(<i32>threshold);
+  const keepV = f32x4.splat(keep);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    s = v128.xor(s, i32x4.shl(s, 13));
+    s = v128.xor(s, i32x4.shr_u(s, 17));
+    s = v128.xor(s, i32x4.shl(s, 5));
+    const dropped = i32x4.lt_s(i32x4.shr_u(s, 8), limit); // 24-bit values: signed compare is exact
+    v128.store(out + ((<usize>j) << 2), v128.andnot(keepV, dropped));
+  }
+  for (; j < n; j++) {
+    s = v128.xor(s, i32x4.shl(s, 13));
+    s = v128.xor(s, i32x4.shr_u(s, 17));
+    s = v128.xor(s, i32x4.shl(s, 5));
+    const draw = <u32>i32x4.extract_lane(s, 0) >> 8;
+    store<f32>(out + ((<usize>j) << 2), draw < threshold ? 0 : keep);
   }
 }
