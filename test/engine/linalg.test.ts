@@ -82,6 +82,9 @@ const SHAPES: [number, number, number][] = [
   [2, 0, 5],
   [1, 19, 35],
   [3, 8, 20],
+  // Deeper than one pass over K (the kernels pack 256 rows of B at a time).
+  [9, 600, 13],
+  [5, 513, 8],
 ];
 
 describe("matmul kernels", () => {

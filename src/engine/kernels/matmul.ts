@@ -16,10 +16,15 @@ const MR: i32 = 4;
 const NR: i32 = 8;
 /** Floats of A per row chunk: a chunk of A rows stays in L2 while it passes over every panel. */
 const CHUNK_FLOATS: i32 = 65536;
+/**
+ * Depth of one pass over K: B is packed and multiplied KC rows at a time, so that its panels stay in L1/L2
+ * however deep the product (a weight gradient sums over every row of the batch: K in the thousands).
+ */
+const KC: i32 = 256;
 
 /** Bytes of scratch the matmul kernels need for B of K rows and N columns (as laid out in C). */
 export function matmulScratchBytes(k: i32, n: i32): i32 {
-  return k * ((n + NR - 1) / NR) * NR * 4;
+  return min(k, KC) * ((n + NR - 1) / NR) * NR * 4;
 }
 
 /** C[M,N] (+)= A[M,K]·B[K,N]; accumulate: 0 overwrites C, 1 adds into it. */
@@ -31,8 +36,11 @@ export function matmulNN(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, a
     }
     return;
   }
-  packRows(b, k, n, scratch);
-  multiplyPacked(a, (<usize>k) << 2, 4, scratch, c, m, k, n, accumulate);
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kc = min(KC, k - p0);
+    packRows(b + (<usize>p0) * ((<usize>n) << 2), kc, n, scratch);
+    multiplyPacked(a + ((<usize>p0) << 2), (<usize>k) << 2, 4, scratch, c, m, kc, n, p0 > 0 ? 1 : accumulate);
+  }
 }
 
 /** C[M,N] (+)= A[M,K]·B[N,K]ᵀ; accumulate: 0 overwrites C, 1 adds into it. */
@@ -44,8 +52,11 @@ export function matmulNT(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, a
     }
     return;
   }
-  packTransposed(b, k, n, scratch);
-  multiplyPacked(a, (<usize>k) << 2, 4, scratch, c, m, k, n, accumulate);
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kc = min(KC, k - p0);
+    packTransposed(b + ((<usize>p0) << 2), (<usize>k) << 2, kc, n, scratch);
+    multiplyPacked(a + ((<usize>p0) << 2), (<usize>k) << 2, 4, scratch, c, m, kc, n, p0 > 0 ? 1 : accumulate);
+  }
 }
 
 /** C[M,N] (+)= A[K,M]ᵀ·B[K,N]; accumulate: 0 overwrites C, 1 adds into it. */
@@ -57,8 +68,11 @@ export function matmulTN(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, a
     }
     return;
   }
-  packRows(b, k, n, scratch);
-  multiplyPacked(a, 4, (<usize>m) << 2, scratch, c, m, k, n, accumulate);
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kc = min(KC, k - p0);
+    packRows(b + (<usize>p0) * ((<usize>n) << 2), kc, n, scratch);
+    multiplyPacked(a + (<usize>p0) * ((<usize>m) << 2), 4, (<usize>m) << 2, scratch, c, m, kc, n, p0 > 0 ? 1 : accumulate);
+  }
 }
 
 /** out[r, :] += bias for r < rows */
@@ -184,10 +198,12 @@ function transposeRows(r0: v128, r1: v128, r2: v128, r3: v128, out: usize, strid
   v128.store(out + stride * 3, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
 }
 
-/** Pack Bᵀ, where B is [N,K] row-major, into panels of NR columns (panel column c = row 8p+c of B). */
-function packTransposed(b: usize, k: i32, n: i32, dst: usize): void {
+/**
+ * Pack Bᵀ, where B is N rows of k floats `rowBytes` apart (the first k columns of a wider matrix), into panels
+ * of NR columns (panel column c = row 8p+c of B).
+ */
+function packTransposed(b: usize, rowBytes: usize, k: i32, n: i32, dst: usize): void {
   const fullPanels = n / NR;
-  const rowBytes = (<usize>k) << 2;
   const panelRow: usize = <usize>NR << 2;
   for (let q = 0; q < fullPanels; q++) {
     const src = b + (<usize>q) * (<usize>NR) * rowBytes;
