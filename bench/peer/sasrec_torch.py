@@ -25,6 +25,7 @@ Usage: /usr/bin/python3 bench/peer/sasrec_torch.py --train T --valid V --test S 
        [--loss bce|softmax] [--throughput-only K] [options]; prints one JSON object on stdout, progress on stderr.
 """
 import argparse
+import ctypes
 import json
 import math
 import sys
@@ -42,9 +43,25 @@ def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
 
-def torch_blas():
+def openblas_threads(threads):
+    """Pin OpenBLAS's own thread pool to `threads`: torch.set_num_threads sets torch's intra-op pool only, and
+    Debian's torch calls the system BLAS (libblas.so.3 -> OpenBLAS pthread), whose pool defaults to every core, so a
+    "1 thread" run would still multiply on all of them (and a 2-thread run oversubscribe them). Returns OpenBLAS's
+    thread count after the call, or None when the process has not loaded OpenBLAS."""
+    torch.randn(8, 8) @ torch.randn(8, 8)  # make sure the BLAS is loaded
+    with open("/proc/self/maps") as f:
+        libs = sorted({l.split()[-1] for l in f if "libopenblas" in l.lower() and "/" in l})
+    if not libs:
+        return None
+    lib = ctypes.CDLL(libs[0])
+    lib.openblas_set_num_threads(threads)
+    return lib.openblas_get_num_threads()
+
+
+def torch_blas(blas_threads):
     """Which BLAS torch uses: bench/common.ts's torchBlas probe (the BLAS libraries mapped into the process after a
-    matmul, and a 1024x1024 f32 matmul's rate), run in this process at the run's thread count."""
+    matmul, and a 1024x1024 f32 matmul's rate), run in this process at the run's thread count (torch's and
+    OpenBLAS's)."""
     a = torch.randn(1024, 1024)
     b = torch.randn(1024, 1024)
     a @ b
@@ -57,12 +74,14 @@ def torch_blas():
         libs = sorted({l.split()[-1] for l in f if "blas" in l.lower() and "/" in l})
     gflops = 2 * 1024**3 / s / 1e9
     names = ", ".join("/".join(l.split("/")[-2:]) for l in libs) or "none found"
-    line = f"PyTorch BLAS: {names}; 1024² f32 matmul {gflops:.0f} GFLOPS ({torch.get_num_threads()} threads)"
+    line = (f"PyTorch BLAS: {names}; 1024² f32 matmul {gflops:.0f} GFLOPS (torch threads {torch.get_num_threads()}, "
+            f"OpenBLAS threads {blas_threads})")
     log(line)
     # The reference BLAS gives ~6 GFLOPS, OpenBLAS 100+ on an idle machine (less on a busy one).
     if gflops < 15:
-        log("WARNING: PyTorch runs on a slow BLAS (apt-get install -y libopenblas0-pthread): its times are not its best")
-    return {"libraries": libs, "gflops": gflops, "line": line}
+        log("WARNING: PyTorch runs on a slow BLAS (apt-get install -y libopenblas0-pthread): "
+            "its times are not its best")
+    return {"libraries": libs, "gflops": gflops, "openblasThreads": blas_threads, "line": line}
 
 
 def xavier(*shape):
@@ -294,7 +313,7 @@ def main():
         ap.error("--valid, --test and --candidates are needed unless --throughput-only")
 
     torch.set_num_threads(a.threads)
-    blas = torch_blas()
+    blas = torch_blas(openblas_threads(a.threads))
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
 
@@ -307,7 +326,8 @@ def main():
     # pmixer's optimiser: Adam, betas (0.9, 0.98), eps 1e-8, no weight decay; dense gradients on every table.
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.98), eps=1e-8, weight_decay=0.0)
     trainer = Trainer(a, train_seqs, rng)
-    settings = {k: v for k, v in vars(a).items() if k not in ("train", "valid", "test", "candidates", "valid_candidates")}
+    files = ("train", "valid", "test", "candidates", "valid_candidates")
+    settings = {k: v for k, v in vars(a).items() if k not in files}
     settings["optimizer"] = "torch.optim.Adam(betas=(0.9, 0.98), eps=1e-8), dense gradients, no weight decay"
     peer = f"torch {torch.__version__}"
 
@@ -359,7 +379,8 @@ def main():
     history = []
     wall = time.perf_counter()
     for epoch in range(1, a.epochs + 1):
-        # trainSeconds: the epochs' training (batch preparation, negatives, forward, backward, Adam), evaluation excluded.
+        # trainSeconds: the epochs' training (batch preparation, negatives, forward, backward, Adam); evaluation
+        # excluded.
         t = time.perf_counter()
         total, n = 0.0, 0
         for b in trainer.batches():
