@@ -169,7 +169,8 @@ class SASRec(torch.nn.Module):
         """seq [B, L] item indices, -1 at (left) padding -> states [B, L, d]."""
         mask = seq >= 0
         m = mask[..., None].to(self.E.dtype)
-        # E[item_t] * sqrt(d) + P[t], dropout, times the timeline mask (a padded position's input is 0).
+        # E[item_t] * sqrt(d) + P[t], dropout, times the timeline mask (a padded position's input is 0). t is the slot
+        # in the left-padded window, so the most recent item is always at P[L-1].
         x = self.E[seq.clamp(min=0)] * math.sqrt(self.d) + self.P[None, : seq.shape[1]]
         x = F.dropout(x, self.p, self.training) * m
         for block in self.blocks:
@@ -203,6 +204,7 @@ class Trainer:
     def __init__(self, a, train_seqs, rng):
         self.a, self.rng, self.L = a, rng, a.maxlen
         # One sequence per user: its last L+1 training items; inputs items[:-1], targets items[1:], left-padded.
+        # (A user with fewer than 2 training items has no target, so no sequence.)
         self.users = [u for u in range(a.users) if len(train_seqs[u]) >= 2]
         self.inputs = np.array([left_pad(train_seqs[u][-(self.L + 1) : -1], self.L) for u in self.users], np.int64)
         self.targets = np.array([left_pad(train_seqs[u][-self.L :], self.L) for u in self.users], np.int64)
