@@ -6,6 +6,30 @@
 // (half by global popularity, half by popularity within the user's categories), and views items drawn by a
 // softmax over the pool; every view may continue view → click → cart → purchase with probabilities that rise
 // with the user's affinity for the item.
+//
+// On top of that, four kinds of structure real shops have, each with its own setting (0 switches it off):
+//
+// - Sequential intent (`sessionIntent`): a session carries an intent, a latent direction that starts at its
+//   first viewed item and moves halfway towards every item viewed after it. Each later view is, with this
+//   probability, a step from that intent: INTENT_CANDIDATES items drawn by popularity from the category of the
+//   last viewed item, scored by the user's affinity minus INTENT_SHARPNESS × ‖intent − item‖², so the next item
+//   lies near the last ones (often the same brand). The order matters: a sequence model reads it directly, a
+//   bag-of-history model only through the mean of the history.
+// - Complementary purchases (`complementRate`): every item has COMPLEMENTS items in its category's
+//   complementary category (a fixed random other category; phone → case). Carting or buying an item queues its
+//   complements for that user (the last PENDING_COMPLEMENTS); each later view, in this session or later ones, is
+//   with this probability one of the queued complements, whose funnel affinity is raised by COMPLEMENT_BOOST.
+//   An item-to-item relation of high rank: a wide model with the history learns it, a narrow one hardly.
+// - Feature crosses (`featureCross`): affinity gains featureCross × (R[region, category] + A[age band, brand])/√2
+//   with R and A standard normal tables: an interaction of user and item features no additive feature model
+//   has, and a rank-(regions + age bands) term on top of the tastes that a small dot product cannot hold.
+// - Popularity drift (`popularityDrift`): each item has a lifecycle — a peak time uniform over the timeline
+//   widened by LIFECYCLE_WIDTH on both sides — and its popularity at time t is multiplied by
+//   exp(−popularityDrift × ((t − peak) / LIFECYCLE_WIDTH)² / 2), floored at exp(−LIFECYCLE_FLOOR): items launch,
+//   trend and fade at different times.
+//
+// All of it is drawn from a second generator, so with the four settings at 0 the log is exactly the
+// structureless shop's; every step is O(1) (or O(candidates × dimension)) per event.
 import { UNKNOWN_TOKEN } from "./features.js";
 import { IdMap } from "./idmap.js";
 import { DataRng } from "./rng.js";
@@ -35,6 +59,14 @@ export interface SyntheticConfig {
   /** First timestamp (seconds since the epoch) and length of the timeline in days. */
   startTime: number;
   days: number;
+  /** Probability (0..1) that a view after a session's first is a step from the session's intent (near the last views). */
+  sessionIntent: number;
+  /** Probability (0..1) that a view is one of the user's queued complements of items carted or bought before. */
+  complementRate: number;
+  /** Strength (≥ 0, in logits) of the user-feature × item-feature interaction (region × category, age × brand). */
+  featureCross: number;
+  /** Strength (≥ 0) of the items' lifecycles: how sharply popularity rises and fades around each item's peak. */
+  popularityDrift: number;
 }
 
 /** Defaults used when no data is given: a small shop that trains in seconds. */
@@ -52,7 +84,16 @@ export const defaultSyntheticConfig: Readonly<SyntheticConfig> = {
   zipfExponent: 1,
   startTime: Date.UTC(2024, 0, 1) / 1000,
   days: 180,
+  sessionIntent: 0.7,
+  complementRate: 0.2,
+  featureCross: 1,
+  popularityDrift: 0.3,
 };
+
+/** The same shop with none of the four structures (sequential intent, complements, feature crosses, popularity drift). */
+export const structurelessSynthetic: Readonly<
+  Pick<SyntheticConfig, "sessionIntent" | "complementRate" | "featureCross" | "popularityDrift">
+> = { sessionIntent: 0, complementRate: 0, featureCross: 0, popularityDrift: 0 };
 
 const REGIONS = 8;
 const AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"] as const;
@@ -65,6 +106,19 @@ const PREFERRED_CATEGORIES = 3;
 /** Funnel continuation logits: intercept + slope × affinity, for click, cart and purchase. */
 const FUNNEL_INTERCEPT = [-3, -3.5, -2.5];
 const FUNNEL_SLOPE = [0.5, 0.5, 0.4];
+/** Candidates an intent step draws from the last viewed item's category, and how sharply it prefers ones near the intent. */
+const INTENT_CANDIDATES = 16;
+const INTENT_SHARPNESS = 6;
+/** Complements per item, complements queued per user, and the funnel affinity bonus of a complement view. */
+const COMPLEMENTS = 3;
+const COMPLEMENT_CANDIDATES = 8;
+const PENDING_COMPLEMENTS = 6;
+const COMPLEMENT_BOOST = 2;
+/** Half-width of an item's lifecycle as a share of the timeline, and the floor of its log popularity factor. */
+const LIFECYCLE_WIDTH = 0.25;
+const LIFECYCLE_FLOOR = 6;
+/** Seed offset of the generator the structures draw from, so switching them off leaves the main stream as it was. */
+const STRUCTURE_SEED = 0x2545f491;
 const [VIEW, CLICK, CART, PURCHASE] = (["view", "click", "cart", "purchase"] as const).map((t) =>
   EVENT_TYPES.indexOf(t),
 ) as [number, number, number, number];
@@ -76,7 +130,9 @@ export function generateEcommerce(options: Partial<SyntheticConfig> = {}): Datas
   const rng = new DataRng(config.seed);
   const catalogue = generateCatalogue(config, rng);
   const population = generateUsers(config, catalogue, rng);
-  const interactions = generateSessions(config, catalogue, population, rng);
+  const structureRng = new DataRng(config.seed ^ STRUCTURE_SEED);
+  const structure = generateStructure(config, catalogue, structureRng);
+  const interactions = generateSessions(config, catalogue, population, structure, rng, structureRng);
   return {
     name: `synthetic-ecommerce(seed=${config.seed})`,
     interactions,
@@ -254,8 +310,73 @@ function generateUsers(config: SyntheticConfig, catalogue: Catalogue, rng: DataR
   };
 }
 
-function generateSessions(config: SyntheticConfig, catalogue: Catalogue, population: Population, rng: DataRng) {
-  const log = new SessionWriter(config, catalogue, population, rng);
+interface Structure {
+  /** Complements of each item, row-major items × COMPLEMENTS. */
+  complements: Int32Array;
+  /** Feature-cross tables already scaled by featureCross / √2: regions × categories and age bands × brands. */
+  regionCategory: Float64Array;
+  ageBrand: Float64Array;
+  /** Each item's lifecycle peak as a share of the timeline. */
+  peak: Float64Array;
+}
+
+function generateStructure(config: SyntheticConfig, catalogue: Catalogue, rng: DataRng): Structure {
+  const { items, categories, brands } = config;
+  const { categoryOffsets } = catalogue;
+  // Each category's complementary category is another one (itself only when there is a single category).
+  const complementCategory = Int32Array.from({ length: categories }, (_, c) =>
+    categories === 1 ? c : (c + 1 + rng.int(categories - 1)) % categories,
+  );
+  // An item's complements match its style (its vector less its category's centre; a case fits its phone): each is
+  // the closest in style of COMPLEMENT_CANDIDATES items drawn by popularity from the complementary category.
+  const { vectors, centres, category } = catalogue;
+  const d = config.dimension;
+  const styleDistance = (i: number, j: number) => {
+    let distance = 0;
+    for (let k = 0; k < d; k++) {
+      const a = vectors[i * d + k]! - centres[category[i]! * d + k]!;
+      distance += (a - vectors[j * d + k]! + centres[category[j]! * d + k]!) ** 2;
+    }
+    return distance;
+  };
+  const complements = new Int32Array(items * COMPLEMENTS);
+  for (let i = 0; i < items; i++) {
+    let c = complementCategory[category[i]!]!;
+    if (categoryOffsets[c + 1] === categoryOffsets[c]) c = category[i]!;
+    for (let k = 0; k < COMPLEMENTS; k++) {
+      let best = -1;
+      let bestDistance = Infinity;
+      for (let m = 0; m < COMPLEMENT_CANDIDATES; m++) {
+        const j = categoryDraw(catalogue, c, rng);
+        const distance = styleDistance(i, j);
+        if (distance < bestDistance) [best, bestDistance] = [j, distance];
+      }
+      complements[i * COMPLEMENTS + k] = best;
+    }
+  }
+  const scale = config.featureCross / Math.SQRT2;
+  const regionCategory = Float64Array.from({ length: REGIONS * categories }, () => scale * rng.normal());
+  const ageBrand = Float64Array.from({ length: AGE_BANDS.length * brands }, () => scale * rng.normal());
+  const peak = Float64Array.from({ length: items }, () => -LIFECYCLE_WIDTH + (1 + 2 * LIFECYCLE_WIDTH) * rng.next());
+  return { complements, regionCategory, ageBrand, peak };
+}
+
+/** An item of category c drawn ∝ popularity (the category must have items). */
+function categoryDraw(catalogue: Catalogue, c: number, rng: DataRng): number {
+  const { categoryOffsets, categoryItems, categoryAlias } = catalogue;
+  const position = categoryOffsets[c]! + rng.int(categoryOffsets[c + 1]! - categoryOffsets[c]!);
+  return categoryItems[rng.next() < categoryAlias.probability[position]! ? position : categoryAlias.alias[position]!]!;
+}
+
+function generateSessions(
+  config: SyntheticConfig,
+  catalogue: Catalogue,
+  population: Population,
+  structure: Structure,
+  rng: DataRng,
+  structureRng: DataRng,
+) {
+  const log = new SessionWriter(config, catalogue, population, structure, rng, structureRng);
   // Sessions arrive as a Poisson process whose rate adapts so the log spans about `days`.
   const endTime = config.startTime + config.days * 86400;
   let eventsPerSession = config.meanSessionViews * 1.4;
@@ -265,7 +386,7 @@ function generateSessions(config: SyntheticConfig, catalogue: Catalogue, populat
   while (!log.full) {
     const meanGap = Math.max(1, ((endTime - clock) * eventsPerSession) / (config.events - log.written));
     const user = aliasDraw(population.activity, rng);
-    log.buildPool(user, config.drift * (log.written / config.events));
+    log.buildPool(user, log.written / config.events);
     clock = log.writeSession(user, clock + rng.exponential(meanGap), meanStep);
     eventsPerSession = log.written / ++sessions;
   }
@@ -285,17 +406,30 @@ class SessionWriter {
   readonly timestamps: Float64Array;
   readonly eventTypes: Uint8Array;
   private row = 0;
+  private user = 0;
+  /** Share of the timeline written when the session started (what taste drift and lifecycles follow). */
+  private progress = 0;
   private readonly taste: Float32Array;
   private readonly mixture = new Float64Array(2 * PREFERRED_CATEGORIES);
   private readonly pool: Int32Array;
   private readonly poolAffinity: Float64Array;
   private readonly poolCumulative: Float64Array;
+  /** The session's intent (a latent direction) and the intent step's candidates. */
+  private readonly intent: Float32Array;
+  private readonly candidates = new Int32Array(INTENT_CANDIDATES);
+  private readonly candidateAffinity = new Float64Array(INTENT_CANDIDATES);
+  private readonly candidateCumulative = new Float64Array(INTENT_CANDIDATES);
+  /** Each user's queued complements (up to PENDING_COMPLEMENTS, row-major) and how many are queued. */
+  private readonly pending: Int32Array;
+  private readonly pendingCount: Int32Array;
 
   constructor(
     private readonly config: SyntheticConfig,
     private readonly catalogue: Catalogue,
     private readonly population: Population,
+    private readonly structure: Structure,
     private readonly rng: DataRng,
+    private readonly structureRng: DataRng,
   ) {
     this.users = new Int32Array(config.events);
     this.items = new Int32Array(config.events);
@@ -305,6 +439,10 @@ class SessionWriter {
     this.pool = new Int32Array(config.poolSize);
     this.poolAffinity = new Float64Array(config.poolSize);
     this.poolCumulative = new Float64Array(config.poolSize);
+    this.intent = new Float32Array(config.dimension);
+    const queued = config.complementRate > 0 ? config.users : 0;
+    this.pending = new Int32Array(queued * PENDING_COMPLEMENTS);
+    this.pendingCount = new Int32Array(queued);
   }
 
   get full(): boolean {
@@ -315,15 +453,42 @@ class SessionWriter {
     return this.row;
   }
 
+  /** The session user's affinity for an item: taste · item − price term (+ the feature cross). */
+  private affinity(item: number): number {
+    const { dimension: d, featureCross, categories, brands } = this.config;
+    const { taste, user } = this;
+    const vectors = this.catalogue.vectors;
+    let affinity = -this.population.priceSensitivity[user]! * this.catalogue.logPrice[item]!;
+    const row = item * d;
+    for (let j = 0; j < d; j++) affinity += taste[j]! * vectors[row + j]!;
+    if (featureCross > 0) {
+      affinity +=
+        this.structure.regionCategory[this.population.region[user]! * categories + this.catalogue.category[item]!]!;
+      affinity += this.structure.ageBrand[this.population.ageBand[user]! * brands + this.catalogue.brand[item]!]!;
+    }
+    return affinity;
+  }
+
+  /** Log of the item's lifecycle factor on its popularity now (0 without popularity drift). */
+  private lifecycle(item: number): number {
+    const { popularityDrift } = this.config;
+    if (popularityDrift === 0) return 0;
+    const distance = (this.progress - this.structure.peak[item]!) / LIFECYCLE_WIDTH;
+    return Math.max(-LIFECYCLE_FLOOR, (-popularityDrift * distance * distance) / 2);
+  }
+
   /**
    * Samples and scores the session's candidate pool: half by global popularity, half by popularity within the
    * user's (drifting) preferred categories. Scores are corrected by −log(proposal / popularity), so the pool
-   * softmax approximates softmax(taste·item − price term + log popularity) over the whole catalogue.
+   * softmax approximates softmax(affinity + log popularity (× lifecycle)) over the whole catalogue.
    */
-  buildPool(user: number, shift: number): void {
+  buildPool(user: number, progress: number): void {
     const { dimension: d, poolSize } = this.config;
+    const shift = this.config.drift * progress;
+    this.user = user;
+    this.progress = progress;
     const { tasteStart, tasteEnd, preferred, preferredWeights } = this.population;
-    const { vectors, logPrice, category, categoryOffsets, categoryItems, categoryPopularity } = this.catalogue;
+    const { category, categoryOffsets, categoryItems, categoryPopularity } = this.catalogue;
     const { probability: groupProbability, alias: groupAlias } = this.catalogue.categoryAlias;
     const { taste, mixture, pool, poolAffinity, poolCumulative, rng } = this;
     for (let j = 0; j < d; j++) taste[j] = (1 - shift) * tasteStart[user * d + j]! + shift * tasteEnd[user * d + j]!;
@@ -333,7 +498,6 @@ class SessionWriter {
       mixtureTotal += preferredWeights[base + k]! * (k < PREFERRED_CATEGORIES ? 1 - shift : shift);
       mixture[k] = mixtureTotal;
     }
-    const sensitivity = this.population.priceSensitivity[user]!;
     const popularShare = 0.5 / this.catalogue.totalPopularity;
     const popularHalf = poolSize >> 1;
     let maxScore = -Infinity;
@@ -348,16 +512,17 @@ class SessionWriter {
       }
       if (item < 0) item = aliasDraw(this.catalogue.popularity, rng);
       pool[p] = item;
-      let affinity = -sensitivity * logPrice[item]!;
-      const row = item * d;
-      for (let j = 0; j < d; j++) affinity += taste[j]! * vectors[row + j]!;
+      const affinity = this.affinity(item);
       poolAffinity[p] = affinity;
       const c = category[item]!;
       let categoryShare = 0;
       for (let k = 0; k < mixture.length; k++) {
         if (preferred[base + k] === c) categoryShare += mixture[k]! - (k > 0 ? mixture[k - 1]! : 0);
       }
-      const score = affinity - Math.log(popularShare + (0.5 * categoryShare) / (mixtureTotal * categoryPopularity[c]!));
+      const score =
+        affinity +
+        this.lifecycle(item) -
+        Math.log(popularShare + (0.5 * categoryShare) / (mixtureTotal * categoryPopularity[c]!));
       poolCumulative[p] = score;
       if (score > maxScore) maxScore = score;
     }
@@ -368,25 +533,108 @@ class SessionWriter {
     }
   }
 
-  /** Writes one session of views (and their funnel continuations) from the pool; returns the clock after it. */
+  /**
+   * One intent step: INTENT_CANDIDATES items drawn by popularity from the last item's category, one picked by
+   * softmax(affinity + lifecycle − INTENT_SHARPNESS ‖intent − item‖²). Sets candidateAffinity[0] to its affinity.
+   */
+  private intentStep(last: number): number {
+    const d = this.config.dimension;
+    const { candidates, candidateAffinity, candidateCumulative, intent, structureRng } = this;
+    const vectors = this.catalogue.vectors;
+    const c = this.catalogue.category[last]!;
+    let maxScore = -Infinity;
+    for (let k = 0; k < INTENT_CANDIDATES; k++) {
+      const item = categoryDraw(this.catalogue, c, structureRng);
+      candidates[k] = item;
+      const affinity = this.affinity(item);
+      candidateAffinity[k] = affinity;
+      let distance = 0;
+      for (let j = 0; j < d; j++) distance += (intent[j]! - vectors[item * d + j]!) ** 2;
+      const score = affinity + this.lifecycle(item) - INTENT_SHARPNESS * distance;
+      candidateCumulative[k] = score;
+      if (score > maxScore) maxScore = score;
+    }
+    let running = 0;
+    for (let k = 0; k < INTENT_CANDIDATES; k++) {
+      running += Math.exp(candidateCumulative[k]! - maxScore);
+      candidateCumulative[k] = running;
+    }
+    const pick = cumulativeDraw(candidateCumulative, 0, INTENT_CANDIDATES, structureRng);
+    candidateAffinity[0] = candidateAffinity[pick]!;
+    return candidates[pick]!;
+  }
+
+  /** Moves the session's intent halfway towards the item (onto it for the session's first view). */
+  private updateIntent(item: number, first: boolean): void {
+    const d = this.config.dimension;
+    const { intent } = this;
+    const vectors = this.catalogue.vectors;
+    const keep = first ? 0 : 0.5;
+    for (let j = 0; j < d; j++) intent[j] = keep * intent[j]! + (1 - keep) * vectors[item * d + j]!;
+  }
+
+  /** Takes one of the user's queued complements at random, or returns −1 when none is queued. */
+  private takeComplement(user: number): number {
+    const count = this.pendingCount[user]!;
+    if (count === 0) return -1;
+    const base = user * PENDING_COMPLEMENTS;
+    const k = this.structureRng.int(count);
+    const item = this.pending[base + k]!;
+    this.pending[base + k] = this.pending[base + count - 1]!;
+    this.pendingCount[user] = count - 1;
+    return item;
+  }
+
+  /** Queues the item's complements for the user (replacing random queued ones when the queue is full). */
+  private queueComplements(user: number, item: number): void {
+    const base = user * PENDING_COMPLEMENTS;
+    for (let k = 0; k < COMPLEMENTS; k++) {
+      const complement = this.structure.complements[item * COMPLEMENTS + k]!;
+      const count = this.pendingCount[user]!;
+      if (count < PENDING_COMPLEMENTS) {
+        this.pending[base + count] = complement;
+        this.pendingCount[user] = count + 1;
+      } else {
+        this.pending[base + this.structureRng.int(PENDING_COMPLEMENTS)] = complement;
+      }
+    }
+  }
+
+  /** Writes one session of views (and their funnel continuations); returns the clock after it. */
   writeSession(user: number, start: number, meanStep: number): number {
-    const { rng, pool, poolAffinity, poolCumulative } = this;
-    const { events, poolSize } = this.config;
+    const { rng, pool, poolAffinity, poolCumulative, structureRng } = this;
+    const { events, poolSize, sessionIntent, complementRate } = this.config;
     let clock = start;
+    let last = -1;
     const views = 1 + Math.floor(rng.exponential(this.config.meanSessionViews - 1));
     for (let v = 0; v < views && this.row < events; v++) {
-      const p = cumulativeDraw(poolCumulative, 0, poolSize, rng);
+      let item: number;
+      let affinity: number;
+      if (complementRate > 0 && this.pendingCount[user]! > 0 && structureRng.next() < complementRate) {
+        item = this.takeComplement(user);
+        affinity = this.affinity(item) + COMPLEMENT_BOOST;
+      } else if (last >= 0 && sessionIntent > 0 && structureRng.next() < sessionIntent) {
+        item = this.intentStep(last);
+        affinity = this.candidateAffinity[0]!;
+      } else {
+        const p = cumulativeDraw(poolCumulative, 0, poolSize, rng);
+        item = pool[p]!;
+        affinity = poolAffinity[p]!;
+      }
+      if (sessionIntent > 0) this.updateIntent(item, last < 0);
+      last = item;
       let stage = VIEW;
       for (;;) {
         const row = this.row++;
         this.users[row] = user;
-        this.items[row] = pool[p]!;
+        this.items[row] = item;
         this.timestamps[row] = Math.round(clock * 1000) / 1000;
         this.eventTypes[row] = stage;
         clock += rng.exponential(meanStep);
+        if (stage === CART && complementRate > 0) this.queueComplements(user, item);
         if (stage === PURCHASE || this.row >= events) break;
         const funnelStep = stage - VIEW;
-        const logit = FUNNEL_INTERCEPT[funnelStep]! + FUNNEL_SLOPE[funnelStep]! * poolAffinity[p]!;
+        const logit = FUNNEL_INTERCEPT[funnelStep]! + FUNNEL_SLOPE[funnelStep]! * affinity;
         if (rng.next() * (1 + Math.exp(-logit)) >= 1) break;
         stage = stage === VIEW ? CLICK : stage === CLICK ? CART : PURCHASE;
       }
@@ -470,4 +718,12 @@ function validate(config: SyntheticConfig): void {
   }
   if (!(config.drift >= 0 && config.drift <= 1)) throw new RangeError(`generateEcommerce: drift must be in [0, 1]`);
   if (!(config.meanSessionViews >= 1)) throw new RangeError(`generateEcommerce: meanSessionViews must be ≥ 1`);
+  for (const key of ["sessionIntent", "complementRate"] as const) {
+    if (!(config[key] >= 0 && config[key] <= 1)) throw new RangeError(`generateEcommerce: ${key} must be in [0, 1]`);
+  }
+  for (const key of ["featureCross", "popularityDrift"] as const) {
+    if (!(config[key] >= 0 && Number.isFinite(config[key]))) {
+      throw new RangeError(`generateEcommerce: ${key} must be a finite number ≥ 0`);
+    }
+  }
 }
