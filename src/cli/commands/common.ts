@@ -10,6 +10,7 @@ import { pino } from "pino";
 import type { DataConfig, TrainSettings } from "../../run/config.js";
 import { TABLE_UPDATES, type TableUpdates } from "../../engine/optim.js";
 import { LOSS_REDUCTIONS, type LossReduction } from "../../train/program.js";
+import { SEQUENCE_LOSSES, type SequenceLossKind } from "../../train/sequence.js";
 import { artefactTarget } from "../../models/artefact.js";
 import { MODEL_KINDS, isModelKind, specOfWidth, type ModelSpec } from "../../models/zoo.js";
 import type { PipelineLog } from "../../run/log.js";
@@ -75,6 +76,8 @@ export interface TrainOptions {
   tableUpdates?: TableUpdates;
   lossReduction?: LossReduction;
   l2?: number;
+  sequenceLoss?: SequenceLossKind;
+  sequenceNegatives?: number;
   patience?: number;
   seed?: number;
   threads?: number;
@@ -96,7 +99,8 @@ export interface OutputOptions {
 }
 
 /**
- * Adds --epochs, --batch-size, --lr, --weight-decay, --table-updates, --loss-reduction, --l2, --patience,
+ * Adds --epochs, --batch-size, --lr, --weight-decay, --table-updates, --loss-reduction, --l2, --sequence-loss,
+ * --sequence-negatives, --patience,
  * --seed and --threads. The help names the command's own
  * defaults, which trainSettings applies, so the two cannot drift apart.
  */
@@ -126,6 +130,13 @@ export function addTrainOptions(command: Command, defaults: TrainSettings, seedD
       "L2 on the batch's user and item vectors, the BPR papers' (dot-product models)",
       nonNegativeNumber,
     )
+    .addOption(
+      new Option(
+        "--sequence-loss <loss>",
+        "sequence models (sasrec): next-item loss per position (default bce)",
+      ).choices([...SEQUENCE_LOSSES]),
+    )
+    .option("--sequence-negatives <n>", "shared negatives per batch of the sampled softmax (default 100)", positiveInt)
     .option("--patience <n>", `epochs without improvement before stopping (default ${defaults.patience})`, positiveInt)
     .option("--seed <n>", `random seed (${seedDefault})`, nonNegativeInt)
     .option("--threads <n>", "training threads (default: every core)", positiveInt);
@@ -142,6 +153,8 @@ export function trainSettings(opts: TrainOptions, base: TrainSettings): TrainSet
     ...(opts.tableUpdates === undefined ? {} : { tableUpdates: opts.tableUpdates }),
     ...(opts.lossReduction === undefined ? {} : { lossReduction: opts.lossReduction }),
     ...(opts.l2 === undefined ? {} : { l2: opts.l2 }),
+    ...(opts.sequenceLoss === undefined ? {} : { sequenceLoss: opts.sequenceLoss }),
+    ...(opts.sequenceNegatives === undefined ? {} : { sequenceNegatives: opts.sequenceNegatives }),
     ...(opts.patience === undefined ? {} : { patience: opts.patience }),
   };
 }
