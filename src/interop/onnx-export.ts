@@ -6,10 +6,12 @@
  *   FILE.user.onnx  user [B] (+ history [B, H]) → user_vector [B, dim]
  *   FILE.items.onnx item [N] → item_vector [N, dim]
  *
- * and FILE.ids.json beside them (external ids of the dense indices, the unknown user, the users' recent
+ * (a SASRec's user side reads `history` [B, H] alone: its user is the sequence of their recent items) and
+ * FILE.ids.json beside them (external ids of the dense indices, the unknown user, the users' recent
  * items). Whatever depends only on an id — the item tower with its side features, a user's id embedding
  * and features, QR/hashed tables — is precomputed into tables, so the graphs stay small and exact; what
- * depends on the live history (pooling and the user MLP) is expressed in ONNX operators.
+ * depends on the live history (pooling and the user MLP, SASRec's transformer blocks) is expressed in ONNX
+ * operators.
  */
 import { Ids } from "../engine/ops/embedding.js";
 import { endStep, noGrad } from "../engine/tensor.js";
@@ -18,8 +20,14 @@ import { Embedding } from "../engine/nn.js";
 import { unknownUser } from "../models/context.js";
 import { isDotProduct, type DotProductModel } from "../models/dot-product.js";
 import type { Recommender } from "../models/recommender.js";
+import { BPRMF } from "../models/bpr-mf.js";
+import { SASRec } from "../models/sasrec.js";
 import { TwoTower } from "../models/two-tower.js";
 import { GraphBuilder, type OnnxPrecision, type OnnxValue } from "./onnx-graph.js";
+import { emitSequenceEncoder, sequenceInputs } from "./onnx-sasrec.js";
+
+/** The student kinds the export covers. */
+export const ONNX_STUDENT_KINDS = ["bpr-mf", "two-tower", "sasrec"] as const;
 
 export class OnnxExportError extends Error {
   override name = "OnnxExportError";
@@ -84,8 +92,9 @@ function concatColumns(parts: { data: Float32Array; width: number }[], rows: num
   return out;
 }
 
-/** The inputs of the user side: the user id, and the recent items of history-aware models. */
+/** The inputs of the user side: the user id, and the recent items of history-aware models (SASRec: those alone). */
 function userInputs(model: DotProductModel): OnnxValue[] {
+  if (model instanceof SASRec) return sequenceInputs(model);
   const user: OnnxValue = {
     name: "user",
     type: "int64",
@@ -104,11 +113,15 @@ function userInputs(model: DotProductModel): OnnxValue[] {
   ];
 }
 
-/** Emit the user encoder into `g`; returns the name of user_vector [B, dim]. */
-function emitUserEncoder(g: GraphBuilder, model: DotProductModel): string {
+/**
+ * Emit the user encoder into `g`; returns the name of user_vector [B, dim]. `itemTable` gives the graph's
+ * decoded item table (SASRec embeds its history with it; made once per graph).
+ */
+function emitUserEncoder(g: GraphBuilder, model: DotProductModel, itemTable: () => string): string {
   const rows = model.numUsers + 1;
   const dim = model.dim;
-  if (!(model instanceof TwoTower)) {
+  if (model instanceof SASRec) return emitSequenceEncoder(g, model, itemTable);
+  if (model instanceof BPRMF) {
     // A plain id model (BPR-MF): its user vectors are a table.
     const table = g.table(
       "user_table",
@@ -118,6 +131,7 @@ function emitUserEncoder(g: GraphBuilder, model: DotProductModel): string {
     );
     return g.node("Gather", [table, "user"], { axis: 0 }, "user_vector");
   }
+  if (!(model instanceof TwoTower)) throw unsupported(model.kind);
   const pooled = emitPooling(g, model);
   // The id-only fields of the user tower: its id embedding, then its side features.
   const idField = model.userEmbedding
@@ -211,16 +225,26 @@ function emitPooling(g: GraphBuilder, model: TwoTower): string {
   return g.node("ReduceSum", [weighted, axis1], { keepdims: 0 });
 }
 
-/** Export a dot-product student (BPR-MF, two-tower) to ONNX at `precision`, with the id maps of its artefact. */
+function unsupported(kind: string): OnnxExportError {
+  return new OnnxExportError(
+    `ONNX export covers dot-product students (${ONNX_STUDENT_KINDS.join(", ")}); "${kind}" is not one`,
+  );
+}
+
+/** The decoded item table of graph `g`, made on first use. */
+function sharedTable(g: GraphBuilder, items: Float32Array, n: number, dim: number): () => string {
+  let name: string | undefined;
+  return () => (name ??= g.table("item_table", items, n, dim));
+}
+
+/** Export a dot-product student (BPR-MF, two-tower, SASRec) to ONNX at `precision`, with the id maps of its artefact. */
 export function exportOnnx(
   model: Recommender,
   ids: { users: IdMap; items: IdMap },
   precision: OnnxPrecision = "f32",
 ): OnnxStudent {
-  if (!isDotProduct(model)) {
-    throw new OnnxExportError(
-      `ONNX export covers dot-product students (bpr-mf, two-tower); "${model.kind}" is not one`,
-    );
+  if (!isDotProduct(model) || !(model instanceof BPRMF || model instanceof TwoTower || model instanceof SASRec)) {
+    throw unsupported(model.kind);
   }
   if (!["f32", "f16", "int8"].includes(precision)) {
     throw new OnnxExportError(`ONNX export: precision must be f32, f16 or int8, got "${String(precision)}"`);
@@ -242,9 +266,9 @@ export function exportOnnx(
     `distillrec ${model.kind} student (${precision}): ${what}. Inputs and outputs are documented on each value; ids in the .ids.json beside.`;
 
   const full = new GraphBuilder(precision);
-  const u = emitUserEncoder(full, model);
-  const table = full.table("item_table", items, n, dim);
-  full.node("Gemm", [u, table], { transB: 1 }, "scores");
+  const fullItems = sharedTable(full, items, n, dim);
+  const u = emitUserEncoder(full, model, fullItems);
+  full.node("Gemm", [u, fullItems()], { transB: 1 }, "scores");
   const scores = full.encode({
     name: `${model.kind}-scores`,
     doc: doc("scores of every item for a batch of users"),
@@ -254,7 +278,7 @@ export function exportOnnx(
   });
 
   const userGraph = new GraphBuilder(precision);
-  emitUserEncoder(userGraph, model);
+  emitUserEncoder(userGraph, model, sharedTable(userGraph, items, n, dim));
   const user = userGraph.encode({
     name: `${model.kind}-user`,
     doc: doc("the user encoder"),

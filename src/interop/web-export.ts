@@ -5,6 +5,7 @@
 import type { IdMap } from "../data/idmap.js";
 import { Embedding } from "../engine/nn.js";
 import { isDotProduct } from "../models/dot-product.js";
+import { isSequenceModel } from "../models/sequence.js";
 import type { Recommender } from "../models/recommender.js";
 import { TwoTower } from "../models/two-tower.js";
 import { WEB_FORMAT, WEB_VERSION, type WebModelManifest, type WebTable } from "../browser/format.js";
@@ -21,6 +22,11 @@ export function exportWeb(model: Recommender, ids: { users: IdMap; items: IdMap 
   if (!isDotProduct(model)) {
     throw new OnnxExportError(
       `the web form covers dot-product students (bpr-mf, two-tower); "${model.kind}" is not one`,
+    );
+  }
+  if (isSequenceModel(model)) {
+    throw new OnnxExportError(
+      `the web form covers bpr-mf and two-tower students; "${model.kind}" is a sequence model: export it with --format onnx`,
     );
   }
   model.eval();

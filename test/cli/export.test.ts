@@ -55,6 +55,46 @@ describe("distillrec export --format onnx", () => {
     }
   });
 
+  test("a sasrec artefact exports to graphs that take the history alone and score as the loaded artefact", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "drec-export-"));
+    try {
+      const model = createModel(
+        { kind: "sasrec", dim: 8, blocks: 2, heads: 2, maxLength: 3, activation: "gelu", seed: 2 },
+        tinyContext(),
+      );
+      saveArtefact(join(dir, "student"), { model, users, items });
+      exportModel({ model: join(dir, "student"), format: "onnx", out: join(dir, "seq.onnx"), precision: "f32" });
+      const ids = JSON.parse(readFileSync(join(dir, "seq.ids.json"), "utf8")) as {
+        kind: string;
+        maxHistory: number;
+        histories: number[][];
+      };
+      assert.equal(ids.kind, "sasrec");
+      assert.equal(ids.maxHistory, 3);
+      const loaded = loadArtefact(join(dir, "student")).model;
+      const session = await ort.InferenceSession.create(join(dir, "seq.onnx"));
+      assert.deepEqual(session.inputNames, ["history"]);
+      const scorer = loaded.scorer();
+      for (let u = 0; u < 5; u++) {
+        const h = ids.histories[u]!;
+        const out = await session.run({
+          history: new ort.Tensor("int64", BigInt64Array.from(h, BigInt), [1, h.length]),
+        });
+        const expected = scorer.scoreAll({ user: u });
+        const got = out.scores!.data as Float32Array;
+        for (let i = 0; i < 7; i++) assert.ok(Math.abs(got[i]! - expected[i]!) <= 1e-5, `user ${u} item ${i}`);
+      }
+      scorer.dispose?.();
+      // The web form has no sequence encoder: a usage error says so.
+      assert.throws(
+        () => exportModel({ model: join(dir, "student"), format: "web", out: join(dir, "web"), precision: "f32" }),
+        (e: unknown) => e instanceof UsageError && /"sasrec" is a sequence model/.test(e.message),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a teacher kind is refused with a usage error naming it", () => {
     const dir = mkdtempSync(join(tmpdir(), "drec-export-"));
     try {

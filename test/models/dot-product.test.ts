@@ -30,10 +30,10 @@ function dot(a: Float32Array, b: Float32Array, offset: number): number {
 }
 
 describe("dot-product models", () => {
-  test("BPR-MF and the two-tower have the capability; models that do not factor do not", () => {
+  test("BPR-MF, the two-tower and SASRec have the capability; models that do not factor do not", () => {
     for (const kind of MODEL_KINDS) {
       const model = createModel(specOfWidth(kind, 4, 1), context);
-      assert.equal(isDotProduct(model), kind === "bpr-mf" || kind === "two-tower", kind);
+      assert.equal(isDotProduct(model), kind === "bpr-mf" || kind === "two-tower" || kind === "sasrec", kind);
     }
   });
 

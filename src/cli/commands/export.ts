@@ -61,7 +61,7 @@ function writeWeb(web: WebStudent, out: string): { file: string; bytes: number }
 export function exportCommand(): Command {
   return new Command("export")
     .description(
-      "export a student artefact (bpr-mf, two-tower) as ONNX (scores, user encoder and item table graphs) or its web form",
+      "export a student artefact (bpr-mf, two-tower, sasrec) as ONNX (scores, user encoder and item table graphs) or its web form (bpr-mf, two-tower)",
     )
     .requiredOption("--model <dir>", "the student artefact directory")
     .addOption(new Option("--format <format>", "output format").choices(["onnx", "web"]).default("onnx"))
