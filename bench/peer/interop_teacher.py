@@ -2,11 +2,14 @@
 export it with torch.onnx.export, and write the id map (the model's vocabulary) beside it.
 
 usage: interop_teacher.py TRAIN_TSV VALID_TSV CATALOGUE_JSON OUT_DIR [--dim 64] [--epochs 40] [--lr 0.002] [--batch 1024]
-       [--patience 5] [--seed 1]
+       [--patience 5] [--seed 1] [--valid-lists LISTS_JSON]
 
 TRAIN_TSV and VALID_TSV hold "user<TAB>item" lines (the data set's external ids); CATALOGUE_JSON is
 {"users": [...], "items": [...]}, every id the model has a row for. The model's ids are its own: users and
-items sorted by id, so the id map really maps. Early stopping on validation NDCG@10 over the
+items sorted by id, so the id map really maps. Early stopping on validation NDCG@10, the best epoch's
+parameters kept: with LISTS_JSON ({"lists": [{"user": id, "items": [valid item, negatives...]}, ...]}, one list
+per validation row) on those candidate lists, ranked as distillrec ranks them (those above the valid item plus
+half of the ties, rounded down) — distillrec's own sampled validation, its lists included; without it over the
 whole catalogue (train items masked). Prints one JSON object: what was trained and how long it took.
 """
 
@@ -50,6 +53,7 @@ def main():
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--valid-lists", dest="valid_lists")
     a = p.parse_args()
     torch.manual_seed(a.seed)
     # One thread: with more, OpenBLAS spins and, on a busy machine, an epoch takes minutes instead of a second.
@@ -69,10 +73,34 @@ def main():
     seen[tu, ti] = True
     vu = torch.tensor([uix[u] for u, _ in valid])
     vi = torch.tensor([iix[i] for _, i in valid])
+    lists_u = lists_c = None
+    if a.valid_lists:
+        with open(a.valid_lists) as f:
+            lists = json.load(f)["lists"]
+        lists_u = torch.tensor([uix[x["user"]] for x in lists])
+        lists_c = torch.tensor([[iix[i] for i in x["items"]] for x in lists])
+
+    def validate():
+        if lists_c is not None:
+            # distillrec's sampled protocol: candidate 0 is the valid item; rank = above + floor(ties / 2).
+            scores = (model.user.weight[lists_u][:, None, :] * model.item.weight[lists_c]).sum(-1)
+            pos = scores[:, :1]
+            rest = scores[:, 1:]
+            above = ((rest > pos) | torch.isnan(rest)).sum(1)
+            ties = (rest == pos).sum(1)
+            rank = above + torch.div(ties, 2, rounding_mode="floor")
+            rank = torch.where(torch.isnan(pos[:, 0]), torch.full_like(rank, scores.shape[1] - 1), rank)
+        else:
+            scores = model.user.weight[vu] @ model.item.weight.T
+            scores[seen[vu]] = -float("inf")
+            target = scores[torch.arange(len(vu)), vi]
+            rank = (scores > target[:, None]).sum(1)
+        # NDCG@10 with one held-out item per case.
+        return torch.where(rank < 10, 1.0 / torch.log2(rank.float() + 2), torch.zeros(())).mean().item()
 
     model = BPRMF(len(users), len(items), a.dim)
     opt = torch.optim.SparseAdam(list(model.parameters()), lr=a.lr)
-    best, best_state, since, epochs = -1.0, None, 0, 0
+    best, best_state, best_epoch, since, epochs = -1.0, None, 0, 0, 0
     start = time.perf_counter()
     for epoch in range(a.epochs):
         model.train()
@@ -93,14 +121,9 @@ def main():
         epochs += 1
         model.eval()
         with torch.no_grad():
-            scores = model.user.weight[vu] @ model.item.weight.T
-            scores[seen[vu]] = -float("inf")
-            target = scores[torch.arange(len(vu)), vi]
-            rank = (scores > target[:, None]).sum(1)
-            # Validation NDCG@10 over the whole catalogue (one held-out item per user).
-            hr = torch.where(rank < 10, 1.0 / torch.log2(rank.float() + 2), torch.zeros(())).mean().item()
-        if hr > best:
-            best, since = hr, 0
+            ndcg = validate()
+        if ndcg > best:
+            best, best_epoch, since = ndcg, epochs, 0
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
         else:
             since += 1
@@ -140,7 +163,9 @@ def main():
                 "items": len(items),
                 "dim": a.dim,
                 "epochs": epochs,
+                "bestEpoch": best_epoch,
                 "validNDCG10": best,
+                "validation": "sampled lists" if lists_c is not None else "full catalogue",
                 "trainSeconds": seconds,
                 "probe": {"users": [users[k] for k in probe_u.tolist()], "items": [items[k] for k in probe_i.tolist()], "scores": probe},
             }
