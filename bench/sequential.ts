@@ -5,7 +5,8 @@
 // SASRec (16 wide, one block, one head), alone and with each method. Training throughput (sequences ×
 // positions per second, batch 128) against the peer at one and two threads. Three seeds, mean ± sd.
 //
-// SEQUENTIAL_SEEDS (default 3), SEQUENTIAL_DATA ("ml-100k,shop"), SEQUENTIAL_EPOCHS (most epochs on ml-100k,
+// SEQUENTIAL_SEEDS (default 3), SEQUENTIAL_DATA ("ml-100k,shop"), SEQUENTIAL_RESULTS (the results' name, default
+// "sequential": one data set per run in parallel writes its own), SEQUENTIAL_THROUGHPUT=0 skips the throughput part, SEQUENTIAL_EPOCHS (most epochs on ml-100k,
 // default 200; the shop, 25 times the users, gets a fifth of them).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -350,16 +351,18 @@ async function main(): Promise<void> {
     blas,
   };
   const targets: Target[] = [];
-  const speed = await throughput(peerReady);
-  results.throughput = speed.results;
-  targets.push(...speed.targets);
+  if (process.env.SEQUENTIAL_THROUGHPUT !== "0") {
+    const speed = await throughput(peerReady);
+    results.throughput = speed.results;
+    targets.push(...speed.targets);
+  }
   for (const dataset of DATASETS) {
     const part = await benchDataset(dataset, peerReady && dataset === "ml-100k");
     results[dataset] = part.results;
     targets.push(...part.targets);
   }
   printTargets(targets);
-  console.log(`\nwrote ${writeResults("sequential", results, targets)}`);
+  console.log(`\nwrote ${writeResults(process.env.SEQUENTIAL_RESULTS ?? "sequential", results, targets)}`);
 }
 
 await main();
