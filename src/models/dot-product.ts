@@ -9,7 +9,8 @@ import { Ids } from "../engine/ops/embedding.js";
 import { scoreAllRows, scoreTableRows } from "../engine/scoring.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
 import type { FeatureInputs, HistoryBag } from "./context.js";
-import type { Recommender, Scorer, UserQuery } from "./recommender.js";
+import * as ops from "../engine/ops/index.js";
+import { listIndex, listShape, type Pairs, type Recommender, type Scorer, type UserQuery } from "./recommender.js";
 
 /** How item vectors are stored and scanned: float32, or int8 with one scale per item. */
 export type RetrievalPrecision = "f32" | "int8";
@@ -64,6 +65,31 @@ export function itemVectorTableOf(model: DotProductModel, chunk = 4096): Float32
     }
   });
   return vectors;
+}
+
+/** ⟨userVector, itemVector⟩ of each pair: a dot-product model's forward. */
+export function pairScores(model: DotProductModel, pairs: Pairs): Tensor {
+  return ops.rowDot(model.userVectors(pairs.users, pairs.history, pairs.historyEnd), model.itemVectors(pairs.items));
+}
+
+/** Scores of R lists of L items [R, L], each list's user vector computed once and spread over its items. */
+export function listScores(
+  model: DotProductModel,
+  users: Int32Array,
+  items: Int32Array,
+  historyEnd?: Int32Array,
+): Tensor {
+  const [rows, length] = listShape(users, items, historyEnd);
+  const u = model.userVectors(new Ids(users), undefined, historyEnd);
+  return ops
+    .rowDot(ops.embedding(u, listIndex(rows, length)), model.itemVectors(new Ids(items)))
+    .reshape([rows, length]);
+}
+
+/** concat(userVector, itemVector) [n, 2·dim]: the input of the final dot product (the hint term's target). */
+export function pairRepresentation(model: DotProductModel, pairs: Pairs): Tensor {
+  const u = model.userVectors(pairs.users, pairs.history, pairs.historyEnd);
+  return ops.concat([u, model.itemVectors(pairs.items)], -1);
 }
 
 /** The query's user vector [1, dim] (a graph tensor); an explicit history is the user's one bag. */

@@ -20,20 +20,15 @@ import { Tensor } from "../engine/tensor.js";
 import { recentItems, type HistoryBag, type ModelContext } from "./context.js";
 import {
   itemVectorTableOf,
+  listScores,
+  pairRepresentation,
+  pairScores,
   userVectorOf,
   VectorScorer,
   type DotProductModel,
   type RetrievalPrecision,
 } from "./dot-product.js";
-import {
-  initOptions,
-  listIndex,
-  listShape,
-  Recommender,
-  type PairwiseBatch,
-  type Pairs,
-  type UserQuery,
-} from "./recommender.js";
+import { initOptions, Recommender, type PairwiseBatch, type Pairs, type UserQuery } from "./recommender.js";
 import type { SequenceModel } from "./sequence.js";
 
 export interface SASRecConfig {
@@ -231,7 +226,7 @@ export class SASRec extends Recommender implements DotProductModel, SequenceMode
   }
 
   forward(pairs: Pairs): Tensor {
-    return ops.rowDot(this.userVectors(pairs.users, pairs.history, pairs.historyEnd), this.itemVectors(pairs.items));
+    return pairScores(this, pairs);
   }
 
   /** BPR on (user, positive, negative) triples with each user's sequence encoded once. */
@@ -244,17 +239,11 @@ export class SASRec extends Recommender implements DotProductModel, SequenceMode
 
   /** Each list's sequence is encoded once and its state spread over the list's items. */
   override scoreLists(users: Int32Array, items: Int32Array, historyEnd?: Int32Array): Tensor {
-    const [rows, length] = listShape(users, items, historyEnd);
-    const u = this.userVectors(new Ids(users), undefined, historyEnd);
-    return ops
-      .rowDot(ops.embedding(u, listIndex(rows, length)), this.itemVectors(new Ids(items)))
-      .reshape([rows, length]);
+    return listScores(this, users, items, historyEnd);
   }
 
-  /** concat(state, item vector): [n, 2·dim], the input of the final dot product (the hint term's target). */
   override representation(pairs: Pairs): Tensor {
-    const u = this.userVectors(pairs.users, pairs.history, pairs.historyEnd);
-    return ops.concat([u, this.itemVectors(pairs.items)], -1);
+    return pairRepresentation(this, pairs);
   }
 
   override get representationDim(): number {

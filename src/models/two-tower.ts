@@ -14,8 +14,15 @@ import { Ids } from "../engine/ops/embedding.js";
 import { Tensor } from "../engine/tensor.js";
 import { recentItems, type FeatureInputs, type HistoryBag, type ModelContext } from "./context.js";
 import { FeatureEncoder } from "./features.js";
-import { initOptions, listIndex, listShape, Recommender, type Pairs, type UserQuery } from "./recommender.js";
-import { itemVectorTableOf, userVectorOf, VectorScorer } from "./dot-product.js";
+import { initOptions, Recommender, type Pairs, type UserQuery } from "./recommender.js";
+import {
+  itemVectorTableOf,
+  listScores,
+  pairRepresentation,
+  pairScores,
+  userVectorOf,
+  VectorScorer,
+} from "./dot-product.js";
 import type { DotProductModel, RetrievalPrecision } from "./dot-product.js";
 
 export interface TwoTowerConfig {
@@ -168,22 +175,16 @@ export class TwoTower extends Recommender implements DotProductModel {
   }
 
   forward(pairs: Pairs): Tensor {
-    return ops.rowDot(this.userVectors(pairs.users, pairs.history, pairs.historyEnd), this.itemVectors(pairs.items));
+    return pairScores(this, pairs);
   }
 
   /** Each list's user vector is computed once and spread over its items (the history is the costly part). */
   override scoreLists(users: Int32Array, items: Int32Array, historyEnd?: Int32Array): Tensor {
-    const [rows, length] = listShape(users, items, historyEnd);
-    const u = this.userVectors(new Ids(users), undefined, historyEnd);
-    return ops
-      .rowDot(ops.embedding(u, listIndex(rows, length)), this.itemVectors(new Ids(items)))
-      .reshape([rows, length]);
+    return listScores(this, users, items, historyEnd);
   }
 
-  /** concat(userVector, itemVector): [n, 2·dim], the input of the final dot product. */
   override representation(pairs: Pairs): Tensor {
-    const u = this.userVectors(pairs.users, pairs.history, pairs.historyEnd);
-    return ops.concat([u, this.itemVectors(pairs.items)], -1);
+    return pairRepresentation(this, pairs);
   }
 
   override get representationDim(): number {

@@ -94,8 +94,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (mask) kern.dropoutMask(mask.ptr, weights, p, opts.dropout!.seed | 0);
   const probs = Tensor.empty([weights]);
   const out = Tensor.empty(q.shape);
-  const maskPtr = mask?.ptr ?? 0;
-  kern.attention(
+  // What the forward and backward kernels both take first (kernel-table.ts Attention).
+  const common = [
     q.ptr,
     k.ptr,
     v.ptr,
@@ -106,34 +106,15 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     headDim,
     causal,
     scale,
-    maskPtr,
-    probs.ptr,
-    out.ptr,
-  );
+    mask?.ptr ?? 0,
+  ] as const;
+  kern.attention(...common, probs.ptr, out.ptr);
   return record(out, [q, k, v], (g) => {
     const gq = Tensor.empty(q.shape);
     const gk = Tensor.empty(k.shape);
     const gv = Tensor.empty(v.shape);
     const scratch = q.rt.scratch.alloc(length * 4);
-    kern.attentionBackward(
-      q.ptr,
-      k.ptr,
-      v.ptr,
-      valid.ptr,
-      batch,
-      length,
-      heads,
-      headDim,
-      causal,
-      scale,
-      maskPtr,
-      probs.ptr,
-      g.ptr,
-      gq.ptr,
-      gk.ptr,
-      gv.ptr,
-      scratch,
-    );
+    kern.attentionBackward(...common, probs.ptr, g.ptr, gq.ptr, gk.ptr, gv.ptr, scratch);
     accumulate(q, gq);
     accumulate(k, gk);
     accumulate(v, gv);
