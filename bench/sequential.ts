@@ -288,6 +288,17 @@ async function benchDataset(dataset: string, peerReady: boolean): Promise<{ resu
       1.15,
       "ratio",
     ),
+    ...(dataset === "ml-100k"
+      ? [
+          // The issue's anchor: bench:distill's two-tower-128 (its early stopping moves it run to run).
+          atLeast(
+            `${dataset}: sasrec teacher NDCG@10 / 0.136 (bench:distill's two-tower-128)`,
+            sasrec / 0.136,
+            1.15,
+            "ratio",
+          ),
+        ]
+      : []),
     atLeast(`${dataset}: tiny sasrec distilled (${best}) / alone, NDCG@10`, bestValue / alone, 1.1, "ratio"),
     atLeast(`${dataset}: tiny sasrec distilled (${best}) / teacher, NDCG@10`, bestValue / sasrec, 0.95, "ratio"),
     atMost(`${dataset}: tiny student's parameters / teacher's`, parameters.student / parameters.teacher, 0.1, "ratio"),
