@@ -40,7 +40,7 @@ export {
   type EpochResult,
 } from "./parallel.js";
 export { matmulGflops } from "./profile.js";
-export { scoreAllRows, scoreTableRows, type ScoreVector } from "./scoring.js";
+export { scoreAllRows, scoreTableRows, scoreTableLists, type ScoreVector } from "./scoring.js";
 export { FileError } from "./errors.js";
 export {
   quantizeInt8,

@@ -86,6 +86,7 @@ export interface Kernels {
   rowDot(a: Ptr, b: Ptr, n: number, dim: number, out: Ptr): void;
   matVec(table: Ptr, vector: Ptr, rows: number, dim: number, out: Ptr): void;
   rowScale(x: Ptr, s: Ptr, n: number, dim: number, out: Ptr, acc: number): void;
+  dotIndexed(table: Ptr, rows: Ptr, queries: Ptr, owners: Ptr, n: number, dim: number, out: Ptr): void;
   // Pointwise activations and their backward passes (kernels/activations.ts)
   logSigmoid(x: Ptr, out: Ptr, n: number): void;
   logSigmoidBackward(x: Ptr, g: Ptr, gx: Ptr, n: number): void;
@@ -235,6 +236,7 @@ export const KERNEL_ARITY: { readonly [K in KernelName]: Parameters<Kernels[K]>[
   rowDot: 5,
   matVec: 5,
   rowScale: 6,
+  dotIndexed: 7,
   logSigmoid: 3,
   logSigmoidBackward: 4,
   pointwiseExp: 3,

@@ -68,3 +68,41 @@ export function scoreTableRows(table: Tensor, vector: ScoreVector, rows: Int32Ar
     return rt.f32.slice(out! >>> 2, (out! >>> 2) + n);
   });
 }
+
+/**
+ * Scores of several vectors, each against its own rows of `table`: vector k (row k of `vectors`, [n, dim]
+ * row-major) against the rows lists[k]: one kernel pass for every list together.
+ */
+export function scoreTableLists(table: Tensor, vectors: Float32Array, lists: readonly Int32Array[]): Float32Array[] {
+  if (table.shape.length !== 2)
+    throw new RangeError(`scoreTableLists: the table must be [rows, dim], got [${table.shape}]`);
+  const [count, dim] = table.shape as [number, number];
+  if (vectors.length !== lists.length * dim) {
+    throw new RangeError(`scoreTableLists: ${vectors.length / dim} vectors of ${dim} for ${lists.length} lists`);
+  }
+  let total = 0;
+  for (const list of lists) total += list.length;
+  const rows = new Int32Array(total);
+  const owner = new Int32Array(total);
+  let at = 0;
+  lists.forEach((list, k) => {
+    for (let j = 0; j < list.length; j++) {
+      const r = list[j]!;
+      if (!(r >= 0 && r < count))
+        throw new RangeError(`scoreTableLists: row ${r} of list ${k} is outside the table's ${count} rows`);
+      rows[at] = r;
+      owner[at++] = k;
+    }
+  });
+  const rt = table.rt;
+  const sizes = [vectors.length * 4, total * 4, total * 4, total * 4];
+  return withBlocks(rt, sizes, ([v, idx, own, out]) => {
+    rt.f32.set(vectors, v! >>> 2);
+    rt.i32.set(rows, idx! >>> 2);
+    rt.i32.set(owner, own! >>> 2);
+    rt.kernels.dotIndexed(table.ptr, idx!, v!, own!, total, dim, out!);
+    const scores = rt.f32.slice(out! >>> 2, (out! >>> 2) + total);
+    let from = 0;
+    return lists.map((list) => scores.subarray(from, (from += list.length)));
+  });
+}

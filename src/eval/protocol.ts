@@ -148,6 +148,9 @@ export function sampledCandidates(
   return candidates;
 }
 
+/** Cases scored together by a scorer with scoreLists. */
+const SCORE_CHUNK = 1024;
+
 /**
  * Sampled ranking, as the PyTorch reference's `evaluate`: every test row is a case; its test item is ranked
  * against `negatives` items sampled uniformly from those the user has not seen (see {@link sampledCandidates});
@@ -161,8 +164,21 @@ export function evaluateSampled(scorer: Scorer, test: Interactions, options: Sam
   if (options.lists && options.lists.length !== test.length) {
     throw new RangeError(`sampled protocol: ${options.lists.length} candidate lists for ${test.length} test rows`);
   }
-  for (const { row, user, candidates } of options.lists ?? sampledCases(test, options)) {
-    ranks[row] = rankOfFirst(scorer.scoreCandidates(query(user), candidates));
+  const cases = options.lists ?? sampledCases(test, options);
+  if (scorer.scoreLists) {
+    // Scorers that encode users faster in batches get the cases a chunk at a time.
+    const all = [...cases];
+    for (let start = 0; start < all.length; start += SCORE_CHUNK) {
+      const part = all.slice(start, start + SCORE_CHUNK);
+      const scores = scorer.scoreLists(
+        part.map((c) => query(c.user)),
+        part.map((c) => c.candidates),
+      );
+      part.forEach((c, k) => (ranks[c.row] = rankOfFirst(scores[k]!)));
+    }
+  } else {
+    for (const { row, user, candidates } of cases)
+      ranks[row] = rankOfFirst(scorer.scoreCandidates(query(user), candidates));
   }
   const users = test.users.slice();
   const items = test.items.slice();

@@ -6,7 +6,7 @@ import { QREmbedding, idTable, type IdTable, type IdTableOf, type IdTableSpec } 
 import { Embedding } from "../engine/nn.js";
 import * as ops from "../engine/ops/index.js";
 import type { Ids } from "../engine/ops/embedding.js";
-import { scoreAllRows, scoreTableRows } from "../engine/scoring.js";
+import { scoreAllRows, scoreTableLists, scoreTableRows } from "../engine/scoring.js";
 import { endStep, noGrad, type Tensor } from "../engine/tensor.js";
 import type { ModelContext } from "./context.js";
 import { initOptions, Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
@@ -114,6 +114,15 @@ export class DotScorer implements Scorer {
       const scores = scoreTableRows(this.items, this.users.forward(new Int32Array([query.user])), items);
       endStep();
       return scores;
+    });
+  }
+
+  /** Every query's user row looked up at once, then one gather and row-dot pass over all the lists. */
+  scoreLists(queries: readonly UserQuery[], lists: readonly Int32Array[]): Float32Array[] {
+    return noGrad(() => {
+      const vectors = this.users.forward(Int32Array.from(queries, (q) => q.user)).data.slice();
+      endStep();
+      return scoreTableLists(this.items, vectors, lists);
     });
   }
 }

@@ -6,7 +6,7 @@
  */
 import { Int8Table, dequantizeInt8, quantizeInt8 } from "../engine/codecs/int8-table.js";
 import { Ids } from "../engine/ops/embedding.js";
-import { scoreAllRows, scoreTableRows } from "../engine/scoring.js";
+import { scoreAllRows, scoreTableLists, scoreTableRows } from "../engine/scoring.js";
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
 import type { FeatureInputs, HistoryBag } from "./context.js";
 import * as ops from "../engine/ops/index.js";
@@ -65,6 +65,38 @@ export function itemVectorTableOf(model: DotProductModel, chunk = 4096): Float32
     }
   });
   return vectors;
+}
+
+/**
+ * The queries' user vectors [n · dim] in one forward pass without a graph (it ends the current scratch step):
+ * explicit histories are one bag per query; a batch mixing queries with and without one is encoded a query
+ * at a time, as the two kinds read different histories.
+ */
+export function batchUserVectors(model: DotProductModel, queries: readonly UserQuery[]): Float32Array {
+  const withHistory = queries.filter((q) => q.history).length;
+  if (withHistory !== 0 && withHistory !== queries.length) {
+    const out = new Float32Array(queries.length * model.dim);
+    queries.forEach((q, k) => out.set(userVectorOf(model, q), k * model.dim));
+    return out;
+  }
+  return noGrad(() => {
+    const users = new Ids(Int32Array.from(queries, (q) => q.user));
+    let history: HistoryBag | undefined;
+    if (withHistory > 0) {
+      const offsets = new Int32Array(queries.length);
+      let total = 0;
+      queries.forEach((q, k) => {
+        offsets[k] = total;
+        total += q.history!.length;
+      });
+      const ids = new Int32Array(total);
+      queries.forEach((q, k) => ids.set(q.history!, offsets[k]!));
+      history = { ids, offsets };
+    }
+    const vectors = model.userVectors(users, history).data.slice();
+    endStep();
+    return vectors;
+  });
 }
 
 /** ⟨userVector, itemVector⟩ of each pair: a dot-product model's forward. */
@@ -171,6 +203,32 @@ export class VectorScorer implements Scorer {
       endStep();
       return scores;
     });
+  }
+
+  /**
+   * Many queries' candidates: their user vectors encoded `chunk` at a time (one forward pass each, where a
+   * query at a time pays the model's fixed cost per user), then scored together.
+   */
+  scoreLists(queries: readonly UserQuery[], lists: readonly Int32Array[], chunk = 512): Float32Array[] {
+    if (queries.length !== lists.length) {
+      throw new RangeError(`VectorScorer: ${lists.length} candidate lists for ${queries.length} queries`);
+    }
+    const out: Float32Array[] = [];
+    for (let start = 0; start < queries.length; start += chunk) {
+      const part = queries.slice(start, start + chunk);
+      const partLists = lists.slice(start, start + chunk);
+      const vectors = batchUserVectors(this.model, part);
+      if (this.items instanceof Int8Table) {
+        part.forEach((_, k) =>
+          out.push(
+            (this.items as Int8Table).scoreRows(vectors.subarray(k * this.dim, (k + 1) * this.dim), partLists[k]!),
+          ),
+        );
+      } else {
+        out.push(...scoreTableLists(this.items, vectors, partLists));
+      }
+    }
+    return out;
   }
 
   /** Release the item vectors. */

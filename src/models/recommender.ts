@@ -52,6 +52,11 @@ export interface UserQuery {
 export interface Scorer {
   scoreAll(query: UserQuery): Float32Array;
   scoreCandidates(query: UserQuery, items: Int32Array): Float32Array;
+  /**
+   * scoreCandidates of many queries at once (query k's candidates are lists[k]), for scorers that encode
+   * users faster in batches (evaluation's thousands of short lists); absent: one query at a time.
+   */
+  scoreLists?(queries: readonly UserQuery[], lists: readonly Int32Array[]): Float32Array[];
   /** Release what the scorer holds in WebAssembly memory (scorers that copy item vectors there have it). */
   dispose?(): void;
 }

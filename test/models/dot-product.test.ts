@@ -73,3 +73,40 @@ describe("dot-product models", () => {
     assert.deepEqual(mf.retrievalPrecisions, ["f32"]);
   });
 });
+
+describe("batched list scoring", () => {
+  const specs: [string, Record<string, unknown>][] = [
+    ["bpr-mf", { kind: "bpr-mf", dim: 4, seed: 2, initStd: 0.5 }],
+    ["two-tower", { kind: "two-tower", dim: 4, maxHistory: 3, seed: 2, initStd: 0.5 }],
+    [
+      "two-tower, int8 retrieval",
+      { kind: "two-tower", dim: 4, maxHistory: 3, seed: 2, initStd: 0.5, retrieval: "int8" },
+    ],
+    ["sasrec", { kind: "sasrec", dim: 4, heads: 2, maxLength: 3, dropout: 0, seed: 2 }],
+  ];
+  for (const [name, spec] of specs) {
+    test(`${name}: scoreLists gives every query's scoreCandidates, with and without explicit histories`, () => {
+      const model = createModel(spec as never, context);
+      model.eval();
+      const scorer = model.scorer();
+      assert.ok(scorer.scoreLists, `${name} scores lists in batches`);
+      const lists = [Int32Array.from([0, 3, 6]), Int32Array.from([2]), Int32Array.from([5, 5, 1, 4])];
+      const plain = [{ user: 0 }, { user: 3 }, { user: 4 }];
+      const live = [
+        { user: 0, history: Int32Array.from([1, 2]) },
+        { user: 3, history: new Int32Array(0) },
+        { user: 4, history: Int32Array.from([6, 0, 3, 5]) },
+      ];
+      for (const queries of [plain, live, [plain[0]!, live[1]!, plain[2]!]]) {
+        const batched = scorer.scoreLists!(queries, lists);
+        queries.forEach((q, k) => {
+          const one = scorer.scoreCandidates(q, lists[k]!);
+          assert.equal(batched[k]!.length, one.length);
+          one.forEach((s, j) => assert.ok(Math.abs(batched[k]![j]! - s) < 1e-5, `${name} query ${k} item ${j}`));
+        });
+      }
+      assert.throws(() => scorer.scoreLists!([{ user: 0 }], [Int32Array.from([99])]), /outside/);
+      scorer.dispose?.();
+    });
+  }
+});

@@ -46,6 +46,20 @@ export function matVec(m: usize, q: usize, n: i32, dim: i32, out: usize): void {
   for (let r = 0; r < n; r++) store<f32>(out + ((<usize>r) << 2), dotRow(m + (<usize>r) * rowBytes, q, dim));
 }
 
+/**
+ * out[j] = dot(table[rows[j], :], queries[owners[j], :]) for j < n: many queries, each against its own rows
+ * (batched candidate scoring), without gathering either side.
+ */
+export function dotIndexed(table: usize, rows: usize, queries: usize, owners: usize, n: i32, dim: i32, out: usize): void {
+  const rowBytes = (<usize>dim) << 2;
+  for (let j = 0; j < n; j++) {
+    const o = (<usize>j) << 2;
+    const row = table + (<usize>load<i32>(rows + o)) * rowBytes;
+    const query = queries + (<usize>load<i32>(owners + o)) * rowBytes;
+    store<f32>(out + o, dotRow(row, query, dim));
+  }
+}
+
 /** out[r, :] (+)= s[r] * x[r, :]; accumulates when `acc` is non-zero */
 export function rowScale(x: usize, s: usize, n: i32, dim: i32, out: usize, acc: i32): void {
   const rowBytes = (<usize>dim) << 2;
