@@ -5,7 +5,7 @@
 // SASRec (16 wide, one block, one head), alone and with each method. Training throughput (sequences ×
 // positions per second, batch 128) against the peer at one and two threads. Three seeds, mean ± sd.
 //
-// SEQUENTIAL_SEEDS (default 3), SEQUENTIAL_DATA ("ml-100k,shop"), SEQUENTIAL_RESULTS (the results' name, default
+// SEQUENTIAL_TINY_DIM (the tiny student's width, default 16), SEQUENTIAL_SEEDS (default 3), SEQUENTIAL_DATA ("ml-100k,shop"), SEQUENTIAL_RESULTS (the results' name, default
 // "sequential": one data set per run in parallel writes its own), SEQUENTIAL_THROUGHPUT=0 skips the throughput part, SEQUENTIAL_EPOCHS (most epochs on ml-100k,
 // default 200; the shop, 25 times the users, gets a fifth of them).
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -61,7 +61,15 @@ const TRAIN = {
 } as const;
 /** The built-in shop as `npm start` generates it. */
 const SHOP = { users: 3000, items: 1500, events: 120_000 };
-const TINY = { kind: "sasrec", dim: 16, blocks: 1, heads: 1, maxLength: 50, dropout: 0.2 } as const;
+/** The tiny student: 16 wide (SEQUENTIAL_TINY_DIM), one block, one head. */
+const TINY = {
+  kind: "sasrec",
+  dim: Number(process.env.SEQUENTIAL_TINY_DIM ?? 16),
+  blocks: 1,
+  heads: 1,
+  maxLength: 50,
+  dropout: 0.2,
+} as const;
 /** The best pairwise teacher of bench:distill on ml-100k. */
 const TWO_TOWER = {
   kind: "two-tower",
