@@ -5,7 +5,7 @@
 // SASRec (16 wide, one block, one head), alone and with each method. Training throughput (sequences ×
 // positions per second, batch 128) against the peer at one and two threads. Three seeds, mean ± sd.
 //
-// SEQUENTIAL_TINY_DIM (the tiny student's width, default 16), SEQUENTIAL_SEEDS (default 3), SEQUENTIAL_DATA ("ml-100k,shop"), SEQUENTIAL_RESULTS (the results' name, default
+// SEQUENTIAL_TINY_DIM (the tiny student's width, default 16), SEQUENTIAL_DATA= (empty) for throughput alone, SEQUENTIAL_SEEDS (default 3), SEQUENTIAL_DATA ("ml-100k,shop"), SEQUENTIAL_RESULTS (the results' name, default
 // "sequential": one data set per run in parallel writes its own), SEQUENTIAL_THROUGHPUT=0 skips the throughput part, SEQUENTIAL_EPOCHS (most epochs on ml-100k,
 // default 200; the shop, 25 times the users, gets a fifth of them).
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -42,7 +42,7 @@ const ML100K = join(repoRoot, "..", "shared", "data", "ml-100k");
 const WORK = join(repoRoot, "runs", "bench-sequential");
 const PEER = join(repoRoot, "bench", "peer", "sasrec_torch.py");
 const SEEDS = Array.from({ length: Number(process.env.SEQUENTIAL_SEEDS ?? 3) }, (_, s) => s);
-const DATASETS = (process.env.SEQUENTIAL_DATA ?? "ml-100k,shop").split(",");
+const DATASETS = (process.env.SEQUENTIAL_DATA ?? "ml-100k,shop").split(",").filter((d) => d !== "");
 const EPOCHS = Number(process.env.SEQUENTIAL_EPOCHS ?? 200);
 
 /** The teacher's settings, the same on both sides (SASRec's ml-1m settings; sampled softmax). */
