@@ -58,6 +58,9 @@ const TRAIN = {
   sequenceLoss: "softmax",
   // Many shared negatives: sampled softmax approaches the full cross-entropy, much stronger than 100.
   sequenceNegatives: 1000,
+  // The peer's optimiser (pmixer's): Adam with β2 0.98 and dense updates of every table.
+  betas: [0.9, 0.98] as [number, number],
+  tableUpdates: "dense",
 } as const;
 /** The built-in shop as `npm start` generates it. */
 const SHOP = { users: 3000, items: 1500, events: 120_000 };

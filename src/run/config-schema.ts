@@ -146,6 +146,13 @@ const trainSettings = {
       description:
         "the BPR papers' L2: weight of the sum of squares of the batch's user and item vectors (the embedding rows of BPR-MF) over the batch size; dot-product models only",
     },
+    betas: {
+      type: "array",
+      items: { type: "number", minimum: 0, exclusiveMaximum: 1 },
+      minItems: 2,
+      maxItems: 2,
+      description: "Adam's β1, β2 (default [0.9, 0.999]; SASRec's reference code uses [0.9, 0.98])",
+    },
     sequenceLoss: {
       enum: [...SEQUENCE_LOSSES],
       description:

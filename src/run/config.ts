@@ -60,6 +60,8 @@ export interface TrainSettings {
   validateEvery?: number;
   /** How `lr` changes, stepped once per epoch (stepSize and warmupSteps count epochs); default constant. */
   schedule?: ScheduleSpec;
+  /** Adam's β1, β2 (default 0.9, 0.999). */
+  betas?: [number, number];
   /** Sequence models' next-item loss: the paper's per-position "bce" (default) or sampled "softmax". */
   sequenceLoss?: SequenceLossKind;
   /** Shared negatives per batch of the sampled softmax (default 100). */

@@ -68,6 +68,7 @@ export async function trainModel(
     ...(settings.tableUpdates === undefined ? {} : { tableUpdates: settings.tableUpdates }),
     ...(settings.lossReduction === undefined ? {} : { lossReduction: settings.lossReduction }),
     ...(settings.l2 === undefined ? {} : { l2: settings.l2 }),
+    ...(settings.betas === undefined ? {} : { betas: settings.betas }),
     optimizer: settings.optimizer,
     patience: settings.patience,
     threads: options.threads ?? availableParallelism(),

@@ -20,6 +20,12 @@ export interface OptimizerSettings {
   tableUpdates?: TableUpdates;
   /** SGD only. */
   momentum?: number;
+  /** Adam and AdamW: the moments' decay rates β1, β2 (default 0.9, 0.999; SASRec's reference code: 0.9, 0.98). */
+  betas?: [number, number];
+}
+
+function betasOf(settings: OptimizerSettings): { beta1?: number; beta2?: number } {
+  return settings.betas ? { beta1: settings.betas[0], beta2: settings.betas[1] } : {};
 }
 
 /** Build an optimiser over `params`. */
@@ -31,9 +37,9 @@ export function createOptimizer(settings: OptimizerSettings, params: Tensor[]): 
   };
   switch (settings.optimizer) {
     case "adam":
-      return new Adam(params, base);
+      return new Adam(params, { ...base, ...betasOf(settings) });
     case "adamw":
-      return new AdamW(params, base);
+      return new AdamW(params, { ...base, ...betasOf(settings) });
     case "adagrad":
       return new Adagrad(params, base);
     case "sgd":

@@ -54,6 +54,8 @@ export interface TrainOptions {
   optimizer?: OptimizerKind;
   /** SGD momentum (default 0). */
   momentum?: number;
+  /** Adam's β1, β2 (default 0.9, 0.999). */
+  betas?: [number, number];
   /** Threads including this one (default: every core); 1 is deterministic. */
   threads?: number;
   /** Seeds the sample order and, with a UniformSampler, the negatives. */
@@ -188,6 +190,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ...(options.lossReduction === undefined ? {} : { lossReduction: options.lossReduction }),
     ...(options.l2 === undefined ? {} : { l2: options.l2 }),
     ...(options.momentum === undefined ? {} : { momentum: options.momentum }),
+    ...(options.betas === undefined ? {} : { betas: options.betas }),
   };
 
   // The schedule drives a stand-in for the optimisers: every thread has its own, and pool.epoch sets them all.
