@@ -32,6 +32,9 @@ function base(spec: ModelSpec = TWO_TOWER): BaseModel {
   return b;
 }
 
+/** A small sequence model: online learning trains it through its user vectors like any dot-product model. */
+const SASREC: ModelSpec = { kind: "sasrec", dim: 8, blocks: 1, heads: 1, maxLength: 4, dropout: 0, seed: 3 };
+
 const adam = (lr: number) => ({ optimizer: "adam" as const, lr });
 
 type Sample = { user: string; item: string; history: string[] };
@@ -53,7 +56,7 @@ function vector(t: Tensor): number[] {
 }
 
 describe("OnlineModel: learning", () => {
-  for (const spec of [TWO_TOWER, BPR_MF]) {
+  for (const spec of [TWO_TOWER, BPR_MF, SASREC]) {
     test(`${spec.kind}: repeated interactions move users' scores toward an item they were unlikely to take`, () => {
       const online = new OnlineModel(base(spec), { optimizer: adam(0.03), replayRatio: 1, seed: 1 });
       const frozen = online.clone();
