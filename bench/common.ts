@@ -88,6 +88,13 @@ export function formatMeanSd(values: readonly number[]): string {
   return `${mean.toFixed(4)} ± ${sd.toFixed(4)}`;
 }
 
+/** A pipeline log for benches: every record a line on stderr, beside the tables on stdout. */
+export const benchLog = {
+  info: (fields: object, message?: string): void => console.error(`  ${message ?? ""} ${JSON.stringify(fields)}`),
+  warn: (fields: object, message?: string): void =>
+    console.error(`  warning: ${message ?? ""} ${JSON.stringify(fields)}`),
+};
+
 /** Print rows as an aligned text table. */
 export function printTable(headers: string[], rows: (string | number)[][]): void {
   const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === "number" ? formatNumber(c) : c)))];

@@ -10,6 +10,7 @@ import { evaluateFullRanking, evaluateSampled } from "../src/eval/protocol.js";
 import type { ModelSummary, RunSummary } from "../src/run/summary.js";
 import {
   atLeast,
+  benchLog,
   atMost,
   printTable,
   repoRoot,
@@ -54,11 +55,7 @@ async function run(cfg: PipelineConfig): Promise<{ summary: RunSummary; seconds:
     return { summary: JSON.parse(readFileSync(path, "utf8")) as RunSummary, seconds: null };
   }
   const start = performance.now();
-  const log = {
-    info: (fields: object, message?: string) => console.error(`  ${message ?? ""} ${JSON.stringify(fields)}`),
-    warn: (fields: object, message?: string) => console.error(`  warning: ${message ?? ""} ${JSON.stringify(fields)}`),
-  };
-  const summary = await runPipeline(cfg, { log, progress: false });
+  const summary = await runPipeline(cfg, { log: benchLog, progress: false });
   return { summary, seconds: (performance.now() - start) / 1000 };
 }
 

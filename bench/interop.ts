@@ -23,6 +23,7 @@ import type { RunSummary } from "../src/run/summary.js";
 import { startDemoServer } from "../src/cli/commands/demo-browser.js";
 import {
   atLeast,
+  benchLog,
   atMost,
   formatMeanSd,
   meanSd,
@@ -112,11 +113,6 @@ function pipeline(name: string, seed: number, teacher: object): PipelineConfig {
     output: { dir: join(WORK, name) },
   });
 }
-
-const log = {
-  info: (fields: object, message?: string) => console.error(`  ${message ?? ""} ${JSON.stringify(fields)}`),
-  warn: (fields: object, message?: string) => console.error(`  warning: ${message ?? ""} ${JSON.stringify(fields)}`),
-};
 
 /** The train and validation pairs as "user\titem" lines of external ids: what the peer trains on. */
 function writePairs(prepared: PreparedData): { train: string; valid: string; catalogue: string } {
@@ -343,11 +339,11 @@ async function main(): Promise<void> {
               model: { kind: "bpr-mf", dim: TEACHER.dim, seed: seed + 1 },
               train,
             }),
-            { log, progress: false },
+            { log: benchLog, progress: false },
           );
     console.log(`seed ${seed}: distilling from the PyTorch teacher (ONNX) …`);
     const torch = await runPipeline(pipeline(`torch-seed${seed}`, seed, { name: "torch-bpr-mf-64", onnx }), {
-      log,
+      log: benchLog,
       progress: false,
     });
     runs.push({ seed, peer, peerValidByPipeline, native, torch });

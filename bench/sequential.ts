@@ -24,6 +24,7 @@ import { sequenceObjective } from "../src/train/sequence.js";
 import { train } from "../src/train/trainer.js";
 import {
   atLeast,
+  benchLog,
   atMost,
   formatMeanSd,
   meanSd,
@@ -120,11 +121,6 @@ function pipeline(dataset: string, seed: number): PipelineConfig {
     output: { dir: join(WORK, dataset, `seed${seed}`) },
   });
 }
-
-const log = {
-  info: (fields: object, message?: string) => console.error(`  ${message ?? ""} ${JSON.stringify(fields)}`),
-  warn: (fields: object, message?: string) => console.error(`  warning: ${message ?? ""} ${JSON.stringify(fields)}`),
-};
 
 function model(summary: RunSummary, name: string) {
   const m = summary.models.find((x) => x.name === name);
@@ -253,7 +249,7 @@ async function benchDataset(dataset: string, peerReady: boolean): Promise<{ resu
   for (const seed of SEEDS) {
     const config = pipeline(dataset, seed);
     console.log(`seed ${seed}: training and distilling …`);
-    const summary = await runPipeline(config, { log, progress: false });
+    const summary = await runPipeline(config, { log: benchLog, progress: false });
     for (const name of ["sasrec", "two-tower-128", ...METHODS.map((m) => `student-${m.name}`)]) {
       const metrics = model(summary, name).metrics;
       add(`${name} NDCG@10`, metrics["NDCG@10"]!);
