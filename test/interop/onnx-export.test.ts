@@ -7,6 +7,7 @@ import { BPRMF, unknownUser, type DotProductModel, type UserQuery } from "../../
 import { TwoTower, type TwoTowerConfig } from "../../src/models/two-tower.js";
 import { exportOnnx, OnnxExportError } from "../../src/interop/onnx-export.js";
 import type { OnnxPrecision } from "../../src/interop/onnx-graph.js";
+import { codecError } from "../helpers/codecs.js";
 import { tinyContext } from "../helpers/models.js";
 import { createModel } from "../../src/models/index.js";
 
@@ -161,13 +162,6 @@ describe("ONNX export (fp32): every student kind scores as distillrec does", () 
     );
   });
 });
-
-/** Per-value bound of a table's codec error: f16 rounds to 11 significant bits, int8 to half its row's scale. */
-function codecError(precision: OnnxPrecision, row: Float32Array): Float32Array {
-  if (precision === "f16") return row.map((v) => Math.abs(v) * 2 ** -11 + 2 ** -25);
-  const scale = row.reduce((m, v) => Math.max(m, Math.abs(v)), 0) / 127;
-  return row.map(() => scale / 2 + 1e-7);
-}
 
 describe("ONNX export (fp16, int8): scores within the codec's bound", () => {
   // Models whose score is ⟨table row, table row⟩ (or a mean of history rows plus a user row) have a simple bound.

@@ -10,6 +10,7 @@ import { SASRec, type SASRecConfig } from "../../src/models/sasrec.js";
 import { exportOnnx, OnnxExportError } from "../../src/interop/onnx-export.js";
 import { exportWeb } from "../../src/interop/web-export.js";
 import type { OnnxPrecision } from "../../src/interop/onnx-graph.js";
+import { codecError } from "../helpers/codecs.js";
 import { tinyContext } from "../helpers/models.js";
 
 type Ort = typeof ortNode;
@@ -197,13 +198,6 @@ function decodedTwin(config: SASRecConfig, precision: Exclude<OnnxPrecision, "f3
     p.data.set(precision === "f16" ? fromFloat16(toFloat16(p.data)) : dequantizeInt8(quantizeInt8(p.data, rows, dim)));
   }
   return twin;
-}
-
-/** Per-value bound of a table's codec error: f16 rounds to 11 significant bits, int8 to half its row's scale. */
-function codecError(precision: OnnxPrecision, row: Float32Array): Float32Array {
-  if (precision === "f16") return row.map((v) => Math.abs(v) * 2 ** -11 + 2 ** -25);
-  const scale = row.reduce((m, v) => Math.max(m, Math.abs(v)), 0) / 127;
-  return row.map(() => scale / 2 + 1e-7);
 }
 
 describe("ONNX export of a SASRec student (fp16, int8)", () => {
