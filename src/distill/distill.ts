@@ -24,7 +24,6 @@ import {
 import type { SoftLabels } from "./soft-labels.js";
 import { shareArray } from "../engine/parallel.js";
 import type { TrainingData } from "../train/training-data.js";
-import type { HistoryInputs } from "../models/context.js";
 import {
   checkSequenceOptions,
   sequenceObjective,
@@ -63,7 +62,7 @@ export function distillObjective(
   numUsers: number,
   seed: number,
   schedule: { trainingSamples?: number } = {},
-  sequence?: { options: SequenceLossOptions; histories: HistoryInputs },
+  sequence?: { options: SequenceLossOptions; samples: Int32Array },
 ): Objective {
   const weights = sources.weights ?? { hard: 1 };
   if (needsSoftLabels(weights) && !sources.softLabels) {
@@ -80,7 +79,7 @@ export function distillObjective(
   const objective: Objective = { programUrl: distillProgramUrl, config, data: {} };
   if (sequence) {
     config.sequence = { ...checkSequenceOptions(sequence.options), seed };
-    objective.samples = sequenceSamples(sequence.histories);
+    objective.samples = sequence.samples;
   }
   if (sources.softLabels) {
     const shared = shareSoftLabels(sources.softLabels, numUsers);
@@ -104,15 +103,16 @@ export async function distill(options: DistillOptions): Promise<TrainResult> {
   const { weights = { hard: 1 }, softLabels, teacher, sequence, ...rest } = options;
   const histories = rest.context.histories;
   if (sequence && !histories) throw new Error("distill: next-item training needs the users' histories in the context");
-  const nextItem = sequence ? { options: sequence, histories: histories! } : undefined;
   if (!hasSoftTerms(weights)) {
-    if (!nextItem) return train({ ...rest, weights });
+    if (!sequence) return train({ ...rest, weights });
     if ((weights.hard ?? 1) !== 1 || weights.hardLoss !== undefined) {
       throw new Error("distill: next-item training takes no hard-label weights of its own (hard 1, no hardLoss)");
     }
-    return train({ ...rest, objective: sequenceObjective(nextItem.histories, nextItem.options, rest.seed) });
+    return train({ ...rest, objective: sequenceObjective(histories!, sequence, rest.seed) });
   }
-  const perEpoch = nextItem ? sequenceSamples(nextItem.histories).length : rest.data.users.length;
+  // A sequence student's epoch visits each user's last row; the samples, computed once, also time the experts' annealing.
+  const nextItem = sequence ? { options: sequence, samples: sequenceSamples(histories!) } : undefined;
+  const perEpoch = nextItem ? nextItem.samples.length : rest.data.users.length;
   const objective = distillObjective(
     { weights, softLabels, teacher },
     rest.data,
