@@ -10,7 +10,7 @@ import { scoreAllRows, scoreTableLists, scoreTableRows } from "../engine/scoring
 import { Tensor, endStep, noGrad } from "../engine/tensor.js";
 import type { FeatureInputs, HistoryBag } from "./context.js";
 import * as ops from "../engine/ops/index.js";
-import { listIndex, listShape, type Pairs, type Recommender, type Scorer, type UserQuery } from "./recommender.js";
+import { listIndex, listShape, Recommender, type Pairs, type Scorer, type UserQuery } from "./recommender.js";
 
 /** How item vectors are stored and scanned: float32, or int8 with one scale per item. */
 export type RetrievalPrecision = "f32" | "int8";
@@ -99,29 +99,58 @@ export function batchUserVectors(model: DotProductModel, queries: readonly UserQ
   });
 }
 
-/** ⟨userVector, itemVector⟩ of each pair: a dot-product model's forward. */
-export function pairScores(model: DotProductModel, pairs: Pairs): Tensor {
-  return ops.rowDot(model.userVectors(pairs.users, pairs.history, pairs.historyEnd), model.itemVectors(pairs.items));
-}
+/**
+ * A model that learns a user vector and an item vector (two-tower, SASRec): everything that follows from them
+ * is written once here — the pair score ⟨u, i⟩, list scoring with each list's user encoded once, the hint
+ * representation concat(u, i), the retrieval scorer over precomputed item vectors.
+ */
+export abstract class VectorRecommender extends Recommender implements DotProductModel {
+  readonly dotProduct = true;
+  readonly retrievalPrecisions: readonly RetrievalPrecision[] = ["f32", "int8"];
+  abstract readonly dim: number;
+  abstract readonly retrieval: RetrievalPrecision;
+  abstract userVectors(users: Ids, history?: HistoryBag, historyEnd?: Int32Array): Tensor;
+  abstract itemVectors(items: Ids): Tensor;
 
-/** Scores of R lists of L items [R, L], each list's user vector computed once and spread over its items. */
-export function listScores(
-  model: DotProductModel,
-  users: Int32Array,
-  items: Int32Array,
-  historyEnd?: Int32Array,
-): Tensor {
-  const [rows, length] = listShape(users, items, historyEnd);
-  const u = model.userVectors(new Ids(users), undefined, historyEnd);
-  return ops
-    .rowDot(ops.embedding(u, listIndex(rows, length)), model.itemVectors(new Ids(items)))
-    .reshape([rows, length]);
-}
+  userVector(query: UserQuery): Float32Array {
+    return userVectorOf(this, query);
+  }
 
-/** concat(userVector, itemVector) [n, 2·dim]: the input of the final dot product (the hint term's target). */
-export function pairRepresentation(model: DotProductModel, pairs: Pairs): Tensor {
-  const u = model.userVectors(pairs.users, pairs.history, pairs.historyEnd);
-  return ops.concat([u, model.itemVectors(pairs.items)], -1);
+  itemVectorTable(chunk?: number): Float32Array {
+    return itemVectorTableOf(this, chunk);
+  }
+
+  forward(pairs: Pairs): Tensor {
+    return ops.rowDot(this.userVectors(pairs.users, pairs.history, pairs.historyEnd), this.itemVectors(pairs.items));
+  }
+
+  /** Each list's user vector is computed once and spread over its items (the history is the costly part). */
+  override scoreLists(users: Int32Array, items: Int32Array, historyEnd?: Int32Array): Tensor {
+    const [rows, length] = listShape(users, items, historyEnd);
+    const u = this.userVectors(new Ids(users), undefined, historyEnd);
+    return ops
+      .rowDot(ops.embedding(u, listIndex(rows, length)), this.itemVectors(new Ids(items)))
+      .reshape([rows, length]);
+  }
+
+  /** concat(userVector, itemVector): [n, 2·dim], the input of the final dot product (the hint term's target). */
+  override representation(pairs: Pairs): Tensor {
+    const u = this.userVectors(pairs.users, pairs.history, pairs.historyEnd);
+    return ops.concat([u, this.itemVectors(pairs.items)], -1);
+  }
+
+  override get representationDim(): number {
+    return 2 * this.dim;
+  }
+
+  /** 2·dim: item vectors are precomputed by the scorer, so one more item costs one dot product. */
+  flopsPerItem(): number {
+    return 2 * this.dim;
+  }
+
+  override scorer(): VectorScorer {
+    return new VectorScorer(this);
+  }
 }
 
 /** The query's user vector [1, dim] (a graph tensor); an explicit history is the user's one bag. */

@@ -7,6 +7,7 @@ export {
   itemVectorTableOf,
   queryUserVectors,
   userVectorOf,
+  VectorRecommender,
   VectorScorer,
   type ColdItemModel,
   type DotProductModel,

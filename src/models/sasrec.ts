@@ -18,17 +18,8 @@ import { Ids } from "../engine/ops/embedding.js";
 import { xavierNormal, type Rng } from "../engine/random.js";
 import { Tensor } from "../engine/tensor.js";
 import { recentItems, type HistoryBag, type ModelContext } from "./context.js";
-import {
-  itemVectorTableOf,
-  listScores,
-  pairRepresentation,
-  pairScores,
-  userVectorOf,
-  VectorScorer,
-  type DotProductModel,
-  type RetrievalPrecision,
-} from "./dot-product.js";
-import { initOptions, Recommender, type PairwiseBatch, type Pairs, type UserQuery } from "./recommender.js";
+import { VectorRecommender, type RetrievalPrecision } from "./dot-product.js";
+import { initOptions, type PairwiseBatch } from "./recommender.js";
 import type { SequenceModel } from "./sequence.js";
 
 export interface SASRecConfig {
@@ -98,11 +89,9 @@ function nonLinear(x: Tensor, activation: "relu" | "gelu"): Tensor {
   return activation === "gelu" ? ops.gelu(x) : ops.relu(x);
 }
 
-export class SASRec extends Recommender implements DotProductModel, SequenceModel {
+export class SASRec extends VectorRecommender implements SequenceModel {
   readonly kind = "sasrec";
-  readonly dotProduct = true;
   readonly sequential = true;
-  readonly retrievalPrecisions: readonly RetrievalPrecision[] = ["f32", "int8"];
   readonly dim: number;
   readonly maxLength: number;
   readonly retrieval: RetrievalPrecision;
@@ -213,20 +202,8 @@ export class SASRec extends Recommender implements DotProductModel, SequenceMode
     );
   }
 
-  userVector(query: UserQuery): Float32Array {
-    return userVectorOf(this, query);
-  }
-
   itemVectors(items: Ids): Tensor {
     return ops.embedding(this.itemEmbedding.weight, items);
-  }
-
-  itemVectorTable(chunk?: number): Float32Array {
-    return itemVectorTableOf(this, chunk);
-  }
-
-  forward(pairs: Pairs): Tensor {
-    return pairScores(this, pairs);
   }
 
   /** BPR on (user, positive, negative) triples with each user's sequence encoded once. */
@@ -237,28 +214,7 @@ export class SASRec extends Recommender implements DotProductModel, SequenceMode
     return ops.bprLoss(pos, neg);
   }
 
-  /** Each list's sequence is encoded once and its state spread over the list's items. */
-  override scoreLists(users: Int32Array, items: Int32Array, historyEnd?: Int32Array): Tensor {
-    return listScores(this, users, items, historyEnd);
-  }
-
-  override representation(pairs: Pairs): Tensor {
-    return pairRepresentation(this, pairs);
-  }
-
-  override get representationDim(): number {
-    return 2 * this.dim;
-  }
-
   override get historyLength(): number {
     return this.maxLength;
-  }
-
-  flopsPerItem(): number {
-    return 2 * this.dim;
-  }
-
-  override scorer(): VectorScorer {
-    return new VectorScorer(this);
   }
 }

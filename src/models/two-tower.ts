@@ -14,16 +14,8 @@ import { Ids } from "../engine/ops/embedding.js";
 import { Tensor } from "../engine/tensor.js";
 import { recentItems, type FeatureInputs, type HistoryBag, type ModelContext } from "./context.js";
 import { FeatureEncoder } from "./features.js";
-import { initOptions, Recommender, type Pairs, type UserQuery } from "./recommender.js";
-import {
-  itemVectorTableOf,
-  listScores,
-  pairRepresentation,
-  pairScores,
-  userVectorOf,
-  VectorScorer,
-} from "./dot-product.js";
-import type { DotProductModel, RetrievalPrecision } from "./dot-product.js";
+import { initOptions } from "./recommender.js";
+import { VectorRecommender, type RetrievalPrecision } from "./dot-product.js";
 
 export interface TwoTowerConfig {
   /** Width of every embedding and of the final user and item vectors (default 32). */
@@ -62,10 +54,8 @@ function combine(fields: Tensor[], mlp: MLP | null): Tensor {
   return x;
 }
 
-export class TwoTower extends Recommender implements DotProductModel {
+export class TwoTower extends VectorRecommender {
   readonly kind = "two-tower";
-  readonly dotProduct = true;
-  readonly retrievalPrecisions: readonly RetrievalPrecision[] = ["f32", "int8"];
   readonly dim: number;
   readonly maxHistory: number;
   readonly pooling: "mean" | "attention";
@@ -147,14 +137,6 @@ export class TwoTower extends Recommender implements DotProductModel {
     return ops.embeddingBag(table.forward(bag.ids), positions, bag.offsets, "mean");
   }
 
-  userVector(query: UserQuery): Float32Array {
-    return userVectorOf(this, query);
-  }
-
-  itemVectorTable(chunk?: number): Float32Array {
-    return itemVectorTableOf(this, chunk);
-  }
-
   /** Item vectors [n, dim]. */
   itemVectors(items: Ids): Tensor {
     const fields = [this.itemEmbedding.forward(items)];
@@ -174,33 +156,7 @@ export class TwoTower extends Recommender implements DotProductModel {
     return combine(fields, this.itemMlp);
   }
 
-  forward(pairs: Pairs): Tensor {
-    return pairScores(this, pairs);
-  }
-
-  /** Each list's user vector is computed once and spread over its items (the history is the costly part). */
-  override scoreLists(users: Int32Array, items: Int32Array, historyEnd?: Int32Array): Tensor {
-    return listScores(this, users, items, historyEnd);
-  }
-
-  override representation(pairs: Pairs): Tensor {
-    return pairRepresentation(this, pairs);
-  }
-
-  override get representationDim(): number {
-    return 2 * this.dim;
-  }
-
   override get historyLength(): number {
     return this.maxHistory;
-  }
-
-  /** 2·dim: item vectors are precomputed by the scorer, so one more item costs one dot product. */
-  flopsPerItem(): number {
-    return 2 * this.dim;
-  }
-
-  override scorer(): VectorScorer {
-    return new VectorScorer(this);
   }
 }
