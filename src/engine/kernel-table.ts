@@ -109,6 +109,8 @@ export interface Kernels {
   logSoftmaxBackward(lp: Ptr, g: Ptr, gx: Ptr, rows: number, n: number, invT: number): void;
   softCrossEntropyBackward(lp: Ptr, t: Ptr, rows: number, n: number, scale: number, gx: Ptr): void;
   crossEntropyBackward(lp: Ptr, target: Ptr, rows: number, n: number, scale: number, gx: Ptr): void;
+  sampledSoftmaxRows(pos: Ptr, neg: Ptr, rows: number, n: number, probs: Ptr, posProbs: Ptr): number;
+  sampledSoftmaxBackward(probs: Ptr, posProbs: Ptr, rows: number, n: number, scale: number, gPos: Ptr, gNeg: Ptr): void;
   klDivSum(lp: Ptr, lq: Ptr, n: number): number;
   klDivBackward(lp: Ptr, lq: Ptr, n: number, scale: number, gx: Ptr): void;
   bceWithLogitsSum(x: Ptr, t: Ptr, w: Ptr, n: number): number;
@@ -257,6 +259,8 @@ export const KERNEL_ARITY: { readonly [K in KernelName]: Parameters<Kernels[K]>[
   logSoftmaxBackward: 6,
   softCrossEntropyBackward: 6,
   crossEntropyBackward: 6,
+  sampledSoftmaxRows: 6,
+  sampledSoftmaxBackward: 7,
   klDivSum: 3,
   klDivBackward: 5,
   bceWithLogitsSum: 4,

@@ -82,8 +82,7 @@ export function sequenceLoss(
   const count = options.negatives ?? 100;
   const shared = Int32Array.from({ length: count }, () => rng.int(model.numItems));
   const negativeLogits = ops.linear(states, model.itemVectors(new Ids(shared)));
-  const logits = ops.concat([positiveLogits.reshape([rows.length, 1]), negativeLogits], -1);
-  return ops.softmaxCrossEntropy(logits, new Int32Array(rows.length));
+  return ops.sampledSoftmaxCrossEntropy(positiveLogits, negativeLogits);
 }
 
 function sequenceModelOf(model: Recommender): SequenceModel {

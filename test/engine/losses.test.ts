@@ -165,6 +165,60 @@ describe("softmaxCrossEntropy", () => {
   });
 });
 
+describe("sampledSoftmaxCrossEntropy", () => {
+  test("equals softmaxCrossEntropy of [positive, negatives] with class 0, in loss and both gradients", () => {
+    // 7 negatives: not a multiple of the kernels' four lanes.
+    const positive = leaf([5], 20, 3);
+    const negatives = leaf([5, 7], 21, 3);
+    const fused = ops.sampledSoftmaxCrossEntropy(positive, negatives);
+    fused.backward();
+    const [gPositive, gNegatives] = [denseGrad(positive), denseGrad(negatives)];
+    positive.grad = negatives.grad = null;
+    const logits = ops.concat([positive.reshape([5, 1]), negatives], -1);
+    const reference = ops.softmaxCrossEntropy(logits, new Int32Array(5));
+    reference.backward();
+    close(fused.item(), reference.item(), "loss", 1e-6);
+    denseGrad(positive).forEach((g, i) => close(gPositive[i]!, g, `positive gradient ${i}`, 1e-6));
+    denseGrad(negatives).forEach((g, i) => close(gNegatives[i]!, g, `negative gradient ${i}`, 1e-6));
+    endStep();
+  });
+
+  test("matches float64 and its gradients match finite differences", () => {
+    const positive = leaf([4, 1], 22, 2);
+    const negatives = leaf([4, 9], 23, 2);
+    let want = 0;
+    for (let r = 0; r < 4; r++) {
+      want -= logSoftmax64([positive.data[r]!, ...negatives.data.subarray(r * 9, r * 9 + 9)])[0]!;
+    }
+    close(ops.sampledSoftmaxCrossEntropy(positive, negatives).item(), want / 4, "loss");
+    endStep();
+    gradCheck(() => ops.sampledSoftmaxCrossEntropy(positive, negatives), [positive, negatives]);
+  });
+
+  test("is stable for logits of ±1000", () => {
+    const positive = Tensor.parameter([2], (d) => d.set([-1000, 1000]));
+    const negatives = Tensor.parameter([2, 2], (d) => d.set([1000, 0, -1000, 999]));
+    const loss = ops.sampledSoftmaxCrossEntropy(positive, negatives);
+    // Row 0: 1000 − (−1000); row 1: log(1 + e^−1).
+    close(loss.item(), (2000 + Math.log1p(Math.exp(-1))) / 2, "loss", 1e-6);
+    loss.backward();
+    for (const g of [...positive.grad!.data, ...negatives.grad!.data]) assert.ok(Number.isFinite(g));
+    endStep();
+  });
+
+  test("rejects positives that do not match the negatives' rows", () => {
+    assert.throws(
+      () => ops.sampledSoftmaxCrossEntropy(leaf([3], 24), leaf([2, 4], 25)),
+      /positive logits \[3\] do not match negatives \[2, 4\]/,
+    );
+    assert.throws(
+      () => ops.sampledSoftmaxCrossEntropy(leaf([2, 2], 26), leaf([2, 4], 27)),
+      /positive logits \[2, 2\] do not match/,
+    );
+    endStep();
+  });
+});
+
 describe("klDivergence", () => {
   test("is 0 for identical logits", () => {
     const s = leaf([4, 9], 14, 3);

@@ -194,6 +194,53 @@ export function crossEntropyBackward(lp: usize, target: usize, rows: i32, n: i32
   }
 }
 
+/**
+ * Sampled softmax cross-entropy, row r over the candidates [pos[r], neg[r, :]] with the positive first,
+ * without concatenating them: probs[r, :] = the negatives' softmax probabilities, posProbs[r] = the
+ * positive's; returns Σ_r −log posProbs[r]. One exponential per candidate; the backward pass needs only
+ * the stored probabilities (see sampledSoftmaxBackward).
+ */
+export function sampledSoftmaxRows(pos: usize, neg: usize, rows: i32, n: i32, probs: usize, posProbs: usize): f64 {
+  const rowBytes = (<usize>n) << 2;
+  let total: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const p = load<f32>(pos + ((<usize>r) << 2));
+    const nr = neg + (<usize>r) * rowBytes;
+    const pr = probs + (<usize>r) * rowBytes;
+    const m = max<f32>(p, rowMax(nr, n));
+    const ep = Mathf.exp(p - m);
+    const s = shiftedExpRow(nr, pr, n, m, 1) + ep;
+    scaleRow(pr, 1 / s, n);
+    store<f32>(posProbs + ((<usize>r) << 2), ep / s);
+    total += <f64>(Mathf.log(s) + m - p);
+  }
+  return total;
+}
+
+/** The gradients of sampledSoftmaxRows' sum times `scale`: gNeg = scale · probs, gPos = scale · (posProbs − 1). */
+export function sampledSoftmaxBackward(
+  probs: usize,
+  posProbs: usize,
+  rows: i32,
+  n: i32,
+  scale: f32,
+  gPos: usize,
+  gNeg: usize,
+): void {
+  const total = rows * n;
+  const sv = f32x4.splat(scale);
+  let i = 0;
+  for (; i + 4 <= total; i += 4) {
+    const o = (<usize>i) << 2;
+    v128.store(gNeg + o, f32x4.mul(sv, v128.load(probs + o)));
+  }
+  for (; i < total; i++) store<f32>(gNeg + ((<usize>i) << 2), scale * load<f32>(probs + ((<usize>i) << 2)));
+  for (let r = 0; r < rows; r++) {
+    const o = (<usize>r) << 2;
+    store<f32>(gPos + o, scale * (load<f32>(posProbs + o) - 1));
+  }
+}
+
 /** Σ_i e^{lp[i]} · (lp[i] - lq[i]): KL(p ‖ q) summed over rows, from log-probabilities */
 export function klDivSum(lp: usize, lq: usize, n: i32): f64 {
   let acc = f32x4.splat(0);

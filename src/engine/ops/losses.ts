@@ -98,6 +98,42 @@ export function softmaxCrossEntropy(logits: Tensor, target: Int32Array | Tensor)
 }
 
 /**
+ * Sampled softmax cross-entropy: per row r, −log softmax at the positive over the candidates
+ * [positive[r], negatives[r, :]], mean over the rows. The same as softmaxCrossEntropy of the concatenated
+ * logits with class 0 as the target, without building the concatenation (with many negatives the copies
+ * in and out of it cost as much as the softmax). positive: [rows] or [rows, 1]; negatives: [rows, n].
+ */
+export function sampledSoftmaxCrossEntropy(positive: Tensor, negatives: Tensor): Tensor {
+  const op = "sampledSoftmaxCrossEntropy";
+  const { rows, classes } = classRows(op, negatives);
+  if (positive.size !== rows || positive.shape.length > 2 || (positive.shape.length === 2 && positive.shape[1] !== 1)) {
+    throw new RangeError(
+      `${op}: positive logits ${fmt(positive.shape)} do not match negatives ${fmt(negatives.shape)}`,
+    );
+  }
+  const k = negatives.rt.kernels;
+  const probs = Tensor.empty(negatives.shape);
+  const positiveProbs = Tensor.empty(positive.shape);
+  const total = k.sampledSoftmaxRows(positive.ptr, negatives.ptr, rows, classes, probs.ptr, positiveProbs.ptr);
+  const out = Tensor.from([rows === 0 ? 0 : total / rows], []);
+  return record(out, [positive, negatives], (g) => {
+    const gPositive = Tensor.empty(positive.shape);
+    const gNegatives = Tensor.empty(negatives.shape);
+    k.sampledSoftmaxBackward(
+      probs.ptr,
+      positiveProbs.ptr,
+      rows,
+      classes,
+      g.data[0]! / rows,
+      gPositive.ptr,
+      gNegatives.ptr,
+    );
+    accumulate(positive, gPositive);
+    accumulate(negatives, gNegatives);
+  });
+}
+
+/**
  * Hinton-style distillation loss: T² · mean over rows of KL(softmax(teacher / T) ‖ softmax(student / T)).
  * The T² keeps gradient magnitudes comparable across temperatures. Only the student receives a gradient.
  */
