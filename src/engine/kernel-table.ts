@@ -47,6 +47,7 @@ export type Attention = [
   valid: Ptr,
   batch: number,
   len: number,
+  queries: number,
   heads: number,
   headDim: number,
   causal: number,
@@ -292,8 +293,8 @@ export const KERNEL_ARITY: { readonly [K in KernelName]: Parameters<Kernels[K]>[
   sortTopK: 3,
   layerNorm: 9,
   layerNormBackward: 10,
-  attention: 13,
-  attentionBackward: 17,
+  attention: 14,
+  attentionBackward: 18,
   dropoutMask: 4,
 };
 

@@ -354,13 +354,17 @@ export class MultiHeadAttention extends Module {
     this.attentionDropout = this.child("attentionDropout", new Dropout(opts.dropout ?? 0, opts.rng.fork()));
   }
 
-  /** x [batch · length, dim] → [batch · length, dim]; `valid` marks real (1) and padded (0) positions. */
+  /**
+   * x [batch · length, dim] → [batch · queries, dim]: the outputs at each sequence's last `queries` positions
+   * (default all); `valid` marks real (1) and padded (0) positions.
+   */
   forward(
     x: Tensor,
-    shape: { batch: number; length: number; causal?: boolean; valid?: AttentionOptions["valid"] },
+    shape: { batch: number; length: number; queries?: number; causal?: boolean; valid?: AttentionOptions["valid"] },
   ): Tensor {
     const seed = this.attentionDropout.nextSeed();
-    const attended = ops.attention(this.query.forward(x), this.key.forward(x), this.value.forward(x), {
+    const asking = ops.lastPositions(x, shape.batch, shape.length, shape.queries ?? shape.length);
+    const attended = ops.attention(this.query.forward(asking), this.key.forward(x), this.value.forward(x), {
       ...shape,
       heads: this.heads,
       ...(seed === null ? {} : { dropout: { p: this.attentionDropout.p, seed } }),

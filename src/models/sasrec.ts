@@ -69,9 +69,13 @@ class SASRecBlock extends Module {
     this.dropout = this.child("dropout", new Dropout(dropout, rng.fork()));
   }
 
-  forward(x: Tensor, shape: { batch: number; length: number; valid: Ids }, mask: Tensor): Tensor {
+  /**
+   * x [batch · length, dim] → [batch · queries, dim], the outputs at each sequence's last `queries` positions;
+   * `mask` [batch · queries, 1] zeroes the padded ones.
+   */
+  forward(x: Tensor, shape: { batch: number; length: number; queries: number; valid: Ids }, mask: Tensor): Tensor {
     const attended = this.attention.forward(this.attentionNorm.forward(x), shape);
-    x = ops.add(x, this.dropout.forward(attended));
+    x = ops.add(ops.lastPositions(x, shape.batch, shape.length, shape.queries), this.dropout.forward(attended));
     const hidden = this.dropout.forward(nonLinear(this.ffnIn.forward(this.ffnNorm.forward(x)), this.activation));
     x = ops.add(x, this.dropout.forward(this.ffnOut.forward(hidden)));
     return ops.mul(x, mask);
@@ -144,13 +148,21 @@ export class SASRec extends VectorRecommender implements SequenceModel {
   }
 
   /**
-   * The state at every position of `batch` sequences of maxLength items (row-major [batch · maxLength], −1
-   * for padding, real items last): [batch · maxLength, dim].
+   * The states of `batch` sequences of one length ≤ maxLength (row-major, −1 for padding, real items last) at
+   * each one's last `queries` positions (default all): [batch · queries, dim]. Position t of a sequence of
+   * length ℓ gets row maxLength − ℓ + t of the position table, so cutting leading padding changes nothing;
+   * the last block computes only the asked positions (every earlier one still feeds its keys and values).
    */
-  sequenceStates(items: Int32Array, batch: number): Tensor {
-    const length = this.maxLength;
-    if (items.length !== batch * length) {
-      throw new RangeError(`SASRec: ${items.length} sequence items are not ${batch} sequences of ${length}`);
+  sequenceStates(items: Int32Array, batch: number, queries?: number): Tensor {
+    const length = batch > 0 ? items.length / batch : this.maxLength;
+    if (!(Number.isInteger(length) && length >= 1 && length <= this.maxLength)) {
+      throw new RangeError(
+        `SASRec: ${items.length} sequence items are not ${batch} sequences of one length up to ${this.maxLength}`,
+      );
+    }
+    const asked = queries ?? length;
+    if (!(Number.isInteger(asked) && asked >= 1 && asked <= length)) {
+      throw new RangeError(`SASRec: queries must be an integer in 1..${length}, got ${asked}`);
     }
     const rows = batch * length;
     const validValues = new Int32Array(rows);
@@ -167,39 +179,44 @@ export class SASRec extends VectorRecommender implements SequenceModel {
     const valid = new Ids(validValues);
     const mask = Tensor.from(maskValues, [rows, 1]);
     const embedded = ops.scale(ops.embedding(this.itemEmbedding.weight, ids), Math.sqrt(this.dim));
-    // Position t of the window (the last item always sits at maxLength − 1) gets row t of the position table.
-    let x = ops
-      .add(embedded.reshape([batch, length, this.dim]), this.positionEmbedding.weight)
-      .reshape([rows, this.dim]);
+    const positions =
+      length === this.maxLength
+        ? this.positionEmbedding.weight
+        : ops.embedding(
+            this.positionEmbedding.weight,
+            Int32Array.from({ length }, (_, t) => this.maxLength - length + t),
+          );
+    let x = ops.add(embedded.reshape([batch, length, this.dim]), positions).reshape([rows, this.dim]);
     x = ops.mul(this.inputDropout.forward(x), mask);
-    const shape = { batch, length, valid };
-    for (const block of this.blocks) x = block.forward(x, shape, mask);
+    let remaining = this.blocks.length;
+    for (const block of this.blocks) {
+      const outputs = --remaining === 0 ? asked : length;
+      x = block.forward(x, { batch, length, queries: outputs, valid }, ops.lastPositions(mask, batch, length, outputs));
+    }
     return this.finalNorm.forward(x);
   }
 
-  /** Each bag as one left-padded sequence of this model's length: [bags · maxLength], −1 for padding. */
-  private sequencesOf(bag: HistoryBag): Int32Array {
-    const L = this.maxLength;
+  /**
+   * Each bag's last maxLength items as one left-padded sequence, all as long as the longest (at least one
+   * position): [bags · length], −1 for padding.
+   */
+  private sequencesOf(bag: HistoryBag): { items: Int32Array; length: number } {
     const n = bag.offsets.length;
-    const out = new Int32Array(n * L).fill(-1);
+    const end = (b: number): number => (b + 1 < n ? bag.offsets[b + 1]! : bag.ids.length);
+    let length = 1;
+    for (let b = 0; b < n; b++) length = Math.max(length, Math.min(this.maxLength, end(b) - bag.offsets[b]!));
+    const items = new Int32Array(n * length).fill(-1);
     for (let b = 0; b < n; b++) {
-      const start = bag.offsets[b]!;
-      const end = b + 1 < n ? bag.offsets[b + 1]! : bag.ids.length;
-      const from = Math.max(start, end - L);
-      out.set(bag.ids.subarray(from, end), b * L + L - (end - from));
+      const from = Math.max(bag.offsets[b]!, end(b) - length);
+      items.set(bag.ids.subarray(from, end(b)), b * length + length - (end(b) - from));
     }
-    return out;
+    return { items, length };
   }
 
   /** The state at each sequence's last position: [users, dim] (sequences from `history` or the context's histories). */
   userVectors(users: Ids, history?: HistoryBag, historyEnd?: Int32Array): Tensor {
     const bag = recentItems(this.context, users.values, this.maxLength, history, historyEnd);
-    const n = users.length;
-    const states = this.sequenceStates(this.sequencesOf(bag), n);
-    return ops.embedding(
-      states,
-      Int32Array.from({ length: n }, (_, b) => b * this.maxLength + this.maxLength - 1),
-    );
+    return this.sequenceStates(this.sequencesOf(bag).items, users.length, 1);
   }
 
   itemVectors(items: Ids): Tensor {

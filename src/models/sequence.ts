@@ -13,10 +13,11 @@ export interface SequenceModel extends DotProductModel {
   /** Items a sequence holds: the user's most recent, left-padded. */
   readonly maxLength: number;
   /**
-   * States [batch · maxLength, dim] of `batch` sequences (row-major [batch · maxLength] item ids, −1 for
-   * padding, real items last); state t has seen items ≤ t only.
+   * States of `batch` sequences of one length ≤ maxLength (row-major item ids, −1 for padding, real items
+   * last; a shorter window is a full one with its leading padding cut) at each sequence's last `queries`
+   * positions (default all): [batch · queries, dim]; state t has seen items ≤ t only.
    */
-  sequenceStates(items: Int32Array, batch: number): Tensor;
+  sequenceStates(items: Int32Array, batch: number, queries?: number): Tensor;
 }
 
 export function isSequenceModel(model: Recommender): model is SequenceModel {

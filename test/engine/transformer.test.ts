@@ -152,6 +152,41 @@ describe("attention", () => {
     });
   }
 
+  /** The rows of the last `queries` positions of each sequence, from [batch · len, width]. */
+  function lastRows(x: Tensor, queries: number): Tensor {
+    const ids = Int32Array.from({ length: batch * queries }, (_, r) => {
+      const b = Math.floor(r / queries);
+      return b * len + len - queries + (r % queries);
+    });
+    return ops.embedding(x, ids);
+  }
+
+  for (const causal of [true, false]) {
+    test(`queries: the last positions alone give the full attention's last rows${causal ? ", causal" : ""}`, () => {
+      const q = leaf([batch * len, width], 25);
+      const k = leaf([batch * len, width], 26);
+      const v = leaf([batch * len, width], 27);
+      const full = lastRows(ops.attention(q, k, v, { batch, length: len, heads, causal, valid }), 2).toArray();
+      const last = ops.attention(lastRows(q, 2), k, v, { batch, length: len, heads, causal, valid, queries: 2 });
+      assert.deepEqual(last.shape, [batch * 2, width]);
+      assertClose(last.toArray(), full, 1e-6, "last two positions");
+      endStep();
+    });
+  }
+
+  test("queries: gradients of q, k and v match finite differences", () => {
+    const q = leaf([batch * 2, width], 28);
+    const k = leaf([batch * len, width], 29);
+    const v = leaf([batch * len, width], 30);
+    const w = leaf([batch * 2, width], 35);
+    const options = { batch, length: len, heads, valid, queries: 2, dropout: { p: 0.3, seed: 78 } };
+    gradCheck(() => ops.sum(ops.mul(ops.attention(q, k, v, options), w)), [q, k, v], {
+      eps: 1e-2,
+      tol: 2e-2,
+      maxElements: 60,
+    });
+  });
+
   test("dropout on the weights: the same seed gives the same output, another seed another", () => {
     const q = leaf([batch * len, width], 31);
     const k = leaf([batch * len, width], 32);
@@ -169,6 +204,11 @@ describe("attention", () => {
     assert.throws(
       () => ops.attention(x, x, x, { batch, length: len, heads, valid: new Int32Array(3) }),
       /valid has 3 entries, not 10/,
+    );
+    assert.throws(() => ops.attention(x, x, x, { batch, length: len, heads, queries: 6 }), /queries must be .* 1..5/);
+    assert.throws(
+      () => ops.attention(x, x, x, { batch, length: len, heads, queries: 2 }),
+      /q \[10, 6\] is not \[batch · queries = 4, 6\]/,
     );
   });
 

@@ -54,6 +54,19 @@ describe("SASRec", () => {
     endStep();
   });
 
+  test("a window without its leading padding, asked at its last positions, gives the full window's states", () => {
+    const model = tiny();
+    model.eval();
+    const full = noGrad(() => model.sequenceStates(Int32Array.from([-1, 3, 5, 1, -1, -1, 2, 6]), 2).toArray());
+    // Cut to length 3 (the longer sequence's), asked at the last two positions: rows 2, 3 and 6, 7 of the full.
+    const cut = noGrad(() => model.sequenceStates(Int32Array.from([3, 5, 1, -1, 2, 6]), 2, 2).toArray());
+    const want = [...full.slice(8, 16), ...full.slice(24, 32)];
+    cut.forEach((v, j) => assert.ok(Math.abs(v - want[j]!) < 1e-5, `state ${j}: ${v} vs ${want[j]}`));
+    assert.throws(() => model.sequenceStates(new Int32Array(10), 2), /10 sequence items are not 2 sequences/);
+    assert.throws(() => model.sequenceStates(new Int32Array(6), 2, 4), /queries must be an integer in 1..3/);
+    endStep();
+  });
+
   test("a user's vector is the last state of their left-padded window, the same alone or in a batch", () => {
     const model = tiny();
     model.eval();

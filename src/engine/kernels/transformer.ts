@@ -155,12 +155,14 @@ export function layerNormBackward(
 
 // ---- fused multi-head scaled dot-product attention -------------------------------------------------
 //
-// q, k, v and out are [batch · len, heads · headDim] row-major (head h owns columns h·headDim ..), the layout
-// a linear projection produces, so heads need no transpose. valid[b · len + t] is 1 for a real position and
-// 0 for padding: padded keys get no weight, and a query with no key to attend (a padded query under left
-// padding) outputs zeros. causal = 1 lets position t attend to positions ≤ t only. probs [batch, heads, len,
-// len] keeps the softmax weights for the backward pass (0 where masked). dropMask (0 = none) is a
-// [batch, heads, len, len] inverted-dropout mask on the weights: out = (probs ⊙ dropMask) · v.
+// k and v are [batch · len, heads · headDim] row-major (head h owns columns h·headDim ..), the layout a
+// linear projection produces, so heads need no transpose; q and out are [batch · queries, heads · headDim]:
+// the last `queries` positions of each sequence ask (all of them in training; the last alone for a user's
+// state, which needs no other). valid[b · len + t] is 1 for a real position and 0 for padding: padded keys
+// get no weight, and a query with no key to attend (a padded query under left padding) outputs zeros.
+// causal = 1 lets position t attend to positions ≤ t only. probs [batch, heads, queries, len] keeps the
+// softmax weights for the backward pass (0 where masked). dropMask (0 = none) is a [batch, heads, queries,
+// len] inverted-dropout mask on the weights: out = (probs ⊙ dropMask) · v.
 
 @inline
 function rowAt(base: usize, row: i32, width: i32, col: i32): usize {
@@ -174,6 +176,7 @@ export function attention(
   valid: usize,
   batch: i32,
   len: i32,
+  queries: i32,
   heads: i32,
   headDim: i32,
   causal: i32,
@@ -183,20 +186,22 @@ export function attention(
   out: usize,
 ): void {
   const width = heads * headDim;
+  const block = (<usize>queries) * (<usize>len);
   for (let b = 0; b < batch; b++) {
     const row0 = b * len;
     for (let h = 0; h < heads; h++) {
       const col = h * headDim;
-      const pBase = probs + (((<usize>(b * heads + h)) * (<usize>len) * (<usize>len)) << 2);
-      const mBase: usize = dropMask == 0 ? <usize>0 : dropMask + (((<usize>(b * heads + h)) * (<usize>len) * (<usize>len)) << 2);
-      for (let i = 0; i < len; i++) {
+      const pBase = probs + (((<usize>(b * heads + h)) * block) << 2);
+      const mBase: usize = dropMask == 0 ? <usize>0 : dropMask + (((<usize>(b * heads + h)) * block) << 2);
+      for (let i = 0; i < queries; i++) {
+        const t = len - queries + i; // the query's position
         const p = pBase + (((<usize>i) * (<usize>len)) << 2);
-        const o = rowAt(out, row0 + i, width, col);
+        const o = rowAt(out, b * queries + i, width, col);
         zeroRow(p, len);
         zeroRow(o, headDim);
-        if (load<i32>(valid + ((<usize>(row0 + i)) << 2)) == 0) continue;
-        const last = causal ? i : len - 1;
-        const qi = rowAt(q, row0 + i, width, col);
+        if (load<i32>(valid + ((<usize>(row0 + t)) << 2)) == 0) continue;
+        const last = causal ? t : len - 1;
+        const qi = rowAt(q, b * queries + i, width, col);
         let m: f32 = -Infinity;
         for (let j = 0; j <= last; j++) {
           if (load<i32>(valid + ((<usize>(row0 + j)) << 2)) == 0) continue;
@@ -236,6 +241,7 @@ export function attentionBackward(
   valid: usize,
   batch: i32,
   len: i32,
+  queries: i32,
   heads: i32,
   headDim: i32,
   causal: i32,
@@ -250,7 +256,8 @@ export function attentionBackward(
 ): void {
   const width = heads * headDim;
   const rows = batch * len;
-  memory.fill(gq, 0, ((<usize>rows) * (<usize>width)) << 2);
+  const block = (<usize>queries) * (<usize>len);
+  memory.fill(gq, 0, ((<usize>(batch * queries)) * (<usize>width)) << 2);
   memory.fill(gk, 0, ((<usize>rows) * (<usize>width)) << 2);
   memory.fill(gv, 0, ((<usize>rows) * (<usize>width)) << 2);
   // scratch holds one row of dP (len floats).
@@ -258,13 +265,14 @@ export function attentionBackward(
     const row0 = b * len;
     for (let h = 0; h < heads; h++) {
       const col = h * headDim;
-      const pBase = probs + (((<usize>(b * heads + h)) * (<usize>len) * (<usize>len)) << 2);
-      const mBase: usize = dropMask == 0 ? <usize>0 : dropMask + (((<usize>(b * heads + h)) * (<usize>len) * (<usize>len)) << 2);
-      for (let i = 0; i < len; i++) {
-        if (load<i32>(valid + ((<usize>(row0 + i)) << 2)) == 0) continue;
-        const last = causal ? i : len - 1;
+      const pBase = probs + (((<usize>(b * heads + h)) * block) << 2);
+      const mBase: usize = dropMask == 0 ? <usize>0 : dropMask + (((<usize>(b * heads + h)) * block) << 2);
+      for (let i = 0; i < queries; i++) {
+        const t = len - queries + i;
+        if (load<i32>(valid + ((<usize>(row0 + t)) << 2)) == 0) continue;
+        const last = causal ? t : len - 1;
         const p = pBase + (((<usize>i) * (<usize>len)) << 2);
-        const gi = rowAt(gOut, row0 + i, width, col);
+        const gi = rowAt(gOut, b * queries + i, width, col);
         let c: f32 = 0;
         for (let j = 0; j <= last; j++) {
           const pj = load<f32>(p + ((<usize>j) << 2));
@@ -279,8 +287,8 @@ export function attentionBackward(
           store<f32>(scratch + ((<usize>j) << 2), dp);
           c += pj * dp;
         }
-        const qi = rowAt(q, row0 + i, width, col);
-        const gqi = rowAt(gq, row0 + i, width, col);
+        const qi = rowAt(q, b * queries + i, width, col);
+        const gqi = rowAt(gq, b * queries + i, width, col);
         for (let j = 0; j <= last; j++) {
           const pj = load<f32>(p + ((<usize>j) << 2));
           if (pj == 0) continue;

@@ -1,7 +1,7 @@
 // Transformer ops: layer normalisation, fused multi-head scaled dot-product attention, dropout.
 import { runtime } from "../runtime.js";
 import { Tensor, accumulate, record } from "../tensor.js";
-import { Ids } from "./embedding.js";
+import { Ids, embedding } from "./embedding.js";
 
 function shapeText(t: Tensor): string {
   return `[${t.shape.join(", ")}]`;
@@ -43,10 +43,15 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
 }
 
 export interface AttentionOptions {
-  /** Sequences in the batch; q, k, v are [batch · length, heads · headDim]. */
+  /** Sequences in the batch; k and v are [batch · length, heads · headDim]. */
   batch: number;
   length: number;
   heads: number;
+  /**
+   * How many of each sequence's last positions ask: q and the output are [batch · queries, heads · headDim]
+   * (default length: every position). A user's state needs the last position alone.
+   */
+  queries?: number;
   /** Position t attends to positions ≤ t only (default true). */
   causal?: boolean;
   /**
@@ -60,23 +65,26 @@ export interface AttentionOptions {
 
 /**
  * Multi-head scaled dot-product attention, fused: per sequence and head, softmax(q kᵀ / √headDim) under the
- * causal and padding masks, times v. q, k, v and the output are [batch · length, heads · headDim], head h in
- * columns h·headDim …, as linear projections lay them out (no transposes).
+ * causal and padding masks, times v. k and v are [batch · length, heads · headDim], q and the output
+ * [batch · queries, heads · headDim] (the last `queries` positions of each sequence), head h in columns
+ * h·headDim …, as linear projections lay them out (no transposes).
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor {
   const { batch, length, heads } = opts;
-  const rows = batch * length;
-  const width = q.shape[1];
-  if (q.shape.length !== 2 || q.shape[0] !== rows || width === undefined) {
-    throw new RangeError(`attention: q ${shapeText(q)} is not [batch · length = ${rows}, width]`);
+  const queries = opts.queries ?? length;
+  if (!(Number.isInteger(queries) && queries >= 1 && queries <= length)) {
+    throw new RangeError(`attention: queries must be an integer in 1..${length}, got ${queries}`);
   }
-  for (const [name, t] of [
-    ["k", k],
-    ["v", v],
-  ] as const) {
-    if (t.shape.length !== 2 || t.shape[0] !== rows || t.shape[1] !== width) {
-      throw new RangeError(`attention: ${name} ${shapeText(t)} must match q ${shapeText(q)}`);
-    }
+  const rows = batch * length;
+  const width = k.shape[1];
+  if (k.shape.length !== 2 || k.shape[0] !== rows || width === undefined) {
+    throw new RangeError(`attention: k ${shapeText(k)} is not [batch · length = ${rows}, width]`);
+  }
+  if (v.shape.length !== 2 || v.shape[0] !== rows || v.shape[1] !== width) {
+    throw new RangeError(`attention: v ${shapeText(v)} must match k ${shapeText(k)}`);
+  }
+  if (q.shape.length !== 2 || q.shape[0] !== batch * queries || q.shape[1] !== width) {
+    throw new RangeError(`attention: q ${shapeText(q)} is not [batch · queries = ${batch * queries}, ${width}]`);
   }
   if (!(Number.isInteger(heads) && heads >= 1 && width % heads === 0)) {
     throw new RangeError(`attention: ${heads} heads do not divide the width ${width}`);
@@ -86,7 +94,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const headDim = width / heads;
   const scale = 1 / Math.sqrt(headDim);
   const causal = (opts.causal ?? true) ? 1 : 0;
-  const weights = heads * batch * length * length;
+  const weights = heads * batch * queries * length;
   const kern = q.rt.kernels;
   const p = opts.dropout?.p ?? 0;
   if (!(p >= 0 && p < 1)) throw new RangeError(`attention: dropout must be in [0, 1), got ${p}`);
@@ -102,6 +110,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     valid.ptr,
     batch,
     length,
+    queries,
     heads,
     headDim,
     causal,
@@ -119,6 +128,19 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     accumulate(k, gk);
     accumulate(v, gv);
   });
+}
+
+/**
+ * The rows of the last `count` positions of each of `batch` sequences of `length` rows: x [batch · length, …]
+ * → [batch · count, …], what attention's `queries` option asks with.
+ */
+export function lastPositions(x: Tensor, batch: number, length: number, count: number): Tensor {
+  if (count === length) return x;
+  const ids = new Int32Array(batch * count);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < count; i++) ids[b * count + i] = b * length + length - count + i;
+  }
+  return embedding(x, ids);
 }
 
 /** A fresh seed for a kernel's random stream, from any generator of [0, 1) draws. */
