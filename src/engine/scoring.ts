@@ -82,24 +82,24 @@ export function scoreTableLists(table: Tensor, vectors: Float32Array, lists: rea
   }
   let total = 0;
   for (const list of lists) total += list.length;
-  const rows = new Int32Array(total);
-  const owner = new Int32Array(total);
-  let at = 0;
-  lists.forEach((list, k) => {
-    for (let j = 0; j < list.length; j++) {
-      const r = list[j]!;
-      if (!(r >= 0 && r < count))
-        throw new RangeError(`scoreTableLists: row ${r} of list ${k} is outside the table's ${count} rows`);
-      rows[at] = r;
-      owner[at++] = k;
-    }
-  });
   const rt = table.rt;
   const sizes = [vectors.length * 4, total * 4, total * 4, total * 4];
   return withBlocks(rt, sizes, ([v, idx, own, out]) => {
+    // The lists go straight into the kernel's buffers (the views are safe: nothing allocates meanwhile).
     rt.f32.set(vectors, v! >>> 2);
-    rt.i32.set(rows, idx! >>> 2);
-    rt.i32.set(owner, own! >>> 2);
+    const rows = rt.i32.subarray(idx! >>> 2, (idx! >>> 2) + total);
+    const owner = rt.i32.subarray(own! >>> 2, (own! >>> 2) + total);
+    let at = 0;
+    lists.forEach((list, k) => {
+      rows.set(list, at);
+      owner.fill(k, at, (at += list.length));
+    });
+    for (let j = 0; j < total; j++) {
+      const r = rows[j]!;
+      if (!(r >= 0 && r < count)) {
+        throw new RangeError(`scoreTableLists: row ${r} of list ${owner[j]} is outside the table's ${count} rows`);
+      }
+    }
     rt.kernels.dotIndexed(table.ptr, idx!, v!, own!, total, dim, out!);
     const scores = rt.f32.slice(out! >>> 2, (out! >>> 2) + total);
     let from = 0;
