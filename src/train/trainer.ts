@@ -221,10 +221,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const bar = options.progress !== false && process.stderr.isTTY ? progressBar(options.epochs, monitor) : null;
   try {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
+      const started = performance.now();
       redrawNegatives(options.data, options.sampler, negativeRng);
       rng.shuffle(order);
       const lr = rate.lr;
-      const started = performance.now();
       const result = await pool.epoch(order, batchSize, { lr });
       const seconds = (performance.now() - started) / 1000;
       schedule?.step();
