@@ -253,6 +253,36 @@ describe("layers", () => {
     assert.throws(() => new Dropout(1.5, new Rng(0)), RangeError);
   });
 
+  test("Dropout: every call draws a fresh mask, independent of the last and across neighbouring elements", () => {
+    const p = 0.5;
+    const n = 20000;
+    const dropout = new Dropout(p, new Rng(21));
+    const x = Tensor.from(new Array<number>(n).fill(1), [n], { persistent: true });
+    const masks = [0, 1, 2].map(() => {
+      const y = dropout.forward(x).toArray();
+      endStep();
+      return y.map((v) => (v === 0 ? 1 : 0));
+    });
+    // Independent masks drop the same element with probability p², agree on it with p² + (1 − p)².
+    const share = (count: (i: number) => boolean, length = n): number => {
+      let c = 0;
+      for (let i = 0; i < length; i++) if (count(i)) c++;
+      return c / length;
+    };
+    for (const [a, b] of [
+      [0, 1],
+      [1, 2],
+      [0, 2],
+    ] as const) {
+      const both = share((i) => masks[a]![i] === 1 && masks[b]![i] === 1);
+      assert.ok(Math.abs(both - p * p) < 0.02, `calls ${a} and ${b} drop ${both} of the elements together`);
+    }
+    for (const lag of [1, 4, 50]) {
+      const both = share((i) => masks[0]![i] === 1 && masks[0]![i + lag] === 1, n - lag);
+      assert.ok(Math.abs(both - p * p) < 0.02, `elements ${lag} apart are dropped together ${both} of the time`);
+    }
+  });
+
   test("Dropout gradient is the mask", () => {
     const dropout = new Dropout(0.5, new Rng(10));
     const x = leaf([2, 50], 12);
