@@ -54,8 +54,10 @@ const TRAIN = {
   lr: 0.001,
   optimizer: "adam",
   validateEvery: 5,
-  // In epochs: five validations without improvement.
-  patience: 25,
+  // In epochs: ten validations without improvement. Under dropout the validation NDCG moves ±0.005 while the
+  // model still improves to epoch ~200; with five, either side stopped at epoch ~95 or ran on by the luck of
+  // one validation (measured on both sides, same seed: the gap between them was that stop, not the code).
+  patience: 50,
   sequenceLoss: "softmax",
   // Many shared negatives: sampled softmax approaches the full cross-entropy, much stronger than 100.
   sequenceNegatives: 1000,
