@@ -1,4 +1,5 @@
 // Runs the BPR-MF half of bench:parity on its own (npm run bench:parity-bpr), writing bench/results/parity-bpr.json.
+// PARITY_BPR_PART=overhead measures the epoch overhead alone (a few seconds), into parity-bpr-overhead.json.
 import { join } from "node:path";
 import { bprParity, epochOverhead } from "./parity-bpr.js";
 import { printTable, repoRoot, round, writeResults, printTargets } from "./common.js";
@@ -9,6 +10,11 @@ const overhead = await epochOverhead();
 console.log(
   `epoch on 25k items: training ${round(overhead.trainSeconds, 3)} s, wall ${round(overhead.wallSeconds, 3)} s (${round(overhead.ratio, 3)}×)`,
 );
+if (process.env.PARITY_BPR_PART === "overhead") {
+  printTargets([overhead.target]);
+  console.log(writeResults("parity-bpr-overhead", { epochOverhead: overhead }, [overhead.target]));
+  process.exit(0);
+}
 const { runs, targets, peer } = await bprParity(ML100K);
 printTable(
   ["d", "weight decay", "distillrec NDCG@10", "HR@10", "best epoch", "PyTorch NDCG@10", "HR@10", "best epoch"],
