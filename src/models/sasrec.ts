@@ -71,14 +71,18 @@ class SASRecBlock extends Module {
 
   /**
    * x [batch · length, dim] → [batch · queries, dim], the outputs at each sequence's last `queries` positions;
-   * `mask` [batch · queries, 1] zeroes the padded ones.
+   * `mask` [batch · queries, 1] zeroes the padded ones (null: none is padded).
    */
-  forward(x: Tensor, shape: { batch: number; length: number; queries: number; valid: Ids }, mask: Tensor): Tensor {
+  forward(
+    x: Tensor,
+    shape: { batch: number; length: number; queries: number; valid: Ids },
+    mask: Tensor | null,
+  ): Tensor {
     const attended = this.attention.forward(this.attentionNorm.forward(x), shape);
     x = ops.add(ops.lastPositions(x, shape.batch, shape.length, shape.queries), this.dropout.forward(attended));
     const hidden = this.dropout.forward(nonLinear(this.ffnIn.forward(this.ffnNorm.forward(x)), this.activation));
     x = ops.add(x, this.dropout.forward(this.ffnOut.forward(hidden)));
-    return ops.mul(x, mask);
+    return mask ? ops.mul(x, mask) : x;
   }
 }
 
@@ -177,7 +181,8 @@ export class SASRec extends VectorRecommender implements SequenceModel {
       }
     }
     const valid = new Ids(validValues);
-    const mask = Tensor.from(maskValues, [rows, 1]);
+    // A window without padding (a user state, cut to its history) needs no mask.
+    const mask = validValues.includes(0) ? Tensor.from(maskValues, [rows, 1]) : null;
     const embedded = ops.scale(ops.embedding(this.itemEmbedding.weight, ids), Math.sqrt(this.dim));
     const positions =
       length === this.maxLength
@@ -187,11 +192,13 @@ export class SASRec extends VectorRecommender implements SequenceModel {
             Int32Array.from({ length }, (_, t) => this.maxLength - length + t),
           );
     let x = ops.add(embedded.reshape([batch, length, this.dim]), positions).reshape([rows, this.dim]);
-    x = ops.mul(this.inputDropout.forward(x), mask);
+    x = this.inputDropout.forward(x);
+    if (mask) x = ops.mul(x, mask);
     let remaining = this.blocks.length;
     for (const block of this.blocks) {
       const outputs = --remaining === 0 ? asked : length;
-      x = block.forward(x, { batch, length, queries: outputs, valid }, ops.lastPositions(mask, batch, length, outputs));
+      const outputMask = mask && ops.lastPositions(mask, batch, length, outputs);
+      x = block.forward(x, { batch, length, queries: outputs, valid }, outputMask);
     }
     return this.finalNorm.forward(x);
   }
