@@ -1,13 +1,23 @@
 // bench:parity — distillrec beside PyTorch implementations of the same papers, on MovieLens 100K
-// (leave-one-out by time, 499 sampled negatives). Method parity: one BPR-MF teacher (d = 200) trained by
-// distillrec, its soft-label lists, and per seed one student initialisation (BPR-MF, d = 20) go to both
-// sides; each side trains the student alone and under each distillation method, and distillrec evaluates
-// every student with the same protocol. A method's gain is its NDCG@10 over the student alone's, per
-// seed; the targets compare the two sides' gains (mean ± sd over seeds).
+// (leave-one-out by time, 499 sampled negatives). Method parity: one teacher trained by distillrec, its
+// soft-label lists, its user and item vectors (teacher-user.bin, teacher-item.bin: the experts' and
+// topology's targets) and per seed one student initialisation (BPR-MF, d = 20) go to both sides; each side
+// trains the student alone and under each distillation method, and distillrec evaluates every student with
+// the same protocol. A method's gain is its NDCG@10 over the student alone's, per seed; the targets compare
+// the two sides' gains (mean ± sd over seeds).
 //
-// `--from-results` recomputes the table, targets and notes from bench/results/parity.json.
-// Environment: PARITY_SEEDS (default 3), PARITY_EPOCHS (student epochs, default 60), PARITY_METHODS
-// (comma-separated names of METHODS, default DEFAULT_METHODS), PARITY_RESULTS (default "parity").
+// The teacher (PARITY_TEACHER): "bpr-mf" (default), BPR-MF d = 200 with the student's optimiser; or
+// "sasrec", the SASRec teacher of bench:sequential (d = 50, 2 blocks, next-item sampled softmax over 1000
+// negatives, early stopping on validation NDCG@10, the best checkpoint), 1.5× the BPR student on ml-100k
+// where BPR-MF d = 200 is no stronger than it. A SASRec teacher's soft labels and user vectors read each
+// user's training history (its state after the last training item); the test metrics read train +
+// validation, as the pipeline's do.
+//
+// `--from-results` recomputes the table, targets and notes from bench/results/<PARITY_RESULTS>.json.
+// Environment: PARITY_TEACHER ("bpr-mf" or "sasrec"), PARITY_TEACHER_EPOCHS (the teacher's most epochs),
+// PARITY_SEEDS (default 3), PARITY_EPOCHS (student epochs, default 60), PARITY_METHODS (comma-separated
+// names of METHODS, default DEFAULT_METHODS), PARITY_RESULTS (default "parity", "parity-sasrec" with the
+// SASRec teacher).
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,12 +27,14 @@ import { distill } from "../src/distill/distill.js";
 import type { DistillWeights } from "../src/distill/losses.js";
 import { generateSoftLabels, type SoftLabels } from "../src/distill/soft-labels.js";
 import { evaluateSampled } from "../src/eval/protocol.js";
+import { batchUserVectors, isDotProduct } from "../src/models/dot-product.js";
 import { createModel, type ModelSpec } from "../src/models/zoo.js";
 import type { Recommender } from "../src/models/recommender.js";
+import type { TrainSettings } from "../src/run/config.js";
 import { loadData, prepareData, type PreparedData } from "../src/run/data.js";
-import { validator } from "../src/run/evaluation.js";
+import { testQuery } from "../src/run/evaluation.js";
 import { softLabelOptions } from "../src/run/soft-labels.js";
-import { train } from "../src/train/trainer.js";
+import { trainModel } from "../src/run/training.js";
 import {
   atLeast,
   formatMeanSd,
@@ -35,6 +47,7 @@ import {
   writeResults,
   type Target,
 } from "./common.js";
+import { SASREC, TRAIN as SASREC_TRAIN } from "./sequential.js";
 
 const ML100K = join(repoRoot, "..", "shared", "data", "ml-100k");
 const PEER = join(repoRoot, "bench", "peer", "distill_torch.py");
@@ -42,8 +55,9 @@ const PYTHON = "/usr/bin/python3";
 const WORK = join(repoRoot, "runs", "bench-parity");
 
 const SEEDS = Number(process.env.PARITY_SEEDS ?? 3);
+const TEACHER_KIND = process.env.PARITY_TEACHER ?? "bpr-mf";
 /** The results file's name (bench/results/<name>.json): another name keeps a partial run apart. */
-const RESULTS = process.env.PARITY_RESULTS ?? "parity";
+const RESULTS = process.env.PARITY_RESULTS ?? (TEACHER_KIND === "sasrec" ? "parity-sasrec" : "parity");
 const EPOCHS = Number(process.env.PARITY_EPOCHS ?? 60);
 /**
  * Adam, batch 1024, one negative per positive as DE-RRD; the learning rate is 5e-3 rather than its 1e-3 so
@@ -51,8 +65,35 @@ const EPOCHS = Number(process.env.PARITY_EPOCHS ?? 60);
  * papers' L2 of 1e-3 on a summed loss, see issue 15), so both sides train the student identically.
  */
 const TRAIN = { batchSize: 1024, lr: Number(process.env.PARITY_LR ?? 5e-3), optimizer: "adam" as const };
-const TEACHER_TRAIN = { epochs: 60, patience: 60, weightDecay: 1e-5 };
-const TEACHER: ModelSpec = { kind: "bpr-mf", dim: 200, seed: 1 };
+
+/** A teacher: its spec, how distillrec trains it (early stopping on validation NDCG@10), and its name in the log. */
+interface ParityTeacher {
+  label: string;
+  spec: ModelSpec;
+  train: TrainSettings;
+}
+
+const TEACHERS: Record<string, ParityTeacher> = {
+  "bpr-mf": {
+    label: "BPR-MF d=200",
+    spec: { kind: "bpr-mf", dim: 200, seed: 1 },
+    train: { ...TRAIN, epochs: 60, patience: 60, weightDecay: 1e-5 },
+  },
+  sasrec: {
+    label: `SASRec d=${SASREC.dim}`,
+    spec: { kind: "sasrec", ...SASREC, seed: 1 },
+    train: { ...SASREC_TRAIN, epochs: 200 },
+  },
+};
+
+function chosenTeacher(): ParityTeacher {
+  const teacher = TEACHERS[TEACHER_KIND];
+  if (!teacher) {
+    throw new Error(`PARITY_TEACHER: unknown teacher "${TEACHER_KIND}" (known: ${Object.keys(TEACHERS).join(", ")})`);
+  }
+  const epochs = process.env.PARITY_TEACHER_EPOCHS;
+  return epochs === undefined ? teacher : { ...teacher, train: { ...teacher.train, epochs: Number(epochs) } };
+}
 const STUDENT_DIM = 20;
 /** Soft-label lists: 1 observed item, the teacher's top 100, 200 sampled unobserved items. */
 const LISTS = { positivesPerUser: 1, topK: 100, negatives: 200 };
@@ -133,7 +174,9 @@ const DEFAULT_METHODS = "ranking,relaxed-ranking,listwise";
 function testMetrics(model: Recommender, prepared: PreparedData): Record<string, number> {
   const { test, seen, numItems } = prepared.testSet;
   const { negatives, ks } = EVALUATION;
-  return evaluateSampled(model.scorer(), test, { seen, numItems, negatives, seed: 0, ks }).metrics;
+  const query = testQuery(prepared.testSet);
+  return evaluateSampled(model.scorer(), test, { seen, numItems, negatives, seed: 0, ks, ...(query ? { query } : {}) })
+    .metrics;
 }
 
 function writeBin(dir: string, name: string, values: Int32Array | Float32Array): void {
@@ -175,24 +218,36 @@ function runPeer(m: ParityMethod, seeds: number[]): Promise<{ runs: { seed: numb
   });
 }
 
+/**
+ * The teacher's user vectors (each user's, from the context's training histories; the spare last row of
+ * the student's user table zero) and item vectors, row-major [numUsers + 1, dt] and [numItems, dt].
+ */
+function teacherVectors(teacher: Recommender, numUsers: number): { users: Float32Array; items: Float32Array } {
+  if (!isDotProduct(teacher))
+    throw new Error(`bench:parity: the teacher (${teacher.kind}) has no user and item vectors`);
+  const users = new Float32Array((numUsers + 1) * teacher.dim);
+  const chunk = 256;
+  for (let start = 0; start < numUsers; start += chunk) {
+    const queries = Array.from({ length: Math.min(chunk, numUsers - start) }, (_, k) => ({ user: start + k }));
+    users.set(batchUserVectors(teacher, queries), start * teacher.dim);
+  }
+  return { users, items: teacher.itemVectorTable() };
+}
+
 /** Teacher, soft labels and student initialisations written for the peer. */
-async function setup(): Promise<{ prepared: PreparedData; teacher: Recommender; labels: SoftLabels; seconds: number }> {
+async function setup(
+  parity: ParityTeacher,
+): Promise<{ prepared: PreparedData; teacher: Recommender; labels: SoftLabels; seconds: number }> {
   const prepared = prepareData(await loadData({ kind: "recbole", path: ML100K }, 0));
   const start = performance.now();
-  const { model: teacher } = await train({
-    ...TRAIN,
-    ...TEACHER_TRAIN,
-    epochs: Number(process.env.PARITY_TEACHER_EPOCHS ?? TEACHER_TRAIN.epochs),
-    model: TEACHER,
-    context: prepared.context,
-    data: prepared.samples,
-    threads: 1,
+  const { model: teacher, bestEpoch } = await trainModel(prepared, parity.spec, parity.train, {
+    name: "teacher",
     seed: 0,
-    sampler: new UniformSampler(prepared.trainSeen, prepared.context.numItems, { seed: 0 }),
-    validate: validator(prepared, EVALUATION, 0),
-    progress: false,
+    evaluation: EVALUATION,
+    threads: 1,
   });
   teacher.eval();
+  console.log(`  teacher ${parity.label}: best epoch ${bestEpoch}`);
   const labels = generateSoftLabels(teacher, softLabelOptions(prepared, LISTS, { seed: 0 }));
   mkdirSync(WORK, { recursive: true });
   const { numUsers, numItems } = prepared.context;
@@ -204,9 +259,9 @@ async function setup(): Promise<{ prepared: PreparedData; teacher: Recommender; 
   writeBin(WORK, "label-users", labels.users);
   writeBin(WORK, "label-items", labels.items);
   writeBin(WORK, "label-scores", labels.teacherScores);
-  const [teacherUsers, teacherItems] = teacher.parameters();
-  writeBin(WORK, "teacher-user", teacherUsers!.data);
-  writeBin(WORK, "teacher-item", teacherItems!.data);
+  const vectors = teacherVectors(teacher, numUsers);
+  writeBin(WORK, "teacher-user", vectors.users);
+  writeBin(WORK, "teacher-item", vectors.items);
   return { prepared, teacher, labels, seconds: (performance.now() - start) / 1000 };
 }
 
@@ -304,9 +359,12 @@ function summarise(
  * PyTorch peer, over `seeds` seeds; returns the table's rows and the targets of issue 15.
  */
 export async function methodParity(seeds = SEEDS): Promise<{ results: Record<string, unknown>; targets: Target[] }> {
-  const { prepared, teacher, labels, seconds } = await setup();
+  const parityTeacher = chosenTeacher();
+  const { prepared, teacher, labels, seconds } = await setup(parityTeacher);
   const teacherMetrics = testMetrics(teacher, prepared);
-  console.log(`  teacher BPR-MF d=200: NDCG@10 ${teacherMetrics["NDCG@10"]!.toFixed(4)} (${seconds.toFixed(0)} s)`);
+  console.log(
+    `  teacher ${parityTeacher.label}: NDCG@10 ${teacherMetrics["NDCG@10"]!.toFixed(4)} (${seconds.toFixed(0)} s)`,
+  );
   const seedList = Array.from({ length: seeds }, (_, s) => s);
   for (const seed of seedList) {
     const [user, item] = createModel(studentSpec(seed), prepared.context).parameters();
@@ -360,7 +418,7 @@ export async function methodParity(seeds = SEEDS): Promise<{ results: Record<str
         ...TRAIN,
         epochs: EPOCHS,
         seeds,
-        teacher: { ...TEACHER, train: TEACHER_TRAIN },
+        teacher: { ...parityTeacher.spec, train: parityTeacher.train },
         studentDim: STUDENT_DIM,
         lists: LISTS,
       },
@@ -373,9 +431,9 @@ export async function methodParity(seeds = SEEDS): Promise<{ results: Record<str
   };
 }
 
-/** `--from-results`: the table, targets and notes again from bench/results/parity.json's scores, without training. */
+/** `--from-results`: the table, targets and notes again from bench/results/<RESULTS>.json's scores, without training. */
 function fromResults(): { results: Record<string, unknown>; targets: Target[]; blas: unknown } {
-  const path = join(repoRoot, "bench", "results", "parity.json");
+  const path = join(repoRoot, "bench", "results", `${RESULTS}.json`);
   const saved = JSON.parse(readFileSync(path, "utf8")) as {
     results: {
       blas: unknown;
@@ -404,12 +462,12 @@ async function main(): Promise<void> {
   if (process.argv.includes("--from-results")) {
     const { results, targets, blas } = fromResults();
     printTargets(targets);
-    console.log(`\nresults: ${writeResults("parity", { blas, methods: results }, targets)}`);
+    console.log(`\nresults: ${writeResults(RESULTS, { blas, methods: results }, targets)}`);
     return;
   }
   if (!torchAvailable()) throw new Error("bench:parity needs PyTorch (apt-get install -y python3-torch)");
   const blas = torchBlas();
-  console.log(`ml-100k, method parity (${SEEDS} seeds, ${EPOCHS} epochs)`);
+  console.log(`ml-100k, method parity (${TEACHER_KIND} teacher, ${SEEDS} seeds, ${EPOCHS} epochs)`);
   const parity = await methodParity();
   const targets = parity.targets;
   printTargets(targets);

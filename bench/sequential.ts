@@ -10,6 +10,7 @@
 // default 200; the shop, 25 times the users, gets a fifth of them).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { UniformSampler } from "../src/data/sampling.js";
 import { sampledLists } from "../src/eval/protocol.js";
 import { loadArtefact } from "../src/models/artefact.js";
@@ -46,9 +47,9 @@ const SEEDS = Array.from({ length: Number(process.env.SEQUENTIAL_SEEDS ?? 3) }, 
 const DATASETS = (process.env.SEQUENTIAL_DATA ?? "ml-100k,shop").split(",").filter((d) => d !== "");
 const EPOCHS = Number(process.env.SEQUENTIAL_EPOCHS ?? 200);
 
-/** The teacher's settings, the same on both sides (SASRec's ml-1m settings; sampled softmax). */
-const SASREC = { dim: 50, blocks: 2, heads: 1, maxLength: 50, dropout: 0.2 };
-const TRAIN = {
+/** The teacher's settings, the same on both sides (SASRec's ml-1m settings; sampled softmax); bench:parity's SASRec teacher too. */
+export const SASREC = { dim: 50, blocks: 2, heads: 1, maxLength: 50, dropout: 0.2 };
+export const TRAIN = {
   epochs: EPOCHS,
   batchSize: 128,
   lr: 0.001,
@@ -385,4 +386,5 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${writeResults(process.env.SEQUENTIAL_RESULTS ?? "sequential", results, targets)}`);
 }
 
-await main();
+// Run as a script; imported (bench:parity's SASRec teacher), only the exports.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

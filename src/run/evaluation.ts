@@ -66,7 +66,7 @@ export function randomNdcgAt(k: number, length: number): number {
 }
 
 /** The query of a test user: history-aware models read everything before the test item, as serving would. */
-function testQuery(testSet: TestSet): ((user: number) => UserQuery) | undefined {
+export function testQuery(testSet: TestSet): ((user: number) => UserQuery) | undefined {
   const { histories } = testSet;
   return histories ? (user) => ({ user, history: histories.recent(user, Infinity) }) : undefined;
 }
