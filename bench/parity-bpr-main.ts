@@ -15,20 +15,33 @@ if (process.env.PARITY_BPR_PART === "overhead") {
   console.log(writeResults("parity-bpr-overhead", { epochOverhead: overhead }, [overhead.target]));
   process.exit(0);
 }
-const { runs, targets, peer } = await bprParity(ML100K);
+const { runs, settings, targets, peer } = await bprParity(ML100K);
+const perSeed = (dim: number, wd: number, side: "distillrec" | "pytorch") =>
+  runs
+    .filter((r) => r.dim === dim && r.weightDecay === wd)
+    .map((r) => (r[side] ? `${round(r[side].NDCG10, 3)}@${r[side].bestEpoch}` : "—"))
+    .join(" ");
+const ms = (x: { mean: number; sd: number } | undefined) => (x ? `${round(x.mean)} ± ${round(x.sd)}` : "—");
 printTable(
-  ["d", "weight decay", "distillrec NDCG@10", "HR@10", "best epoch", "PyTorch NDCG@10", "HR@10", "best epoch"],
-  runs.map((r) => [
-    r.dim,
-    r.weightDecay,
-    round(r.distillrec.NDCG10),
-    round(r.distillrec.HR10),
-    r.distillrec.bestEpoch,
-    r.pytorch ? round(r.pytorch.NDCG10) : "—",
-    r.pytorch ? round(r.pytorch.HR10) : "—",
-    r.pytorch?.bestEpoch ?? "—",
+  [
+    "d",
+    "weight decay",
+    "distillrec NDCG@10",
+    "per seed @ best epoch",
+    "PyTorch NDCG@10",
+    "per seed @ best epoch",
+    "ratio",
+  ],
+  settings.map((s) => [
+    s.dim,
+    s.weightDecay,
+    ms(s.distillrec),
+    perSeed(s.dim, s.weightDecay, "distillrec"),
+    ms(s.pytorch),
+    perSeed(s.dim, s.weightDecay, "pytorch"),
+    s.pytorch ? round(s.distillrec.mean / s.pytorch.mean, 3) : "—",
   ]),
 );
 const all = [overhead.target, ...targets];
 printTargets(all);
-console.log(writeResults("parity-bpr", { runs, peer, epochOverhead: overhead }, all));
+console.log(writeResults("parity-bpr", { settings, runs, peer, epochOverhead: overhead }, all));
