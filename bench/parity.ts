@@ -1,9 +1,11 @@
 // bench:parity — distillrec beside PyTorch implementations of the same papers, on MovieLens 100K
 // (leave-one-out by time, 499 sampled negatives). Method parity: one teacher trained by distillrec, its
 // soft-label lists, its user and item vectors (teacher-user.bin, teacher-item.bin: the experts' and
-// topology's targets) and per seed one student initialisation (BPR-MF, d = 20) go to both sides; each side
-// trains the student alone and under each distillation method, and distillrec evaluates every student with
-// the same protocol. A method's gain is its NDCG@10 over the student alone's, per seed; the targets compare
+// topology's targets) and per seed one student initialisation (BPR-MF, d = 20) go to both sides, and both
+// train on the same batches (the peer draws every epoch's negatives and sample order as distillrec's trainer
+// does for the seed, bench/peer/distillrec_sampling.py: the student alone then matches to float rounding);
+// each side trains the student alone and under each distillation method, and distillrec evaluates every
+// student with the same protocol. A method's gain is its NDCG@10 over the student alone's, per seed; the targets compare
 // the two sides' gains (mean ± sd over seeds).
 //
 // The teacher (PARITY_TEACHER): "bpr-mf" (default), BPR-MF d = 200 with the student's optimiser; or

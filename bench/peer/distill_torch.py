@@ -25,6 +25,10 @@ Methods (--method, one per run; --seeds runs each seed's initialisation):
             teacher's embeddings (trained by the de term, --de-weight); entity-level topology over
             same-group pairs + group-level (prototype-to-entity) topology, prototypes held constant
 
+Sampling (--sampling): "distillrec" (default) draws every epoch's negatives and sample order exactly as
+distillrec's trainer does for the seed (distillrec_sampling.py), so that both sides see the same batches and
+the student alone matches to float rounding; "own" draws them with NumPy.
+
 As in distillrec, each user's list terms are taken once per epoch, in the batch holding the user's
 anchor sample (its first interaction in the train file), summed over the batch's lists and divided by
 its samples; the hard BPR term is the mean over the batch; optimiser: torch.optim.SparseAdam for the
@@ -42,6 +46,8 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from distillrec_sampling import Draws
 
 
 def read(data, name, dtype, shape):
@@ -145,12 +151,16 @@ def train(a, meta, seed):
     rrd_probs = torch.exp(-torch.arange(K, dtype=torch.float32) / a.rrd_temperature)
 
     n = len(users)
+    draws = Draws(seed, users, seen, n_items) if a.sampling == "distillrec" else None
     for _ in range(a.epochs):
-        perm = rng.permutation(n)
-        neg = rng.integers(0, n_items, n)
-        for k in range(n):
-            while int(neg[k]) in seen[users[k]]:
-                neg[k] = rng.integers(0, n_items)
+        if draws is not None:
+            perm, neg = draws.epoch()
+        else:
+            perm = rng.permutation(n)
+            neg = rng.integers(0, n_items, n)
+            for k in range(n):
+                while int(neg[k]) in seen[users[k]]:
+                    neg[k] = rng.integers(0, n_items)
         for start in range(0, n, a.batch):
             idx = perm[start:start + a.batch]
             bu, bp, bq = users[idx], pos[idx], neg[idx]
@@ -233,6 +243,8 @@ def main():
     ap.add_argument("--experts", type=int, default=5, help="experts per side (de, htd)")
     ap.add_argument("--de-weight", type=float, default=0.01, help="weight of htd's group assignment (de) term")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sampling", choices=["distillrec", "own"], default="distillrec",
+                    help="each epoch's negatives and order: as distillrec draws them for the seed, or NumPy's")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     with open(os.path.join(a.data, "meta.json")) as f:
