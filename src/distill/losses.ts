@@ -11,6 +11,7 @@ import { listPairs, type Pairs, type Recommender } from "../models/recommender.j
 import { addHardTerms, WeightedSum, type HardWeights, type TrainBatch } from "../train/losses.js";
 import { isDotProduct } from "../models/dot-product.js";
 import type { DistillationExperts, ExpertGroup } from "./experts.js";
+import type { TeacherVectors } from "./teacher-vectors.js";
 import { fullTopologyLoss, hierarchicalTopologyLoss } from "./topology.js";
 import { hintLoss, type HintProjection } from "./hint.js";
 import { checkTemperature, softLabelRowIndex, type SoftLabels } from "./soft-labels.js";
@@ -91,10 +92,10 @@ export interface DistillExtras {
   projection?: HintProjection;
   /** Draws the relaxed-ranking samples and the experts' Gumbel noise (default: one generator of this module, seeded 0). */
   rng?: DataRng;
-  /** The frozen teacher of the topology term (a dot-product model). */
-  teacher?: Recommender;
-  /** The DE term's parts: the trained experts, the frozen teacher and the selection temperature now. */
-  experts?: { module: DistillationExperts; teacher: Recommender; temperature: number };
+  /** The frozen dot-product teacher's user and item vectors, for the experts and topology terms. */
+  teacherVectors?: TeacherVectors;
+  /** The DE term's parts: the trained experts and the selection temperature now. */
+  experts?: { module: DistillationExperts; temperature: number };
 }
 
 /** What the list terms need beside the logits: the catalogue size (dynamic ranking weights) and a generator. */
@@ -199,18 +200,28 @@ export function distillationLoss(
 
   const expertWeight = weights.experts ?? 0;
   if (expertWeight !== 0) {
-    if (!extras.experts) throw new Error("distillationLoss: the experts term needs extras.experts");
-    sum.add("experts", expertWeight, expertsLoss(student, batch, extras.experts, extras.rng ?? defaultRng));
+    if (!extras.experts || !extras.teacherVectors) {
+      throw new Error("distillationLoss: the experts term needs extras.experts and extras.teacherVectors");
+    }
+    sum.add(
+      "experts",
+      expertWeight,
+      expertsLoss(student, batch, extras.experts, extras.teacherVectors, extras.rng ?? defaultRng),
+    );
   }
 
   const topologyWeight = weights.topology ?? 0;
   if (topologyWeight !== 0) {
-    if (!extras.teacher) throw new Error("distillationLoss: the topology term needs extras.teacher");
+    if (!extras.teacherVectors) throw new Error("distillationLoss: the topology term needs extras.teacherVectors");
     const kind = weights.topologyKind ?? "full";
     if (kind === "hierarchical" && !extras.experts) {
       throw new Error("distillationLoss: hierarchical topology groups entities by the experts: give the experts term");
     }
-    sum.add("topology", topologyWeight, topologyTerm(student, batch, extras.teacher, kind, extras.experts?.module));
+    sum.add(
+      "topology",
+      topologyWeight,
+      topologyTerm(student, batch, extras.teacherVectors, kind, extras.experts?.module),
+    );
   }
 
   const hintWeight = weights.hint ?? 0;
@@ -396,18 +407,17 @@ function expertsLoss(
   student: Recommender,
   batch: TrainBatch,
   experts: NonNullable<DistillExtras["experts"]>,
+  teacher: TeacherVectors,
   rng: DataRng,
 ): Tensor {
-  const { module, teacher, temperature } = experts;
-  if (!isDotProduct(student) || !isDotProduct(teacher)) {
-    throw new Error(
-      `distillationLoss: the experts term needs dot-product student and teacher (${student.kind}, ${teacher.kind})`,
-    );
+  const { module, temperature } = experts;
+  if (!isDotProduct(student)) {
+    throw new Error(`distillationLoss: the experts term needs a dot-product student (${student.kind})`);
   }
   const users = distinctRows(batch.users);
   const items = distinctRows([...batch.positives, ...batch.negatives]);
-  const teacherUsers = noGrad(() => Float32Array.from(teacher.userVectors(new Ids(users)).data));
-  const teacherItems = noGrad(() => Float32Array.from(teacher.itemVectors(new Ids(items)).data));
+  const teacherUsers = teacher.users(users);
+  const teacherItems = teacher.items(items);
   return ops.add(
     module.users.loss(student.userVectors(new Ids(users)), teacherUsers, temperature, rng),
     module.items.loss(student.itemVectors(new Ids(items)), teacherItems, temperature, rng),
@@ -422,19 +432,17 @@ function expertsLoss(
 function topologyTerm(
   student: Recommender,
   batch: TrainBatch,
-  teacher: Recommender,
+  teacher: TeacherVectors,
   kind: "full" | "hierarchical",
   experts: DistillationExperts | undefined,
 ): Tensor {
-  if (!isDotProduct(student) || !isDotProduct(teacher)) {
-    throw new Error(
-      `distillationLoss: the topology term needs dot-product student and teacher (${student.kind}, ${teacher.kind})`,
-    );
+  if (!isDotProduct(student)) {
+    throw new Error(`distillationLoss: the topology term needs a dot-product student (${student.kind})`);
   }
   const users = distinctRows(batch.users);
   const items = distinctRows(batch.positives);
-  const teacherUsers = noGrad(() => Float32Array.from(teacher.userVectors(new Ids(users)).data));
-  const teacherItems = noGrad(() => Float32Array.from(teacher.itemVectors(new Ids(items)).data));
+  const teacherUsers = teacher.users(users);
+  const teacherItems = teacher.items(items);
   const teacherAll = new Float32Array(teacherUsers.length + teacherItems.length);
   teacherAll.set(teacherUsers);
   teacherAll.set(teacherItems, teacherUsers.length);

@@ -21,6 +21,7 @@ import type { TrainBatch } from "../train/losses.js";
 import { DataRng } from "../data/rng.js";
 import { isDotProduct } from "../models/dot-product.js";
 import { DistillationExperts, expertTemperature } from "./experts.js";
+import { TeacherVectors } from "./teacher-vectors.js";
 import { HintProjection, teacherRepresentation } from "./hint.js";
 import { distillationLoss, distinctRows, scaleListTerms, type DistillExtras, type DistillWeights } from "./losses.js";
 import type { SoftLabels } from "./soft-labels.js";
@@ -255,7 +256,15 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProg
     }
     // Each thread draws its own relaxed-ranking samples.
     const rng = new DataRng(Math.imul(config.seed ?? 0, 0x9e3779b1) ^ (thread + 1));
-    const extras: DistillExtras = { rng, ...(parts ? { teacher: parts.teacher } : {}) };
+    const extras: DistillExtras = { rng };
+    if (parts && ((weights.experts ?? 0) !== 0 || (weights.topology ?? 0) !== 0)) {
+      if (!isDotProduct(parts.teacher) || !isDotProduct(model)) {
+        throw new Error(
+          `distill program: the experts and topology terms need dot-product teacher and student (${parts.teacher.kind}, ${model.kind})`,
+        );
+      }
+      extras.teacherVectors = new TeacherVectors(parts.teacher, config.context.numUsers, config.context.numItems);
+    }
     if (parts?.projection) {
       extras.teacherRepresentation = teacherRepresentation(parts.teacher);
       extras.projection = parts.projection;
@@ -285,7 +294,7 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProg
           // The selection temperature anneals with the share of the run's samples trained so far.
           const done = seen ? Atomics.add(seen, 0, batch.users.length) : 0;
           const temperature = expertTemperature(done / Math.max(1, config.trainingSamples ?? 1));
-          extras.experts = { module: parts.experts, teacher: parts.teacher, temperature };
+          extras.experts = { module: parts.experts, temperature };
         }
         const rows = lists ? anchoredListRows(batch, listRowOfUser!, anchors!) : null;
         if (nextItem) {
