@@ -2,7 +2,8 @@
  * A frozen dot-product teacher's user and item vectors, each computed once and kept. The experts and
  * topology terms ask for the vectors of every batch's users and items, epoch after epoch, and a sequence
  * teacher's user vector is a transformer pass over the user's history: kept, a run pays for each vector once.
- * The teacher is frozen and reads each user's training history, so a kept vector is exactly a fresh one.
+ * The teacher is frozen and reads each user's training history, so a kept vector is a fresh one (up to float
+ * rounding: a sequence teacher's batch, its padding, orders its sums).
  */
 import { Ids } from "../engine/ops/embedding.js";
 import { noGrad } from "../engine/tensor.js";
