@@ -6,6 +6,7 @@ export * from "./soft-losses.js";
 export * from "./hint.js";
 export * from "./experts.js";
 export * from "./topology.js";
+export * from "./teacher-vectors.js";
 export * from "./losses.js";
 export {
   program as distillProgram,
