@@ -18,7 +18,9 @@ Methods (--method, one per run; --seeds runs each seed's initialisation):
   de        distillation experts (Kang et al., CIKM'20): per side (users, items) E experts
             Linear(ds, (ds+dt)/2)-ReLU-Linear(dt) and a selection network softmax(Linear(dt, E)) on the
             teacher's embedding; Gumbel-softmax choice at a temperature annealed 1 -> 1e-10 over training;
-            loss = mean over the batch's distinct users (and items) of ||t - sum_e a_e expert_e(s)||^2
+            loss per sample, as DE-RRD's code weighs it beside a summed BPR loss: (sum over the batch's
+            distinct users + 1/2 sum over its distinct positives + 1/2 over its distinct negatives of
+            ||t - sum_e a_e expert_e(s)||^2) / the batch's samples
   ftd       full topology distillation (Kang et al., KDD'21): the batch's distinct users and positive
             items in one space, mean over every pair of (cos_t - cos_s)^2
   htd       hierarchical topology distillation: groups = argmax of the DE selection network on the
@@ -111,7 +113,7 @@ class Experts(torch.nn.Module):
             g = -torch.log(-torch.log(torch.rand(t.shape[0], len(self.experts)) + 1e-20) + 1e-20)
             choice = F.softmax((F.log_softmax(self.selection(t), dim=1) + g) / temperature, dim=1)
             mapped = sum(e(s) * choice[:, k:k + 1] for k, e in enumerate(self.experts))
-        return ((t - mapped) ** 2).sum(1).mean()
+        return ((t - mapped) ** 2).sum()
 
 
 def train(a, meta, seed):
@@ -170,9 +172,10 @@ def train(a, meta, seed):
             if experts is not None:
                 temperature = 1.0 * (1e-10 / 1.0) ** min(1.0, samples_seen / total_samples)
                 samples_seen += len(idx)
-                du = torch.from_numpy(np.array(list(dict.fromkeys(bu.tolist())), dtype=np.int64))
-                di = torch.from_numpy(np.array(list(dict.fromkeys(bp.tolist() + bq.tolist())), dtype=np.int64))
-                de = experts["user"](U(du), teacher_u[du], temperature) + experts["item"](I(di), teacher_i[di], temperature)
+                du, dp, dq = (torch.from_numpy(np.unique(b)) for b in (bu, bp, bq))
+                de = (experts["user"](U(du), teacher_u[du], temperature)
+                      + 0.5 * experts["item"](I(dp), teacher_i[dp], temperature)
+                      + 0.5 * experts["item"](I(dq), teacher_i[dq], temperature)) / len(idx)
                 loss = loss + (a.de_weight if a.method == "htd" else a.weight) * de
             if a.method in ("ftd", "htd"):
                 du = torch.from_numpy(np.array(list(dict.fromkeys(bu.tolist())), dtype=np.int64))

@@ -399,9 +399,10 @@ function sampledColumns(R: number, width: number, offset: number, draw: () => In
 }
 
 /**
- * The DE term of a batch: the users' experts loss over its distinct users plus the items' over its distinct
- * positives and negatives (DE-RRD distils the batch's users and items), student and teacher both
- * dot-product models (their embeddings are their user and item vectors).
+ * The DE term of a batch as DE-RRD's code weighs it beside a summed BPR loss, here per sample: (Σ over the
+ * batch's distinct users + ½ Σ over its distinct positives + ½ Σ over its distinct negatives of
+ * ‖t − Σ_e a_e · expert_e(s)‖²) / the batch's samples, so `weights.experts` is the paper's λ_DE. Student and
+ * teacher are dot-product models (their embeddings are their user and item vectors).
  */
 function expertsLoss(
   student: Recommender,
@@ -414,13 +415,18 @@ function expertsLoss(
   if (!isDotProduct(student)) {
     throw new Error(`distillationLoss: the experts term needs a dot-product student (${student.kind})`);
   }
-  const users = distinctRows(batch.users);
-  const items = distinctRows([...batch.positives, ...batch.negatives]);
-  const teacherUsers = teacher.users(users);
-  const teacherItems = teacher.items(items);
+  const samples = batch.users.length;
+  // ExpertGroup.loss is the mean over its entities: × count / samples makes it their sum per sample.
+  const term = (ids: Int32Array, side: "user" | "item", share: number): Tensor =>
+    ops.scale(
+      side === "user"
+        ? module.users.loss(student.userVectors(new Ids(ids)), teacher.users(ids), temperature, rng)
+        : module.items.loss(student.itemVectors(new Ids(ids)), teacher.items(ids), temperature, rng),
+      (share * ids.length) / samples,
+    );
   return ops.add(
-    module.users.loss(student.userVectors(new Ids(users)), teacherUsers, temperature, rng),
-    module.items.loss(student.itemVectors(new Ids(items)), teacherItems, temperature, rng),
+    term(distinctRows(batch.users), "user", 1),
+    ops.add(term(distinctRows(batch.positives), "item", 0.5), term(distinctRows(batch.negatives), "item", 0.5)),
   );
 }
 
