@@ -297,7 +297,9 @@ function summarise(
     const ours = meanSd(gains("ours", m.name));
     const torch = meanSd(gains("torch", m.name));
     const aloneSd = meanSd(alone.ours).sd / meanSd(alone.ours).mean;
-    rows.push({ method: m.name, weights: m.weights, ndcg: ndcg[m.name], gain: { ours, torch } });
+    // A method counts as helping only when its gain exceeds 2 sd of the seeds' gains (issue 15).
+    const helps = { ours: ours.mean > 2 * ours.sd, torch: torch.mean > 2 * torch.sd };
+    rows.push({ method: m.name, weights: m.weights, ndcg: ndcg[m.name], gain: { ours, torch }, helps });
     targets.push(
       atLeast(
         `ml-100k ${m.name}: gain over the student alone − (PyTorch gain − 1 sd)`,
@@ -330,7 +332,7 @@ function summarise(
   }
 
   printTable(
-    ["method", "distillrec NDCG@10", "gain", "PyTorch NDCG@10", "gain", "s ours", "s torch"],
+    ["method", "distillrec NDCG@10", "gain", "helps", "PyTorch NDCG@10", "gain", "helps", "s ours", "s torch"],
     methods.map((m) => {
       const r = ndcg[m.name]!;
       const gain = (side: "ours" | "torch") => {
@@ -338,12 +340,19 @@ function summarise(
         const g = meanSd(gains(side, m.name));
         return `${(100 * g.mean).toFixed(1)}% ± ${(100 * g.sd).toFixed(1)}`;
       };
+      const helps = (side: "ours" | "torch") => {
+        if (m.name === "none") return "—";
+        const g = meanSd(gains(side, m.name));
+        return g.mean > 2 * g.sd ? "yes" : "no";
+      };
       return [
         m.name,
         formatMeanSd(r.ours),
         gain("ours"),
+        helps("ours"),
         formatMeanSd(r.torch),
         gain("torch"),
+        helps("torch"),
         round(r.seconds.ours),
         round(r.seconds.torch),
       ];
