@@ -151,15 +151,23 @@ function buildTeacherTerms(
   const seed = config.teacher.projectionSeed ?? 0;
   const parts: TeacherParts & { teacher: Recommender } = { teacher };
   if ((config.weights.hint ?? 0) !== 0) parts.projection = hintProjection(teacher, student, seed);
-  if ((config.weights.experts ?? 0) !== 0) {
+  if (readsTeacherVectors(config.weights)) {
+    const experts = (config.weights.experts ?? 0) !== 0;
     if (!isDotProduct(teacher) || !isDotProduct(student)) {
       throw new Error(
-        `distill program: experts need dot-product teacher and student (${teacher.kind}, ${student.kind})`,
+        `distill program: ${experts ? "experts" : "topology"} need dot-product teacher and student (${teacher.kind}, ${student.kind})`,
       );
     }
-    parts.experts = new DistillationExperts(student.dim, teacher.dim, { count: config.weights.expertCount, seed });
+    if (experts) {
+      parts.experts = new DistillationExperts(student.dim, teacher.dim, { count: config.weights.expertCount, seed });
+    }
   }
   return parts;
+}
+
+/** Whether `weights` ask for a term that reads the teacher's user and item vectors (experts, topology). */
+function readsTeacherVectors(weights: DistillWeights): boolean {
+  return (weights.experts ?? 0) !== 0 || (weights.topology ?? 0) !== 0;
 }
 
 /** The hint's trained projection from the student's representation to the teacher's. */
@@ -257,12 +265,8 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProg
     // Each thread draws its own relaxed-ranking samples.
     const rng = new DataRng(Math.imul(config.seed ?? 0, 0x9e3779b1) ^ (thread + 1));
     const extras: DistillExtras = { rng };
-    if (parts && ((weights.experts ?? 0) !== 0 || (weights.topology ?? 0) !== 0)) {
-      if (!isDotProduct(parts.teacher) || !isDotProduct(model)) {
-        throw new Error(
-          `distill program: the experts and topology terms need dot-product teacher and student (${parts.teacher.kind}, ${model.kind})`,
-        );
-      }
+    // buildTeacherTerms has checked that such a teacher is a dot-product model.
+    if (parts && readsTeacherVectors(weights) && isDotProduct(parts.teacher)) {
       extras.teacherVectors = new TeacherVectors(parts.teacher, config.context.numUsers, config.context.numItems);
     }
     if (parts?.projection) {
