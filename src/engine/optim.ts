@@ -12,9 +12,10 @@
  * nn.Embedding without `sparse=True`: weight decay then shrinks every row each step, moments decay on rows
  * the batch missed, and the cost is the table's size per step.
  *
- * All state is allocated in the constructor, in a fixed order (for each parameter in order: its state
- * tensors by kind, then for sparse tables the coalescing slot array), because worker threads rebuild the
- * optimiser over shared memory by replaying allocations (Runtime.replayAllocations).
+ * All state is allocated in the constructor, in a fixed order (for each parameter in order, its state
+ * tensors by kind), because worker threads rebuild the optimiser over shared memory by replaying
+ * allocations (Runtime.replayAllocations). A sparse table's coalescing slot array is scratch, not state:
+ * each thread allocates its own on first use, so lock-free threads never coalesce into each other's.
  */
 import type { AdamStep } from "./kernel-table.js";
 import { Tensor, type SparseRows } from "./tensor.js";
@@ -48,8 +49,11 @@ export abstract class Optimizer {
   readonly params: readonly Tensor[];
   /** state[i][k]: state of kind k for params[i]. */
   protected readonly state: readonly (readonly Tensor[])[];
-  /** For each sparse table, its [rows] int32 id → unique-row slot array (see the coalesceRows kernel). */
-  private readonly slots: readonly (number | null)[];
+  /**
+   * For each table sparse when the optimiser was built, this thread's [rows] int32 id → unique-row slot array
+   * (coalesceRows), 0 until first used; null for the other parameters.
+   */
+  private readonly slots: (number | null)[];
   private readonly stateKinds: readonly StateKind[];
 
   constructor(params: Tensor[], options: OptimizerOptions, stateKinds: readonly StateKind[] = []) {
@@ -65,7 +69,6 @@ export abstract class Optimizer {
     this.params = params.slice();
     this.stateKinds = stateKinds;
     const state: Tensor[][] = [];
-    const slots: (number | null)[] = [];
     for (const param of this.params) {
       if (!param.persistent) throw new Error(`optimizer: parameter ${describe(param)} is not persistent`);
       if (param.sparse && param.shape.length !== 2) {
@@ -79,11 +82,9 @@ export abstract class Optimizer {
           return t;
         }),
       );
-      // Any initial contents are valid slots (a sparse set), so the block is not even cleared.
-      slots.push(param.sparse ? param.rt.alloc(param.shape[0]! * 4) : null);
     }
     this.state = state;
-    this.slots = slots;
+    this.slots = this.params.map((param) => (param.sparse ? 0 : null));
   }
 
   /**
@@ -162,14 +163,15 @@ export abstract class Optimizer {
 
   private updateSparse(index: number, parts: readonly SparseRows[]): void {
     const param = this.params[index]!;
-    const slots = this.slots[index];
-    if (slots === null || slots === undefined) {
+    if (this.slots[index] === null) {
       throw new Error(
         `optimizer: ${describe(param)} has sparse gradients but was not sparse when the optimizer was built`,
       );
     }
     const [rows, dim] = param.shape as [number, number];
     const rt = param.rt;
+    // Any initial contents are valid slots (a sparse set), so the block is not even cleared.
+    const slots = (this.slots[index] ||= rt.alloc(rows * 4));
     let total = 0;
     for (const part of parts) total += part.count;
     const ids = rt.scratch.alloc(total * 4);

@@ -1,25 +1,35 @@
 /**
- * Hogwild training on every core: worker threads rebuild the same model and optimiser over the same
- * shared WebAssembly memory and train on disjoint shards of each epoch without locks. Sparse embedding
- * updates rarely collide, which is why lock-free SGD works for recommendation models (Recht et al. 2011).
+ * Training on every core: worker threads rebuild the same model and optimiser over the same shared
+ * WebAssembly memory. How they share the work is chosen by the parameters:
+ * - a model made only of sparse embedding tables updated row-wise trains Hogwild: each thread takes a
+ *   shard of the epoch and updates without locks, because sparse rows rarely collide (Recht et al. 2011);
+ * - a model with any dense weight (or a table updated whole) trains in synchronous steps: every batch is
+ *   split across the threads, and one optimiser step follows on their summed gradients (step-exchange.ts),
+ *   so more threads train faster without training differently.
  *
  * A training program is a module that exports `program: TrainProgram`: how to build the trainable
- * objects from a plain config and shared data, and how to run one step on a batch of sample indices.
+ * objects from a plain config and shared data, and how to back-propagate a batch of sample indices.
  * With `threads: 1` everything runs on the calling thread, deterministically.
  */
 import { Worker } from "node:worker_threads";
+import type { Optimizer } from "./optim.js";
 import { runtime } from "./runtime.js";
+import { needsSynchronousSteps, StepExchange } from "./step-exchange.js";
 import { endStep } from "./tensor.js";
 
 /** Typed arrays over SharedArrayBuffers, visible to every worker. */
 export type SharedData = Record<string, Int32Array | Float32Array | Float64Array | Uint8Array>;
 
-/** What a program builds: anything with a training step over a batch of sample indices. */
+/** What a program builds: a model's loss over a batch of sample indices, and the optimiser of its parameters. */
 export interface Trainable {
-  /** Train on the samples `batch` (indices into the shared data); returns the summed loss. */
-  step(batch: Int32Array): number;
-  /** The optimiser `step` uses; every thread has its own, so the pool sets their lr (EpochOptions). */
-  optimizer: { lr: number };
+  /**
+   * Back-propagate the loss of the samples `batch` (indices into the shared data) weighted by `share`, the
+   * part of the whole step's samples it holds (1 unless a batch is split across threads), accumulating
+   * gradients without updating. Returns the batch's summed loss, or null when it has nothing to learn from.
+   */
+  backward(batch: Int32Array, share: number): number | null;
+  /** The optimiser of the trained parameters; every thread has its own, so the pool sets their lr (EpochOptions). */
+  optimizer: Optimizer;
 }
 
 export interface TrainProgram<Config, Built extends Trainable> {
@@ -65,6 +75,8 @@ export class TrainingPool<Built extends Trainable> {
     readonly local: Built,
     private readonly workers: Worker[],
     private readonly order: Int32Array,
+    /** Set when the parameters need synchronous steps (see needsSynchronousSteps); else Hogwild shards. */
+    private readonly exchange: StepExchange | null,
   ) {}
 
   /** Build the program here, then start `threads - 1` workers sharing its memory (one at a time). */
@@ -74,6 +86,9 @@ export class TrainingPool<Built extends Trainable> {
     const { result: local, blocks } = rt.recordAllocations(() => program.build(opts.config, opts.data, 0));
     const sampleCount = opts.samples ?? Math.max(...Object.values(opts.data).map((a) => a.length), 0);
     const order = new Int32Array(new SharedArrayBuffer(Math.max(sampleCount, 1) * 4));
+    const params = local.optimizer.params.length;
+    const exchange =
+      opts.threads > 1 && needsSynchronousSteps(local.optimizer) ? StepExchange.create(opts.threads - 1, params) : null;
     const workers: Worker[] = [];
     try {
       for (let thread = 1; thread < opts.threads; thread++) {
@@ -86,6 +101,8 @@ export class TrainingPool<Built extends Trainable> {
             blocks,
             order,
             thread,
+            threads: opts.threads,
+            exchange: exchange ? { control: exchange.control, params } : null,
           },
         });
         workers.push(worker);
@@ -95,17 +112,22 @@ export class TrainingPool<Built extends Trainable> {
       await Promise.all(workers.map((w) => w.terminate()));
       throw err;
     }
-    return new TrainingPool(local, workers, order);
+    return new TrainingPool(local, workers, order, exchange);
   }
 
   get threads(): number {
     return this.workers.length + 1;
   }
 
+  /** Whether the threads take synchronous steps on split batches (true) or Hogwild shards (false). */
+  get synchronous(): boolean {
+    return this.exchange !== null;
+  }
+
   /**
    * Train one pass over `samples` (indices into the shared data, in the order to visit them), in
-   * batches of `batchSize`. Each thread takes a contiguous shard. `options.lr` reaches every thread's
-   * optimiser before its shard.
+   * batches of `batchSize`: Hogwild, each thread a contiguous shard of whole batches; synchronous, each
+   * thread a slice of every batch. `options.lr` reaches every thread's optimiser before its work.
    */
   async epoch(samples: Int32Array, batchSize: number, options: EpochOptions = {}): Promise<EpochResult> {
     if (samples.length > this.order.length) {
@@ -119,6 +141,23 @@ export class TrainingPool<Built extends Trainable> {
     }
     this.order.set(samples);
     const n = samples.length;
+    const exchange = this.exchange;
+    if (exchange) {
+      exchange.reset();
+      const pending = this.workers.map((worker) => {
+        worker.postMessage({ start: 0, end: n, batchSize, lr: options.lr });
+        return reply(worker) as Promise<EpochResult>;
+      });
+      let mine: EpochResult;
+      try {
+        mine = runSlices(this.local, this.order, n, batchSize, 0, this.threads, exchange);
+      } catch (err) {
+        exchange.fail();
+        await Promise.allSettled(pending);
+        throw err;
+      }
+      return sum([mine, ...(await Promise.all(pending))]);
+    }
     const shards = this.threads;
     // Shard boundaries on batch multiples, so every thread sees full batches except the last.
     const batches = Math.ceil(n / batchSize);
@@ -130,8 +169,7 @@ export class TrainingPool<Built extends Trainable> {
       return reply(worker) as Promise<EpochResult>;
     });
     const mine = runShard(this.local, this.order, bounds[0]!, bounds[1]!, batchSize);
-    const results = [mine, ...(await Promise.all(pending))];
-    return results.reduce((a, b) => ({ loss: a.loss + b.loss, samples: a.samples + b.samples }));
+    return sum([mine, ...(await Promise.all(pending))]);
   }
 
   async close(): Promise<void> {
@@ -140,7 +178,11 @@ export class TrainingPool<Built extends Trainable> {
   }
 }
 
-/** Run batches [start, end) of `order` through `built.step`, releasing scratch memory after each. */
+function sum(results: EpochResult[]): EpochResult {
+  return results.reduce((a, b) => ({ loss: a.loss + b.loss, samples: a.samples + b.samples }));
+}
+
+/** Run batches [start, end) of `order` through backward and an optimiser step each, releasing scratch memory after each. */
 export function runShard(
   built: Trainable,
   order: Int32Array,
@@ -150,10 +192,43 @@ export function runShard(
 ): EpochResult {
   let loss = 0;
   for (let s = start; s < end; s += batchSize) {
-    loss += built.step(order.subarray(s, Math.min(end, s + batchSize)));
+    const batchLoss = built.backward(order.subarray(s, Math.min(end, s + batchSize)), 1);
+    if (batchLoss !== null) {
+      built.optimizer.step();
+      loss += batchLoss;
+    }
     endStep();
   }
   return { loss, samples: Math.max(0, end - start) };
+}
+
+/**
+ * Thread `thread` of `threads`' part of a synchronous epoch over `order[0, n)`: its slice of every batch,
+ * back-propagated with the slice's share of the batch, then the exchange's step (see StepExchange).
+ */
+export function runSlices(
+  built: Trainable,
+  order: Int32Array,
+  n: number,
+  batchSize: number,
+  thread: number,
+  threads: number,
+  exchange: StepExchange,
+): EpochResult {
+  let loss = 0;
+  let samples = 0;
+  for (let s = 0; s < n; s += batchSize) {
+    const size = Math.min(batchSize, n - s);
+    const from = s + Math.floor((size * thread) / threads);
+    const to = s + Math.floor((size * (thread + 1)) / threads);
+    const sliceLoss = to > from ? built.backward(order.subarray(from, to), (to - from) / size) : null;
+    if (sliceLoss !== null) loss += sliceLoss;
+    samples += to - from;
+    if (thread === 0) exchange.step(built.optimizer, threads - 1, sliceLoss !== null);
+    else exchange.contribute(thread, built.optimizer, sliceLoss !== null);
+    endStep();
+  }
+  return { loss, samples };
 }
 
 function reply(worker: Worker): Promise<unknown> {

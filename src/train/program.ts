@@ -2,8 +2,8 @@
  * Training programs (see engine/parallel.ts): every thread builds the model from its spec, the objective's
  * own parts, and an optimiser over both; each step gathers the batch's (user, positive, negative,
  * historyEnd) triples from the shared samples of training-data.ts (with the positives' task labels when
- * the data has `conversions` and the model several heads), takes the objective's loss, back-propagates and
- * steps the optimiser. An objective is a module exporting such a `program` (built with
+ * the data has `conversions` and the model several heads), takes the objective's loss and back-propagates
+ * it; the pool steps the optimiser (engine/parallel.ts). An objective is a module exporting such a `program` (built with
  * {@link trainingProgram}) plus the plain config and shared arrays it needs: this module's own `program`
  * learns the hard labels (BPR or BCE, and a multi-task model's task labels); distillation supplies another
  * (distill/program.ts).
@@ -78,13 +78,14 @@ export function trainingProgram<Config extends TrainConfig, Extra extends object
         model,
         optimizer,
         ...(objective.fields as Extra),
-        step(samples: Int32Array): number {
+        backward(samples: Int32Array, share: number): number | null {
           const batch = gather(samples);
           const objectiveLoss = objective.loss(batch);
-          if (!objectiveLoss) return 0;
+          if (!objectiveLoss) return null;
           const loss = l2Model ? ops.add(objectiveLoss, ops.scale(batchL2(l2Model, batch), l2)) : objectiveLoss;
-          (summed ? ops.scale(loss, samples.length) : loss).backward();
-          optimizer.step();
+          // A slice's mean counts as its share of the whole batch's mean; a summed loss is a sum either way.
+          const weight = summed ? samples.length : share;
+          (weight === 1 ? loss : ops.scale(loss, weight)).backward();
           return loss.item() * samples.length;
         },
       };

@@ -32,11 +32,24 @@ const config = {
   weights: { hard: 1 },
 } satisfies DistillConfig;
 
-async function train(threads: number, epochs: number) {
+/**
+ * NeuMF: dense MLP weights beside its tables, and no random draws within a step. SGD with momentum: Adam
+ * turns a gradient element that float rounding leaves at ±1e-9 instead of 0 into a step of ±lr, so its
+ * runs agree in distribution but not digit for digit whenever additions are ordered differently.
+ */
+const denseConfig = {
+  ...config,
+  model: { kind: "neumf" as const, gmfDim: 4, mlpSizes: [8, 4], seed: 3 },
+  optimizer: "sgd" as const,
+  momentum: 0.9,
+  lr: 0.05,
+} satisfies DistillConfig;
+
+async function train(threads: number, epochs: number, trainConfig: DistillConfig = config) {
   const shared = data(2048, 5);
   const pool = await TrainingPool.start<DistillConfig, DistillTrainer>({
     programUrl: distillProgramUrl,
-    config,
+    config: trainConfig,
     data: shared,
     threads,
   });
@@ -48,7 +61,11 @@ async function train(threads: number, epochs: number) {
       assert.equal(r.samples, 2048);
       losses.push(r.loss / r.samples);
     }
-    return { losses, params: pool.local.model.parameters().map((p) => p.data.slice()) };
+    return {
+      losses,
+      params: pool.local.model.parameters().map((p) => p.data.slice()),
+      synchronous: pool.synchronous,
+    };
   } finally {
     await pool.close();
   }
@@ -65,6 +82,24 @@ describe("training pool", () => {
   test("two threads share one model and learn the toy problem", async () => {
     const { losses } = await train(2, 6);
     assert.ok(losses[5]! < losses[0]! * 0.5, `loss should fall by half: ${losses.map((l) => l.toFixed(3))}`);
+  });
+
+  test("a model with dense weights trains on two threads as on one: synchronous steps on split batches", async () => {
+    const one = await train(1, 3, denseConfig);
+    const two = await train(2, 3, denseConfig);
+    assert.equal(two.synchronous, true);
+    // Only the order of float additions differs (each thread sums its half of every batch).
+    two.params.forEach((values, i) => {
+      const reference = one.params[i]!;
+      const scale = Math.max(...reference.map(Math.abs));
+      const gap = Math.max(...values.map((v, k) => Math.abs(v - reference[k]!)));
+      assert.ok(gap <= 1e-4 * scale, `parameter ${i}: two threads differ from one by ${gap} (scale ${scale})`);
+    });
+    two.losses.forEach((loss, e) => assert.ok(Math.abs(loss - one.losses[e]!) <= 1e-5, `epoch ${e} loss`));
+  });
+
+  test("a model of sparse tables alone trains Hogwild (shards without locks)", async () => {
+    assert.equal((await train(2, 1)).synchronous, false);
   });
 
   test("starting a worker leaves the shared parameters as initialised, and its updates reach them", async () => {
