@@ -25,9 +25,10 @@ export interface Trainable {
   /**
    * Back-propagate the loss of the samples `batch` (indices into the shared data) weighted by `share`, the
    * part of the whole step's samples it holds (1 unless a batch is split across threads), accumulating
-   * gradients without updating. Returns the batch's summed loss, or null when it has nothing to learn from.
+   * gradients without updating. `step` counts the pool's optimiser steps (the same on every thread holding
+   * a slice of the batch). Returns the batch's summed loss, or null when it has nothing to learn from.
    */
-  backward(batch: Int32Array, share: number): number | null;
+  backward(batch: Int32Array, share: number, step: number): number | null;
   /** The optimiser of the trained parameters; every thread has its own, so the pool sets their lr (EpochOptions). */
   optimizer: Optimizer;
 }
@@ -78,6 +79,9 @@ export class TrainingPool<Built extends Trainable> {
     /** Set when the parameters need synchronous steps (see needsSynchronousSteps); else Hogwild shards. */
     private readonly exchange: StepExchange | null,
   ) {}
+
+  /** Optimiser steps of every epoch so far (batches, whichever thread took them). */
+  private steps = 0;
 
   /** Build the program here, then start `threads - 1` workers sharing its memory (one at a time). */
   static async start<Config, Built extends Trainable>(opts: PoolOptions<Config>): Promise<TrainingPool<Built>> {
@@ -141,16 +145,18 @@ export class TrainingPool<Built extends Trainable> {
     }
     this.order.set(samples);
     const n = samples.length;
+    const firstStep = this.steps;
+    this.steps += Math.ceil(n / batchSize);
     const exchange = this.exchange;
     if (exchange) {
       exchange.reset();
       const pending = this.workers.map((worker) => {
-        worker.postMessage({ start: 0, end: n, batchSize, lr: options.lr });
+        worker.postMessage({ start: 0, end: n, batchSize, firstStep, lr: options.lr });
         return reply(worker) as Promise<EpochResult>;
       });
       let mine: EpochResult;
       try {
-        mine = runSlices(this.local, this.order, n, batchSize, 0, this.threads, exchange);
+        mine = runSlices(this.local, this.order, n, batchSize, firstStep, 0, this.threads, exchange);
       } catch (err) {
         exchange.fail();
         await Promise.allSettled(pending);
@@ -165,10 +171,10 @@ export class TrainingPool<Built extends Trainable> {
       Math.min(n, Math.round((batches * s) / shards) * batchSize),
     );
     const pending = this.workers.map((worker, w) => {
-      worker.postMessage({ start: bounds[w + 1], end: bounds[w + 2], batchSize, lr: options.lr });
+      worker.postMessage({ start: bounds[w + 1], end: bounds[w + 2], batchSize, firstStep, lr: options.lr });
       return reply(worker) as Promise<EpochResult>;
     });
-    const mine = runShard(this.local, this.order, bounds[0]!, bounds[1]!, batchSize);
+    const mine = runShard(this.local, this.order, bounds[0]!, bounds[1]!, batchSize, firstStep);
     return sum([mine, ...(await Promise.all(pending))]);
   }
 
@@ -182,17 +188,22 @@ function sum(results: EpochResult[]): EpochResult {
   return results.reduce((a, b) => ({ loss: a.loss + b.loss, samples: a.samples + b.samples }));
 }
 
-/** Run batches [start, end) of `order` through backward and an optimiser step each, releasing scratch memory after each. */
+/**
+ * Run batches [start, end) of the epoch's `order` (`start` a multiple of `batchSize`; the epoch's first batch
+ * is step `firstStep`) through backward and an optimiser step each, releasing scratch memory after each.
+ */
 export function runShard(
   built: Trainable,
   order: Int32Array,
   start: number,
   end: number,
   batchSize: number,
+  firstStep: number,
 ): EpochResult {
   let loss = 0;
   for (let s = start; s < end; s += batchSize) {
-    const batchLoss = built.backward(order.subarray(s, Math.min(end, s + batchSize)), 1);
+    const step = firstStep + s / batchSize;
+    const batchLoss = built.backward(order.subarray(s, Math.min(end, s + batchSize)), 1, step);
     if (batchLoss !== null) {
       built.optimizer.step();
       loss += batchLoss;
@@ -211,6 +222,7 @@ export function runSlices(
   order: Int32Array,
   n: number,
   batchSize: number,
+  firstStep: number,
   thread: number,
   threads: number,
   exchange: StepExchange,
@@ -221,7 +233,8 @@ export function runSlices(
     const size = Math.min(batchSize, n - s);
     const from = s + Math.floor((size * thread) / threads);
     const to = s + Math.floor((size * (thread + 1)) / threads);
-    const sliceLoss = to > from ? built.backward(order.subarray(from, to), (to - from) / size) : null;
+    const step = firstStep + s / batchSize;
+    const sliceLoss = to > from ? built.backward(order.subarray(from, to), (to - from) / size, step) : null;
     if (sliceLoss !== null) loss += sliceLoss;
     samples += to - from;
     if (thread === 0) exchange.step(built.optimizer, threads - 1, sliceLoss !== null);

@@ -26,12 +26,12 @@ try {
   const { program } = (await import(init.programUrl)) as { program: TrainProgram<unknown, Trainable> };
   const built = rt.replayAllocations(init.blocks, () => program.build(init.config, init.data, init.thread));
   const exchange = init.exchange && StepExchange.attach(init.exchange.control, init.exchange.params);
-  port.on("message", (msg: { start: number; end: number; batchSize: number; lr?: number }) => {
+  port.on("message", (msg: { start: number; end: number; batchSize: number; firstStep: number; lr?: number }) => {
     try {
       if (msg.lr !== undefined) built.optimizer.lr = msg.lr;
       const result = exchange
-        ? runSlices(built, init.order, msg.end, msg.batchSize, init.thread, init.threads, exchange)
-        : runShard(built, init.order, msg.start, msg.end, msg.batchSize);
+        ? runSlices(built, init.order, msg.end, msg.batchSize, msg.firstStep, init.thread, init.threads, exchange)
+        : runShard(built, init.order, msg.start, msg.end, msg.batchSize, msg.firstStep);
       port.postMessage({ ok: true, value: result });
     } catch (err) {
       exchange?.fail();

@@ -31,6 +31,12 @@ export interface HardWeights {
 export interface TrainBatch extends PairwiseBatch {
   /** The task label of each triple's positive (1 = converted), learned by a multi-task student's extra heads. */
   taskLabels?: Float32Array;
+  /**
+   * The optimiser step the batch belongs to, the same on every thread that holds a slice of it: draws made
+   * once per batch (a sampled softmax's shared negatives) are seeded by it, so they do not depend on how
+   * many threads share the batch.
+   */
+  step?: number;
 }
 
 /** A weighted sum of named loss terms, keeping each term's unweighted value (when `parts` is asked for). */

@@ -78,8 +78,8 @@ export function trainingProgram<Config extends TrainConfig, Extra extends object
         model,
         optimizer,
         ...(objective.fields as Extra),
-        backward(samples: Int32Array, share: number): number | null {
-          const batch = gather(samples);
+        backward(samples: Int32Array, share: number, step: number): number | null {
+          const batch = { ...gather(samples), step };
           const objectiveLoss = objective.loss(batch);
           if (!objectiveLoss) return null;
           const loss = l2Model ? ops.add(objectiveLoss, ops.scale(batchL2(l2Model, batch), l2)) : objectiveLoss;

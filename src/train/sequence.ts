@@ -6,7 +6,9 @@
  *   uniformly from the items the user never interacted with in training;
  * - "softmax", sampled softmax: per position, cross-entropy over the next item and `negatives` items drawn
  *   uniformly from the catalogue for the whole batch (shared, as in-batch sampled softmax does; a draw that
- *   happens to be a position's own target is kept, a 1/numItems event per draw).
+ *   happens to be a position's own target is kept, a 1/numItems event per draw). The draw is seeded by
+ *   the batch's optimiser step, so threads holding slices of one batch share its negatives as one thread
+ *   would.
  * Both average over the batch's real (unpadded) positions.
  */
 import * as ops from "../engine/ops/index.js";
@@ -94,14 +96,20 @@ function sequenceModelOf(model: Recommender): SequenceModel {
 
 /** What the next-item loss needs from a program's config: the context's histories and the loss settings. */
 export interface SequenceSettings extends SequenceLossOptions {
-  /** Seeds each thread's negative draws. */
+  /** Seeds the negative draws: each thread's per-position ones, and each step's shared ones. */
   seed: number;
+}
+
+/** The random stream of one optimiser step's shared draws (the same on every thread of the step). */
+function stepRng(seed: number, step: number): Rng {
+  return new Rng((seed ^ 0x5e9) + Math.imul(step + 1, 0x9e3779b1));
 }
 
 /**
  * The next-item loss of a training batch on one thread, for `model` built over `context`: each sample is
  * a user's last training row (see {@link sequenceSamples}), whose window ends just after it. Each thread
- * draws its negatives from its own stream of the settings' seed.
+ * draws its per-position negatives from its own stream of the settings' seed; a batch's shared negatives
+ * come from its step's stream (batches without a step: the thread's).
  */
 export function sequenceHardLoss(
   context: ModelContext,
@@ -126,7 +134,8 @@ export function sequenceHardLoss(
     if (!batch.historyEnd) throw new Error("train: next-item training needs each sample's history position");
     const ends = Int32Array.from(batch.historyEnd, (e) => e + 1);
     const windows = sequenceWindows(histories, batch.users, ends, model.maxLength);
-    return sequenceLoss(model, batch.users, windows.inputs, windows.targets, negative, rng, settings);
+    const shared = batch.step === undefined ? rng : stepRng(settings.seed, batch.step);
+    return sequenceLoss(model, batch.users, windows.inputs, windows.targets, negative, shared, settings);
   };
 }
 

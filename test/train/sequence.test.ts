@@ -2,7 +2,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { distill } from "../../src/distill/distill.js";
 import { generateSoftLabels } from "../../src/distill/soft-labels.js";
-import { sequenceObjective, sequenceSamples } from "../../src/train/sequence.js";
+import { sequenceHardLoss, sequenceObjective, sequenceSamples } from "../../src/train/sequence.js";
+import { createModel } from "../../src/models/zoo.js";
+import { endStep, noGrad } from "../../src/engine/tensor.js";
 import { train } from "../../src/train/trainer.js";
 import type { ModelSpec } from "../../src/models/zoo.js";
 import { makeValidator, NUM_ITEMS, NUM_USERS, options, shop } from "./fixture.js";
@@ -40,6 +42,24 @@ describe("next-item training", () => {
       assert.ok(best > first.metrics["NDCG@10"]! + 0.05, `NDCG@10 ${first.metrics["NDCG@10"]} → ${best}`);
     });
   }
+
+  test("softmax: a batch's shared negatives follow its optimiser step, not the thread that holds it", () => {
+    const model = createModel({ ...sasrec, dropout: 0 }, shop.context);
+    const settings = { kind: "softmax" as const, negatives: 20, seed: 3 };
+    const [first, second] = [0, 1].map((thread) => sequenceHardLoss(shop.context, model, settings, thread));
+    const samples = sequenceSamples(shop.context.histories!).subarray(0, 16);
+    const batch = (step: number) => ({
+      users: Int32Array.from(samples, (s) => shop.data.users[s]!),
+      positives: Int32Array.from(samples, (s) => shop.data.positives[s]!),
+      negatives: Int32Array.from(samples, (s) => shop.data.negatives[s]!),
+      historyEnd: Int32Array.from(samples, (s) => shop.data.historyEnd[s]!),
+      step,
+    });
+    const loss = (of: typeof first, step: number) => noGrad(() => of!(batch(step))!.item());
+    assert.equal(loss(first, 5), loss(second, 5));
+    assert.notEqual(loss(first, 5), loss(first, 6));
+    endStep();
+  });
 
   test("needs a sequence model, and a known loss", async () => {
     const objective = sequenceObjective(shop.context.histories!, { kind: "bce" }, 0);
