@@ -9,9 +9,10 @@ import { compress, describeStep, parseSteps, type CompressOptions } from "./comp
 import { METHOD_PRESETS, type TrainSettings } from "./config.js";
 import type { PreparedData } from "./data.js";
 import { evaluateModel, profile, validator, type EvaluationSettings } from "./evaluation.js";
-import type { PipelineLog } from "./log.js";
+import { round, type PipelineLog } from "./log.js";
 import type { StageContext, TrainedModel } from "./record.js";
 import { compressionRow } from "./summary.js";
+
 import { trainModel } from "./training.js";
 
 /** Compress and record the best student, when the config asks for compression. */
@@ -23,7 +24,17 @@ export async function compressionStage(
   const { config, prepared, record, common, log } = stage;
   const compression = config.compression;
   if (!compression) return;
-  const chosen = record.students.reduce((a, b) => (b.valid > a.valid ? b : a));
+  // Shipped: the student that ranks best on validation (test is kept for reporting), whatever its method.
+  const ranked = [...record.students].sort((a, b) => b.valid - a.valid);
+  const chosen = ranked[0]!;
+  log.info(
+    {
+      model: chosen.name,
+      validNDCG10: round(chosen.valid),
+      others: ranked.slice(1).map((s) => ({ model: s.name, validNDCG10: round(s.valid) })),
+    },
+    "student to ship (best by validation NDCG@10)",
+  );
   const steps = parseSteps(compression.steps.join(","), compression.fineTuneEpochs);
   log.info({ model: chosen.name, steps: steps.map(describeStep), budget: compression.budget }, "compressing");
   const compressed = await compress({

@@ -31,6 +31,20 @@ describe("human lines", () => {
       ),
       "  ✓ s: test NDCG@10 0.1235 (full ranking), 12,000 parameters, 0.50 ms a request",
     );
+    assert.equal(
+      humanLine(
+        {
+          model: "student-listwise",
+          validNDCG10: 0.44,
+          others: [
+            { model: "student-none", validNDCG10: 0.41 },
+            { model: "student-ranking", validNDCG10: 0.3 },
+          ],
+        },
+        "student to ship (best by validation NDCG@10)",
+      ),
+      "student      shipped: student-listwise (best validation NDCG@10 0.4400; next student-none 0.4100, student-ranking 0.3000)",
+    );
     assert.equal(humanLine({}, "something new"), "something new");
   });
 

@@ -155,6 +155,11 @@ export function humanLine(o: Record<string, unknown>, msg: string): string | und
       return `teacher      training ${o.model}`;
     case "best teacher (by validation NDCG@10)":
       return `teacher      best: ${o.teacher} (validation NDCG@10 ${f4(o.validNDCG10)})`;
+    case "student to ship (best by validation NDCG@10)": {
+      const others = Array.isArray(o.others) ? (o.others as { model: string; validNDCG10: number }[]) : [];
+      const next = others.length ? `; next ${others.map((s) => `${s.model} ${f4(s.validNDCG10)}`).join(", ")}` : "";
+      return `student      shipped: ${o.model} (best validation NDCG@10 ${f4(o.validNDCG10)}${next})`;
+    }
     case "soft labels generated":
       return `soft labels  generated for ${n(o.rows)} users`;
     case "soft labels": {
