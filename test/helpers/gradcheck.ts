@@ -7,7 +7,7 @@ export interface GradCheckOptions {
   eps?: number;
   /** Relative tolerance: per element |a − n| ≤ rtol·max(|a|, |n|) + atol, and per input as a whole. */
   rtol?: number;
-  /** Absolute floor, as a fraction of the largest gradient element of all the inputs. */
+  /** Absolute floor, as a fraction of the input's largest gradient element (float32 rounding comes on top). */
   atol?: number;
   /** Check at most this many elements per input (spread evenly), to keep big inputs fast. */
   maxElements?: number;
@@ -41,14 +41,12 @@ interface Direction {
 interface Derivative {
   analytic: number;
   numeric: number;
+  /** Bound on the numeric value's error from the float32 rounding of the two losses. */
+  rounding: number;
 }
 
-interface InputCheck {
-  /** Each sampled element on its own. */
-  elements: { index: number; derivative: Derivative }[];
-  /** One random unit direction over the whole input: it sees the elements the sample skips. */
-  directional: Derivative;
-}
+/** Rounding error of a float32 loss, in units of its last place: a few roundings survive the sums. */
+const LOSS_ROUNDING_ULPS = 8;
 
 const norm = (v: readonly number[]): number => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
@@ -56,15 +54,16 @@ const norm = (v: readonly number[]): number => Math.sqrt(v.reduce((s, x) => s + 
  * Compare the autograd gradient of `loss(inputs)` (a scalar) with central finite differences,
  * for every input. Inputs must be persistent tensors with requiresGrad set.
  *
- * All comparisons are relative with a small absolute floor, `atol × (largest gradient element
- * of all the inputs)`, for the float32 rounding of the loss: each sampled element; each input's
- * sampled elements as one vector (‖a − n‖ ≤ rtol·max(‖a‖, ‖n‖) + floor·√count); and each
- * input's derivative along a random direction over all its elements. So an input whose analytic
- * gradient is zeroed or scaled where the numeric one is clearly non-zero fails.
+ * Each input is checked on its own scale, so one with a small gradient is not waved through by
+ * another's large one: each sampled element (|a − n| ≤ rtol·max(|a|, |n|) + slack); the sampled
+ * elements as one vector (‖a − n‖ ≤ rtol·max(‖a‖, ‖n‖) + ‖slack‖); and the derivative along a
+ * random direction over all its elements, which sees what the sample skips. The slack is
+ * `atol × (the input's largest gradient element)` plus the float32 rounding of the loss divided by
+ * the step. So an input whose analytic gradient is zeroed or scaled fails wherever the numeric
+ * one is clearly above rounding.
  *
  * A ReLU or max whose kink lies within the step makes the central difference wrong, not the
- * gradient: a mismatch is retried with steps eps/4 and eps/16 before it counts (the loss is
- * float32, so much smaller steps drown in rounding).
+ * gradient: a mismatch is retried with steps eps/4 and eps/16 before it counts.
  */
 export function gradCheck(loss: () => Tensor, inputs: Tensor[], opts: GradCheckOptions = {}): void {
   const eps = opts.eps ?? 1e-2;
@@ -97,59 +96,58 @@ export function gradCheck(loss: () => Tensor, inputs: Tensor[], opts: GradCheckO
     const down = moved(-1);
     for (let k = 0; k < indices.length; k++) t.data[indices[k]!] = original[k]!;
     let change = 0;
-    for (let k = 0; k < indices.length; k++)
+    for (let k = 0; k < indices.length; k++) {
       change += analytic[which]![indices[k]!]! * (up.values[k]! - down.values[k]!);
-    return { analytic: change / (2 * step), numeric: (up.loss - down.loss) / (2 * step) };
-  };
-
-  const directions = inputs.map((t, which) => {
-    const stride = Math.max(1, Math.floor(t.size / maxElements));
-    const elements: number[] = [];
-    for (let i = 0; i < t.size; i += stride) elements.push(i);
-    const all = Int32Array.from({ length: t.size }, (_, i) => i);
-    return { elements, random: { indices: all, weights: randomUnitVector(t.size, which + 1) } };
-  });
-  const checks = directions.map(({ elements, random }, which): InputCheck => ({
-    elements: elements.map((index) => ({
-      index,
-      derivative: derivative(which, { indices: [index], weights: [1] }, eps),
-    })),
-    directional: derivative(which, random, eps),
-  }));
-
-  let scale = 0;
-  for (const grad of analytic) for (const g of grad) scale = Math.max(scale, Math.abs(g));
-  for (const c of checks) for (const e of c.elements) scale = Math.max(scale, Math.abs(e.derivative.numeric));
-  const floor = atol * scale;
-  const agrees = ({ analytic: a, numeric: n }: Derivative): boolean =>
-    Math.abs(a - n) <= rtol * Math.max(Math.abs(a), Math.abs(n)) + floor;
-  const refined = (which: number, direction: Direction, first: Derivative): Derivative => {
-    if (agrees(first)) return first;
-    for (const step of [eps / 4, eps / 16]) {
-      const d = derivative(which, direction, step);
-      if (agrees(d)) return d;
     }
-    return first;
+    const ulp = 2 ** -23 * Math.max(Math.abs(up.loss), Math.abs(down.loss));
+    return {
+      analytic: change / (2 * step),
+      numeric: (up.loss - down.loss) / (2 * step),
+      rounding: (LOSS_ROUNDING_ULPS * ulp) / (2 * step),
+    };
   };
 
-  checks.forEach((c, which) => {
-    const name = `input ${which} (${inputs[which]!.name || "unnamed"})`;
-    const elements = c.elements.map(({ index, derivative: d }) => {
-      const r = refined(which, { indices: [index], weights: [1] }, d);
+  inputs.forEach((t, which) => {
+    const name = `input ${which} (${t.name || "unnamed"})`;
+    const stride = Math.max(1, Math.floor(t.size / maxElements));
+    const elements: Direction[] = [];
+    for (let i = 0; i < t.size; i += stride) elements.push({ indices: [i], weights: [1] });
+    const firstTries = elements.map((e) => derivative(which, e, eps));
+    let scale = 0;
+    for (const g of analytic[which]!) scale = Math.max(scale, Math.abs(g));
+    for (const d of firstTries) scale = Math.max(scale, Math.abs(d.numeric));
+    const slack = (d: Derivative): number => atol * scale + d.rounding;
+    const agrees = (d: Derivative): boolean =>
+      Math.abs(d.analytic - d.numeric) <= rtol * Math.max(Math.abs(d.analytic), Math.abs(d.numeric)) + slack(d);
+    const refined = (direction: Direction, first: Derivative): Derivative => {
+      if (agrees(first)) return first;
+      for (const step of [eps / 4, eps / 16]) {
+        const d = derivative(which, direction, step);
+        if (agrees(d)) return d;
+      }
+      return first;
+    };
+
+    const checked = elements.map((e, k) => {
+      const d = refined(e, firstTries[k]!);
       assert.ok(
-        agrees(r),
-        `gradient mismatch for ${name} element ${index}: analytic ${r.analytic}, numeric ${r.numeric}`,
+        agrees(d),
+        `gradient mismatch for ${name} element ${e.indices[0]}: analytic ${d.analytic}, numeric ${d.numeric}`,
       );
-      return r;
+      return d;
     });
-    const difference = norm(elements.map((d) => d.analytic - d.numeric));
-    const analyticNorm = norm(elements.map((d) => d.analytic));
-    const numericNorm = norm(elements.map((d) => d.numeric));
+    const difference = norm(checked.map((d) => d.analytic - d.numeric));
+    const analyticNorm = norm(checked.map((d) => d.analytic));
+    const numericNorm = norm(checked.map((d) => d.numeric));
     assert.ok(
-      difference <= rtol * Math.max(analyticNorm, numericNorm) + floor * Math.sqrt(elements.length),
+      difference <= rtol * Math.max(analyticNorm, numericNorm) + norm(checked.map(slack)),
       `gradient mismatch for ${name} as a whole: ‖analytic − numeric‖ ${difference}, ‖analytic‖ ${analyticNorm}, ‖numeric‖ ${numericNorm}`,
     );
-    const d = refined(which, directions[which]!.random, c.directional);
+    const random = {
+      indices: Int32Array.from({ length: t.size }, (_, i) => i),
+      weights: randomUnitVector(t.size, which + 1),
+    };
+    const d = refined(random, derivative(which, random, eps));
     assert.ok(
       agrees(d),
       `gradient mismatch for ${name} along a random direction: analytic ${d.analytic}, numeric ${d.numeric}`,

@@ -316,6 +316,7 @@ describe("cold-start items", () => {
     const encoded = encodeFeatureRows(schema, like, [
       { category: "hats", tags: ["blue", "gold"], price: 18 },
       { category: "boots", tags: [] },
+      {},
     ]);
     assert.deepEqual(encoded.categorical[0]!.ids, new Int32Array([2, 0, 0]));
     assert.deepEqual(encoded.multi[0]!.offsets, new Int32Array([0, 2, 3, 4]));
