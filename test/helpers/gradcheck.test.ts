@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import { Rng } from "../../src/engine/random.js";
 import * as ops from "../../src/engine/ops/index.js";
 import { Tensor } from "../../src/engine/tensor.js";
-import { createModel } from "../../src/models/index.js";
-import { sequenceWindows } from "../../src/models/index.js";
+import { createModel, sequenceWindows } from "../../src/models/index.js";
 import { SASRec } from "../../src/models/sasrec.js";
 import { sequenceLoss } from "../../src/train/sequence.js";
 import { gradCheck, leaf } from "./gradcheck.js";
@@ -50,17 +49,10 @@ describe("gradCheck", () => {
     positives: new Int32Array([1, 2, 8, 0]),
     negatives: new Int32Array([4, 4, 5, 2]),
   };
-  const neumf = () =>
-    createModel(
-      { kind: "neumf", gmfDim: 4, mlpSizes: [6, 5], seed: 2, initStd: 0.5 },
-      {
-        numUsers: 7,
-        numItems: 9,
-      },
-    );
+  const context = { numUsers: 7, numItems: 9 };
 
   test("NeuMF: passes as is, fails with any one of several parameters' gradients zeroed or halved", () => {
-    const model = neumf();
+    const model = createModel({ kind: "neumf", gmfDim: 4, mlpSizes: [6, 5], seed: 2, initStd: 0.5 }, context);
     gradCheck(() => model.loss(batch), model.parameters());
     for (const name of ["userMlp.weight", "itemGmf.weight", "mlp.layers.0.bias"]) {
       const param = named(model.parameters(), name);
