@@ -266,14 +266,14 @@ describe("distillation experts (DE)", () => {
     for (let j = 0; j < 20; j++) ref += (mapped[j]! - teacher[j]!) ** 2;
     close(group.loss(s, teacher, 1, new DataRng(1)).item(), ref / 4, 1e-4);
     endStep();
-    gradCheck(() => group.loss(s, teacher, 1, new DataRng(1)), [s, ...group.parameters()], { tol: 3e-2 });
+    gradCheck(() => group.loss(s, teacher, 1, new DataRng(1)), [s, ...group.parameters()]);
   });
 
   test("several experts: gradients reach the student, every expert and the selection network", () => {
     const group = new ExpertGroup(3, 6, 3, new Rng(4));
     const s = leaf([5, 3], 7, 1);
     const teacher = Float32Array.from({ length: 30 }, (_, i) => Math.cos(i));
-    gradCheck(() => group.loss(s, teacher, 0.7, new DataRng(9)), [s, ...group.parameters()], { tol: 3e-2 });
+    gradCheck(() => group.loss(s, teacher, 0.7, new DataRng(9)), [s, ...group.parameters()]);
   });
 
   test("the temperature anneals from 1 towards 0 and the choice hardens with it", () => {

@@ -164,6 +164,40 @@ describe("HashedEmbedding", () => {
     for (const c of counts) assert.ok(c > 800 && c < 1200, `bucket count ${c}`);
   });
 
+  test("hashId's values are pinned: saved hashed tables are laid out by them", () => {
+    // lowbias32 (Wellons' hash-prospector): x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15;
+    // x *= 0x846ca68b; x ^= x >> 16 on uint32, applied to id XOR (seed × 0x9e3779b9 mod 2^32).
+    // Worked out with BigInt, independently of hashId's Math.imul, and checked against these
+    // values, computed the same way with Python integers.
+    const reference = (id: number, seed: number): number => {
+      const u32 = (v: bigint): bigint => BigInt.asUintN(32, v);
+      let x = u32(BigInt(id) ^ u32(BigInt(seed) * 0x9e3779b9n));
+      x ^= x >> 16n;
+      x = u32(x * 0x7feb352dn);
+      x ^= x >> 15n;
+      x = u32(x * 0x846ca68bn);
+      x ^= x >> 16n;
+      return Number(x);
+    };
+    const pinned: [id: number, seed: number, hash: number][] = [
+      [0, 0, 0],
+      [1, 0, 1753845952],
+      [2, 0, 3507691905],
+      [12345, 0, 2435775735],
+      [2 ** 31 - 1, 0, 2368339896],
+      [0, 1, 33350994],
+      [1, 1, 2767685996],
+      [12345, 5, 1195200802],
+      [999999, -3, 1365145676],
+      [42, 2 ** 31 - 1, 112338557],
+    ];
+    for (const [id, seed, hash] of pinned) {
+      assert.equal(reference(id, seed), hash, `reference(${id}, ${seed})`);
+      assert.equal(hashId(id, seed), hash, `hashId(${id}, ${seed})`);
+    }
+    assert.equal(hashId(12345), hashId(12345, 0));
+  });
+
   test("forward returns the table row of each id's bucket", () => {
     const emb = new HashedEmbedding(7, 3, { rng: new Rng(12), seed: 5 });
     const ids = new Int32Array([0, 1_000_000_000, 42, 42]);
