@@ -116,6 +116,7 @@ function resultFile(sources: FigureSources, bench: string): ResultFile {
 
 // ---- formatting -----------------------------------------------------------------------------------
 
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const fixed = (x: number, digits: number): string => x.toFixed(digits).replace("-", "−");
 const times = (x: number, digits = 2): string => `${fixed(x, digits)}×`;
 const percent = (fraction: number, digits = 1): string => `${fixed(100 * fraction, digits)}%`;
@@ -132,6 +133,20 @@ const megabytes = (bytes: number, digits: number): string => `${fixed(bytes / 1e
 function range(values: readonly number[], format: (x: number) => string): string {
   const [low, high] = [format(Math.min(...values)), format(Math.max(...values))];
   return low === high ? low : `${low}–${high}`;
+}
+/**
+ * `text` broken at spaces into lines of at most `width` characters, the first of at most `first` (it follows
+ * the prose before the region), continued with a bullet's indent: for a sentence whose length depends on the
+ * figures (prettier keeps Markdown lines as they are).
+ */
+function wrap(text: string, first: number, width = 112): string {
+  const lines = [""];
+  for (const word of text.split(" ")) {
+    const last = lines.length - 1;
+    if (lines[last] && `  ${lines[last]} ${word}`.length > (last ? width : first)) lines.push(word);
+    else lines[last] = lines[last] ? `${lines[last]} ${word}` : word;
+  }
+  return lines.join("\n  ");
 }
 /** "met" or "missed", as the documents put a target's outcome. */
 const outcome = (target: Target): string => (target.met ? "met" : "missed");
@@ -161,7 +176,7 @@ const methodName = (model: FlagshipModel): string => (model.method ?? model.name
 
 /** How long the run takes, its teacher against the student alone, and what each distillation method does. */
 function flagshipIntro(flagship: FlagshipResult): string {
-  const seconds = flagship.runtimeSeconds.reduce((a, b) => a + b, 0) / flagship.runtimeSeconds.length;
+  const seconds = mean(flagship.runtimeSeconds);
   const duration = seconds < 90 ? `${Math.round(seconds)} seconds` : `${Math.round(seconds / 60)} minutes`;
   const teacher = best(byRole(flagship, "teacher"));
   const [alone] = byRole(flagship, "student");
@@ -182,6 +197,17 @@ function flagshipIntro(flagship: FlagshipResult): string {
     `. Training on ${flagship.threads} threads (Hogwild) makes the students' figures move from run to run, ` +
     `${methodName(moving)}'s most (${range(ndcg(moving).values, (x) => fixed(x, 2))} here).`
   );
+}
+
+/** The best distillation method's lift of `npm start`'s student, for the sentence that compares the benches. */
+function flagshipLift(flagship: FlagshipResult): string {
+  const [alone] = byRole(flagship, "student");
+  const top = best(byRole(flagship, "distilled"));
+  if (!alone || !top) throw new Error(`bench/results/${FLAGSHIP_FILE}: needs the student alone and a distilled one`);
+  const method = methodName(top);
+  return `${method[0]!.toUpperCase()}${method.slice(1)} distillation lifts \`npm start\`'s 8-wide student ${times(
+    ndcg(top).mean / ndcg(alone).mean,
+  )}`;
 }
 
 /** The models of the run and the popularity ranker: size and test metrics, mean ± sd over the seeds. */
@@ -383,6 +409,148 @@ function onlineLoad(sources: FigureSources): string {
   return `with ${errors ? `${errors} errors` : "no errors"}, at ${rate("learning")} rather than ${rate("idle")} requests/s`;
 }
 
+interface DistillModel {
+  name: string;
+  role: string;
+  metrics: Record<string, number>;
+}
+
+/** The best teacher of bench:distill on ml-100k. */
+function distillTeacher(sources: FigureSources): DistillModel {
+  const models = resultFile(sources, "distill").at("ml-100k", "models") as DistillModel[];
+  const teachers = models.filter((m) => m.role === "teacher");
+  return teachers.reduce((a, m) => ((m.metrics["NDCG@10"] ?? 0) > (a.metrics["NDCG@10"] ?? 0) ? m : a));
+}
+
+function distillStudent(sources: FigureSources): string {
+  const r = resultFile(sources, "distill");
+  const models = r.at("ml-100k", "models") as DistillModel[];
+  const ndcgOf = (name: string): number => {
+    const found = models.find((m) => m.name === name)?.metrics["NDCG@10"];
+    if (found === undefined) throw new Error(`bench/results/distill.json: no ml-100k model ${name} with NDCG@10`);
+    return found;
+  };
+  const student = "student-listwise-t1";
+  const parameters = r.measured(`ml-100k ${student} parameters / teacher (${distillTeacher(sources).name})`);
+  return (
+    `${percent(parameters)} of its parameters reaches\n  ${fixed(ndcgOf(student), 3)} with listwise distillation ` +
+    `(${percent(r.measured(`ml-100k ${student} NDCG@10 / teacher NDCG@10`), 0)} of the teacher, ` +
+    `${change(r.measured(`ml-100k ${student} NDCG@10 / undistilled student NDCG@10`))} over the same student ` +
+    `alone, ${fixed(ndcgOf("student-none"), 3)})`
+  );
+}
+
+type MeanSd = { mean: number; sd: number };
+const meanSd = (s: MeanSd, digits: number): string => `${fixed(s.mean, digits)} ± ${fixed(s.sd, digits)}`;
+
+function sequential(sources: FigureSources): string {
+  const r = resultFile(sources, "sequential");
+  const stats = (model: string, metric = "NDCG@10"): MeanSd =>
+    r.at("ml-100k", "meanSd", `${model} ${metric}`) as MeanSd;
+  const peer = r.target("ml-100k: sasrec NDCG@10 / the PyTorch peer's");
+  const pairwise = distillTeacher(sources).metrics["NDCG@10"]!;
+  return (
+    `SASRec reaches NDCG@10 ${meanSd(stats("sasrec"), 3)} (full ranking ` +
+    `${fixed(stats("sasrec", "full:NDCG@10").mean, 3)}), ` +
+    `${times(r.measured(`ml-100k: sasrec teacher NDCG@10 / ${fixed(pairwise, 3)} (bench:distill's two-tower-128)`))} ` +
+    `the best pairwise\n  teacher of bench:distill (${fixed(pairwise, 3)}) and ` +
+    `${times(r.measured("ml-100k: sasrec teacher NDCG@10 / two-tower-128's"))} the same two-tower-128 trained in ` +
+    `the run, and ${times(peer.measured)} the PyTorch\n  SASRec peer at equal settings ` +
+    `(${meanSd(stats("peer"), 3)}: ${outcome(peer)}`
+  );
+}
+
+function sequentialThroughput(sources: FigureSources): string {
+  const r = resultFile(sources, "sequential-throughput");
+  const rate = (threads: number): string => `${fixed(r.number("throughput", threads, "ours") / 1000, 1)}k`;
+  const one = r.target("throughput vs the PyTorch peer, 1 thread(s)");
+  const two = r.target("throughput vs the PyTorch peer, 2 thread(s)");
+  return (
+    `${rate(1)} positions/s on one thread, ${times(one.measured)} PyTorch` +
+    `${one.met ? "" : " (missed)"}, ${rate(2)} on two,\n  ${times(two.measured)}${two.met ? "" : " (missed)"}`
+  );
+}
+
+function sequentialShop(sources: FigureSources): string {
+  const shop = resultFile(sources, "sequential-shop");
+  const ml = resultFile(sources, "sequential");
+  const hint = (r: ResultFile, prefix: string): string =>
+    change(r.measured(`${prefix}: tiny sasrec distilled (student-hint) / alone, NDCG@10`), 0);
+  return (
+    `On the shop SASRec is ${times(shop.measured("shop: sasrec teacher NDCG@10 / two-tower-128's"))} the ` +
+    `two-tower-128. The tiny SASRec student is a strong model on its own:\n  16 wide it matches the teacher ` +
+    `(hint distillation ${hint(ml, "ml-100k")} on ml-100k, ${hint(shop, "shop")} on the shop)`
+  );
+}
+
+function interop(sources: FigureSources): string {
+  const r = resultFile(sources, "interop");
+  const teacher = (side: string): string => meanSd(r.at("teachers", side, "NDCG@10") as MeanSd, 4);
+  const apart = (method: string): number => r.number("students", method, "relativeDifference", "NDCG@10");
+  const listwise = r.target(
+    "student distilled from the PyTorch teacher (ONNX) vs from the natively trained teacher: relative difference " +
+      "of the mean NDCG@10 over seeds 0,1,2 (listwise)",
+  );
+  return (
+    `(NDCG@10 ${teacher("torch")}, native ${teacher("native")}) distils a ranking student ` +
+    `${percent(apart("ranking"))} from the\n  native teacher's and a listwise one ${percent(apart("listwise"))} ` +
+    `(target ${percent(listwise.target, 0)}: ${outcome(listwise)} for listwise`
+  );
+}
+
+function interopBrowser(sources: FigureSources): string {
+  const r = resultFile(sources, "interop");
+  return (
+    `the bundle is ${fixed(r.number("browser", "bundleGzipBytes") / 1024, 1)} KiB gzipped, top-10 over ml-100k's ` +
+    `catalogue ${fixed(r.number("browser", "p50Ms") * 1000, 0)} µs at the median`
+  );
+}
+
+interface ParityMethod {
+  method: string;
+  ndcg: { ours: number[] };
+  gain: { ours: MeanSd; torch: MeanSd };
+}
+
+/** How the parity bench's methods are named in prose. */
+const PARITY_METHOD_NAMES: Readonly<Record<string, string>> = {
+  listwise: "listwise KD",
+  "relaxed-ranking": "relaxed ranking",
+  "topology-full": "topology",
+  ranking: "ranking",
+  experts: "DE",
+};
+
+function paritySasrec(sources: FigureSources): string {
+  const r = resultFile(sources, "parity-sasrec");
+  const methods = [...(r.at("methods", "methods") as ParityMethod[])].sort(
+    (a, b) => b.gain.ours.mean - a.gain.ours.mean,
+  );
+  const named = (m: ParityMethod): string => PARITY_METHOD_NAMES[m.method] ?? m.method;
+  const gain = (g: MeanSd): string => change(1 + g.mean);
+  const helping = methods.filter((m) => m.gain.ours.mean >= 0);
+  const lowering = methods.filter((m) => m.gain.ours.mean < 0);
+  const top = methods[0]!;
+  const best = r.target(`ml-100k best method (${top.method}) NDCG@10 / teacher`);
+  const student = r.at("methods", "student", "ndcg", "ours") as number[];
+  // The teacher as the lists see it: what it scored reading the same training history as the students.
+  const fromHistory = r.number("methods", "teacher", "metricsFromTrainingHistory", "NDCG@10");
+  return wrap(
+    `From the SASRec teacher (NDCG@10 ${fixed(r.number("methods", "teacher", "metrics", "NDCG@10"), 3)}) the ` +
+      `BPR-MF d = ${r.number("methods", "settings", "studentDim")} student alone (${fixed(mean(student), 3)}) gains ` +
+      helping
+        .map((m, i) => `${gain(m.gain.ours)} with ${named(m)} (${i === 0 ? "PyTorch " : ""}${gain(m.gain.torch)})`)
+        .join(", ") +
+      (lowering.length
+        ? `; ${lowering.map(named).join(" and ")} lowers it on both sides ` +
+          `(${lowering.map((m) => `${percent(m.gain.ours.mean)}, ${percent(m.gain.torch.mean)}`).join("; ")})`
+        : "") +
+      `. The best student is ${times(best.measured)} the teacher (target ${fixed(best.target, 2)}: ${outcome(best)}; ` +
+      `${times(mean(top.ndcg.ours) / fromHistory)} the teacher reading the same training history as its lists)`,
+    40,
+  );
+}
+
 /** The documents whose figures regions are rewritten: README.md and docs/*.md, relative to the repository root. */
 export function figureDocuments(root: string): string[] {
   const docs = readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md"));
@@ -405,4 +573,13 @@ export const RENDERERS: Readonly<Record<string, Renderer>> = {
   "parity-bpr": parityBpr,
   online,
   "online-load": onlineLoad,
+  "distill-teacher": (sources) => fixed(distillTeacher(sources).metrics["NDCG@10"]!, 3),
+  "distill-student": distillStudent,
+  sequential,
+  "sequential-throughput": sequentialThroughput,
+  "sequential-shop": sequentialShop,
+  "flagship-lift": flagshipRenderer(flagshipLift),
+  interop,
+  "interop-browser": interopBrowser,
+  "parity-sasrec": paritySasrec,
 };
