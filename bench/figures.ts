@@ -551,6 +551,76 @@ function paritySasrec(sources: FigureSources): string {
   );
 }
 
+/** Mean and sample standard deviation (n − 1), as the benches compute them. */
+function stats(xs: readonly number[]): MeanSd {
+  const m = mean(xs);
+  return { mean: m, sd: Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, xs.length - 1)) };
+}
+
+/** A parity bench's methods beside the student alone, both sides, mean ± sd over the seeds. */
+function parityTable(bench: "parity" | "parity-sasrec", withSeconds: boolean): Renderer {
+  return (sources) => {
+    const r = resultFile(sources, bench);
+    type Side = { ours: number[]; torch: number[]; seconds: { ours: number; torch: number } };
+    const student = r.at("methods", "student", "ndcg") as Side;
+    const methods = r.at("methods", "methods") as (ParityMethod & { ndcg: Side })[];
+    const gain = (g: MeanSd): string => `${change(1 + g.mean)} ± ${fixed(100 * g.sd, 1)}`;
+    const seconds = (side: Side): string[] =>
+      withSeconds ? [fixed(side.seconds.ours, 0), fixed(side.seconds.torch, 0)] : [];
+    const rows = [
+      ["none", meanSd(stats(student.ours), 4), "—", meanSd(stats(student.torch), 4), "—", ...seconds(student)],
+      ...methods.map((m) => [
+        m.method === "experts" ? "experts (DE)" : m.method,
+        meanSd(stats(m.ndcg.ours), 4),
+        gain(m.gain.ours),
+        meanSd(stats(m.ndcg.torch), 4),
+        gain(m.gain.torch),
+        ...seconds(m.ndcg),
+      ]),
+    ];
+    const header = ["method", "distillrec NDCG@10", "gain", "PyTorch NDCG@10", "gain"];
+    const columns = withSeconds ? [...header, "s ours", "s PyTorch"] : header;
+    return markdownTable(
+      columns,
+      columns.map(() => false),
+      rows,
+    );
+  };
+}
+
+/** bench:parity-bpr: distillrec's mean NDCG@10 over PyTorch's, a row per width, a column per weight decay. */
+function parityBprTable(sources: FigureSources): string {
+  const settings = resultFile(sources, "parity-bpr").at("settings") as ParitySetting[];
+  const decays = [...new Set(settings.map((s) => s.weightDecay))].sort((a, b) => a - b);
+  const dims = [...new Set(settings.map((s) => s.dim))].sort((a, b) => b - a);
+  const decayName = (decay: number): string =>
+    decay === 0 ? "decay 0" : `${decay.toExponential()}${decay === 0.001 ? " (the paper's)" : ""}`;
+  const ratio = (dim: number, decay: number): string => {
+    const s = settings.find((x) => x.dim === dim && x.weightDecay === decay);
+    return s ? fixed(s.distillrec.mean / s.pytorch.mean, 3) : "–";
+  };
+  return markdownTable(
+    ["d", ...decays.map(decayName)],
+    decays.map(() => false).concat(false),
+    dims.map((dim) => [String(dim), ...decays.map((decay) => ratio(dim, decay))]),
+  );
+}
+
+function scale(sources: FigureSources): string {
+  const r = resultFile(sources, "scale");
+  const run = (n: string): string =>
+    `${grouped(r.number(n, "requestsPerSecond"))} req/s (p99 ${r.number(n, "latencyMs", "p99")} ms`;
+  const errors = r.number("one", "errors") + r.number("two", "errors");
+  const stale = r.number("freshness", "stale");
+  return (
+    `one server ${run("one")}), two ${run("two")}, ${times(r.number("speedup"))}), ${errors} errors;\n` +
+    `freshness p99 ${fixed(r.number("freshness", "p99"), 0)} ms with ${stale ? stale : "no"} stale answer in ` +
+    `${r.number("freshness", "probes")}; ${approx(r.number("ingest", "eventsPerSecond"), 2)} events/s ingested (every ` +
+    `server applies every\nevent, so ingest does not grow with servers); ${r.number("ingest", "lost")} acknowledged ` +
+    `events lost`
+  );
+}
+
 /** The documents whose figures regions are rewritten: README.md and docs/*.md, relative to the repository root. */
 export function figureDocuments(root: string): string[] {
   const docs = readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md"));
@@ -582,4 +652,8 @@ export const RENDERERS: Readonly<Record<string, Renderer>> = {
   interop,
   "interop-browser": interopBrowser,
   "parity-sasrec": paritySasrec,
+  "parity-sasrec-table": parityTable("parity-sasrec", true),
+  "parity-table": parityTable("parity", false),
+  "parity-bpr-table": parityBprTable,
+  scale,
 };
