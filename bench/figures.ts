@@ -136,17 +136,17 @@ function range(values: readonly number[], format: (x: number) => string): string
 }
 /**
  * `text` broken at spaces into lines of at most `width` characters, the first of at most `first` (it follows
- * the prose before the region), continued with a bullet's indent: for a sentence whose length depends on the
- * figures (prettier keeps Markdown lines as they are).
+ * the prose before the region), continued with `indent` (a bullet's by default): for a sentence whose length
+ * depends on the figures (prettier keeps Markdown lines as they are).
  */
-function wrap(text: string, first: number, width = 112): string {
+function wrap(text: string, first: number, indent = "  ", width = 112): string {
   const lines = [""];
   for (const word of text.split(" ")) {
     const last = lines.length - 1;
-    if (lines[last] && `  ${lines[last]} ${word}`.length > (last ? width : first)) lines.push(word);
+    if (lines[last] && `${indent}${lines[last]} ${word}`.length > (last ? width : first)) lines.push(word);
     else lines[last] = lines[last] ? `${lines[last]} ${word}` : word;
   }
-  return lines.join("\n  ");
+  return lines.join(`\n${indent}`);
 }
 /** "met" or "missed", as the documents put a target's outcome. */
 const outcome = (target: Target): string => (target.met ? "met" : "missed");
@@ -189,13 +189,15 @@ function flagshipIntro(flagship: FlagshipResult): string {
   const hurt = distilled.filter((m) => lift(m) < 1).map(methodName);
   const moving = distilled.reduce((a, m) => (ndcg(m).sd > ndcg(a).sd ? m : a));
   const seeds = flagship.seeds.length;
-  return (
+  return wrap(
     `It takes about ${duration} on ${flagship.threads} cores. Over ${seeds} seeds (NDCG@10, mean) the best teacher, ` +
-    `${teacher.name}, is ${times(ndcg(teacher).mean / ndcg(alone).mean, 1)} the tiny student trained alone, and ` +
-    `${methodName(top)} distillation lifts the student ${times(lift(top), 2)}` +
-    (hurt.length ? `; ${hurt.join(" and ")} distillation hurts this student (it is reported, not hidden)` : "") +
-    `. Training on ${flagship.threads} threads (Hogwild) makes the students' figures move from run to run, ` +
-    `${methodName(moving)}'s most (${range(ndcg(moving).values, (x) => fixed(x, 2))} here).`
+      `${teacher.name}, is ${times(ndcg(teacher).mean / ndcg(alone).mean, 1)} the tiny student trained alone, and ` +
+      `${methodName(top)} distillation lifts the student ${times(lift(top), 2)}` +
+      (hurt.length ? `; ${hurt.join(" and ")} distillation hurts this student (it is reported, not hidden)` : "") +
+      `. Training on ${flagship.threads} threads (Hogwild) makes the students' figures move from run to run, ` +
+      `${methodName(moving)}'s most (${range(ndcg(moving).values, (x) => fixed(x, 2))} here).`,
+    80,
+    "",
   );
 }
 

@@ -52,10 +52,10 @@ describe("figures", () => {
     const { text: written, left } = rewriteFigures(text, { bench: new Map(), flagship });
     assert.deepEqual(left, []);
     const expected = [
-      "Intro. <!-- figures:flagship-intro -->It takes about 2 minutes on 2 cores. Over 3 seeds (NDCG@10, mean) the " +
-        "best teacher, sasrec, is 2.1× the tiny student trained alone, and listwise distillation lifts the student " +
-        "1.56×; ranking distillation hurts this student (it is reported, not hidden). Training on 2 threads (Hogwild) " +
-        "makes the students' figures move from run to run, relaxed ranking's most (0.09–0.13 here).<!-- /figures -->",
+      "Intro. <!-- figures:flagship-intro -->It takes about 2 minutes on 2 cores. Over 3 seeds (NDCG@10, mean) the best",
+      "teacher, sasrec, is 2.1× the tiny student trained alone, and listwise distillation lifts the student 1.56×;",
+      "ranking distillation hurts this student (it is reported, not hidden). Training on 2 threads (Hogwild) makes the",
+      "students' figures move from run to run, relaxed ranking's most (0.09–0.13 here).<!-- /figures -->",
       "All of it (<!-- figures:flagship-cores -->2 cores<!-- /figures -->):",
       "",
       "<!-- figures:flagship-output -->",
