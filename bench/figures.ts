@@ -201,6 +201,14 @@ function flagshipIntro(flagship: FlagshipResult): string {
   );
 }
 
+/** The student's parameters as a share of the best teacher's. */
+function flagshipStudentShare(flagship: FlagshipResult): string {
+  const teacher = best(byRole(flagship, "teacher"));
+  const [alone] = byRole(flagship, "student");
+  if (!teacher || !alone) throw new Error(`bench/results/${FLAGSHIP_FILE}: needs a teacher and the student alone`);
+  return `${percent(alone.params / teacher.params, 0)} of the teacher's parameters`;
+}
+
 /** The best distillation method's lift of `npm start`'s student, for the sentence that compares the benches. */
 function flagshipLift(flagship: FlagshipResult): string {
   const [alone] = byRole(flagship, "student");
@@ -633,6 +641,7 @@ export function figureDocuments(root: string): string[] {
 export const RENDERERS: Readonly<Record<string, Renderer>> = {
   "flagship-intro": flagshipRenderer(flagshipIntro),
   "flagship-cores": flagshipRenderer((f) => `${f.threads} cores`),
+  "flagship-student-share": flagshipRenderer(flagshipStudentShare),
   "flagship-output": flagshipRenderer((f) => `\`\`\`text\n${f.sampleOutput.trimEnd()}\n\`\`\``),
   "flagship-models": flagshipRenderer(flagshipModels),
   "flagship-screenshot": flagshipRenderer(

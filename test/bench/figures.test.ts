@@ -30,7 +30,8 @@ describe("figures", () => {
   test("the flagship's regions are written from flagship.json", async () => {
     const text = [
       "Intro. <!-- figures:flagship-intro -->old<!-- /figures -->",
-      "All of it (<!-- figures:flagship-cores -->9 cores<!-- /figures -->):",
+      "All of it (<!-- figures:flagship-cores -->9 cores<!-- /figures -->), a student with " +
+        "<!-- figures:flagship-student-share -->1%<!-- /figures -->:",
       "",
       "<!-- figures:flagship-output -->",
       "",
@@ -56,7 +57,8 @@ describe("figures", () => {
       "teacher, sasrec, is 2.1× the tiny student trained alone, and listwise distillation lifts the student 1.56×;",
       "ranking distillation hurts this student (it is reported, not hidden). Training on 2 threads (Hogwild) makes the",
       "students' figures move from run to run, relaxed ranking's most (0.09–0.13 here).<!-- /figures -->",
-      "All of it (<!-- figures:flagship-cores -->2 cores<!-- /figures -->):",
+      "All of it (<!-- figures:flagship-cores -->2 cores<!-- /figures -->), a student with " +
+        "<!-- figures:flagship-student-share -->9% of the teacher's parameters<!-- /figures -->:",
       "",
       "<!-- figures:flagship-output -->",
       "",
