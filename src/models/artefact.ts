@@ -332,10 +332,18 @@ function replaceWith(tmp: string, target: string): void {
   const old = `${target}.old-${process.pid}-${randomBytes(4).toString("hex")}`;
   renameSync(target, old);
   renameSync(tmp, target);
-  // Only the artefact's own files are removed: anything added since the check stays, in the `.old-` directory.
-  for (const name of ARTEFACT_ENTRIES) rmSync(join(old, name), { force: true });
+  // Anything added since the check stays, in the `.old-` directory.
+  removeArtefactFiles(old);
+}
+
+/**
+ * Remove the artefact files at `dir` (manifest.json and the files it lists) and then `dir` itself, unless it
+ * holds anything else: whatever else is there was not written by distillrec, and stays.
+ */
+export function removeArtefactFiles(dir: string): void {
+  for (const name of ARTEFACT_ENTRIES) rmSync(join(dir, name), { force: true });
   try {
-    rmdirSync(old);
+    rmdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOTEMPTY") throw err;
   }

@@ -4,7 +4,8 @@
  * (teachers.ts); generate its soft labels, cached (soft-labels.ts); train the student alone and under every
  * distillation method, optionally through a teacher assistant (students.ts); compress the best student
  * (compress-stage.ts). Every model is evaluated on test, measured against the teacher, profiled and saved as
- * an artefact as it is trained (record.ts, evaluation.ts); summary.json and report.html come last.
+ * an artefact as it is trained (record.ts, evaluation.ts); the earlier run's models this run did not make again
+ * are removed (run-dir.ts), and summary.json and report.html come last.
  */
 import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -15,6 +16,7 @@ import { protocolText } from "./evaluation.js";
 import { silent, type PipelineOptions } from "./log.js";
 import { pipelinePaths, RunRecord, type StageContext } from "./record.js";
 import { writeReport } from "./report.js";
+import { removeEarlierRunModels } from "./run-dir.js";
 import { softLabelStage } from "./soft-labels.js";
 import { assistantStage, studentStage } from "./students.js";
 import { writeSummary, type RunSummary } from "./summary.js";
@@ -53,6 +55,12 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
     models: record.models,
     ...(record.failures.length ? { failures: record.failures } : {}),
   };
+  // Before the summary is written: the earlier run's summary says which models were its own.
+  removeEarlierRunModels(
+    paths,
+    record.models.map((m) => m.name),
+    log,
+  );
   writeSummary(paths.summary, summary);
   await writeReport(paths.report, summary);
   log.info({ summary: paths.summary, report: paths.report, models: paths.models }, "done");

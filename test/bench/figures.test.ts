@@ -1,0 +1,117 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { format } from "prettier";
+import {
+  figureDocuments,
+  readSources,
+  rewriteFigures,
+  type BenchResult,
+  type FigureSources,
+} from "../../bench/figures.js";
+import type { FlagshipResult } from "../../bench/flagship-result.js";
+
+// Run from dist/test/bench/; the documents, results and fixtures are read from the sources.
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const read = (path: string): string => readFileSync(join(root, path), "utf8");
+const flagship = JSON.parse(read("test/fixtures/flagship.json")) as FlagshipResult;
+
+describe("figures", () => {
+  test("README.md and docs/*.md quote the committed result files (else: npm run docs:figures)", () => {
+    const sources = readSources(join(root, "bench", "results"));
+    for (const document of figureDocuments(root)) {
+      const text = read(document);
+      assert.equal(rewriteFigures(text, sources).text, text, `${document}: figures differ from bench/results`);
+    }
+  });
+
+  test("the flagship's regions are written from flagship.json", async () => {
+    const text = [
+      "Intro. <!-- figures:flagship-intro -->old<!-- /figures -->",
+      "All of it (<!-- figures:flagship-cores -->9 cores<!-- /figures -->), a student with " +
+        "<!-- figures:flagship-student-share -->1%<!-- /figures -->:",
+      "",
+      "<!-- figures:flagship-output -->",
+      "",
+      "```text",
+      "an old run",
+      "```",
+      "",
+      "<!-- /figures -->",
+      "",
+      "<!-- figures:flagship-models -->",
+      "",
+      "old table",
+      "",
+      "<!-- /figures -->",
+      "",
+      "(<!-- figures:flagship-screenshot -->`old command`<!-- /figures -->)",
+      "",
+    ].join("\n");
+    const { text: written, left } = rewriteFigures(text, { bench: new Map(), flagship });
+    assert.deepEqual(left, []);
+    const expected = [
+      "Intro. <!-- figures:flagship-intro -->It takes about 2 minutes on 2 cores. Over 3 seeds (NDCG@10, mean) the best",
+      "teacher, sasrec, is 2.1× the tiny student trained alone, and listwise distillation lifts the student 1.56×;",
+      "ranking distillation hurts this student (it is reported, not hidden). Training on 2 threads (Hogwild) makes the",
+      "students' figures move from run to run, relaxed ranking's most (0.09–0.13 here).<!-- /figures -->",
+      "All of it (<!-- figures:flagship-cores -->2 cores<!-- /figures -->), a student with " +
+        "<!-- figures:flagship-student-share -->9% of the teacher's parameters<!-- /figures -->:",
+      "",
+      "<!-- figures:flagship-output -->",
+      "",
+      "```text",
+      "data         synthetic-ecommerce(seed=0): 3,000 users, 1,500 items",
+      'run "default": 7 models on synthetic-ecommerce(seed=0)',
+      "```",
+      "",
+      "<!-- /figures -->",
+      "",
+      "<!-- figures:flagship-models -->",
+      "",
+      "| model                       | role       | parameters | weights bytes |         NDCG@10 |     coverage@10 |",
+      "| --------------------------- | ---------- | ---------: | ------------: | --------------: | --------------: |",
+      "| sasrec                      | teacher    |    148 480 |       598 276 | 0.1900 ± 0.0100 | 0.4100 ± 0.0100 |",
+      "| two-tower-64                | teacher    |    303 360 |     1 214 404 | 0.1400 ± 0.0100 |               – |",
+      "| student-none                | student    |     12 720 |        53 636 | 0.0900 ± 0.0100 |               – |",
+      "| student-listwise            | distilled  |     12 720 |        53 636 | 0.1400 ± 0.0050 |               – |",
+      "| student-ranking             | distilled  |     12 720 |        53 636 | 0.0850 ± 0.0050 |               – |",
+      "| student-relaxed-ranking     | distilled  |     12 720 |        53 636 | 0.1100 ± 0.0200 |               – |",
+      "| student-listwise-compressed | compressed |     12 720 |        14 596 | 0.1380 ± 0.0050 |               – |",
+      "| popularity                  | reference  |          0 |             0 | 0.0500 ± 0.0000 | 0.0100 ± 0.0000 |",
+      "",
+      "<!-- /figures -->",
+      "",
+      "(<!-- figures:flagship-screenshot -->`node dist/bench/dashboard-screenshot.js " +
+        "runs/default/models/student-listwise-compressed docs/dashboard.png`<!-- /figures -->)",
+      "",
+    ].join("\n");
+    assert.equal(written, expected);
+    // What the generator writes passes `npm run lint`'s prettier --check as it is.
+    assert.equal(await format(written, { parser: "markdown", printWidth: 120 }), written);
+  });
+
+  test("without flagship.json its regions are left as they are, and named", () => {
+    const text = "A <!-- figures:flagship-intro -->hand-typed<!-- /figures --> figure.\n";
+    assert.deepEqual(rewriteFigures(text, { bench: new Map() }), { text, left: ["flagship-intro"] });
+  });
+
+  test("an unknown region, or a figure its result file lacks, is refused by name", () => {
+    const sources: FigureSources = {
+      bench: new Map<string, BenchResult>([
+        ["data", { bench: "data", commit: "c", date: "d", results: { events: 1e7 }, targets: [] }],
+      ]),
+    };
+    assert.throws(() => rewriteFigures("<!-- figures:nonsense --><!-- /figures -->", sources), /"nonsense"/);
+    assert.throws(
+      () => rewriteFigures("<!-- figures:data --><!-- /figures -->", sources),
+      /bench\/results\/data\.json: no results\.tsvLoadRowsPerSecond/,
+    );
+    assert.throws(
+      () => rewriteFigures("<!-- figures:engine --><!-- /figures -->", sources),
+      /bench\/results\/engine\.json: missing/,
+    );
+  });
+});
