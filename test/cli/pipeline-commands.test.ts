@@ -231,6 +231,12 @@ describe("end-to-end: a tiny pipeline", () => {
     assert.equal(evaluated.droppedRows, 0);
     assert.ok(evaluated.metrics["NDCG@10"]! >= 0);
     assert.ok(evaluated.metrics["segment:cold users:NDCG@10"]! >= 0 && evaluated.metrics["main:AUC"]! >= 0);
+    // Beyond accuracy from the full ranking, and the popularity reference under the same protocol.
+    for (const key of ["full:Coverage@10", "full:Gini@10", "full:LongTailShare@10", "full:Novelty@10"]) {
+      assert.ok(Number.isFinite(evaluated.metrics[key]), key);
+      assert.ok(Number.isFinite(evaluated.reference.metrics[key]), `reference ${key}`);
+    }
+    assert.equal(evaluated.reference.name, "popularity");
     // Its teacher lives elsewhere: no fidelity unless --teacher names it.
     assert.equal(evaluated.teacher, undefined);
     assert.equal(evaluated.metrics["fidelity:overlap@10"], undefined);
@@ -303,7 +309,8 @@ describe("end-to-end: a tiny pipeline", () => {
     const recorded = summary.models.find((m) => m.name === "student-ranking")!.metrics;
     assert.equal(evaluated.metrics["fidelity:kendall"], recorded["fidelity:kendall"]);
     assert.equal(evaluated.metrics["main:GAUC"], recorded["main:GAUC"]);
-    for (const heading of [/^metric +sampled$/m, /^segment +HR@10 +NDCG@10/m, /^task +AUC +GAUC$/m, /^to teacher /m]) {
+    const headings = [/^metric +sampled$/m, /^segment +HR@10 +NDCG@10/m, /^task +AUC +GAUC$/m, /^to teacher /m];
+    for (const heading of [...headings, /^reference: popularity \(.*\): test NDCG@10 \d/m]) {
       assert.match(printed, heading);
     }
   });

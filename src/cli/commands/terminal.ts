@@ -146,7 +146,7 @@ const f4 = (value: unknown): string => (typeof value === "number" ? value.toFixe
 export const percent = (share: number): string => `${(share * 100).toFixed(1)}%`;
 
 /** Test NDCG@10 (full ranking when measured) and, from the full ranking, the catalogue coverage of the top 10. */
-function testQuality(o: Record<string, unknown>): string {
+export function testQuality(o: Record<string, unknown>): string {
   const full = o["full:NDCG@10"] !== undefined;
   const ndcg = full ? o["full:NDCG@10"] : o["NDCG@10"];
   const coverage = o["full:Coverage@10"];
