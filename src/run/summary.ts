@@ -12,6 +12,8 @@ import type { StepReport } from "./compression.js";
  * ("full:Coverage@10"); sampled ones have none.
  */
 export const FULL_RANKING_PREFIX = "full:";
+/** The beyond-accuracy metrics of the full ranking's top-k lists, each reported at every k ("full:Coverage@10"). */
+export const BEYOND_ACCURACY_METRICS = ["Coverage", "Gini", "LongTailShare", "Novelty", "LongTailNDCG"] as const;
 /** Prefix of per-segment sampled metrics: "segment:<segment>:<metric>" ("segment:cold users:NDCG@10"). */
 export const SEGMENT_PREFIX = "segment:";
 /** Prefix of a student's fidelity to its teacher ("fidelity:overlap@10", "fidelity:kendall"). */
