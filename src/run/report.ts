@@ -54,6 +54,7 @@ export function headlineMetric(metrics: Record<string, number>): { key: string; 
 export async function renderReport(run: RunSummary): Promise<string> {
   const curves = await trainingCurves(run);
   const scatter = await qualityVsSize(run);
+  const coverage = await accuracyVsCoverage(run);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -84,7 +85,7 @@ ${breakdownSection(run)}${compressionSection(run)}<section>
 <h2>Quality versus size</h2>
 ${scatter}
 </section>
-<section>
+${coverage}<section>
 <h2>Training curves</h2>
 ${curves}
 </section>
@@ -299,7 +300,7 @@ function breakdownSection(run: RunSummary): string {
       "What the top 10 lists of all test users do beyond accuracy: coverage is the share of the catalogue " +
         "recommended to anyone; the Gini index of exposure is 0 when every item is recommended equally often " +
         "and near 1 when one item takes all; long-tail share is the share of recommended slots holding a " +
-        "long-tail item (outside the most popular fifth of the catalogue in train, as the segments); novelty " +
+        "long-tail item (as the protocol above defines the long tail); novelty " +
         "the mean −log2 of the items' smoothed share of train interactions; long-tail NDCG@10 the NDCG@10 of " +
         "the test users whose held-out item is in the long tail.",
     ),
@@ -430,6 +431,51 @@ async function qualityVsSize(run: RunSummary): Promise<string> {
     ],
   } as TopLevelSpec;
   return renderSvg(spec);
+}
+
+/**
+ * Full-ranking NDCG@10 against the catalogue coverage of the top 10, the popularity reference included: a model
+ * near the reference's corner serves the bestsellers whatever its accuracy. "" when no row has both.
+ */
+async function accuracyVsCoverage(run: RunSummary): Promise<string> {
+  const values = metricRows(run)
+    .map((m) => ({
+      model: m.name,
+      role: m.role,
+      ndcg: m.metrics[`${FULL_RANKING_PREFIX}NDCG@10`],
+      coverage: m.metrics[`${FULL_RANKING_PREFIX}Coverage@10`],
+    }))
+    .filter((v) => v.ndcg !== undefined && v.coverage !== undefined);
+  if (values.length === 0) return "";
+  const x = {
+    field: "coverage",
+    type: "quantitative",
+    title: "catalogue coverage of the top 10",
+    axis: { format: "%" },
+  };
+  const y = { field: "ndcg", type: "quantitative", title: "NDCG@10 (full ranking)", scale: { zero: false } };
+  const spec = {
+    data: { values },
+    width: 620,
+    height: 300,
+    layer: [
+      {
+        mark: { type: "point", filled: true, opacity: 0.85, size: 140 },
+        encoding: { x, y, shape: { field: "role", type: "nominal" }, color: { field: "role", type: "nominal" } },
+      },
+      {
+        mark: { type: "text", align: "left", dx: 9, dy: -6, fontSize: 11 },
+        encoding: { x, y, text: { field: "model", type: "nominal" } },
+      },
+    ],
+  } as TopLevelSpec;
+  return `<section>
+<h2>Accuracy versus coverage</h2>
+${await renderSvg(spec)}
+<p class="note">Each model's and the popularity reference's full-ranking NDCG@10 against the share of the catalogue
+their top 10 lists reach over all test users.</p>
+</section>
+`;
 }
 
 /** A vega-lite spec as an inline SVG element (namespace attributes dropped: HTML5 parsers add them). */

@@ -165,7 +165,9 @@ describe("HTML report", () => {
     // Coverage: the widest model's is best; Gini: lower is better.
     assert.match(html, /<td class="num best">0\.4000<\/td><td class="num best">0\.9000<\/td>/);
     assert.match(html, /<td>reference<\/td><td class="num">0\.0100<\/td><td class="num">0\.9900<\/td>/);
-    assert.doesNotMatch(await renderReport(run), /<h3>Beyond accuracy|<tr class="role-reference"/);
+    assert.match(html, /<h2>Accuracy versus coverage<\/h2>\n<svg/);
+    assert.equal((html.match(/<svg/g) ?? []).length, 3, "the scatter, accuracy versus coverage, the curves");
+    assert.doesNotMatch(await renderReport(run), /<h3>Beyond accuracy|<tr class="role-reference"|versus coverage/);
   });
 
   test("a run without history still renders, saying so", async () => {
