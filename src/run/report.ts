@@ -451,7 +451,7 @@ async function accuracyVsCoverage(run: RunSummary): Promise<string> {
     field: "coverage",
     type: "quantitative",
     title: "catalogue coverage of the top 10",
-    axis: { format: "%" },
+    axis: { format: "%", tickCount: 8 },
   };
   const y = { field: "ndcg", type: "quantitative", title: "NDCG@10 (full ranking)", scale: { zero: false } };
   const spec = {
