@@ -60,6 +60,8 @@ export interface RankingResult {
   items: Int32Array;
   /** The same metrics per segment, with `count` = cases in the segment. */
   segments: Record<string, Record<string, number>>;
+  /** Full ranking: each case's top max(ks) items, best first (what beyond-accuracy.ts measures). */
+  lists?: Int32Array[];
 }
 
 const DEFAULT_KS = [10, 20] as const;
@@ -266,7 +268,8 @@ function summarise(
  * masked (except its test items), the top max(ks) picked by partial selection (ties to the lower item id),
  * and multi-positive metrics against all the user's test items (NDCG normalised by the ideal DCG). One case
  * per user; `ranks` holds the 0-based position of the user's best-placed test item among the unmasked
- * non-test items (same tie rule), and `segmentOf` sees the user's first test row.
+ * non-test items (same tie rule), `lists` each user's top max(ks), and `segmentOf` sees the user's first test
+ * row.
  */
 export function evaluateFullRanking(scorer: Scorer, test: Interactions, options: RankingOptions): RankingResult {
   const { seen, numItems, ks = DEFAULT_KS, query = (user: number) => ({ user }), segmentOf } = options;
@@ -287,6 +290,7 @@ export function evaluateFullRanking(scorer: Scorer, test: Interactions, options:
   const accumulator = new MetricAccumulator();
   const segmentSizes = new Map<string, number>();
   const ranks = new Int32Array(order.length);
+  const lists: Int32Array[] = [];
   for (const [c, user] of order.entries()) {
     const relevant = testIndex.itemsOf(user);
     const userSeen = seenItems(seen, user);
@@ -296,6 +300,7 @@ export function evaluateFullRanking(scorer: Scorer, test: Interactions, options:
     if (all.length < numItems) throw new RangeError(`evaluateFullRanking: scoreAll gave ${all.length} < ${numItems}`);
     const scores = all.subarray(0, numItems);
     const ranked = topK(scores, depth, excluded);
+    lists.push(ranked);
     const values: Record<string, number> = {};
     for (const k of ks) {
       const m = topKMetrics(ranked, relevant, k);
@@ -317,7 +322,7 @@ export function evaluateFullRanking(scorer: Scorer, test: Interactions, options:
   for (const [name, size] of segmentSizes) segments[name]!["count"] = size;
   const users = Int32Array.from(order);
   const items = Int32Array.from(order, (user) => firstItem[user]!);
-  return { metrics: { ...accumulator.result(), count: order.length }, ranks, users, items, segments };
+  return { metrics: { ...accumulator.result(), count: order.length }, ranks, users, items, segments, lists };
 }
 
 /** Number of allowed non-relevant items ordered before the best relevant item (score desc, then id asc). */
@@ -355,17 +360,27 @@ export function coldUserSegment(trainCounts: ArrayLike<number>, threshold: numbe
   return (user) => ((user < trainCounts.length ? trainCounts[user]! : 0) <= threshold ? "cold users" : "warm users");
 }
 
+/** The segment of test cases whose held-out item is in the long tail (see {@link headItems}). */
+export const LONG_TAIL_ITEMS = "long-tail items";
+/** The segment of test cases whose held-out item is a head item. */
+export const HEAD_ITEMS = "head items";
+
 /**
- * "head items" versus "long-tail items" by the test item's popularity: head items are those at least as popular
- * as the ⌈headFraction · numItems⌉-th most popular item (ties at the boundary all count as head), never an item
- * with popularity 0.
+ * The project's one head/tail split of the catalogue, which every long-tail figure uses: an item is a head item
+ * (1) when it is at least as popular as the ⌈headFraction · numItems⌉-th most popular item (ties at the boundary
+ * all count as head), never when its popularity is 0; every other item is in the long tail (0).
  */
-export function longTailSegment(itemPopularity: ArrayLike<number>, headFraction = 0.2): SegmentOf {
+export function headItems(itemPopularity: ArrayLike<number>, headFraction = 0.2): Uint8Array {
   const sorted = Float64Array.from(itemPopularity).sort().reverse();
   const headCount = Math.ceil(headFraction * sorted.length);
   const threshold = headCount === 0 ? Infinity : Math.max(sorted[headCount - 1]!, Number.MIN_VALUE);
-  return (_user, item) =>
-    item < itemPopularity.length && itemPopularity[item]! >= threshold ? "head items" : "long-tail items";
+  return Uint8Array.from(itemPopularity, (popularity) => (popularity >= threshold ? 1 : 0));
+}
+
+/** "head items" versus "long-tail items" by the test item's popularity, split by {@link headItems}. */
+export function longTailSegment(itemPopularity: ArrayLike<number>, headFraction = 0.2): SegmentOf {
+  const head = headItems(itemPopularity, headFraction);
+  return (_user, item) => (item >= 0 && item < head.length && head[item] ? HEAD_ITEMS : LONG_TAIL_ITEMS);
 }
 
 /** Logits of every task head (keyed by task) for one user's candidates. */

@@ -46,6 +46,8 @@ export interface TestSet {
   numItems: number;
   /** Train + validation histories: what history-aware models read as the user's past when scoring the test item. */
   histories?: UserHistories;
+  /** Train interactions per item: the long-tail split, the popularity reference and novelty read it. */
+  itemPopularity: Int32Array;
   /** The segmentations results are broken down by (sampled protocol): cold users, long-tail items. */
   segments: SegmentOf[];
   /** The conversion label of each test row (data/labels.ts); absent when the data has none. */
@@ -56,7 +58,10 @@ export interface TestSet {
 
 /** Share of the test users with the fewest train interactions that form the "cold users" segment. */
 export const COLD_USER_SHARE = 0.2;
-/** Share of the catalogue, by train popularity, that forms the "head items" segment (the rest: long tail). */
+/**
+ * Share of the catalogue, by train popularity, that forms the head items (eval/protocol.ts headItems); the rest is
+ * the long tail of the "long-tail items" segment and of every long-tail metric.
+ */
 export const HEAD_ITEM_SHARE = 0.2;
 
 /**
@@ -74,6 +79,7 @@ export function testSetOf(
   const { train, valid, test } = split;
   const past = concat(train, valid);
   const trainCounts = countOccurrences(train.users, numUsers);
+  const itemPopularity = countOccurrences(train.items, numItems);
   const testCounts = Int32Array.from(test.users, (u) => trainCounts[u]!).sort();
   const coldThreshold = testCounts[Math.max(0, Math.ceil(COLD_USER_SHARE * testCounts.length) - 1)] ?? 0;
   return {
@@ -81,10 +87,8 @@ export function testSetOf(
     seen: buildUserItemIndex(past, numUsers),
     numItems,
     histories: buildUserHistories(past, numUsers),
-    segments: [
-      coldUserSegment(trainCounts, coldThreshold),
-      longTailSegment(countOccurrences(train.items, numItems), HEAD_ITEM_SHARE),
-    ],
+    itemPopularity,
+    segments: [coldUserSegment(trainCounts, coldThreshold), longTailSegment(itemPopularity, HEAD_ITEM_SHARE)],
     ...(converted ? { conversions: conversionLabels(test.users, test.items, converted) } : {}),
   };
 }

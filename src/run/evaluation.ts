@@ -5,14 +5,20 @@
  */
 import { CONVERSION_RATING } from "../data/labels.js";
 import { DataRng } from "../data/rng.js";
+import { beyondAccuracyMetrics } from "../eval/beyond-accuracy.js";
+import { PopularityRanker } from "../eval/popularity.js";
 import {
   evaluateFullRanking,
   evaluateSampled,
   evaluateTasks,
   fidelity,
+  headItems,
+  LONG_TAIL_ITEMS,
+  longTailSegment,
   rankSegments,
   sampledLists,
   type SampledList,
+  type SampledOptions,
   type TaskScorer,
 } from "../eval/protocol.js";
 import { profileModel } from "../eval/profile.js";
@@ -20,7 +26,7 @@ import { scoreTasks, withScorer, type Recommender, type Scorer, type UserQuery }
 import type { Interactions } from "../data/types.js";
 import type { SplitConfig } from "./config.js";
 import { COLD_USER_SHARE, HEAD_ITEM_SHARE, type PreparedData, type TestSet } from "./data.js";
-import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX } from "./summary.js";
+import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX, type ReferenceSummary } from "./summary.js";
 
 /** Settings of one evaluation (see PipelineConfig.evaluation). */
 export interface EvaluationSettings {
@@ -73,7 +79,8 @@ export function testQuery(testSet: TestSet): ((user: number) => UserQuery) | und
 
 /**
  * Test metrics, the train and validation items of each user masked:
- * - sampled ranking ("NDCG@10", …) and, when asked, full ranking ("full:NDCG@10", …);
+ * - sampled ranking ("NDCG@10", …) and, when asked, full ranking ("full:NDCG@10", …) with the beyond-accuracy
+ *   metrics of its top-k lists (see rankingMetrics);
  * - sampled NDCG@k and HR@k per segment ("segment:cold users:NDCG@10", with "segment:cold users:count");
  * - task heads as classification on the sampled lists (evaluateTasks): the main head as a click-style task
  *   ("main:AUC", "main:GAUC"; its logits are ranking scores, not calibrated probabilities, so only the ranking
@@ -87,48 +94,90 @@ export function evaluateModel(
   seed: number,
 ): Record<string, number> {
   model.eval();
-  return withScorer(model, (scorer) => testMetrics(model, scorer, testSet, evaluation, seed));
+  return withScorer(model, (scorer) => {
+    const options = sampledOptions(testSet, evaluation, seed);
+    const out = rankingMetrics(scorer, testSet, evaluation, options);
+    const { test } = testSet;
+    const [main, ...extra] = model.tasks;
+    const labels: Record<string, ArrayLike<number>> = { [main!]: new Uint8Array(test.length).fill(1) };
+    if (testSet.conversions) for (const task of extra) labels[task] = testSet.conversions;
+    for (const [task, metrics] of Object.entries(evaluateTasks(taskScorer(model, scorer), test, labels, options))) {
+      for (const [k, v] of Object.entries(metrics)) {
+        if (k !== "count" && (task !== main || k === "AUC" || k === "GAUC")) out[`${task}:${k}`] = v;
+      }
+    }
+    return out;
+  });
 }
 
-function testMetrics(
-  model: Recommender,
-  scorer: Scorer,
-  testSet: TestSet,
-  evaluation: EvaluationSettings,
-  seed: number,
-): Record<string, number> {
+/**
+ * The popularity reference (eval/popularity.ts PopularityRanker: the most popular train items a user has not
+ * seen) under the same protocol and metrics as the models, task heads aside: it has none.
+ */
+export function popularityReference(testSet: TestSet, evaluation: EvaluationSettings, seed: number): ReferenceSummary {
+  return {
+    name: "popularity",
+    description: "the most popular training items the user has not seen, the same for everyone",
+    metrics: rankingMetrics(
+      new PopularityRanker(testSet.itemPopularity),
+      testSet,
+      evaluation,
+      sampledOptions(testSet, evaluation, seed),
+    ),
+  };
+}
+
+/** The options of the sampled protocol on a test set: its fixed candidates when it has them. */
+function sampledOptions(testSet: TestSet, evaluation: EvaluationSettings, seed: number): SampledOptions {
   const { test, seen, numItems } = testSet;
-  const out: Record<string, number> = {};
   const query = testQuery(testSet);
-  const lists = testSet.candidates ? fixedLists(test, testSet.candidates) : undefined;
-  const options = {
+  return {
     seen,
     numItems,
     negatives: evaluation.negatives,
     seed,
     ks: evaluation.ks,
-    query,
-    ...(lists ? { lists } : {}),
+    ...(query ? { query } : {}),
+    ...(testSet.candidates ? { lists: fixedLists(test, testSet.candidates) } : {}),
   };
+}
+
+/**
+ * The ranking metrics of evaluateModel, sampled and per segment, and when asked the full ranking's, beyond
+ * accuracy included: for every k, "full:Coverage@k", "full:Gini@k", "full:LongTailShare@k", "full:Novelty@k"
+ * (eval/beyond-accuracy.ts, from the same top-k lists) and "full:LongTailNDCG@k" (NDCG@k over the users whose
+ * held-out item is in the long tail; absent when none is).
+ */
+function rankingMetrics(
+  scorer: Scorer,
+  testSet: TestSet,
+  evaluation: EvaluationSettings,
+  options: SampledOptions,
+): Record<string, number> {
+  const { test, seen, numItems, itemPopularity } = testSet;
+  const out: Record<string, number> = {};
   const sampled = evaluateSampled(scorer, test, options);
   for (const [k, v] of Object.entries(sampled.metrics)) if (k !== "count") out[k] = v;
   if (evaluation.fullRanking) {
-    const full = evaluateFullRanking(scorer, test, { seen, numItems, ks: evaluation.ks, query });
+    const head = headItems(itemPopularity, HEAD_ITEM_SHARE);
+    const segmentOf = longTailSegment(itemPopularity, HEAD_ITEM_SHARE);
+    const { query } = options;
+    const ranking = { seen, numItems, ks: evaluation.ks, ...(query ? { query } : {}), segmentOf };
+    const full = evaluateFullRanking(scorer, test, ranking);
     for (const [k, v] of Object.entries(full.metrics)) if (k !== "count") out[`${FULL_RANKING_PREFIX}${k}`] = v;
+    const beyond = beyondAccuracyMetrics(full.lists!, { itemPopularity, head, ks: evaluation.ks });
+    for (const [k, v] of Object.entries(beyond)) out[`${FULL_RANKING_PREFIX}${k}`] = v;
+    const longTail = full.segments[LONG_TAIL_ITEMS];
+    for (const k of evaluation.ks) {
+      const ndcg = longTail?.[`NDCG@${k}`];
+      if (ndcg !== undefined) out[`${FULL_RANKING_PREFIX}LongTailNDCG@${k}`] = ndcg;
+    }
   }
   for (const segmentOf of testSet.segments) {
     for (const [segment, metrics] of Object.entries(rankSegments(sampled, segmentOf, evaluation.ks))) {
       for (const [k, v] of Object.entries(metrics)) {
         if (k === "count" || k.startsWith("NDCG@") || k.startsWith("HR@")) out[`${SEGMENT_PREFIX}${segment}:${k}`] = v;
       }
-    }
-  }
-  const [main, ...extra] = model.tasks;
-  const labels: Record<string, ArrayLike<number>> = { [main!]: new Uint8Array(test.length).fill(1) };
-  if (testSet.conversions) for (const task of extra) labels[task] = testSet.conversions;
-  for (const [task, metrics] of Object.entries(evaluateTasks(taskScorer(model, scorer), test, labels, options))) {
-    for (const [k, v] of Object.entries(metrics)) {
-      if (k !== "count" && (task !== main || k === "AUC" || k === "GAUC")) out[`${task}:${k}`] = v;
     }
   }
   return out;

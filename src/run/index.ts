@@ -16,10 +16,10 @@ export {
 export { runPipeline } from "./pipeline.js";
 export type { PipelineLog, PipelineOptions, ProgressEvent } from "./log.js";
 export { loadData, prepareData, type PreparedData, type TestSet } from "./data.js";
-export { evaluateModel, fidelityMetrics, type EvaluationSettings } from "./evaluation.js";
+export { evaluateModel, fidelityMetrics, popularityReference, type EvaluationSettings } from "./evaluation.js";
 export { pipelinePaths, type RunPaths } from "./record.js";
 export { renderReport, writeReport } from "./report.js";
-export type { CompressionRow, ModelSummary, RunSummary } from "./summary.js";
+export type { CompressionRow, ModelSummary, ReferenceSummary, RunSummary } from "./summary.js";
 export {
   compress,
   describeStep,

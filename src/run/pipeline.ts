@@ -4,16 +4,17 @@
  * (teachers.ts); generate its soft labels, cached (soft-labels.ts); train the student alone and under every
  * distillation method, optionally through a teacher assistant (students.ts); compress the best student
  * (compress-stage.ts). Every model is evaluated on test, measured against the teacher, profiled and saved as
- * an artefact as it is trained (record.ts, evaluation.ts); the earlier run's models this run did not make again
- * are removed (run-dir.ts), and summary.json and report.html come last.
+ * an artefact as it is trained (record.ts, evaluation.ts), the popularity reference with the same protocol
+ * first; the earlier run's models this run did not make again are removed (run-dir.ts), and summary.json
+ * and report.html come last.
  */
 import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { compressionStage } from "./compress-stage.js";
 import type { PipelineConfig } from "./config.js";
 import { dataStage } from "./data.js";
-import { protocolText } from "./evaluation.js";
-import { silent, type PipelineOptions } from "./log.js";
+import { popularityReference, protocolText } from "./evaluation.js";
+import { roundAll, silent, type PipelineOptions } from "./log.js";
 import { pipelinePaths, RunRecord, type StageContext } from "./record.js";
 import { writeReport } from "./report.js";
 import { removeEarlierRunModels } from "./run-dir.js";
@@ -31,6 +32,9 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
   const threads = config.threads ?? availableParallelism();
 
   const prepared = await dataStage(config.data, seed, log, config.split);
+  // The reference row every model is read against: cheap, and independent of the models.
+  const popularity = popularityReference(prepared.testSet, evaluation, seed);
+  log.info({ model: popularity.name, ...roundAll(popularity.metrics) }, "reference evaluated");
   const record = new RunRecord({ config, paths, prepared, evaluation, log });
   const common = { seed, evaluation, threads, log, progress: options.progress };
   const stage: StageContext = { config, prepared, record, paths, common, log };
@@ -53,6 +57,7 @@ export async function runPipeline(config: PipelineConfig, options: PipelineOptio
     },
     protocol: protocolText(evaluation, config.split),
     models: record.models,
+    references: [popularity],
     ...(record.failures.length ? { failures: record.failures } : {}),
   };
   // Before the summary is written: the earlier run's summary says which models were its own.

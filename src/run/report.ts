@@ -2,19 +2,25 @@
  * The HTML report of a pipeline run: one self-contained page (inline CSS, inline SVG charts rendered
  * offline with vega-lite → vega → SVG; no scripts, no external URLs) comparing every model the run
  * trained — teachers, the student alone and the student under each distillation method — on quality,
- * size, cost and latency, with their training curves; a second section breaks quality down by segment,
- * by task head (classification) and by fidelity to the teacher.
+ * size, cost and latency, with their training curves, beside the popularity reference; a second section
+ * breaks quality down by segment, by task head (classification) and by fidelity to the teacher, and shows
+ * what the models' top 10 lists do beyond accuracy (coverage, exposure, long tail, novelty).
  */
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import {
-  FULL_RANKING_PREFIX,
-  FIDELITY_PREFIX,
-  SEGMENT_PREFIX,
-  writeTextAtomic,
-  type ModelSummary,
-  type RunSummary,
-} from "./summary.js";
+import { FULL_RANKING_PREFIX, FIDELITY_PREFIX, SEGMENT_PREFIX, writeTextAtomic, type RunSummary } from "./summary.js";
+
+/** A row of a metrics table: a model, or a reference ranker (role "reference", no size or artefact). */
+interface MetricRow {
+  name: string;
+  role: string;
+  metrics: Record<string, number>;
+}
+
+/** The models, then the reference rankers, as rows of the metric tables. */
+function metricRows(run: RunSummary): MetricRow[] {
+  return [...run.models, ...(run.references ?? []).map((r) => ({ ...r, role: "reference" }))];
+}
 
 /** A table column: a header and the metric it shows. */
 interface MetricColumn {
@@ -48,6 +54,7 @@ export function headlineMetric(metrics: Record<string, number>): { key: string; 
 export async function renderReport(run: RunSummary): Promise<string> {
   const curves = await trainingCurves(run);
   const scatter = await qualityVsSize(run);
+  const coverage = await accuracyVsCoverage(run);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -78,7 +85,7 @@ ${breakdownSection(run)}${compressionSection(run)}<section>
 <h2>Quality versus size</h2>
 ${scatter}
 </section>
-<section>
+${coverage}<section>
 <h2>Training curves</h2>
 ${curves}
 </section>
@@ -95,8 +102,8 @@ export async function writeReport(path: string, run: RunSummary): Promise<void> 
 
 // ---- table --------------------------------------------------------------------------------------
 
-/** The metric cells of one model's row; the best value of each column among `models` in bold. */
-function metricCells(model: ModelSummary, models: ModelSummary[], columns: MetricColumn[]): string[] {
+/** The metric cells of one row; the best value of each column among `models` in bold. */
+function metricCells(model: MetricRow, models: MetricRow[], columns: MetricColumn[]): string[] {
   return columns.map(({ key, lower }) => {
     const value = model.metrics[key];
     if (value === undefined || !Number.isFinite(value)) return `<td class="num">–</td>`;
@@ -119,6 +126,7 @@ function modelTable(run: RunSummary): string {
     "FLOPs/item",
     "latency p50",
   ];
+  const all = metricRows(run);
   const rows = run.models.map((m) => {
     const name = m.artefact
       ? `${escapeHtml(m.name)}<div class="artefact">${escapeHtml(m.artefact)}</div>`
@@ -128,7 +136,7 @@ function modelTable(run: RunSummary): string {
       `<td>${name}</td>`,
       `<td>${m.role}</td>`,
       `<td>${escapeHtml(m.method ?? "")}</td>`,
-      ...metricCells(m, run.models, METRIC_COLUMNS),
+      ...metricCells(m, all, METRIC_COLUMNS),
       `<td class="num">${formatCount(m.parameters)}</td>`,
       `<td class="num">${formatBytes(m.bytes)}</td>`,
       `<td class="num">${m.fileBytes === undefined ? "–" : formatBytes(m.fileBytes)}</td>`,
@@ -137,14 +145,26 @@ function modelTable(run: RunSummary): string {
       "</tr>",
     ].join("");
   });
+  const references = (run.references ?? []).map((r) =>
+    [
+      `<tr class="role-reference">`,
+      `<td>${escapeHtml(r.name)}<div class="artefact">${escapeHtml(r.description)}</div></td>`,
+      "<td>reference</td>",
+      "<td></td>",
+      ...metricCells({ ...r, role: "reference" }, all, METRIC_COLUMNS),
+      ...Array<string>(5).fill('<td class="num">–</td>'),
+      "</tr>",
+    ].join(""),
+  );
   return [
     "<table>",
     `<thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead>`,
-    `<tbody>\n${rows.join("\n")}\n</tbody>`,
+    `<tbody>\n${[...rows, ...references].join("\n")}\n</tbody>`,
     "</table>",
     '<p class="note">NDCG@10 and HR@10: sampled protocol; (full): ranked against the whole catalogue. ' +
       "Best value per column in bold. Size: parameters in memory (float32); file: the saved weights.bin. " +
-      "Latency: one request (score every item, take the top 10) on one thread.</p>",
+      "Latency: one request (score every item, take the top 10) on one thread. Reference: a ranker evaluated " +
+      "with the same protocol, nothing trained or saved.</p>",
   ].join("\n");
 }
 
@@ -210,7 +230,7 @@ from the start exceeds the budget is rolled back. Rows after a rollback show the
 
 /** Segments, task heads and fidelity, one table each for the models that have them; "" when none has any. */
 function breakdownSection(run: RunSummary): string {
-  const keys = [...new Set(run.models.flatMap((m) => Object.keys(m.metrics)))];
+  const keys = [...new Set(metricRows(run).flatMap((m) => Object.keys(m.metrics)))];
   const segments = distinct(keys, (k) => k.match(new RegExp(`^${SEGMENT_PREFIX}(.+):NDCG@10$`))?.[1]);
   const tasks = distinct(keys, (k) => (isTaskMetric(k) ? k.match(/^([^:]+):AUC$/)?.[1] : undefined));
   const parts = [
@@ -218,7 +238,7 @@ function breakdownSection(run: RunSummary): string {
       run,
       "Segments",
       segments.map((segment) => {
-        const count = run.models.find((m) => m.metrics[`${SEGMENT_PREFIX}${segment}:count`] !== undefined);
+        const count = metricRows(run).find((m) => m.metrics[`${SEGMENT_PREFIX}${segment}:count`] !== undefined);
         const n = count?.metrics[`${SEGMENT_PREFIX}${segment}:count`];
         return {
           header: n === undefined ? segment : `${segment} (n = ${formatCount(n)})`,
@@ -262,6 +282,28 @@ function breakdownSection(run: RunSummary): string {
         "of the two top-10 lists over the whole catalogue and rank correlations over a sample of unseen items, " +
         "averaged over a fixed sample of test users.",
     ),
+    groupedTable(
+      run,
+      "Beyond accuracy",
+      [
+        {
+          header: "top 10, full ranking",
+          columns: [
+            { header: "coverage", key: `${FULL_RANKING_PREFIX}Coverage@10` },
+            { header: "Gini of exposure", key: `${FULL_RANKING_PREFIX}Gini@10`, lower: true },
+            { header: "long-tail share", key: `${FULL_RANKING_PREFIX}LongTailShare@10` },
+            { header: "novelty (bits)", key: `${FULL_RANKING_PREFIX}Novelty@10` },
+            { header: "long-tail NDCG@10", key: `${FULL_RANKING_PREFIX}LongTailNDCG@10` },
+          ],
+        },
+      ],
+      "What the top 10 lists of all test users do beyond accuracy: coverage is the share of the catalogue " +
+        "recommended to anyone; the Gini index of exposure is 0 when every item is recommended equally often " +
+        "and near 1 when one item takes all; long-tail share is the share of recommended slots holding a " +
+        "long-tail item (as the protocol above defines the long tail); novelty " +
+        "the mean −log2 of the items' smoothed share of train interactions; long-tail NDCG@10 the NDCG@10 of " +
+        "the test users whose held-out item is in the long tail.",
+    ),
   ].filter((part) => part !== "");
   return parts.length === 0 ? "" : `<section>\n<h2>Breakdown</h2>\n${parts.join("\n")}\n</section>\n`;
 }
@@ -282,7 +324,7 @@ function distinct(keys: string[], pick: (key: string) => string | undefined): st
 /** A table of the models with any of the groups' metrics: one header row of groups, one of columns. */
 function groupedTable(run: RunSummary, title: string, groups: ColumnGroup[], note: string): string {
   const columns = groups.flatMap((g) => g.columns);
-  const models = run.models.filter((m) => columns.some(({ key }) => m.metrics[key] !== undefined));
+  const models = metricRows(run).filter((m) => columns.some(({ key }) => m.metrics[key] !== undefined));
   if (models.length === 0) return "";
   const groupRow = groups.map((g) => `<th colspan="${g.columns.length}" class="group">${escapeHtml(g.header)}</th>`);
   const rows = models.map((m) =>
@@ -391,6 +433,51 @@ async function qualityVsSize(run: RunSummary): Promise<string> {
   return renderSvg(spec);
 }
 
+/**
+ * Full-ranking NDCG@10 against the catalogue coverage of the top 10, the popularity reference included: a model
+ * near the reference's corner serves the bestsellers whatever its accuracy. "" when no row has both.
+ */
+async function accuracyVsCoverage(run: RunSummary): Promise<string> {
+  const values = metricRows(run)
+    .map((m) => ({
+      model: m.name,
+      role: m.role,
+      ndcg: m.metrics[`${FULL_RANKING_PREFIX}NDCG@10`],
+      coverage: m.metrics[`${FULL_RANKING_PREFIX}Coverage@10`],
+    }))
+    .filter((v) => v.ndcg !== undefined && v.coverage !== undefined);
+  if (values.length === 0) return "";
+  const x = {
+    field: "coverage",
+    type: "quantitative",
+    title: "catalogue coverage of the top 10",
+    axis: { format: "%", tickCount: 8 },
+  };
+  const y = { field: "ndcg", type: "quantitative", title: "NDCG@10 (full ranking)", scale: { zero: false } };
+  const spec = {
+    data: { values },
+    width: 620,
+    height: 300,
+    layer: [
+      {
+        mark: { type: "point", filled: true, opacity: 0.85, size: 140 },
+        encoding: { x, y, shape: { field: "role", type: "nominal" }, color: { field: "role", type: "nominal" } },
+      },
+      {
+        mark: { type: "text", align: "left", dx: 9, dy: -6, fontSize: 11 },
+        encoding: { x, y, text: { field: "model", type: "nominal" } },
+      },
+    ],
+  } as TopLevelSpec;
+  return `<section>
+<h2>Accuracy versus coverage</h2>
+${await renderSvg(spec)}
+<p class="note">Each model's and the popularity reference's full-ranking NDCG@10 against the share of the catalogue
+their top 10 lists reach over all test users.</p>
+</section>
+`;
+}
+
 /** A vega-lite spec as an inline SVG element (namespace attributes dropped: HTML5 parsers add them). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const compiled = compile(spec).spec;
@@ -451,6 +538,7 @@ tr.role-assistant td:first-child { border-left: 3px solid #d68910; }
 tr.role-student td:first-child { border-left: 3px solid #7f8c8d; }
 tr.role-distilled td:first-child { border-left: 3px solid #2e86c1; }
 tr.role-compressed td:first-child { border-left: 3px solid #1e8449; }
+tr.role-reference td { color: #5b6475; font-style: italic; }
 tr.step-rolled-back td, tr.step-skipped td { color: #7f8c8d; }
 .artefact { color: #8a93a3; font-size: 11px; }
 svg { max-width: 100%; height: auto; background: white; }

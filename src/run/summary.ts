@@ -7,8 +7,13 @@ import { dirname } from "node:path";
 import { writeFileAtomic } from "../engine/container.js";
 import type { StepReport } from "./compression.js";
 
-/** Prefix of full-ranking metrics in `RunSummary` models' metrics ("full:NDCG@20"); sampled ones have none. */
+/**
+ * Prefix of full-ranking metrics in `RunSummary` models' metrics ("full:NDCG@20"), beyond-accuracy ones included
+ * ("full:Coverage@10"); sampled ones have none.
+ */
 export const FULL_RANKING_PREFIX = "full:";
+/** The beyond-accuracy metrics of the full ranking's top-k lists, each reported at every k ("full:Coverage@10"). */
+export const BEYOND_ACCURACY_METRICS = ["Coverage", "Gini", "LongTailShare", "Novelty", "LongTailNDCG"] as const;
 /** Prefix of per-segment sampled metrics: "segment:<segment>:<metric>" ("segment:cold users:NDCG@10"). */
 export const SEGMENT_PREFIX = "segment:";
 /** Prefix of a student's fidelity to its teacher ("fidelity:overlap@10", "fidelity:kendall"). */
@@ -44,7 +49,8 @@ export interface ModelSummary {
   /** Distillation method (students). */
   method?: string;
   /**
-   * Test metrics: sampled ("NDCG@10"), full ranking ("full:NDCG@10"), per segment ("segment:cold users:NDCG@10"),
+   * Test metrics: sampled ("NDCG@10"), full ranking ("full:NDCG@10") and beyond accuracy ("full:Coverage@10",
+   * "full:Gini@10", "full:LongTailShare@10", "full:Novelty@10", "full:LongTailNDCG@10"), per segment ("segment:cold users:NDCG@10"),
    * per task head ("main:AUC", "conversion:LogLoss") and fidelity to the teacher ("fidelity:overlap@10").
    */
   metrics: Record<string, number>;
@@ -63,6 +69,18 @@ export interface ModelSummary {
   artefact?: string;
 }
 
+/**
+ * A reference ranker evaluated beside the models with the same protocol and metrics: no training, no artefact
+ * (the popularity ranker, evaluation.ts popularityReference).
+ */
+export interface ReferenceSummary {
+  name: string;
+  /** What it recommends, in words. */
+  description: string;
+  /** Test metrics, keyed as a model's (no task heads, no fidelity). */
+  metrics: Record<string, number>;
+}
+
 /** What a pipeline run produced (written as summary.json, rendered by renderReport). */
 export interface RunSummary {
   name: string;
@@ -72,6 +90,8 @@ export interface RunSummary {
   /** How models were evaluated, in words. */
   protocol: string;
   models: ModelSummary[];
+  /** Reference rankers, apart from `models` (which are all trained and saved). */
+  references?: ReferenceSummary[];
   /** Models whose training was stopped as a failure (diverged, or learning nothing), with the reason. */
   failures?: { model: string; reason: string; epoch: number; message: string }[];
 }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import {
   UsageError,
+  beyondAccuracyTable,
   breakdownTables,
   metricsReport,
   metricsTable,
@@ -99,6 +100,31 @@ describe("pipeline commands: user errors", () => {
         ["HR@20", "1.0000", "0.7500"],
       ],
     );
+  });
+
+  test("beyond-accuracy metrics get their own table, one row per k, and stay out of the ranking table", () => {
+    const metrics = {
+      "NDCG@10": 0.5,
+      "full:NDCG@10": 0.25,
+      "full:Coverage@10": 0.125,
+      "full:Gini@10": 0.875,
+      "full:LongTailShare@10": 0.0625,
+      "full:Novelty@10": 7.5,
+      "full:Coverage@20": 0.25,
+    };
+    assert.deepEqual(
+      beyondAccuracyTable(metrics)
+        .split("\n")
+        .map((l) => l.trim().split(/ +/)),
+      [
+        ["beyond", "accuracy", "Coverage", "Gini", "LongTailShare", "Novelty", "LongTailNDCG"],
+        ["top", "10", "0.1250", "0.8750", "0.0625", "7.5000", "–"],
+        ["top", "20", "0.2500", "–", "–", "–", "–"],
+      ],
+    );
+    assert.doesNotMatch(metricsTable(metrics), /Coverage|Gini|LongTail|Novelty/);
+    assert.equal(beyondAccuracyTable({ "NDCG@10": 0.5, "full:NDCG@10": 0.25 }), "");
+    assert.equal(metricsReport(metrics), `${metricsTable(metrics)}\n\n${beyondAccuracyTable(metrics)}`);
   });
 
   test("breakdown tables: one grid per segment, task head and fidelity; the ranking table leaves them out", () => {
@@ -231,6 +257,12 @@ describe("end-to-end: a tiny pipeline", () => {
     assert.equal(evaluated.droppedRows, 0);
     assert.ok(evaluated.metrics["NDCG@10"]! >= 0);
     assert.ok(evaluated.metrics["segment:cold users:NDCG@10"]! >= 0 && evaluated.metrics["main:AUC"]! >= 0);
+    // Beyond accuracy from the full ranking, and the popularity reference under the same protocol.
+    for (const key of ["full:Coverage@10", "full:Gini@10", "full:LongTailShare@10", "full:Novelty@10"]) {
+      assert.ok(Number.isFinite(evaluated.metrics[key]), key);
+      assert.ok(Number.isFinite(evaluated.reference.metrics[key]), `reference ${key}`);
+    }
+    assert.equal(evaluated.reference.name, "popularity");
     // Its teacher lives elsewhere: no fidelity unless --teacher names it.
     assert.equal(evaluated.teacher, undefined);
     assert.equal(evaluated.metrics["fidelity:overlap@10"], undefined);
@@ -303,7 +335,8 @@ describe("end-to-end: a tiny pipeline", () => {
     const recorded = summary.models.find((m) => m.name === "student-ranking")!.metrics;
     assert.equal(evaluated.metrics["fidelity:kendall"], recorded["fidelity:kendall"]);
     assert.equal(evaluated.metrics["main:GAUC"], recorded["main:GAUC"]);
-    for (const heading of [/^metric +sampled$/m, /^segment +HR@10 +NDCG@10/m, /^task +AUC +GAUC$/m, /^to teacher /m]) {
+    const headings = [/^metric +sampled$/m, /^segment +HR@10 +NDCG@10/m, /^task +AUC +GAUC$/m, /^to teacher /m];
+    for (const heading of [...headings, /^reference: popularity \(.*\): test NDCG@10 \d/m]) {
       assert.match(printed, heading);
     }
   });

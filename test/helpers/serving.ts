@@ -42,9 +42,11 @@ export function saveServingArtefact(
   dir: string,
   model: Recommender,
   lineage: Record<string, unknown> = { role: "student" },
+  metrics: Record<string, number> = {},
 ): string {
   const manifest = saveArtefact(dir, {
     model,
+    metrics,
     users: IdMap.fromJSON(Array.from({ length: USERS }, (_, u) => `u${u}`)),
     items: IdMap.fromJSON(Array.from({ length: ITEMS }, (_, i) => `i${i}`)),
     features: {

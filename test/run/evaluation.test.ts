@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateEcommerce } from "../../src/data/synthetic.js";
 import { prepareData } from "../../src/run/data.js";
-import { FIDELITY_USERS, evaluateModel, fidelityMetrics } from "../../src/run/evaluation.js";
+import { FIDELITY_USERS, evaluateModel, fidelityMetrics, popularityReference } from "../../src/run/evaluation.js";
 import { createModel } from "../../src/models/index.js";
 import type { Scorer, UserQuery } from "../../src/models/recommender.js";
 
@@ -64,6 +64,44 @@ describe("test segments", () => {
         metrics["segment:warm users:HR@10"]! * count("warm users")) /
       testRows.length;
     assert.ok(Math.abs(weighted - metrics["HR@10"]!) < 1e-9);
+  });
+});
+
+describe("beyond accuracy and the popularity reference", () => {
+  const BEYOND = ["Coverage", "Gini", "LongTailShare", "Novelty", "LongTailNDCG"];
+
+  test("full ranking adds coverage, Gini, long-tail share, novelty and long-tail NDCG at every k", () => {
+    const model = createModel({ kind: "bpr-mf", dim: 4, seed: 1 }, context);
+    const metrics = evaluateModel(model, prepared.testSet, { ...evaluation, ks: [5, 10] }, 0);
+    for (const name of BEYOND) {
+      for (const k of [5, 10]) assert.ok(Number.isFinite(metrics[`full:${name}@${k}`]), `full:${name}@${k}`);
+    }
+    for (const name of ["Coverage", "Gini", "LongTailShare"]) {
+      const value = metrics[`full:${name}@10`]!;
+      assert.ok(value >= 0 && value <= 1, `${name} ${value}`);
+    }
+    // A top 10 reaches at least the 10 items of one list; a wider cut-off reaches at least as many.
+    assert.ok(metrics["full:Coverage@10"]! * context.numItems >= 10);
+    assert.ok(metrics["full:Coverage@10"]! >= metrics["full:Coverage@5"]!);
+    const sampledOnly = evaluateModel(model, prepared.testSet, { ...evaluation, fullRanking: false }, 0);
+    for (const name of BEYOND) assert.equal(sampledOnly[`full:${name}@10`], undefined);
+  });
+
+  test("the popularity reference has a model's ranking metrics, and concentrates on the head", () => {
+    const model = createModel({ kind: "bpr-mf", dim: 4, seed: 1 }, context);
+    const modelMetrics = evaluateModel(model, prepared.testSet, evaluation, 0);
+    const reference = popularityReference(prepared.testSet, evaluation, 0);
+    assert.equal(reference.name, "popularity");
+    // Everything but the task heads (the reference has none).
+    assert.deepEqual(
+      Object.keys(reference.metrics).sort(),
+      Object.keys(modelMetrics)
+        .filter((k) => !k.startsWith("main:"))
+        .sort(),
+    );
+    // Popular items for everyone: most slots go to the head.
+    assert.ok(reference.metrics["full:LongTailShare@10"]! < 0.5);
+    assert.deepEqual(popularityReference(prepared.testSet, evaluation, 0), reference);
   });
 });
 

@@ -139,6 +139,37 @@ describe("HTML report", () => {
     assert.doesNotMatch(await renderReport(run), /Breakdown/, "no section without breakdown metrics");
   });
 
+  test("the popularity reference has a row in the models table and beside the models beyond accuracy", async () => {
+    const beyond = (coverage: number, gini: number) => ({
+      "full:Coverage@10": coverage,
+      "full:Gini@10": gini,
+      "full:LongTailShare@10": coverage / 2,
+      "full:Novelty@10": 7,
+      "full:LongTailNDCG@10": 0.01,
+    });
+    const models = run.models.map((m, i) => ({ ...m, metrics: { ...m.metrics, ...beyond(0.2 + i / 10, 0.9) } }));
+    const references = [
+      {
+        name: "popularity",
+        description: "the most popular training items",
+        metrics: { "NDCG@10": 0.2, "full:NDCG@10": 0.05, ...beyond(0.01, 0.99) },
+      },
+    ];
+    const html = await renderReport({ ...run, models, references });
+    assert.equal((html.match(/<tr class="role-reference"><td>popularity/g) ?? []).length, 2);
+    assert.match(
+      html,
+      /<td>popularity<div class="artefact">the most popular training items<\/div><\/td><td>reference<\/td>/,
+    );
+    assert.match(html, /<h3>Beyond accuracy<\/h3>/);
+    // Coverage: the widest model's is best; Gini: lower is better.
+    assert.match(html, /<td class="num best">0\.4000<\/td><td class="num best">0\.9000<\/td>/);
+    assert.match(html, /<td>reference<\/td><td class="num">0\.0100<\/td><td class="num">0\.9900<\/td>/);
+    assert.match(html, /<h2>Accuracy versus coverage<\/h2>\n<svg/);
+    assert.equal((html.match(/<svg/g) ?? []).length, 3, "the scatter, accuracy versus coverage, the curves");
+    assert.doesNotMatch(await renderReport(run), /<h3>Beyond accuracy|<tr class="role-reference"|versus coverage/);
+  });
+
   test("a run without history still renders, saying so", async () => {
     const bare = { ...run, models: run.models.map((m) => ({ ...m, history: [] })) };
     const html = await renderReport(bare);

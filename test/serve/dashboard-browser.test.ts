@@ -47,7 +47,10 @@ test("dashboard: token, model, charts, a user's recommendations as the API gives
   await page.click("#login button");
 
   await page.locator("#model-version", { hasText: run.studentVersion }).waitFor();
-  assert.match(await page.locator("#model").innerText(), /listwise/);
+  const card = await page.locator("#model").innerText();
+  assert.match(card, /listwise/);
+  assert.match(card, /test coverage@10\s+12\.3%/);
+  assert.match(card, /test long-tail NDCG@10\s+0\.0456/);
   assert.match(await page.locator("#teacher").innerText(), new RegExp(run.teacherVersion));
   // The popular items are known from the start: their bars are drawn.
   await page.locator("#chart-popular svg .mark-rect path").first().waitFor();

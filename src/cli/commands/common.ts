@@ -16,7 +16,7 @@ import { MODEL_KINDS, isModelKind, specOfWidth, type ModelSpec } from "../../mod
 import type { PipelineLog } from "../../run/log.js";
 import type { RunPaths } from "../../run/record.js";
 import { isTaskMetric } from "../../run/report.js";
-import { FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX } from "../../run/summary.js";
+import { BEYOND_ACCURACY_METRICS, FIDELITY_PREFIX, FULL_RANKING_PREFIX, SEGMENT_PREFIX } from "../../run/summary.js";
 import { defaultLogFormat, HumanLog, LOG_FORMATS, type LogFormat } from "./terminal.js";
 
 /**
@@ -314,15 +314,20 @@ export function describeData(data: DataConfig): string {
   return data.kind === "synthetic" ? "synthetic e-commerce data" : `${data.kind} data at ${data.path}`;
 }
 
+/** Whether a metric name (its prefix taken off) is a beyond-accuracy one ("Coverage@10"). */
+function isBeyondAccuracy(name: string): boolean {
+  return (BEYOND_ACCURACY_METRICS as readonly string[]).includes(name.slice(0, name.indexOf("@")));
+}
+
 /**
- * A table of metrics: one row per metric name (sorted by k, then name), one column for sampled and one for
- * full-ranking values.
+ * A table of metrics: one row per accuracy metric name (sorted by k, then name), one column for sampled and one
+ * for full-ranking values.
  */
 export function metricsTable(metrics: Record<string, number>): string {
   const names = new Set<string>();
   for (const key of Object.keys(metrics)) {
     const name = key.startsWith(FULL_RANKING_PREFIX) ? key.slice(FULL_RANKING_PREFIX.length) : key;
-    if (name.includes(":") || name === "count" || name === "bestEpoch") continue;
+    if (name.includes(":") || name === "count" || name === "bestEpoch" || isBeyondAccuracy(name)) continue;
     names.add(name);
   }
   const order = (name: string) => {
@@ -347,9 +352,26 @@ function fmt(value: number | undefined): string {
   return value === undefined ? "–" : value.toFixed(4);
 }
 
-/** The ranking table followed by the breakdown tables (segments, task heads, fidelity). */
+/** The ranking table followed by the beyond-accuracy table and the breakdown tables (segments, task heads, fidelity). */
 export function metricsReport(metrics: Record<string, number>): string {
-  return [metricsTable(metrics), breakdownTables(metrics)].filter((t) => t !== "").join("\n\n");
+  return [metricsTable(metrics), beyondAccuracyTable(metrics), breakdownTables(metrics)]
+    .filter((t) => t !== "")
+    .join("\n\n");
+}
+
+/** The full ranking's beyond-accuracy metrics, one row per k ("top 10"); empty when there are none. */
+export function beyondAccuracyTable(metrics: Record<string, number>): string {
+  const ks = new Set<string>();
+  for (const key of Object.keys(metrics)) {
+    const name = key.slice(FULL_RANKING_PREFIX.length);
+    if (key.startsWith(FULL_RANKING_PREFIX) && isBeyondAccuracy(name)) ks.add(name.slice(name.indexOf("@") + 1));
+  }
+  if (ks.size === 0) return "";
+  const rows = [...ks].map((k) => [
+    `top ${k}`,
+    ...BEYOND_ACCURACY_METRICS.map((name) => fmt(metrics[`${FULL_RANKING_PREFIX}${name}@${k}`])),
+  ]);
+  return table(["beyond accuracy", ...BEYOND_ACCURACY_METRICS], rows);
 }
 
 /**

@@ -1,15 +1,17 @@
 /**
  * `distillrec evaluate`: evaluate a model artefact on the leave-one-out test split of a dataset (by default
- * the data it was trained on) — sampled and full-ranking metrics, segments, task heads, size and latency, and
- * the fidelity to the teacher its lineage names when that teacher can be loaded — as tables or JSON.
+ * the data it was trained on) — sampled and full-ranking metrics (beyond accuracy included), segments, task heads,
+ * size and latency, and the fidelity to the teacher its lineage names when that teacher can be loaded — beside
+ * the popularity reference, as tables or JSON.
  */
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { conversionIndex } from "../../data/labels.js";
 import { leaveOneOut } from "../../data/splits.js";
 import { alignToIds, loadData, recordedData, sameIds, testSetOf } from "../../run/data.js";
-import { evaluateModel, fidelityMetrics, profile } from "../../run/evaluation.js";
+import { evaluateModel, fidelityMetrics, popularityReference, profile } from "../../run/evaluation.js";
 import type { PipelineLog } from "../../run/log.js";
+import type { ReferenceSummary } from "../../run/summary.js";
 import { findTeacherBeside, loadArtefact, type ArtefactManifest, type LoadedArtefact } from "../../models/artefact.js";
 import {
   addEvaluationOptions,
@@ -24,6 +26,7 @@ import {
   type EvaluationOptions,
   type OutputOptions,
 } from "./common.js";
+import { testQuality } from "./terminal.js";
 
 /** Options of `evaluate` as commander parses them. */
 export interface EvaluateOptions extends EvaluationOptions, Omit<OutputOptions, "progress"> {
@@ -48,6 +51,8 @@ export interface EvaluateResult {
   droppedRows: number;
   /** The artefact fidelity was measured against (absent: none was found or given). */
   teacher?: string;
+  /** The popularity ranker on the same test set and protocol: what the model's figures are read against. */
+  reference: ReferenceSummary;
 }
 
 /** Evaluate a model artefact. */
@@ -81,6 +86,7 @@ export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): P
   }
   if (teacher && comparable) Object.assign(metrics, fidelityMetrics(teacher.artefact.model, model, testSet, seed));
   const sized = profile(model, users.size);
+  const reference = popularityReference(testSet, evaluation, seed);
   const result: EvaluateResult = {
     model: opts.model,
     id: manifest.id,
@@ -89,6 +95,7 @@ export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): P
     ...sized,
     droppedRows: dropped,
     ...(teacher && comparable ? { teacher: teacher.dir } : {}),
+    reference,
   };
   printResult(deps, opts, {
     json: result,
@@ -97,6 +104,7 @@ export async function evaluate(opts: EvaluateOptions, deps: CommandDeps = {}): P
     after: [
       `parameters ${sized.parameters}  bytes ${sized.bytes}  FLOPs/item ${sized.flopsPerItem}  ` +
         `latency p50 ${sized.latencyMs.toFixed(3)} ms`,
+      `reference: ${reference.name} (${reference.description}): ${testQuality(reference.metrics)}`,
     ],
   });
   return result;

@@ -20,7 +20,7 @@ import {
   type CommandDeps,
   type OutputOptions,
 } from "./common.js";
-import { HumanLog } from "./terminal.js";
+import { HumanLog, percent } from "./terminal.js";
 
 /** Options of `run` as commander parses them. */
 export interface RunOptions extends OutputOptions {
@@ -67,15 +67,25 @@ export async function run(opts: RunOptions, deps: CommandDeps = {}): Promise<Run
     );
     return summary;
   }
-  const width = Math.max(...summary.models.map((m) => m.name.length));
+  const references = summary.references ?? [];
+  const width = Math.max(...[...summary.models, ...references].map((m) => m.name.length));
   print(`run "${summary.name}": ${summary.models.length} models on ${summary.dataset.name}`);
+  // NDCG@10 and the catalogue coverage of the top 10 (full ranking when measured), side by side.
+  const quality = (metrics: Record<string, number>) => {
+    const ndcg = metrics["full:NDCG@10"] ?? metrics["NDCG@10"];
+    const coverage = metrics["full:Coverage@10"];
+    return (
+      `NDCG@10 ${ndcg === undefined ? "–" : ndcg.toFixed(4)}  ` +
+      `cov@10 ${(coverage === undefined ? "–" : percent(coverage)).padStart(6)}`
+    );
+  };
   for (const m of summary.models) {
-    const ndcg = m.metrics["full:NDCG@10"] ?? m.metrics["NDCG@10"];
     print(
-      `  ${m.name.padEnd(width)}  ${m.role.padEnd(10)}  NDCG@10 ${ndcg === undefined ? "–" : ndcg.toFixed(4)}  ` +
+      `  ${m.name.padEnd(width)}  ${m.role.padEnd(10)}  ${quality(m.metrics)}  ` +
         `${count(m.parameters).padStart(9)} params  ${count(m.fileBytes ?? m.bytes).padStart(11)} bytes  ${m.artefact ?? ""}`,
     );
   }
+  for (const r of references) print(`  ${r.name.padEnd(width)}  ${"reference".padEnd(10)}  ${quality(r.metrics)}`);
   for (const f of summary.failures ?? []) print(`  ${f.model.padEnd(width)}  FAILED: ${f.message}`);
   print(`report   ${paths.report}`);
   print(`summary  ${paths.summary}`);

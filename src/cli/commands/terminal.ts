@@ -142,6 +142,19 @@ function detailText(detail: ProgressEvent["detail"]): string {
 const n = (value: unknown): string =>
   typeof value === "number" ? value.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",") : String(value);
 const f4 = (value: unknown): string => (typeof value === "number" ? value.toFixed(4) : "–");
+/** A share as a percentage with one decimal: 0.0123 → "1.2%". */
+export const percent = (share: number): string => `${(share * 100).toFixed(1)}%`;
+
+/** Test NDCG@10 (full ranking when measured) and, from the full ranking, the catalogue coverage of the top 10. */
+export function testQuality(o: Record<string, unknown>): string {
+  const full = o["full:NDCG@10"] !== undefined;
+  const ndcg = full ? o["full:NDCG@10"] : o["NDCG@10"];
+  const coverage = o["full:Coverage@10"];
+  return (
+    `test NDCG@10 ${f4(ndcg)}${full ? " (full ranking)" : ""}` +
+    (typeof coverage === "number" ? `, top 10 covers ${percent(coverage)} of the catalogue` : "")
+  );
+}
 
 /** The human line of a log record (undefined: nothing to show, e.g. an epoch, which the bar shows). */
 export function humanLine(o: Record<string, unknown>, msg: string): string | undefined {
@@ -172,11 +185,11 @@ export function humanLine(o: Record<string, unknown>, msg: string): string | und
     case "training the assistant chain":
       return `assistant    training the chain teacher → assistant → student (method ${o.method})`;
     case "evaluated": {
-      const full = o["full:NDCG@10"] !== undefined;
-      const ndcg = full ? o["full:NDCG@10"] : o["NDCG@10"];
       const latency = typeof o.latencyMs === "number" ? `, ${o.latencyMs.toFixed(2)} ms a request` : "";
-      return `  ✓ ${o.model}: test NDCG@10 ${f4(ndcg)}${full ? " (full ranking)" : ""}, ${n(o.parameters)} parameters${latency}`;
+      return `  ✓ ${o.model}: ${testQuality(o)}, ${n(o.parameters)} parameters${latency}`;
     }
+    case "reference evaluated":
+      return `reference    ${o.model}: ${testQuality(o)}`;
     case "compressing":
       return `compression  ${o.model}: ${Array.isArray(o.steps) ? o.steps.join(" → ") : ""}`;
     case "compress":

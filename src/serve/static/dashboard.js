@@ -36,6 +36,7 @@ function bytes(n) {
 }
 
 const metric = (metrics, name) => metrics[`full:${name}`] ?? metrics[name];
+const percent = (share) => (share === null || share === undefined ? "–" : `${(share * 100).toFixed(1)}%`);
 
 function list(id, pairs) {
   const dl = $(id);
@@ -106,6 +107,9 @@ function renderCards(s) {
     ["weights.bin", bytes(model.fileBytes)],
     ["test NDCG@10", number(metric(model.metrics, "NDCG@10"), 4)],
     ["test HR@10", number(metric(model.metrics, "HR@10"), 4)],
+    // Beyond accuracy (full ranking): how much of the catalogue the top 10 reach, and quality on the long tail.
+    ["test coverage@10", percent(metric(model.metrics, "Coverage@10"))],
+    ["test long-tail NDCG@10", number(metric(model.metrics, "LongTailNDCG@10"), 4)],
     ...(window ? [["live NDCG@10", `${number(window.ndcg, 4)} (last ${number(window.events)} events)`]] : []),
     ["dataset", l.dataset ?? "–"],
     ["run", l.run ?? "–"],
@@ -123,6 +127,8 @@ function renderCards(s) {
           ["parameters", number(t.parameters)],
           ["weights.bin", bytes(t.fileBytes)],
           ["test NDCG@10", number(metric(t.metrics, "NDCG@10"), 4)],
+          ["test coverage@10", percent(metric(t.metrics, "Coverage@10"))],
+          ["test long-tail NDCG@10", number(metric(t.metrics, "LongTailNDCG@10"), 4)],
           ["student is", `${(t.fileBytes / Math.max(1, model.fileBytes)).toFixed(1)}× smaller`],
         ]
       : [["teacher", l.teacher ? `${l.teacher} (not on this server)` : "none: trained without one"]],
