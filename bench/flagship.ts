@@ -1,0 +1,222 @@
+// bench:flagship — the default pipeline (`npm start`) as a user runs it, each run a child process timed from
+// start to end: three seeds at one thread (mean ± sd of every model's metrics), then repeated runs of seed 0
+// at two threads against its one-thread figures. Writes bench/results/flagship.json (FlagshipResult).
+//
+//   npm run bench:flagship [-- --seeds 3 --two-thread-runs 10]
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { defaultPipelineConfig, type PipelineConfig } from "../src/run/config.js";
+import type { ModelSummary, ReferenceSummary, RunSummary } from "../src/run/summary.js";
+import { atLeast, atMost, gitCommit, meanSd, printTable, printTargets, repoRoot, round } from "./common.js";
+import type { FlagshipModel, FlagshipResult, MetricStats } from "./flagship-result.js";
+
+/** The figures kept per model: flagship.json's key ← summary.json's (full-ranking test metrics at k = 10). */
+const KEPT: Record<string, string> = {
+  "NDCG@10": "full:NDCG@10",
+  "HR@10": "full:HR@10",
+  "coverage@10": "full:Coverage@10",
+  "gini@10": "full:Gini@10",
+  "longTailShare@10": "full:LongTailShare@10",
+  "novelty@10": "full:Novelty@10",
+  "longTailNDCG@10": "full:LongTailNDCG@10",
+  "sampledNDCG@10": "NDCG@10",
+};
+/** Where the README shows the run directory (the output's temporary paths are rewritten to it). */
+const SHOWN_RUN_DIR = "~/distillrec/runs/default";
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
+/** The default pipeline with every seed moved by `seed` (seed 0 is exactly `npm start`'s config). */
+function seededConfig(seed: number, out: string): PipelineConfig {
+  const config = defaultPipelineConfig();
+  const moved = <T extends object>(spec: T): T =>
+    "seed" in spec && typeof spec.seed === "number" ? { ...spec, seed: spec.seed + seed } : spec;
+  config.seed += seed;
+  for (const teacher of config.teachers) teacher.model = moved(teacher.model);
+  config.student.model = moved(config.student.model);
+  config.output.dir = out;
+  return config;
+}
+
+interface Run {
+  seconds: number;
+  output: string;
+  summary: RunSummary;
+}
+
+/** One `distillrec run` in a child process, as `npm start` runs it. */
+function runOnce(seed: number, threads: number): Run {
+  const dir = mkdtempSync(join(tmpdir(), "distillrec-flagship-"));
+  try {
+    const out = join(dir, "run");
+    const configPath = join(dir, "config.json");
+    writeFileSync(configPath, JSON.stringify(seededConfig(seed, out)));
+    const cli = join(repoRoot, "dist/src/cli/main.js");
+    const args = [cli, "run", "--config", configPath, "--threads", String(threads), "--no-progress"];
+    const started = performance.now();
+    const child = spawnSync(process.execPath, args, { cwd: repoRoot, encoding: "utf8", maxBuffer: 64 << 20 });
+    const seconds = (performance.now() - started) / 1000;
+    if (child.status !== 0)
+      throw new Error(`distillrec run (seed ${seed}, ${threads} threads) failed:\n${child.stderr}`);
+    const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as RunSummary;
+    console.error(`  seed ${seed}, ${threads} thread(s): ${seconds.toFixed(0)} s`);
+    return { seconds, output: child.stdout.split(out).join(SHOWN_RUN_DIR), summary };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const ndcg = (m: ModelSummary | ReferenceSummary | undefined): number => m?.metrics["full:NDCG@10"] ?? NaN;
+const named = (s: RunSummary, name: string): ModelSummary | undefined => s.models.find((m) => m.name === name);
+/** The student trained alone, which every lift is taken against. */
+const alone = (s: RunSummary): ModelSummary | undefined => s.models.find((m) => m.role === "student");
+const shippedOf = (s: RunSummary): ModelSummary | undefined => s.models.find((m) => m.role === "compressed");
+/** The teacher the students learn from: the pipeline keeps the best by validation; its lineage names it. */
+const teacherOf = (s: RunSummary): ModelSummary | undefined =>
+  s.models
+    .filter((m) => m.role === "teacher")
+    .reduce<ModelSummary | undefined>((a, m) => (a && ndcg(a) >= ndcg(m) ? a : m), undefined);
+
+function stats(values: number[]): MetricStats {
+  const { mean, sd } = meanSd(values);
+  return { mean: round(mean), sd: round(sd), values: values.map((v) => round(v)) };
+}
+
+/** One model over the seeds' summaries (`pick` finds it in each). */
+function overSeeds(
+  summaries: RunSummary[],
+  pick: (s: RunSummary) => ModelSummary | ReferenceSummary | undefined,
+  describe: Omit<FlagshipModel, "metrics">,
+): FlagshipModel {
+  const found = summaries.map(pick);
+  const metrics: Record<string, MetricStats> = {};
+  for (const [key, source] of Object.entries(KEPT)) {
+    const values = found.map((m) => m?.metrics[source]);
+    if (values.every((v): v is number => typeof v === "number")) metrics[key] = stats(values);
+  }
+  return { ...describe, metrics };
+}
+
+const seeds = Array.from({ length: option("seeds", 3) }, (_, s) => s);
+const twoThreadRuns = option("two-thread-runs", 10);
+const oneThread = seeds.map((seed) => runOnce(seed, 1));
+const twoThreads = Array.from({ length: twoThreadRuns }, () => runOnce(0, 2));
+const summaries = oneThread.map((r) => r.summary);
+const first = summaries[0]!;
+
+const models = first.models.map((m) =>
+  overSeeds(summaries, (s) => named(s, m.name), {
+    name: m.name,
+    role: m.role,
+    ...(m.method ? { method: m.method } : {}),
+    params: m.parameters,
+    bytes: m.fileBytes ?? m.bytes,
+  }),
+);
+const popularity = first.references?.[0];
+const reference =
+  popularity &&
+  overSeeds(summaries, (s) => s.references?.find((r) => r.name === popularity.name), {
+    name: popularity.name,
+    role: "reference",
+    params: 0,
+    bytes: 0,
+  });
+
+const mean = (values: number[]): number => meanSd(values).mean;
+const perSeed = (f: (s: RunSummary) => number): number => mean(summaries.map(f));
+const byName = (name: string): FlagshipModel => models.find((m) => m.name === name)!;
+const meanOf = (m: FlagshipModel, key = "NDCG@10"): number => m.metrics[key]?.mean ?? NaN;
+const studentAlone = meanOf(models.find((m) => m.role === "student")!);
+const bestDistilled = Math.max(...models.filter((m) => m.role === "distilled").map((m) => meanOf(m)));
+const bestTeacher = meanOf(byName(teacherOf(first)!.name));
+const shippedRatio = (key: string, against: (s: RunSummary) => ModelSummary | undefined): number =>
+  perSeed((s) => (shippedOf(s)?.metrics[KEPT[key]!] ?? NaN) / (against(s)?.metrics[KEPT[key]!] ?? NaN));
+
+// Two threads against one, seed 0: each run's largest relative gap of any model's NDCG@10.
+const gaps = twoThreads.map((run) =>
+  Math.max(...run.summary.models.map((m) => Math.abs(ndcg(m) / ndcg(named(first, m.name)) - 1))),
+);
+const shippedOverAlone = twoThreads.map((run) => ndcg(shippedOf(run.summary)) / ndcg(alone(run.summary)));
+const twoThreadSeconds = twoThreads.map((r) => r.seconds).sort((a, b) => a - b);
+const medianSeconds = twoThreadSeconds[Math.floor(twoThreadSeconds.length / 2)] ?? NaN;
+
+const show = (m: FlagshipModel, key: string): string =>
+  m.metrics[key] ? `${m.metrics[key].mean.toFixed(4)} ± ${m.metrics[key].sd.toFixed(4)}` : "-";
+printTable(
+  ["model", "role", "params", "NDCG@10", "coverage@10", "long-tail NDCG@10"],
+  [...models, ...(reference ? [reference] : [])].map((m) => [
+    m.name,
+    m.role,
+    m.params,
+    show(m, "NDCG@10"),
+    show(m, "coverage@10"),
+    show(m, "longTailNDCG@10"),
+  ]),
+);
+console.log("");
+printTable(
+  ["two-thread run", "seconds", "largest gap to one thread", "shipped / alone"],
+  twoThreads.map((run, i) => [i + 1, round(run.seconds), round(gaps[i]!), round(shippedOverAlone[i]!)]),
+);
+console.log("");
+
+const targets = [
+  atLeast(
+    "best distilled student / student alone (NDCG@10, one thread, mean of seeds)",
+    bestDistilled / studentAlone,
+    1.3,
+    "×",
+  ),
+  atLeast("teacher / student alone (NDCG@10)", bestTeacher / studentAlone, 1.5, "×"),
+  atMost(
+    `largest gap of any model's NDCG@10, two threads vs one (${twoThreadRuns} runs)`,
+    Math.max(...gaps),
+    0.03,
+    "relative",
+  ),
+  atLeast("shipped student / student alone, worst two-thread run", Math.min(...shippedOverAlone), 1.25, "×"),
+  atLeast("shipped student coverage@10 / the teacher's", shippedRatio("coverage@10", teacherOf), 0.5, "×"),
+  atLeast("shipped student long-tail NDCG@10 / the teacher's", shippedRatio("longTailNDCG@10", teacherOf), 0.5, "×"),
+  atLeast("shipped student NDCG@10 / student alone", shippedRatio("NDCG@10", alone), 1.25, "×"),
+  atLeast(
+    "shipped student NDCG@10 / popularity ranker",
+    perSeed((s) => ndcg(shippedOf(s)) / ndcg(s.references?.[0])),
+    1,
+    "×",
+  ),
+  atMost("npm start wall time on two threads (median run)", medianSeconds, 180, "s"),
+];
+printTargets(targets);
+
+const shipped = shippedOf(first);
+const result: FlagshipResult = {
+  commit: gitCommit(),
+  date: new Date().toISOString(),
+  seeds,
+  threads: 1,
+  runtimeSeconds: oneThread.map((r) => round(r.seconds)),
+  models,
+  ...(reference ? { reference } : {}),
+  shipped: {
+    name: shipped?.name ?? "none",
+    reason: "the student with the best validation NDCG@10, compressed within the 2% budget",
+  },
+  targets,
+  sampleOutput: (twoThreads[0] ?? oneThread[0]!).output,
+  twoThreadRuns: twoThreads.map((run, i) => ({
+    seconds: round(run.seconds),
+    largestGap: round(gaps[i]!),
+    shippedOverAlone: round(shippedOverAlone[i]!),
+    ndcg: Object.fromEntries(run.summary.models.map((m) => [m.name, round(ndcg(m))])),
+  })),
+  summaries,
+};
+const path = join(repoRoot, "bench", "results", "flagship.json");
+writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
+console.log(`\nwrote ${path}`);
