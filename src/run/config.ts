@@ -263,7 +263,7 @@ export const METHOD_PRESETS: Readonly<Record<string, MethodWeights>> = {
   "relaxed-ranking": { hard: 1, relaxedRanking: 0.3, rrdInteresting: 10, rrdUninteresting: 40 },
   /**
    * Unbiased KD (UnKD, WSDM'23): the teacher's order as pairs within four popularity groups of the list's
-   * unobserved items, eight pairs per group and list, so no popularity bias passes to the student.
+   * unobserved items, eight pairs per group and list: no pair sets a popular item against an unpopular one.
    */
   unkd: { hard: 1, unkd: 10, unkdGroups: 4, unkdPairs: 8 },
   /** DE-RRD's distillation experts: five experts per side map the student's embeddings to the teacher's. */
