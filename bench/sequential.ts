@@ -62,6 +62,8 @@ export const TRAIN = {
   sequenceLoss: "softmax",
   // Many shared negatives: sampled softmax approaches the full cross-entropy, much stronger than 100.
   sequenceNegatives: 1000,
+  // The peer draws them uniformly, as the SASRec references do.
+  sequenceSampler: "uniform",
   // The peer's optimiser (pmixer's): Adam with β2 0.98 and dense updates of every table.
   betas: [0.9, 0.98] as [number, number],
   tableUpdates: "dense",
@@ -196,7 +198,7 @@ interface PeerResult {
 async function ourThroughput(prepared: PreparedData, threads: number, epochs = 3): Promise<number> {
   const objective = sequenceObjective(
     prepared.context.histories!,
-    { kind: TRAIN.sequenceLoss, negatives: TRAIN.sequenceNegatives },
+    { kind: TRAIN.sequenceLoss, negatives: TRAIN.sequenceNegatives, sampler: TRAIN.sequenceSampler },
     0,
   );
   const result = await train({

@@ -8,6 +8,7 @@ export * from "./experts.js";
 export * from "./topology.js";
 export * from "./teacher-vectors.js";
 export * from "./losses.js";
+export * from "./unkd.js";
 export {
   program as distillProgram,
   distillProgramUrl,

@@ -14,6 +14,7 @@ import type { DistillationExperts, ExpertGroup } from "./experts.js";
 import type { TeacherVectors } from "./teacher-vectors.js";
 import { fullTopologyLoss, hierarchicalTopologyLoss } from "./topology.js";
 import { hintLoss, type HintProjection } from "./hint.js";
+import { pairwiseListLoss, popularityGroups, stratifiedPairs } from "./unkd.js";
 import { checkTemperature, softLabelRowIndex, type SoftLabels } from "./soft-labels.js";
 import {
   listwiseKLLoss,
@@ -63,6 +64,17 @@ export interface DistillWeights extends HardWeights {
   rrdUninteresting?: number;
   /** Temperature of the rank-discounted sampling of interesting items (default 10). */
   rrdTemperature?: number;
+  /**
+   * Unbiased KD (UnKD, Chen et al., WSDM'23): the teacher's order learnt as pairs within popularity groups
+   * of the lists' unobserved items (see unkd.ts); needs the items' training popularity.
+   */
+  unkd?: number;
+  /** Popularity groups of UnKD, each about the same share of the training interactions (default 4). */
+  unkdGroups?: number;
+  /** Pairs UnKD draws per group and list, each time the list is used (default 8). */
+  unkdPairs?: number;
+  /** Temperature of UnKD's rank-discounted draw of a pair's two ranks within a group (default 10). */
+  unkdTemperature?: number;
   /** Per-head weights inside the multi-task term (default 1 each). */
   taskWeights?: Record<string, number>;
 }
@@ -94,6 +106,8 @@ export interface DistillExtras {
   rng?: DataRng;
   /** The frozen dot-product teacher's user and item vectors, for the experts and topology terms. */
   teacherVectors?: TeacherVectors;
+  /** Each item's training interactions, for the UnKD term's popularity groups (see historyPopularity). */
+  itemPopularity?: Int32Array;
   /** The DE term's parts: the trained experts and the selection temperature now. */
   experts?: { module: DistillationExperts; temperature: number };
 }
@@ -103,6 +117,8 @@ export interface ListTermContext {
   /** Items in the catalogue, for the student's estimated ranks (needed by `rankingDynamic`). */
   numItems?: number;
   rng?: DataRng;
+  /** Each item's training interactions (needed by `unkd`). */
+  itemPopularity?: Int32Array;
 }
 
 const defaultRng = new DataRng(0);
@@ -150,7 +166,7 @@ function gatherRows(values: Float32Array, rows: Int32Array, width: number): Floa
 }
 
 /** The list terms' weights (0 = off). */
-type ListWeights = Record<"pointwise" | "listwise" | "ranking" | "relaxedRanking" | "multiTask", number>;
+type ListWeights = Record<"pointwise" | "listwise" | "ranking" | "relaxedRanking" | "unkd" | "multiTask", number>;
 
 function listWeights(weights: DistillWeights): ListWeights {
   return {
@@ -158,6 +174,7 @@ function listWeights(weights: DistillWeights): ListWeights {
     listwise: weights.listwise ?? 0,
     ranking: weights.ranking ?? 0,
     relaxedRanking: weights.relaxedRanking ?? 0,
+    unkd: weights.unkd ?? 0,
     multiTask: weights.multiTask ?? 0,
   };
 }
@@ -194,6 +211,7 @@ export function distillationLoss(
       addListTerms(scores, labels, rows, weights, sum, heads, {
         numItems: student.context.numItems,
         rng: extras.rng,
+        ...(extras.itemPopularity ? { itemPopularity: extras.itemPopularity } : {}),
       });
     }
   }
@@ -284,6 +302,8 @@ function scoreListRows(
  * - relaxed ranking: "interesting" items from the top-K slice (teacher order) against "uninteresting"
  *   ones from the sampled slice; with `rrdInteresting` / `rrdUninteresting`, DE-RRD's sampling of that
  *   many (rank-discounted, resp. uniform) with `context.rng`, fresh each time the list is used;
+ * - UnKD: pairs of unobserved items within popularity groups (`context.itemPopularity`), in the teacher's
+ *   order, drawn with `context.rng` each time the list is used (unkd.ts);
  * - multi-task (with `heads`, every head's logits of the lists): against `labels.taskScores`.
  *
  * However the student scores its lists (a zoo model's scoreLists, an online model's vectors), the terms
@@ -314,6 +334,7 @@ export function addListTerms(
     const { interesting, uninteresting } = relaxedRankingItems(scores, labels, weights, context.rng ?? defaultRng);
     sum.add("relaxedRanking", w.relaxedRanking, relaxedRankingLoss(interesting, uninteresting));
   }
+  if (w.unkd !== 0) sum.add("unkd", w.unkd, unkdTerm(scores, labels, rows, weights, context));
   if (w.multiTask !== 0) {
     if (!heads) throw new Error("addListTerms: the multi-task term needs every head's logits of the lists");
     if (!labels.taskScores) {
@@ -323,6 +344,32 @@ export function addListTerms(
     for (const [name, values] of Object.entries(labels.taskScores)) teacherTasks[name] = gatherRows(values, rows, L);
     sum.add("multiTask", w.multiTask, multiTaskSoftLoss(heads, teacherTasks, T, weights.taskWeights));
   }
+}
+
+const groupsByPopularity = new WeakMap<Int32Array, Map<number, Int32Array>>();
+
+/** UnKD over the lists' logits [R, L]: the teacher's order in pairs within each popularity group. */
+function unkdTerm(
+  scores: Tensor,
+  labels: SoftLabels,
+  rows: Int32Array,
+  weights: DistillWeights,
+  context: ListTermContext,
+): Tensor {
+  const popularity = context.itemPopularity;
+  if (!popularity) throw new Error("distillationLoss: the unkd term needs the items' training popularity");
+  const groups = weights.unkdGroups ?? 4;
+  let byCount = groupsByPopularity.get(popularity);
+  if (!byCount) groupsByPopularity.set(popularity, (byCount = new Map()));
+  let groupOf = byCount.get(groups);
+  if (!groupOf) byCount.set(groups, (groupOf = popularityGroups(popularity, groups)));
+  const pairsPerGroup = weights.unkdPairs ?? 8;
+  if (!Number.isInteger(pairsPerGroup) || pairsPerGroup < 1) {
+    throw new RangeError(`distillationLoss: unkdPairs must be an integer ≥ 1, got ${pairsPerGroup}`);
+  }
+  const temperature = weights.unkdTemperature ?? 10;
+  const pairs = stratifiedPairs(labels, rows, groupOf, pairsPerGroup, temperature, context.rng ?? defaultRng);
+  return pairwiseListLoss(scores, pairs);
 }
 
 /** A sample size within a slice of `width`: `value` (at most the width), default the whole slice. */

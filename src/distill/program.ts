@@ -25,6 +25,7 @@ import { TeacherVectors } from "./teacher-vectors.js";
 import { HintProjection, teacherRepresentation } from "./hint.js";
 import { distillationLoss, distinctRows, scaleListTerms, type DistillExtras, type DistillWeights } from "./losses.js";
 import type { SoftLabels } from "./soft-labels.js";
+import { historyPopularity } from "./unkd.js";
 
 /** The plain (structured-cloneable) config of the program. */
 export interface DistillConfig extends TrainConfig {
@@ -71,7 +72,7 @@ export const SAMPLES_SEEN = "samplesSeen";
 export const TEACHER_WEIGHTS = "teacherWeights";
 
 /** The loss terms that need soft labels. */
-export const LIST_TERMS = ["pointwise", "listwise", "ranking", "relaxedRanking", "multiTask"] as const;
+export const LIST_TERMS = ["pointwise", "listwise", "ranking", "relaxedRanking", "unkd", "multiTask"] as const;
 /** The loss terms that need a teacher signal (soft labels, or the teacher itself for hints). */
 export const SOFT_TERMS = [...LIST_TERMS, "hint", "experts", "topology"] as const;
 
@@ -265,6 +266,10 @@ export const program: TrainProgram<DistillConfig, DistillTrainer> = trainingProg
     // Each thread draws its own relaxed-ranking samples.
     const rng = new DataRng(Math.imul(config.seed ?? 0, 0x9e3779b1) ^ (thread + 1));
     const extras: DistillExtras = { rng };
+    if ((weights.unkd ?? 0) !== 0) {
+      if (!config.context.histories) throw new Error("distill program: the unkd term needs the training histories");
+      extras.itemPopularity = historyPopularity(config.context.histories, config.context.numItems);
+    }
     // buildTeacherTerms has checked that such a teacher is a dot-product model.
     if (parts && readsTeacherVectors(weights) && isDotProduct(parts.teacher)) {
       extras.teacherVectors = new TeacherVectors(parts.teacher, config.context.numUsers, config.context.numItems);

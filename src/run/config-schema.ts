@@ -6,7 +6,7 @@ import { MODEL_KINDS } from "../models/zoo.js";
 import { HARD_LOSSES } from "../train/losses.js";
 import { CONSENSUS_KINDS } from "../distill/soft-labels.js";
 import { LOSS_REDUCTIONS } from "../train/program.js";
-import { SEQUENCE_LOSSES } from "../train/sequence.js";
+import { NEGATIVE_SAMPLERS, SEQUENCE_LOSSES } from "../train/sequence.js";
 import { TABLE_UPDATES } from "../engine/optim.js";
 
 /** Optimisers a config may name. */
@@ -162,6 +162,11 @@ const trainSettings = {
       ...positiveInt,
       description: "shared negatives per batch of the sampled softmax (default 100)",
     },
+    sequenceSampler: {
+      enum: [...NEGATIVE_SAMPLERS],
+      description:
+        "where the sampled softmax draws its negatives: popularity (default; in proportion to training interactions, logQ-corrected) or uniform (the SASRec references')",
+    },
     optimizer: { enum: [...OPTIMIZERS], default: "adam" },
     patience: { ...positiveInt, default: 3 },
     validateEvery: { ...positiveInt, description: "validate every this many epochs, and after the last (default 1)" },
@@ -182,6 +187,8 @@ const weightsSchema = {
         "listwise",
         "ranking",
         "relaxedRanking",
+        // Unbiased KD (WSDM'23): the teacher's order in pairs within popularity groups.
+        "unkd",
         "hint",
         // DE-RRD's distillation experts (dot-product teacher and student).
         "experts",
@@ -201,6 +208,9 @@ const weightsSchema = {
     rrdInteresting: positiveInt,
     rrdUninteresting: positiveInt,
     rrdTemperature: { type: "number", exclusiveMinimum: 0 },
+    unkdGroups: positiveInt,
+    unkdPairs: positiveInt,
+    unkdTemperature: { type: "number", exclusiveMinimum: 0 },
     hardLoss: { enum: [...HARD_LOSSES] },
   },
   additionalProperties: false,

@@ -21,6 +21,7 @@ function sequenceOptions(settings: TrainSettings): SequenceLossOptions {
   return {
     kind: settings.sequenceLoss ?? "bce",
     ...(settings.sequenceNegatives === undefined ? {} : { negatives: settings.sequenceNegatives }),
+    ...(settings.sequenceSampler === undefined ? {} : { sampler: settings.sequenceSampler }),
   };
 }
 

@@ -5,16 +5,23 @@
  * - "bce", the paper's: per position, binary cross-entropy of the next item against one negative drawn
  *   uniformly from the items the user never interacted with in training;
  * - "softmax", sampled softmax: per position, cross-entropy over the next item and `negatives` items drawn
- *   uniformly from the catalogue for the whole batch (shared, as in-batch sampled softmax does; a draw that
- *   happens to be a position's own target is kept, a 1/numItems event per draw). The draw is seeded by
- *   the batch's optimiser step, so threads holding slices of one batch share its negatives as one thread
- *   would.
+ *   for the whole batch (shared, as in-batch sampled softmax does; a draw that happens to be a position's
+ *   own target is kept; the draw is seeded by the batch's optimiser step, so threads holding slices of one
+ *   batch share its negatives as one thread would). The draws come from `sampler`:
+ *   - "uniform": uniformly from the catalogue, as the SASRec references draw them;
+ *   - "popularity": in proportion to each item's training interactions plus one, each negative's logit
+ *     corrected by −log(negatives · Q(i)), its expected count among the draws (the logQ correction of
+ *     sampled softmax: Bengio & Senécal 2008, Jean et al. 2015, Yi et al. RecSys'19), so the negatives'
+ *     Σ e^{s − log(K·Q)} is an unbiased estimate of the whole catalogue's Σ e^s and the loss estimates the
+ *     full softmax cross-entropy whatever Q is. Uniform draws are mostly unpopular items, which a model that
+ *     ranks by popularity alone already beats, so a small model learns little beyond popularity from them;
+ *     popularity draws put the items a user's next item actually competes with into the sample.
  * Both average over the batch's real (unpadded) positions.
  */
 import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { Rng } from "../engine/random.js";
-import type { Tensor } from "../engine/tensor.js";
+import { Tensor } from "../engine/tensor.js";
 import type { HistoryInputs, ModelContext } from "../models/context.js";
 import { isSequenceModel, sequenceWindows, type SequenceModel } from "../models/sequence.js";
 import type { Recommender } from "../models/recommender.js";
@@ -23,11 +30,45 @@ import { trainingProgram, type Objective, type TrainConfig } from "./program.js"
 
 export const SEQUENCE_LOSSES = ["bce", "softmax"] as const;
 export type SequenceLossKind = (typeof SEQUENCE_LOSSES)[number];
+export const NEGATIVE_SAMPLERS = ["uniform", "popularity"] as const;
+export type NegativeSampler = (typeof NEGATIVE_SAMPLERS)[number];
 
 export interface SequenceLossOptions {
   kind: SequenceLossKind;
   /** Shared negatives per batch of the sampled softmax (default 100). */
   negatives?: number;
+  /** Where the sampled softmax draws its negatives from (default "popularity"; see the module comment). */
+  sampler?: NegativeSampler;
+}
+
+/** Items drawn in proportion to their training interactions plus one (so every item can be drawn). */
+export class PopularityProposal {
+  /** Cumulative weights, [numItems]: item i is drawn when a uniform draw in [0, total) falls in its step. */
+  private readonly cumulative: Float64Array;
+  /** log Q(i), the log probability of drawing item i. */
+  readonly logProbability: Float64Array;
+
+  constructor(histories: HistoryInputs, numItems: number) {
+    const weights = new Float64Array(numItems).fill(1);
+    for (const item of histories.items) if (item >= 0 && item < numItems) weights[item]!++;
+    this.cumulative = new Float64Array(numItems);
+    let total = 0;
+    weights.forEach((w, i) => (this.cumulative[i] = total += w));
+    this.logProbability = Float64Array.from(weights, (w) => Math.log(w / total));
+  }
+
+  /** One item, with probability Q(i). */
+  draw(rng: Rng): number {
+    const u = rng.next() * this.cumulative[this.cumulative.length - 1]!;
+    let lo = 0;
+    let hi = this.cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.cumulative[mid]! > u) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
 }
 
 /** Each user's training items sorted, for "never interacted with" checks by binary search. */
@@ -54,7 +95,10 @@ class SeenItems {
   }
 }
 
-/** The next-item loss of a batch of windows (see the module comment); null when no position has a target. */
+/**
+ * The next-item loss of a batch of windows (see the module comment); null when no position has a target.
+ * The sampled softmax draws from `proposal` when given (with the logQ correction), else uniformly.
+ */
 export function sequenceLoss(
   model: SequenceModel,
   users: Int32Array,
@@ -63,6 +107,7 @@ export function sequenceLoss(
   negative: (user: number) => number,
   rng: Rng,
   options: SequenceLossOptions,
+  proposal?: PopularityProposal,
 ): Tensor | null {
   const length = model.maxLength;
   const batch = users.length;
@@ -82,9 +127,14 @@ export function sequenceLoss(
     return ops.scale(ops.bceWithLogits(logits, labels), 2);
   }
   const count = options.negatives ?? 100;
-  const shared = Int32Array.from({ length: count }, () => rng.int(model.numItems));
+  const shared = Int32Array.from({ length: count }, () => (proposal ? proposal.draw(rng) : rng.int(model.numItems)));
   const negativeLogits = ops.linear(states, model.itemVectors(new Ids(shared)));
-  return ops.sampledSoftmaxCrossEntropy(positiveLogits, negativeLogits);
+  if (!proposal) return ops.sampledSoftmaxCrossEntropy(positiveLogits, negativeLogits);
+  const logExpectedCounts = Float32Array.from(shared, (item) => -(Math.log(count) + proposal.logProbability[item]!));
+  return ops.sampledSoftmaxCrossEntropy(
+    positiveLogits,
+    ops.add(negativeLogits, Tensor.from(logExpectedCounts, [count])),
+  );
 }
 
 function sequenceModelOf(model: Recommender): SequenceModel {
@@ -130,12 +180,16 @@ export function sequenceHardLoss(
     }
     return rng.int(numItems); // a user who has seen nearly everything: any item
   };
+  const proposal =
+    settings.kind === "softmax" && (settings.sampler ?? "popularity") === "popularity"
+      ? new PopularityProposal(histories, numItems)
+      : undefined;
   return (batch) => {
     if (!batch.historyEnd) throw new Error("train: next-item training needs each sample's history position");
     const ends = Int32Array.from(batch.historyEnd, (e) => e + 1);
     const windows = sequenceWindows(histories, batch.users, ends, model.maxLength);
     const shared = batch.step === undefined ? rng : stepRng(settings.seed, batch.step);
-    return sequenceLoss(model, batch.users, windows.inputs, windows.targets, negative, shared, settings);
+    return sequenceLoss(model, batch.users, windows.inputs, windows.targets, negative, shared, settings, proposal);
   };
 }
 
@@ -149,12 +203,16 @@ export function sequenceSamples(histories: HistoryInputs): Int32Array {
   return Int32Array.from(last);
 }
 
-/** The random model's loss under `options`: 2 ln 2 (bce), ln(1 + negatives) (softmax). */
-export function sequenceRandomLoss(options: SequenceLossOptions): number {
-  return options.kind === "bce" ? 2 * Math.LN2 : Math.log(1 + (options.negatives ?? 100));
+/**
+ * The random model's loss under `options`: 2 ln 2 (bce), ln(1 + negatives) (softmax, uniform draws);
+ * undefined under popularity draws, where it depends on which items were drawn.
+ */
+export function sequenceRandomLoss(options: SequenceLossOptions): number | undefined {
+  if (options.kind === "bce") return 2 * Math.LN2;
+  return (options.sampler ?? "popularity") === "uniform" ? Math.log(1 + (options.negatives ?? 100)) : undefined;
 }
 
-/** Settings checked: a known loss and a positive number of negatives (default 100). */
+/** Settings checked: a known loss and sampler, and a positive number of negatives (default 100). */
 export function checkSequenceOptions(options: SequenceLossOptions): Required<SequenceLossOptions> {
   if (!SEQUENCE_LOSSES.includes(options.kind)) {
     throw new RangeError(
@@ -165,7 +223,13 @@ export function checkSequenceOptions(options: SequenceLossOptions): Required<Seq
   if (!(Number.isInteger(negatives) && negatives >= 1)) {
     throw new RangeError(`train: sequence negatives must be a positive integer, got ${negatives}`);
   }
-  return { kind: options.kind, negatives };
+  const sampler = options.sampler ?? "popularity";
+  if (!NEGATIVE_SAMPLERS.includes(sampler)) {
+    throw new RangeError(
+      `train: unknown negative sampler "${String(sampler)}" (known: ${NEGATIVE_SAMPLERS.join(", ")})`,
+    );
+  }
+  return { kind: options.kind, negatives, sampler };
 }
 
 interface SequenceConfig extends TrainConfig {
@@ -183,10 +247,11 @@ export const sequenceProgramUrl = import.meta.url;
 /** The next-item objective over training histories in CSR form: an epoch visits each user once, at their last row. */
 export function sequenceObjective(histories: HistoryInputs, options: SequenceLossOptions, seed: number): Objective {
   const checked = checkSequenceOptions(options);
+  const randomLoss = sequenceRandomLoss(checked);
   return {
     programUrl: sequenceProgramUrl,
     config: { sequence: { ...checked, seed } },
     samples: sequenceSamples(histories),
-    randomLoss: sequenceRandomLoss(checked),
+    ...(randomLoss === undefined ? {} : { randomLoss }),
   };
 }

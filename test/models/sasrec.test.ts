@@ -8,7 +8,7 @@ import { createModel, isDotProduct, isSequenceModel, sequenceWindows } from "../
 import { VectorScorer } from "../../src/models/dot-product.js";
 import { SASRec, type SASRecConfig } from "../../src/models/sasrec.js";
 import type { ModelContext } from "../../src/models/context.js";
-import { sequenceLoss } from "../../src/train/sequence.js";
+import { PopularityProposal, sequenceLoss } from "../../src/train/sequence.js";
 import { gradCheck } from "../helpers/gradcheck.js";
 import { forwardOne, tinyContext } from "../helpers/models.js";
 
@@ -96,8 +96,12 @@ describe("SASRec", () => {
     endStep();
   });
 
-  for (const kind of ["bce", "softmax"] as const) {
-    test(`${kind} next-item loss: gradients of every parameter match finite differences`, () => {
+  for (const [kind, sampler] of [
+    ["bce", undefined],
+    ["softmax", "uniform"],
+    ["softmax", "popularity"],
+  ] as const) {
+    test(`${kind} ${sampler ?? ""} next-item loss: gradients of every parameter match finite differences`, () => {
       const model = tiny({ activation: "gelu" });
       const users = new Int32Array([0, 3]);
       const windows = sequenceWindows(model.context.histories!, users, new Int32Array([3, 9]), 4);
@@ -117,6 +121,8 @@ describe("SASRec", () => {
             kind,
             negatives: 3,
           },
+          // The same shared draws every call (a fresh generator), corrected by their popularity.
+          sampler === "popularity" ? new PopularityProposal(model.context.histories!, model.numItems) : undefined,
         )!;
       };
       gradCheck(loss, model.parameters(), { eps: 3e-3, maxElements: 12 });

@@ -2,7 +2,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { distill } from "../../src/distill/distill.js";
 import { generateSoftLabels } from "../../src/distill/soft-labels.js";
-import { sequenceHardLoss, sequenceObjective, sequenceSamples } from "../../src/train/sequence.js";
+import { PopularityProposal, sequenceHardLoss, sequenceObjective, sequenceSamples } from "../../src/train/sequence.js";
+import { Rng } from "../../src/engine/random.js";
 import { createModel } from "../../src/models/zoo.js";
 import { endStep, noGrad } from "../../src/engine/tensor.js";
 import { train } from "../../src/train/trainer.js";
@@ -29,10 +30,18 @@ describe("next-item training", () => {
     );
   });
 
-  for (const kind of ["bce", "softmax"] as const) {
-    test(`${kind}: SASRec's loss falls and validation rises well above its start`, async () => {
+  for (const [kind, sampler] of [
+    ["bce", undefined],
+    ["softmax", "uniform"],
+    ["softmax", "popularity"],
+  ] as const) {
+    test(`${kind} ${sampler ?? ""}: SASRec's loss falls and validation rises well above its start`, async () => {
       const validate = makeValidator();
-      const objective = sequenceObjective(shop.context.histories!, { kind, negatives: 50 }, 3);
+      const objective = sequenceObjective(
+        shop.context.histories!,
+        { kind, negatives: 50, ...(sampler ? { sampler } : {}) },
+        3,
+      );
       const result = await train(
         options({ model: sasrec, objective, epochs: 8, batchSize: 32, lr: 0.005, validate, patience: 8 }),
       );
@@ -61,12 +70,52 @@ describe("next-item training", () => {
     endStep();
   });
 
+  test("popularity draws: each item in proportion to its training interactions plus one", () => {
+    // Item 0 three times, item 2 once, items 1 and 3 never: weights 4, 1, 2, 1.
+    const histories = { offsets: Int32Array.from([0, 2, 4]), items: Int32Array.from([0, 0, 2, 0]) };
+    const proposal = new PopularityProposal(histories, 4);
+    assert.deepEqual(
+      Array.from(proposal.logProbability, (l) => Number(Math.exp(l).toFixed(6))),
+      [0.5, 0.125, 0.25, 0.125],
+    );
+    const rng = new Rng(9);
+    const counts = new Float64Array(4);
+    const draws = 40_000;
+    for (let k = 0; k < draws; k++) counts[proposal.draw(rng)]!++;
+    for (let i = 0; i < 4; i++) {
+      const expected = Math.exp(proposal.logProbability[i]!);
+      assert.ok(Math.abs(counts[i]! / draws - expected) < 0.01, `item ${i}: ${counts[i]! / draws} vs ${expected}`);
+    }
+  });
+
+  test("logQ correction: the corrected draws estimate the whole catalogue's partition function", () => {
+    const proposal = new PopularityProposal(shop.context.histories!, NUM_ITEMS);
+    const logits = Float64Array.from({ length: NUM_ITEMS }, (_, i) => Math.sin(i) * 2);
+    const full = logits.reduce((sum, s) => sum + Math.exp(s), 0);
+    const rng = new Rng(4);
+    const K = 200;
+    let estimate = 0;
+    const rounds = 200;
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < K; k++) {
+        const item = proposal.draw(rng);
+        estimate += Math.exp(logits[item]! - Math.log(K) - proposal.logProbability[item]!);
+      }
+    }
+    estimate /= rounds;
+    assert.ok(Math.abs(estimate / full - 1) < 0.05, `estimate ${estimate} vs ${full}`);
+  });
+
   test("needs a sequence model, and a known loss", async () => {
     const objective = sequenceObjective(shop.context.histories!, { kind: "bce" }, 0);
     await assert.rejects(train(options({ objective })), /needs a sequence model such as sasrec, not bpr-mf/);
     assert.throws(
       () => sequenceObjective(shop.context.histories!, { kind: "hinge" as "bce" }, 0),
       /unknown sequence loss "hinge"/,
+    );
+    assert.throws(
+      () => sequenceObjective(shop.context.histories!, { kind: "softmax", sampler: "zipf" as "uniform" }, 0),
+      /unknown negative sampler "zipf"/,
     );
   });
 

@@ -10,7 +10,12 @@ import { pino } from "pino";
 import type { DataConfig, TrainSettings } from "../../run/config.js";
 import { TABLE_UPDATES, type TableUpdates } from "../../engine/optim.js";
 import { LOSS_REDUCTIONS, type LossReduction } from "../../train/program.js";
-import { SEQUENCE_LOSSES, type SequenceLossKind } from "../../train/sequence.js";
+import {
+  NEGATIVE_SAMPLERS,
+  SEQUENCE_LOSSES,
+  type NegativeSampler,
+  type SequenceLossKind,
+} from "../../train/sequence.js";
 import { artefactTarget } from "../../models/artefact.js";
 import { MODEL_KINDS, isModelKind, specOfWidth, type ModelSpec } from "../../models/zoo.js";
 import type { PipelineLog } from "../../run/log.js";
@@ -78,6 +83,7 @@ export interface TrainOptions {
   l2?: number;
   sequenceLoss?: SequenceLossKind;
   sequenceNegatives?: number;
+  sequenceSampler?: NegativeSampler;
   patience?: number;
   seed?: number;
   threads?: number;
@@ -100,7 +106,7 @@ export interface OutputOptions {
 
 /**
  * Adds --epochs, --batch-size, --lr, --weight-decay, --table-updates, --loss-reduction, --l2, --sequence-loss,
- * --sequence-negatives, --patience,
+ * --sequence-negatives, --sequence-sampler, --patience,
  * --seed and --threads. The help names the command's own
  * defaults, which trainSettings applies, so the two cannot drift apart.
  */
@@ -137,6 +143,12 @@ export function addTrainOptions(command: Command, defaults: TrainSettings, seedD
       ).choices([...SEQUENCE_LOSSES]),
     )
     .option("--sequence-negatives <n>", "shared negatives per batch of the sampled softmax (default 100)", positiveInt)
+    .addOption(
+      new Option(
+        "--sequence-sampler <how>",
+        "where the sampled softmax draws its negatives: by training popularity, logQ-corrected (default), or uniformly",
+      ).choices([...NEGATIVE_SAMPLERS]),
+    )
     .option("--patience <n>", `epochs without improvement before stopping (default ${defaults.patience})`, positiveInt)
     .option("--seed <n>", `random seed (${seedDefault})`, nonNegativeInt)
     .option("--threads <n>", "training threads (default: every core)", positiveInt);
@@ -155,6 +167,7 @@ export function trainSettings(opts: TrainOptions, base: TrainSettings): TrainSet
     ...(opts.l2 === undefined ? {} : { l2: opts.l2 }),
     ...(opts.sequenceLoss === undefined ? {} : { sequenceLoss: opts.sequenceLoss }),
     ...(opts.sequenceNegatives === undefined ? {} : { sequenceNegatives: opts.sequenceNegatives }),
+    ...(opts.sequenceSampler === undefined ? {} : { sequenceSampler: opts.sequenceSampler }),
     ...(opts.patience === undefined ? {} : { patience: opts.patience }),
   };
 }
