@@ -4,7 +4,7 @@
  * for a training step's temporaries (activations, gradients), reset after every step.
  *
  * The memory is a shared WebAssembly.Memory so worker threads can instantiate the same kernels over
- * the same parameters (Hogwild training). Every thread owns its own arena and free lists; growth of the
+ * the same parameters (parallel training, engine/parallel.ts). Every thread owns its own arena and free lists; growth of the
  * heap is an atomic bump of a pointer kept in the memory itself, so threads never hand out the same bytes.
  */
 import { readFileSync } from "node:fs";

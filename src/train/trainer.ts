@@ -1,5 +1,5 @@
 /**
- * The training loop for teachers and students: epochs of Hogwild training (engine/parallel.ts) of an
+ * The training loop for teachers and students: epochs on every thread (engine/parallel.ts) of an
  * objective's program (program.ts), fresh negatives and a fresh sample order every epoch, an optional
  * learning-rate schedule stepped once per epoch, validation after each epoch, early stopping, and the best
  * epoch's parameters restored at the end. The default objective learns the hard labels (plain BPR with the

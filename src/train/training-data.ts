@@ -1,6 +1,6 @@
 /**
  * The samples a training pool learns from: one (user, positive, negative) triple per training row, in
- * shared memory so every Hogwild worker reads the same arrays. Samples are laid out like the users'
+ * shared memory so every training worker reads the same arrays. Samples are laid out like the users'
  * chronological histories (CSR), so a sample's index is also the position of its positive item in the
  * histories: history-aware models are shown only what the user did before it (`historyEnd`). When the data
  * has task labels, each sample also carries its positive's conversion label, which the extra heads of
