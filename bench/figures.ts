@@ -186,23 +186,44 @@ function flagshipIntro(flagship: FlagshipResult): string {
   const [alone] = byRole(flagship, "student");
   const distilled = byRole(flagship, "distilled");
   const top = best(distilled);
-  const shipped = flagship.models.find((m) => m.name === flagship.shipped.name);
+  const shipped = byRole(flagship, "compressed")[0];
   if (!teacher || !alone || !top || !shipped) {
     throw new Error(
       `bench/results/${FLAGSHIP_FILE}: needs a teacher, the student alone, a distilled and a shipped student`,
     );
   }
-  const lift = (m: FlagshipModel): number => ndcg(m).mean / ndcg(alone).mean;
-  const hurt = distilled.filter((m) => lift(m) < 1).map(methodName);
-  const coverage = (m: FlagshipModel): string => percent(m.metrics["coverage@10"]?.mean ?? NaN, 0);
+  // A method's lift over the student alone, seed by seed; it counts as a lift (or a loss) only beyond the seeds' spread.
+  const lifts = (m: FlagshipModel): number[] => ndcg(m).values.map((v, i) => v / ndcg(alone).values[i]!);
+  const spread = (values: number[]): { mean: number; sd: number } => {
+    const m = mean(values);
+    const sd = values.length > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / (values.length - 1)) : 0;
+    return { mean: m, sd };
+  };
+  const clear = distilled.filter((m) => Math.abs(spread(lifts(m)).mean - 1) > spread(lifts(m)).sd);
+  const within = distilled.filter((m) => !clear.includes(m));
+  const effect = (m: FlagshipModel): string =>
+    `${methodName(m)} ${spread(lifts(m)).mean >= 1 ? "lifts" : "lowers"} it ${times(spread(lifts(m)).mean, 2)}`;
+  const metric = (m: FlagshipModel, key: string): number => m.metrics[key]?.mean ?? NaN;
+  const coverage = (m: FlagshipModel): string => percent(metric(m, "coverage@10"), 0);
+  const tail = (m: FlagshipModel): string =>
+    times(metric(m, "longTailNDCG@10") / metric(teacher, "longTailNDCG@10"), 2);
   const seeds = flagship.seeds.length;
+  const list = (items: string[]): string =>
+    items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : (items[0] ?? "");
   return wrap(
     `It takes about ${duration} on two cores. Over ${seeds} seeds at one thread (full-ranking NDCG@10, mean) ` +
       `the best teacher, ${teacher.name}, is ${times(ndcg(teacher).mean / ndcg(alone).mean, 2)} the tiny student ` +
-      `trained alone, and ${methodName(top)} distillation lifts the student ${times(lift(top), 2)}` +
-      (hurt.length ? `; ${hurt.join(" and ")} distillation hurts this student (it is reported, not hidden)` : "") +
-      `. The shipped student, ${shipped.name}, recommends ${coverage(shipped)} of the catalogue to the test users ` +
-      `(the teacher ${coverage(teacher)}, the student alone ${coverage(alone)}).` +
+      `trained alone. ` +
+      (clear.length ? `On accuracy, ${list(clear.map(effect))}` : "") +
+      (clear.length && within.length ? "; " : "") +
+      (within.length
+        ? `${clear.length ? "" : "On accuracy, "}${list(within.map(methodName))} distillation ` +
+          `${within.length > 1 ? "leave" : "leaves"} it within ` +
+          `the seeds' spread (${within.map((m) => times(spread(lifts(m)).mean, 2)).join(", ")})`
+        : "") +
+      `. The shipped student (the best on validation, compressed) recommends ${coverage(shipped)} of the ` +
+      `catalogue to the test users (the teacher ${coverage(teacher)}, the student alone ${coverage(alone)}), and ` +
+      `its long-tail NDCG@10 is ${tail(shipped)} the teacher's (the student alone's ${tail(alone)}).` +
       (runs.length
         ? ` In ${runs.length} runs on two threads every model stays within ` +
           `${percent(Math.max(...runs.map((r) => r.largestGap)), 1)} of its one-thread NDCG@10.`
@@ -237,7 +258,7 @@ function flagshipModels(flagship: FlagshipResult): string {
   const metrics = ["NDCG@10", "coverage@10", "longTailNDCG@10"].filter((k) => models.some((m) => m.metrics[k]));
   const stats = (s: MetricStats | undefined): string => (s ? `${fixed(s.mean, 4)} ± ${fixed(s.sd, 4)}` : "–");
   return markdownTable(
-    ["model", "role", "parameters", "weights bytes", ...metrics],
+    ["model", "role", "parameters", "weights bytes", ...metrics.map((k) => k.replace("longTail", "long-tail "))],
     [false, false, true, true, ...metrics.map(() => true)],
     models.map((m) => [
       m.name,
