@@ -23,6 +23,20 @@ const HEADER = 3;
 const PER_PARAM = 4;
 /** How long one wait lasts before the failure flag is read again (ms). */
 const POLL_MS = 200;
+/**
+ * Reads of a word before sleeping on it: a small model's step takes tens of microseconds, about what a sleep
+ * and a wake-up cost, so a thread first spins briefly on the word the other thread is about to write.
+ */
+const SPINS = 4000;
+
+/** Wait until `c[index]` is no longer `value`, spinning first; throws when `failed()` says the epoch failed. */
+function waitWhile(c: Int32Array, index: number, value: number, failed: () => void): void {
+  for (let spin = 0; spin < SPINS; spin++) if (Atomics.load(c, index) !== value) return;
+  while (Atomics.load(c, index) === value) {
+    failed();
+    Atomics.wait(c, index, value, POLL_MS);
+  }
+}
 
 /** Whether the optimiser's parameters need synchronous steps: any dense weight, or tables updated whole. */
 export function needsSynchronousSteps(optimizer: Optimizer): boolean {
@@ -83,10 +97,7 @@ export class StepExchange {
     const generation = Atomics.load(c, GENERATION);
     Atomics.add(c, ARRIVED, 1);
     Atomics.notify(c, ARRIVED);
-    while (Atomics.load(c, GENERATION) === generation) {
-      this.throwIfFailed();
-      Atomics.wait(c, GENERATION, generation, POLL_MS);
-    }
+    waitWhile(c, GENERATION, generation, () => this.throwIfFailed());
     optimizer.zeroGrad();
   }
 
@@ -97,8 +108,7 @@ export class StepExchange {
   step(optimizer: Optimizer, workers: number, learned: boolean): void {
     const c = this.control;
     for (let arrived = Atomics.load(c, ARRIVED); arrived < workers; arrived = Atomics.load(c, ARRIVED)) {
-      this.throwIfFailed();
-      Atomics.wait(c, ARRIVED, arrived, POLL_MS);
+      waitWhile(c, ARRIVED, arrived, () => this.throwIfFailed());
     }
     Atomics.store(c, ARRIVED, 0);
     try {
