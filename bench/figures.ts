@@ -241,15 +241,12 @@ function flagshipStudentShare(flagship: FlagshipResult): string {
   return `${percent(alone.params / teacher.params, 0)} of the teacher's parameters`;
 }
 
-/** The best distillation method's lift of `npm start`'s student, for the sentence that compares the benches. */
+/** The best distillation method's effect on `npm start`'s student, for the sentence that compares the benches. */
 function flagshipLift(flagship: FlagshipResult): string {
   const [alone] = byRole(flagship, "student");
   const top = best(byRole(flagship, "distilled"));
   if (!alone || !top) throw new Error(`bench/results/${FLAGSHIP_FILE}: needs the student alone and a distilled one`);
-  const method = methodName(top);
-  return `${method[0]!.toUpperCase()}${method.slice(1)} distillation lifts \`npm start\`'s 8-wide student ${times(
-    ndcg(top).mean / ndcg(alone).mean,
-  )}`;
+  return `the best distillation method moves the 8-wide student's NDCG@10 ${times(ndcg(top).mean / ndcg(alone).mean)}`;
 }
 
 /** The models of the run and the popularity ranker: size and test metrics, mean ± sd over the seeds. */
@@ -648,6 +645,91 @@ function parityBprTable(sources: FigureSources): string {
   );
 }
 
+// ---- bench:methods: every distillation method on the default pipeline ------------------------------------
+
+/** The metrics of bench:methods' table: the result file's key and the column's header. */
+const METHODS_COLUMNS: [string, string][] = [
+  ["NDCG@10", "NDCG@10"],
+  ["sampledNDCG@10", "sampled NDCG@10"],
+  ["longTailNDCG@10", "long-tail NDCG@10"],
+  ["coverage@10", "coverage@10"],
+  ["longTailShare@10", "long-tail share@10"],
+];
+
+/** bench:methods' models: the students in the bench's order, then the teacher and the popularity ranker. */
+function methodsModels(sources: FigureSources): FlagshipModel[] {
+  const r = resultFile(sources, "methods");
+  const models = r.at("models") as FlagshipModel[];
+  const teachers = models.filter((m) => m.role === "teacher");
+  return [...models.filter((m) => m.role !== "teacher"), ...teachers, r.at("reference") as FlagshipModel];
+}
+
+/** The mean of `metric` over the seeds for the student distilled by `method` ("none": the student alone). */
+function methodsMean(sources: FigureSources, method: string, metric: string): number {
+  const found = methodsModels(sources).find((m) => m.method === method)?.metrics[metric];
+  if (!found) throw new Error(`bench/results/methods.json: no student "${method}" with ${metric}`);
+  return found.mean;
+}
+
+/** A model of bench:methods as the documents name it. */
+function methodsRowName(model: FlagshipModel): string {
+  if (model.role === "teacher") return `the teacher (${model.name})`;
+  if (model.role === "reference") return `the ${model.name} ranker`;
+  if (model.role === "student") return "the student alone";
+  return model.method === "unkd" ? "UnKD" : methodName(model);
+}
+
+/** Every model of bench:methods, each metric mean ± sd over the seeds. */
+function methodsTable(sources: FigureSources): string {
+  return markdownTable(
+    ["model", ...METHODS_COLUMNS.map(([, header]) => header)],
+    [false, ...METHODS_COLUMNS.map(() => true)],
+    methodsModels(sources).map((m) => [
+      methodsRowName(m),
+      ...METHODS_COLUMNS.map(([key]) => (m.metrics[key] ? meanSd(m.metrics[key], 4) : "–")),
+    ]),
+  );
+}
+
+/** The seeds of bench:methods ("0, 1 and 2") and the student's learning rate they ran at. */
+function methodsSetting(sources: FigureSources): string {
+  const r = resultFile(sources, "methods");
+  const seeds = (r.at("seeds") as number[]).map(String);
+  const listed = seeds.length > 1 ? `${seeds.slice(0, -1).join(", ")} and ${seeds.at(-1)!}` : seeds.join("");
+  return `${listed}, the student's learning rate ${r.number("student", "lr")}`;
+}
+
+/** Ranking distillation (the preset) against the student alone and listwise: NDCG@10 and what its lists hold. */
+function methodsRanking(sources: FigureSources): string {
+  const of = (method: string, metric: string): number => methodsMean(sources, method, metric);
+  const share = (method: string, metric: string): string => percent(of(method, metric));
+  const others = (metric: string): string =>
+    `the student alone's ${share("none", metric)}, listwise's ${share("listwise", metric)}`;
+  return wrap(
+    `ranking distillation (the preset) reaches ${times(of("ranking", "NDCG@10") / of("none", "NDCG@10"))} the ` +
+      `student alone's NDCG@10 and ${times(of("ranking", "NDCG@10") / of("listwise", "NDCG@10"))} listwise's; ` +
+      `its top 10 lists cover ${share("ranking", "coverage@10")} of the catalogue (${others("coverage@10")}), ` +
+      `and ${share("ranking", "longTailShare@10")} of their items are long-tail ones (${others("longTailShare@10")})`,
+    60,
+    "",
+  );
+}
+
+/** UnKD against listwise, the default pipeline's method, with the targets' outcomes. */
+function methodsUnkd(sources: FigureSources): string {
+  const r = resultFile(sources, "methods");
+  const [ndcg, longTail, share] = ["NDCG@10", "long-tail NDCG@10", "long-tail share@10"].map((figure) =>
+    r.target(`unkd ${figure} / listwise's`),
+  ) as [Target, Target, Target];
+  return wrap(
+    `UnKD's NDCG@10 is ${times(ndcg.measured)} listwise's, its long-tail NDCG@10 ${times(longTail.measured)} and ` +
+      `its long-tail share of the top 10 ${times(share.measured)} (targets ≥ ${times(ndcg.target, 0)}: ` +
+      `${[ndcg, longTail, share].map(outcome).join(", ")})`,
+    60,
+    "",
+  );
+}
+
 function scale(sources: FigureSources): string {
   const r = resultFile(sources, "scale");
   const run = (n: string): string =>
@@ -697,5 +779,9 @@ export const RENDERERS: Readonly<Record<string, Renderer>> = {
   "parity-sasrec-table": parityTable("parity-sasrec", true),
   "parity-table": parityTable("parity", false),
   "parity-bpr-table": parityBprTable,
+  "methods-shop": methodsTable,
+  "methods-shop-setting": methodsSetting,
+  "methods-shop-ranking": methodsRanking,
+  "methods-shop-unkd": methodsUnkd,
   scale,
 };

@@ -8,40 +8,17 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defaultPipelineConfig, type PipelineConfig } from "../src/run/config.js";
 import type { ModelSummary, ReferenceSummary, RunSummary } from "../src/run/summary.js";
 import { atLeast, atMost, gitCommit, meanSd, printTable, printTargets, repoRoot, round } from "./common.js";
-import type { FlagshipModel, FlagshipResult, MetricStats } from "./flagship-result.js";
+import { KEPT, modelsOverSeeds, seededConfig, shownStats } from "./default-pipeline.js";
+import type { FlagshipModel, FlagshipResult } from "./flagship-result.js";
 
-/** The figures kept per model: flagship.json's key ← summary.json's (full-ranking test metrics at k = 10). */
-const KEPT: Record<string, string> = {
-  "NDCG@10": "full:NDCG@10",
-  "HR@10": "full:HR@10",
-  "coverage@10": "full:Coverage@10",
-  "gini@10": "full:Gini@10",
-  "longTailShare@10": "full:LongTailShare@10",
-  "novelty@10": "full:Novelty@10",
-  "longTailNDCG@10": "full:LongTailNDCG@10",
-  "sampledNDCG@10": "NDCG@10",
-};
 /** Where the README shows the run directory (the output's temporary paths are rewritten to it). */
 const SHOWN_RUN_DIR = "~/distillrec/runs/default";
 
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
-}
-
-/** The default pipeline with every seed moved by `seed` (seed 0 is exactly `npm start`'s config). */
-function seededConfig(seed: number, out: string): PipelineConfig {
-  const config = defaultPipelineConfig();
-  const moved = <T extends object>(spec: T): T =>
-    "seed" in spec && typeof spec.seed === "number" ? { ...spec, seed: spec.seed + seed } : spec;
-  config.seed += seed;
-  for (const teacher of config.teachers) teacher.model = moved(teacher.model);
-  config.student.model = moved(config.student.model);
-  config.output.dir = out;
-  return config;
 }
 
 interface Run {
@@ -82,26 +59,6 @@ const teacherOf = (s: RunSummary): ModelSummary | undefined =>
   s.models
     .filter((m) => m.role === "teacher")
     .reduce<ModelSummary | undefined>((a, m) => (a && ndcg(a) >= ndcg(m) ? a : m), undefined);
-
-function stats(values: number[]): MetricStats {
-  const { mean, sd } = meanSd(values);
-  return { mean: round(mean), sd: round(sd), values: values.map((v) => round(v)) };
-}
-
-/** One model over the seeds' summaries (`pick` finds it in each). */
-function overSeeds(
-  summaries: RunSummary[],
-  pick: (s: RunSummary) => ModelSummary | ReferenceSummary | undefined,
-  describe: Omit<FlagshipModel, "metrics">,
-): FlagshipModel {
-  const found = summaries.map(pick);
-  const metrics: Record<string, MetricStats> = {};
-  for (const [key, source] of Object.entries(KEPT)) {
-    const values = found.map((m) => m?.metrics[source]);
-    if (values.every((v): v is number => typeof v === "number")) metrics[key] = stats(values);
-  }
-  return { ...describe, metrics };
-}
 
 const path = join(repoRoot, "bench", "results", "flagship.json");
 
@@ -151,26 +108,8 @@ const { summaries } = measured;
 const seeds = summaries.map((_, s) => s);
 const first = summaries[0]!;
 
-// The shipped (compressed) student is whichever student ranked best on validation in that seed's run.
-const shippedNames = [...new Set(summaries.map((s) => shippedOf(s)?.name))];
-const models = first.models.map((m) =>
-  overSeeds(summaries, (s) => (m.role === "compressed" ? shippedOf(s) : named(s, m.name)), {
-    name: m.role === "compressed" && shippedNames.length > 1 ? "student-*-compressed" : m.name,
-    role: m.role,
-    ...(m.method ? { method: m.method } : {}),
-    params: m.parameters,
-    bytes: m.fileBytes ?? m.bytes,
-  }),
-);
-const popularity = first.references?.[0];
-const reference =
-  popularity &&
-  overSeeds(summaries, (s) => s.references?.find((r) => r.name === popularity.name), {
-    name: popularity.name,
-    role: "reference",
-    params: 0,
-    bytes: 0,
-  });
+const { models, reference } = modelsOverSeeds(summaries);
+const shippedNames = new Set(summaries.map((s) => shippedOf(s)?.name));
 
 const mean = (values: number[]): number => meanSd(values).mean;
 const perSeed = (f: (s: RunSummary) => number): number => mean(summaries.map(f));
@@ -195,17 +134,15 @@ const shippedOverAlone = twoThreads.map((run) => run.ndcg[shippedName(run)]! / r
 const twoThreadSeconds = twoThreads.map((r) => r.seconds).sort((a, b) => a - b);
 const medianSeconds = twoThreadSeconds[Math.floor(twoThreadSeconds.length / 2)] ?? NaN;
 
-const show = (m: FlagshipModel, key: string): string =>
-  m.metrics[key] ? `${m.metrics[key].mean.toFixed(4)} ± ${m.metrics[key].sd.toFixed(4)}` : "-";
 printTable(
   ["model", "role", "params", "NDCG@10", "coverage@10", "long-tail NDCG@10"],
   [...models, ...(reference ? [reference] : [])].map((m) => [
     m.name,
     m.role,
     m.params,
-    show(m, "NDCG@10"),
-    show(m, "coverage@10"),
-    show(m, "longTailNDCG@10"),
+    shownStats(m, "NDCG@10"),
+    shownStats(m, "coverage@10"),
+    shownStats(m, "longTailNDCG@10"),
   ]),
 );
 console.log("");
@@ -256,7 +193,7 @@ const result: FlagshipResult = {
     name: shipped?.name ?? "none",
     reason:
       "the student with the best validation NDCG@10, compressed within the 2% budget" +
-      (shippedNames.length > 1 ? ` (by seed: ${summaries.map((s) => shippedOf(s)?.name).join(", ")})` : ""),
+      (shippedNames.size > 1 ? ` (by seed: ${summaries.map((s) => shippedOf(s)?.name).join(", ")})` : ""),
   },
   targets,
   sampleOutput: measured.sampleOutput,

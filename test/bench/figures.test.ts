@@ -17,6 +17,7 @@ import type { FlagshipResult } from "../../bench/flagship-result.js";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const read = (path: string): string => readFileSync(join(root, path), "utf8");
 const flagship = JSON.parse(read("test/fixtures/flagship.json")) as FlagshipResult;
+const methods = JSON.parse(read("test/fixtures/methods.json")) as BenchResult;
 
 describe("figures", () => {
   test("README.md and docs/*.md quote the committed result files (else: npm run docs:figures)", () => {
@@ -90,6 +91,50 @@ describe("figures", () => {
     ].join("\n");
     assert.equal(written, expected);
     // What the generator writes passes `npm run lint`'s prettier --check as it is.
+    assert.equal(await format(written, { parser: "markdown", printWidth: 120 }), written);
+  });
+
+  test("bench:methods' regions are written from methods.json", async () => {
+    const text = [
+      "At seeds <!-- figures:methods-shop-setting -->old<!-- /figures -->:",
+      "",
+      "<!-- figures:methods-shop -->",
+      "",
+      "old table",
+      "",
+      "<!-- /figures -->",
+      "",
+      "Here <!-- figures:methods-shop-ranking -->old<!-- /figures -->.",
+      "Over the seeds <!-- figures:methods-shop-unkd -->old<!-- /figures -->.",
+      "",
+    ].join("\n");
+    const { text: written, left } = rewriteFigures(text, { bench: new Map([["methods", methods]]) });
+    assert.deepEqual(left, []);
+    const expected = [
+      "At seeds <!-- figures:methods-shop-setting -->0, 1 and 2, the student's learning rate 0.01<!-- /figures -->:",
+      "",
+      "<!-- figures:methods-shop -->",
+      "",
+      "| model                 |         NDCG@10 | sampled NDCG@10 | long-tail NDCG@10 |     coverage@10 | long-tail share@10 |",
+      "| --------------------- | --------------: | --------------: | ----------------: | --------------: | -----------------: |",
+      "| the student alone     | 0.1500 ± 0.0100 | 0.2500 ± 0.0100 |   0.0750 ± 0.0050 | 0.1000 ± 0.0100 |    0.5000 ± 0.0200 |",
+      "| listwise              | 0.1600 ± 0.0100 | 0.2600 ± 0.0100 |   0.1200 ± 0.0100 | 0.1900 ± 0.0100 |    0.7500 ± 0.0200 |",
+      "| relaxed ranking       | 0.1700 ± 0.0100 | 0.2700 ± 0.0100 |   0.1250 ± 0.0100 | 0.1800 ± 0.0100 |    0.7300 ± 0.0200 |",
+      "| ranking               | 0.1200 ± 0.0200 | 0.2200 ± 0.0200 |   0.0500 ± 0.0100 | 0.0200 ± 0.0050 |    0.1000 ± 0.0500 |",
+      "| UnKD                  | 0.1680 ± 0.0100 | 0.2640 ± 0.0100 |   0.1140 ± 0.0100 | 0.1800 ± 0.0100 |    0.7100 ± 0.0200 |",
+      "| the teacher (sasrec)  | 0.1900 ± 0.0100 | 0.3000 ± 0.0100 |   0.1400 ± 0.0100 | 0.4200 ± 0.0200 |    0.8000 ± 0.0100 |",
+      "| the popularity ranker | 0.0500 ± 0.0000 | 0.1000 ± 0.0000 |   0.0000 ± 0.0000 | 0.0067 ± 0.0000 |    0.0000 ± 0.0000 |",
+      "",
+      "<!-- /figures -->",
+      "",
+      "Here <!-- figures:methods-shop-ranking -->ranking distillation (the preset) reaches 0.80× the student",
+      "alone's NDCG@10 and 0.75× listwise's; its top 10 lists cover 2.0% of the catalogue (the student alone's 10.0%,",
+      "listwise's 19.0%), and 10.0% of their items are long-tail ones (the student alone's 50.0%, listwise's 75.0%)<!-- /figures -->.",
+      "Over the seeds <!-- figures:methods-shop-unkd -->UnKD's NDCG@10 is 1.05× listwise's, its long-tail NDCG@10",
+      "0.95× and its long-tail share of the top 10 0.95× (targets ≥ 1×: met, missed, missed)<!-- /figures -->.",
+      "",
+    ].join("\n");
+    assert.equal(written, expected);
     assert.equal(await format(written, { parser: "markdown", printWidth: 120 }), written);
   });
 
