@@ -13,21 +13,10 @@ import {
 import { PopularityRanker } from "../../src/eval/popularity.js";
 import { evaluateFullRanking, headItems, longTailSegment } from "../../src/eval/protocol.js";
 import { buildUserItemIndex } from "../../src/data/sampling.js";
-import { makeInteractions } from "../../src/data/shaping.js";
-import type { Interactions } from "../../src/data/types.js";
+import { interactionLog } from "../helpers/interactions.js";
 
 const close = (actual: number, expected: number, tol = 1e-12) =>
   assert.ok(Math.abs(actual - expected) <= tol, `expected ${expected}, got ${actual}`);
-
-function log(pairs: [number, number][]): Interactions {
-  return makeInteractions({
-    users: Int32Array.from(pairs, (p) => p[0]),
-    items: Int32Array.from(pairs, (p) => p[1]),
-    values: new Float32Array(pairs.length).fill(1),
-    timestamps: Float64Array.from(pairs, (_, r) => r),
-    eventTypes: new Uint8Array(pairs.length),
-  });
-}
 
 // Five items; train popularity 10, 5, 0, 1, 0 (16 interactions): item 0 is the one head item (⌈0.2 · 5⌉ = 1).
 const POPULARITY = [10, 5, 0, 1, 0];
@@ -119,13 +108,13 @@ describe("edge cases", () => {
 describe("the popularity ranker", () => {
   // Users 0..2; user 0 saw item 0, user 1 item 1; test items: user 0 → 3, user 1 → 0, user 2 → 4.
   const seen = buildUserItemIndex(
-    log([
+    interactionLog([
       [0, 0],
       [1, 1],
     ]),
     3,
   );
-  const test_ = log([
+  const test_ = interactionLog([
     [0, 3],
     [1, 0],
     [2, 4],

@@ -17,23 +17,12 @@ import {
 import { auc, logLoss } from "../../src/eval/metrics.js";
 import { readDataset } from "../../src/data/readers.js";
 import { buildUserItemIndex, itemPopularity } from "../../src/data/sampling.js";
-import { makeInteractions } from "../../src/data/shaping.js";
 import { leaveOneOut } from "../../src/data/splits.js";
-import type { Interactions } from "../../src/data/types.js";
+import { interactionLog } from "../helpers/interactions.js";
 import type { Scorer, UserQuery } from "../../src/models/recommender.js";
 
 const close = (actual: number, expected: number, tol = 1e-9) =>
   assert.ok(Math.abs(actual - expected) <= tol, `expected ${expected}, got ${actual}`);
-
-function log(pairs: [number, number][]): Interactions {
-  return makeInteractions({
-    users: Int32Array.from(pairs, (p) => p[0]),
-    items: Int32Array.from(pairs, (p) => p[1]),
-    values: new Float32Array(pairs.length).fill(1),
-    timestamps: Float64Array.from(pairs, (_, r) => r),
-    eventTypes: new Uint8Array(pairs.length),
-  });
-}
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
 
@@ -57,14 +46,14 @@ class StubScorer implements Scorer {
 
 // 40 items; user 0 saw 0..9, user 1 saw 10..14, user 2 saw 15..35 (train + valid); one test item each.
 const NUM_ITEMS = 40;
-const seenLog = log([
+const seenLog = interactionLog([
   ...range(0, 10).map((i): [number, number] => [0, i]),
   ...range(10, 15).map((i): [number, number] => [1, i]),
   ...range(15, 36).map((i): [number, number] => [2, i]),
 ]);
 const seen = buildUserItemIndex(seenLog, 3);
 const testItemOf = [20, 30, 38];
-const testLog = log(testItemOf.map((item, user): [number, number] => [user, item]));
+const testLog = interactionLog(testItemOf.map((item, user): [number, number] => [user, item]));
 
 describe("sampled candidates", () => {
   test("the test item first, then distinct negatives the user has not seen", () => {
@@ -228,8 +217,8 @@ describe("evaluateTasks", () => {
 describe("evaluateFullRanking", () => {
   test("masks seen items and scores several test items with the ideal DCG", () => {
     // Higher ids score higher; user 0 saw 35..39, so its ranking is 34, 33, 32, … with test items 34 and 30.
-    const train = log(range(35, 40).map((i): [number, number] => [0, i]));
-    const test = log([
+    const train = interactionLog(range(35, 40).map((i): [number, number] => [0, i]));
+    const test = interactionLog([
       [0, 34],
       [0, 30],
     ]);
@@ -254,13 +243,13 @@ describe("evaluateFullRanking", () => {
 
   test("rank counts the unmasked non-test items ordered above the test item", () => {
     const byId = new StubScorer(NUM_ITEMS, (_user, item) => item);
-    const emptySeen = buildUserItemIndex(log([]), 3);
+    const emptySeen = buildUserItemIndex(interactionLog([]), 3);
     const result = evaluateFullRanking(byId, testLog, { seen: emptySeen, numItems: NUM_ITEMS, ks: [1] });
     assert.deepEqual(Array.from(result.ranks), [19, 9, 1]);
     const masked = evaluateFullRanking(byId, testLog, { seen, numItems: NUM_ITEMS, ks: [1] });
     // User 0: 21..39 are unseen and above 20; user 1: 31..39; user 2: 39.
     assert.deepEqual(Array.from(masked.ranks), [19, 9, 1]);
-    const hidesTop = buildUserItemIndex(log([[2, 39]]), 3);
+    const hidesTop = buildUserItemIndex(interactionLog([[2, 39]]), 3);
     assert.deepEqual(
       Array.from(evaluateFullRanking(byId, testLog, { seen: hidesTop, numItems: NUM_ITEMS, ks: [1] }).ranks),
       [19, 9, 0],
@@ -335,7 +324,7 @@ describe("ml-100k", { skip: !existsSync(ML100K) && "ml-100k not found at ../shar
     const numUsers = dataset.users.size;
     const numItems = dataset.items.size;
     const { train, valid, test: testRows } = leaveOneOut(dataset.interactions);
-    const known = log([
+    const known = interactionLog([
       ...Array.from(train.users, (u, r): [number, number] => [u, train.items[r]!]),
       ...Array.from(valid.users, (u, r): [number, number] => [u, valid.items[r]!]),
     ]);
