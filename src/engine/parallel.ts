@@ -14,7 +14,7 @@
 import { Worker } from "node:worker_threads";
 import type { Optimizer } from "./optim.js";
 import { runtime } from "./runtime.js";
-import { needsSynchronousSteps, StepExchange } from "./step-exchange.js";
+import { needsSynchronousSteps, StepExchange, StepExchangeFailed } from "./step-exchange.js";
 import { endStep } from "./tensor.js";
 
 /** Typed arrays over SharedArrayBuffers, visible to every worker. */
@@ -159,8 +159,9 @@ export class TrainingPool<Built extends Trainable> {
         mine = runSlices(this.local, this.order, n, batchSize, firstStep, 0, this.threads, exchange);
       } catch (err) {
         exchange.fail();
-        await Promise.allSettled(pending);
-        throw err;
+        // A worker's own error says why, where this thread only saw that the step failed.
+        const failed = (await Promise.allSettled(pending)).find((r) => r.status === "rejected");
+        throw err instanceof StepExchangeFailed && failed ? failed.reason : err;
       }
       return sum([mine, ...(await Promise.all(pending))]);
     }

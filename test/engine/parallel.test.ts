@@ -98,6 +98,28 @@ describe("training pool", () => {
     two.losses.forEach((loss, e) => assert.ok(Math.abs(loss - one.losses[e]!) <= 1e-5, `epoch ${e} loss`));
   });
 
+  test("a synchronous step that fails on a worker fails the epoch with the worker's own error", async () => {
+    const shared = data(64, 5);
+    shared.positives[40] = ITEMS + 7; // in the worker's half of the one batch
+    const pool = await TrainingPool.start<DistillConfig, DistillTrainer>({
+      programUrl: distillProgramUrl,
+      config: denseConfig,
+      data: shared,
+      threads: 2,
+    });
+    try {
+      await assert.rejects(
+        pool.epoch(
+          Int32Array.from({ length: 64 }, (_, i) => i),
+          64,
+        ),
+        /training worker failed: RangeError: embedding: id 37 .* outside the table's 30 rows/,
+      );
+    } finally {
+      await pool.close();
+    }
+  });
+
   test("a model of sparse tables alone trains Hogwild (shards without locks)", async () => {
     assert.equal((await train(2, 1)).synchronous, false);
   });
