@@ -24,6 +24,7 @@ import type { ModelSummary, RunSummary } from "../../src/run/summary.js";
 import type { StepReport } from "../../src/run/compression.js";
 import { loadArtefact } from "../../src/models/artefact.js";
 import { loadParameters } from "../../src/engine/serialize.js";
+import { tinyPipelineConfig } from "../helpers/pipeline.js";
 
 const dir = mkdtempSync(join(tmpdir(), "distillrec-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -162,21 +163,9 @@ describe("pipeline commands: user errors", () => {
 
 describe("end-to-end: a tiny pipeline", () => {
   const out = join(dir, "run");
-  const config = validatePipelineConfig({
-    name: "tiny",
-    threads: 1,
-    data: { kind: "synthetic", synthetic: { users: 200, items: 100, events: 5000 } },
-    evaluation: { negatives: 50, validationNegatives: 20 },
-    teachers: [{ name: "teacher", model: { kind: "bpr-mf", dim: 16, seed: 1 }, train: { epochs: 2 } }],
-    student: { model: { kind: "bpr-mf", dim: 4, seed: 2 }, train: { epochs: 2 } },
-    distillation: {
-      methods: [{ name: "ranking", weights: { hard: 1, ranking: 0.5 } }],
-      softLabels: { negatives: 10, topK: 5 },
-    },
-    // A budget of 0.99 keeps both steps, so the compressed model shows each.
-    compression: { steps: ["int8", "prune:0.5"], budget: 0.99, fineTuneEpochs: 1 },
-    output: { dir: out },
-  });
+  // A budget of 0.99 keeps both steps, so the compressed model shows each.
+  const config = tinyPipelineConfig(out, { steps: ["int8", "prune:0.5"], budget: 0.99, fineTuneEpochs: 1 });
+
   let summary: RunSummary;
 
   test("writes artefacts, summary.json and report.html", async () => {
