@@ -20,12 +20,12 @@ import type { Tensor } from "../engine/tensor.js";
 import type { TrainBatch } from "../train/losses.js";
 import { DataRng } from "../data/rng.js";
 import { isDotProduct } from "../models/dot-product.js";
+import { historyPopularity } from "../models/context.js";
 import { DistillationExperts, expertTemperature } from "./experts.js";
 import { TeacherVectors } from "./teacher-vectors.js";
 import { HintProjection, teacherRepresentation } from "./hint.js";
 import { distillationLoss, distinctRows, scaleListTerms, type DistillExtras, type DistillWeights } from "./losses.js";
 import type { SoftLabels } from "./soft-labels.js";
-import { historyPopularity } from "./unkd.js";
 
 /** The plain (structured-cloneable) config of the program. */
 export interface DistillConfig extends TrainConfig {

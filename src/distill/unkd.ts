@@ -9,15 +9,7 @@
  */
 import type { DataRng } from "../data/rng.js";
 import { Tensor, accumulate, record } from "../engine/tensor.js";
-import type { HistoryInputs } from "../models/context.js";
 import { KIND_OBSERVED, type SoftLabels } from "./soft-labels.js";
-
-/** Each item's training interactions: how often it occurs in the training histories. */
-export function historyPopularity(histories: HistoryInputs, numItems: number): Int32Array {
-  const counts = new Int32Array(numItems);
-  for (const item of histories.items) if (item >= 0 && item < numItems) counts[item]!++;
-  return counts;
-}
 
 /**
  * Each item's popularity group, 0 the most popular: the items, most popular first, cut into `groups`

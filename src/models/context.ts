@@ -75,6 +75,13 @@ export function historyInputs(histories: UserHistories): HistoryInputs {
   return { offsets: histories.offsets, items: histories.items };
 }
 
+/** Each item's training interactions: how often it occurs in the training histories. */
+export function historyPopularity(histories: HistoryInputs, numItems: number): Int32Array {
+  const counts = new Int32Array(numItems);
+  for (const item of histories.items) if (item >= 0 && item < numItems) counts[item]!++;
+  return counts;
+}
+
 /** Variable-length lists of recent items, one bag per scored pair (EmbeddingBag layout). */
 export interface HistoryBag {
   ids: Int32Array;

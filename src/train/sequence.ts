@@ -22,7 +22,7 @@ import * as ops from "../engine/ops/index.js";
 import { Ids } from "../engine/ops/embedding.js";
 import { Rng } from "../engine/random.js";
 import { Tensor } from "../engine/tensor.js";
-import type { HistoryInputs, ModelContext } from "../models/context.js";
+import { historyPopularity, type HistoryInputs, type ModelContext } from "../models/context.js";
 import { isSequenceModel, sequenceWindows, type SequenceModel } from "../models/sequence.js";
 import type { Recommender } from "../models/recommender.js";
 import type { TrainBatch } from "./losses.js";
@@ -49,8 +49,7 @@ export class PopularityProposal {
   readonly logProbability: Float64Array;
 
   constructor(histories: HistoryInputs, numItems: number) {
-    const weights = new Float64Array(numItems).fill(1);
-    for (const item of histories.items) if (item >= 0 && item < numItems) weights[item]!++;
+    const weights = Float64Array.from(historyPopularity(histories, numItems), (count) => count + 1);
     this.cumulative = new Float64Array(numItems);
     let total = 0;
     weights.forEach((w, i) => (this.cumulative[i] = total += w));

@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import { DataRng } from "../../src/data/rng.js";
 import { endStep } from "../../src/engine/tensor.js";
 import { BPRMF } from "../../src/models/bpr-mf.js";
+import { historyPopularity } from "../../src/models/context.js";
 import { distillationLoss } from "../../src/distill/losses.js";
 import { allocateSoftLabels, setSoftLabelRow, KIND_OBSERVED } from "../../src/distill/soft-labels.js";
 import {
   discountedRank,
-  historyPopularity,
   pairwiseListLoss,
   popularityGroups,
   stratifiedPairs,
